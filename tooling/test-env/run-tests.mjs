@@ -1,0 +1,73 @@
+// `npm test`: every check (lint, typecheck, publint) and every unit and integration test of the
+// workspace through turbo, then one closing line `N passed, N failed, N skipped` summed from the
+// vitest JSON reports (vitest's own summary is per package and not what CI reads).
+// Extra arguments go to turbo, e.g. `npm test -- --filter=@kubenode/netrules`.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const workspaces = ["packages", "apps", "tooling"].flatMap((dir) =>
+  existsSync(join(root, dir)) ? readdirSync(join(root, dir)).map((name) => join(root, dir, name)) : [],
+);
+
+// A report left from an earlier run must not be counted for a package that did not run this time;
+// turbo restores the report of a cached test task, so cache hits still count.
+for (const ws of workspaces) rmSync(join(ws, ".reports"), { recursive: true, force: true });
+
+const turbo = spawnSync(
+  "turbo",
+  [
+    "run",
+    "lint",
+    "typecheck",
+    "build",
+    "publint",
+    "test",
+    "--output-logs=new-only",
+    "--concurrency=2",
+    ...process.argv.slice(2),
+  ],
+  { cwd: root, stdio: "inherit" },
+);
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const failures = [];
+for (const ws of workspaces) {
+  const file = join(ws, ".reports", "vitest.json");
+  if (!existsSync(file)) continue;
+  const report = JSON.parse(readFileSync(file, "utf8"));
+  for (const suite of report.testResults ?? []) {
+    for (const t of suite.assertionResults ?? []) {
+      if (t.status === "passed") passed++;
+      else if (t.status === "failed") {
+        failed++;
+        failures.push(`${suite.name.slice(root.length + 1)} > ${t.fullName}`);
+      } else skipped++;
+    }
+    // A file that failed to load has no assertions but is a failure all the same.
+    if ((suite.assertionResults ?? []).length === 0 && suite.status === "failed") {
+      failed++;
+      failures.push(`${suite.name.slice(root.length + 1)}: ${suite.message ?? "failed to run"}`);
+    }
+  }
+}
+const turboFailed = turbo.status !== 0;
+if (turboFailed && failed === 0) {
+  // lint, typecheck, build or publint failed (see turbo's output above): that is a failed check.
+  failed = 1;
+  failures.push(
+    `turbo exited ${turbo.status ?? turbo.signal}: a lint, typecheck, build or publint task failed`,
+  );
+}
+if (failures.length > 0) {
+  process.stdout.write(`\nFailed:\n${failures.map((f) => `  ${f}`).join("\n")}\n`);
+}
+const line = `${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`;
+mkdirSync(join(root, ".reports"), { recursive: true });
+writeFileSync(join(root, ".reports", "summary.txt"), `${line}\n`);
+process.stdout.write(`\n${line}\n`);
+process.exit(turboFailed || failed > 0 ? 1 : 0);
