@@ -1,1 +1,19 @@
-export {};
+// @kubenode/testkit: rigs for testing Kubernetes node agents against real components.
+// Nothing in a production path imports this package.
+
+// Real host components (root): packages, network namespaces, containerd, registry, images.
+export { TestkitError, type TestkitErrorCode } from "./env/errors.js";
+export { type RunOptions, type RunResult, run, waitFor } from "./env/exec.js";
+export {
+  canUseRealComponents,
+  ensureHostPackages,
+  HOST_PACKAGES,
+  type HostPackage,
+} from "./env/host-packages.js";
+export {
+  createNetworkLab,
+  type LabHost,
+  type NetworkLab,
+  type NetworkLabOptions,
+  sweepStaleNetworkLabs,
+} from "./env/netns.js";

@@ -1,0 +1,57 @@
+import { execFileSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { canUseRealComponents } from "./host-packages.js";
+import { createNetworkLab, type NetworkLab } from "./netns.js";
+
+const real = await canUseRealComponents(["iproute2", "busybox-static"]);
+const netnsNames = () => execFileSync("ip", ["netns", "list"], { encoding: "utf8" });
+
+describe.runIf(real)("createNetworkLab", () => {
+  let lab: NetworkLab;
+  beforeAll(async () => {
+    lab = await createNetworkLab({ hosts: ["client", "router", "server"], ipv6: true, gateway: "router" });
+  });
+  afterAll(() => lab?.destroy());
+
+  it("carries TCP between two namespaces over IPv4 and IPv6", async () => {
+    const server = lab.host("server");
+    // busybox nc -ll answers every connection with the output of `echo hello`
+    server.spawn(["busybox", "nc", "-ll", "-p", "8080", "-e", "echo", "hello"]);
+    await server.exec([
+      "busybox",
+      "sh",
+      "-c",
+      "until busybox netstat -ltn | grep -q :8080; do busybox usleep 20000; done",
+    ]);
+    const v4 = await lab.host("client").exec(["busybox", "nc", "-w", "2", server.ip, "8080"]);
+    expect(v4.stdout).toBe("hello\n");
+    const v6 = await lab.host("client").exec(["busybox", "nc", "-w", "2", server.ip6!, "8080"]);
+    expect(v6.stdout).toBe("hello\n");
+  });
+
+  it("routes through the gateway host", async () => {
+    const route = await lab.host("client").exec(["ip", "route", "show", "default"]);
+    expect(route.stdout).toContain(`via ${lab.host("router").ip}`);
+  });
+
+  it("keeps every interface off the host's own network namespace", () => {
+    const hostLinks = execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" });
+    for (const h of lab.hosts) expect(netnsNames()).toContain(h.netns);
+    expect(hostLinks).not.toMatch(/\bp0@|\bbr0:/);
+  });
+
+  it("rejects unknown hosts and bad names with a clear error", async () => {
+    expect(() => lab.host("nope")).toThrow(/no lab host "nope"/);
+    await expect(createNetworkLab({ hosts: ["Bad Name"] })).rejects.toThrow(
+      /invalid lab host name "Bad Name"/,
+    );
+  });
+
+  it("removes every namespace and process on destroy", async () => {
+    const other = await createNetworkLab({ hosts: ["a", "b"] });
+    const sleeper = other.host("a").spawn(["busybox", "sleep", "300"]);
+    await other.destroy();
+    for (const h of other.hosts) expect(netnsNames()).not.toContain(h.netns);
+    expect(sleeper.exitCode !== null || sleeper.signalCode !== null).toBe(true);
+  });
+});

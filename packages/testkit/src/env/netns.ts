@@ -1,0 +1,193 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { TestkitError } from "./errors.js";
+import { type RunOptions, type RunResult, run, terminate } from "./exec.js";
+import { isProcessAlive } from "./processes.js";
+
+export interface NetworkLabOptions {
+  /** Names of the hosts, one network namespace each (lower-case letters, digits, `-`; max 15). */
+  hosts: readonly string[];
+  /** IPv4 /24 of the lab, as its first three octets. Labs are isolated, so they may share one. Default "10.77.0". */
+  ipv4Prefix?: string;
+  /** Also give every host an IPv6 address in `fd77::/64` (or `ipv6Prefix`). Default false. */
+  ipv6?: boolean;
+  ipv6Prefix?: string;
+  /**
+   * A host that routes for the others: it forwards IPv4/IPv6 and every other host's default route
+   * points at it (the shape of clients reaching Service IPs through a node).
+   */
+  gateway?: string;
+}
+
+/** One host of a lab: a network namespace with `eth0` on the lab's bridge. */
+export interface LabHost {
+  readonly name: string;
+  /** The network namespace's name (for `ip netns exec`). */
+  readonly netns: string;
+  readonly ip: string;
+  readonly ip6: string | undefined;
+  /** Runs a command inside the namespace; rejects with its stderr on non-zero exit. */
+  exec(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** Starts a long-running process inside the namespace; `destroy()` kills it. */
+  spawn(argv: readonly string[]): ChildProcess;
+}
+
+/** Network namespaces joined by a bridge that itself lives in a namespace: nothing touches the host's network. */
+export interface NetworkLab {
+  readonly hosts: readonly LabHost[];
+  /** The host called `name`; throws for an unknown name. */
+  host(name: string): LabHost;
+  /** Kills every process in the lab's namespaces and deletes the namespaces (and so the veths and bridge). */
+  destroy(): Promise<void>;
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]{0,14}$/;
+// Namespaces are named kn-<pid>-<seq>-<host>: the pid lets a later run remove what a crashed run left.
+const PREFIX = "kn-";
+let seq = 0;
+
+async function listNetns(): Promise<string[]> {
+  const { stdout } = await run(["ip", "netns", "list"]);
+  return stdout
+    .split("\n")
+    .map((l) => l.split(" ")[0] ?? "")
+    .filter(Boolean);
+}
+
+async function deleteNetns(ns: string): Promise<void> {
+  const { stdout } = await run(["ip", "netns", "pids", ns]).catch(() => ({ stdout: "" }));
+  for (const pid of stdout.split("\n").filter(Boolean)) {
+    try {
+      process.kill(Number(pid), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  await run(["ip", "netns", "del", ns]).catch((err: TestkitError) => {
+    if (!/No such file/.test(err.message)) throw err;
+  });
+}
+
+/** Removes lab namespaces left behind by test processes that no longer exist. */
+export async function sweepStaleNetworkLabs(): Promise<string[]> {
+  const stale = (await listNetns()).filter((ns) => {
+    const m = /^kn-(\d+)-/.exec(ns);
+    return m !== null && !isProcessAlive(Number(m[1]));
+  });
+  for (const ns of stale) await deleteNetns(ns);
+  return stale;
+}
+
+/**
+ * Creates a lab of network namespaces joined by a bridge, for tests whose traffic must really
+ * cross a network (kube-proxy rules, port-forwarding). Needs root and iproute2.
+ */
+export async function createNetworkLab(options: NetworkLabOptions): Promise<NetworkLab> {
+  const names = options.hosts;
+  if (names.length === 0) throw new TestkitError("InvalidArgument", "a network lab needs at least one host");
+  for (const n of names) {
+    if (!NAME.test(n))
+      throw new TestkitError("InvalidArgument", `invalid lab host name ${JSON.stringify(n)}`);
+  }
+  if (new Set(names).size !== names.length)
+    throw new TestkitError("InvalidArgument", "lab host names must be unique");
+  if (options.gateway !== undefined && !names.includes(options.gateway)) {
+    throw new TestkitError(
+      "InvalidArgument",
+      `gateway ${JSON.stringify(options.gateway)} is not one of the hosts`,
+    );
+  }
+  if (names.length > 200) throw new TestkitError("InvalidArgument", "at most 200 hosts fit the lab's /24");
+  const v4 = options.ipv4Prefix ?? "10.77.0";
+  const v6 = options.ipv6Prefix ?? "fd77::";
+  await sweepStaleNetworkLabs();
+
+  const base = `${PREFIX}${process.pid}-${seq++}`;
+  const switchNs = `${base}-sw`;
+  const created: string[] = [];
+  const children = new Set<ChildProcess>();
+
+  const inNs = (ns: string, argv: readonly string[], opts?: RunOptions) =>
+    run(["ip", "netns", "exec", ns, ...argv], opts);
+
+  const hosts: LabHost[] = names.map((name, i) => {
+    const netns = `${base}-${name}`;
+    return {
+      name,
+      netns,
+      ip: `${v4}.${10 + i}`,
+      ip6: options.ipv6 ? `${v6}${(10 + i).toString(16)}` : undefined,
+      exec: (argv, opts) => inNs(netns, argv, opts),
+      spawn: (argv) => {
+        const child = spawn("ip", ["netns", "exec", netns, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
+        children.add(child);
+        child.once("exit", () => children.delete(child));
+        return child;
+      },
+    };
+  });
+
+  const destroy = async () => {
+    await Promise.all([...children].map((c) => terminate(c, 1_000)));
+    for (const ns of created.reverse()) await deleteNetns(ns);
+    created.length = 0;
+  };
+
+  try {
+    await run(["ip", "netns", "add", switchNs]);
+    created.push(switchNs);
+    await run(["ip", "-n", switchNs, "link", "add", "br0", "type", "bridge"]);
+    await run(["ip", "-n", switchNs, "link", "set", "br0", "up"]);
+    for (const [i, h] of hosts.entries()) {
+      await run(["ip", "netns", "add", h.netns]);
+      created.push(h.netns);
+      // Both veth ends are created straight inside their namespaces: no interface ever appears on the host.
+      await run([
+        "ip",
+        "link",
+        "add",
+        "eth0",
+        "netns",
+        h.netns,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        `p${i}`,
+        "netns",
+        switchNs,
+      ]);
+      await run(["ip", "-n", switchNs, "link", "set", `p${i}`, "master", "br0", "up"]);
+      await run(["ip", "-n", h.netns, "link", "set", "lo", "up"]);
+      await run(["ip", "-n", h.netns, "addr", "add", `${h.ip}/24`, "dev", "eth0"]);
+      if (h.ip6) await run(["ip", "-n", h.netns, "addr", "add", `${h.ip6}/64`, "dev", "eth0", "nodad"]);
+      await run(["ip", "-n", h.netns, "link", "set", "eth0", "up"]);
+    }
+    const gw = hosts.find((h) => h.name === options.gateway);
+    if (gw) {
+      await gw.exec(["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
+      if (gw.ip6) await gw.exec(["sysctl", "-q", "-w", "net.ipv6.conf.all.forwarding=1"]);
+      for (const h of hosts) {
+        if (h === gw) continue;
+        await run(["ip", "-n", h.netns, "route", "add", "default", "via", gw.ip]);
+        if (h.ip6 && gw.ip6) await run(["ip", "-n", h.netns, "-6", "route", "add", "default", "via", gw.ip6]);
+      }
+    }
+  } catch (err) {
+    await destroy();
+    throw TestkitError.from(err);
+  }
+
+  return {
+    hosts,
+    host(name) {
+      const h = hosts.find((x) => x.name === name);
+      if (!h)
+        throw new TestkitError(
+          "InvalidArgument",
+          `no lab host ${JSON.stringify(name)} (hosts: ${names.join(", ")})`,
+        );
+      return h;
+    },
+    destroy,
+  };
+}
