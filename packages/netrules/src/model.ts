@@ -1,0 +1,570 @@
+import { type Cidr, type IPFamily, joinHostPort, parseCidr, parseIP } from "./ip.js";
+import type { EndpointSliceLike, ServiceLike } from "./types.js";
+
+/** Transport protocols a Service port can use. */
+export type Protocol = "TCP" | "UDP" | "SCTP";
+
+/** One endpoint (address + port) of a service port, as the proxy sees it. */
+export interface EndpointModel {
+  ip: string;
+  port: number;
+  /** "ip:port" or "[ip]:port": the string upstream hashes into endpoint chain names. */
+  address: string;
+  ready: boolean;
+  serving: boolean;
+  terminating: boolean;
+  /** True when the endpoint runs on this node (nodeName matches). */
+  local: boolean;
+  nodeName: string | undefined;
+  zone: string | undefined;
+  zoneHints: string[];
+  nodeHints: string[];
+}
+
+/**
+ * One Service port in one IP family: the unit kube-proxy programs. A dual-stack Service
+ * yields one entry per family; each backend programs the entries of its family.
+ */
+export interface ServicePortModel {
+  /** Unique id: "IPv4|ns/name:port|TCP". */
+  key: string;
+  family: IPFamily;
+  namespace: string;
+  serviceName: string;
+  portName: string;
+  /** Upstream's ServicePortName string: "ns/name:port", or "ns/name" for an unnamed port. */
+  name: string;
+  protocol: Protocol;
+  clusterIP: string;
+  port: number;
+  /** 0 when the port has no NodePort. */
+  nodePort: number;
+  externalIPs: string[];
+  loadBalancerIPs: string[];
+  loadBalancerSourceRanges: string[];
+  /** ClientIP affinity timeout; undefined when sessionAffinity is None. */
+  affinityTimeoutSeconds: number | undefined;
+  externallyAccessible: boolean;
+  externalPolicyLocal: boolean;
+  internalPolicyLocal: boolean;
+  /** 0 when none. */
+  healthCheckNodePort: number;
+  /** Every endpoint known for this port and family, sorted by address. */
+  endpoints: EndpointModel[];
+  /** Endpoints used for Cluster traffic policy (ready ones, else serving+terminating). */
+  clusterEndpoints: EndpointModel[];
+  /** Endpoints used for Local traffic policy (local ready ones, else local serving+terminating). */
+  localEndpoints: EndpointModel[];
+  /** Union of the two: every endpoint this node may send traffic to. */
+  reachableEndpoints: EndpointModel[];
+  /** True when the service has a usable endpoint anywhere in the cluster. */
+  hasEndpoints: boolean;
+  usesClusterEndpoints: boolean;
+  usesLocalEndpoints: boolean;
+}
+
+/** A problem with one input object; that object is skipped, everything else is programmed. */
+export interface ModelError {
+  kind: "Service" | "EndpointSlice";
+  namespace: string;
+  name: string;
+  /** The field at fault, e.g. "spec.ports[0].port". */
+  field: string;
+  message: string;
+}
+
+/** Input of {@link buildProxyModel}. */
+export interface ProxyModelInput {
+  services: readonly ServiceLike[];
+  endpointSlices: readonly EndpointSliceLike[];
+  /** This node's name: endpoints with this nodeName are local. */
+  nodeName: string;
+  /** This node's zone (topology.kubernetes.io/zone label), for topology-aware hints. */
+  nodeZone?: string | undefined;
+}
+
+/** Options of {@link buildProxyModel}. */
+export interface ProxyModelOptions {
+  /**
+   * The previous model: ServicePortModel objects are reused (same reference) for Services whose
+   * input objects (the Service and its EndpointSlices) are the same references as last time,
+   * which lets backends skip unchanged services cheaply.
+   */
+  previous?: ProxyModel | undefined;
+}
+
+/** Normalised, validated proxy state for one node. */
+export interface ProxyModel {
+  nodeName: string;
+  nodeZone: string | undefined;
+  /** Sorted by family, then name, then protocol. */
+  servicePorts: ServicePortModel[];
+  /** @internal input identity, for reuse by the next build. */
+  readonly sources: ReadonlyMap<string, ServiceSource>;
+}
+
+/** @internal */
+export interface ServiceSource {
+  service: ServiceLike;
+  slices: EndpointSliceLike[];
+  ports: ServicePortModel[];
+  errors: ModelError[];
+}
+
+/** The label linking an EndpointSlice to its Service. */
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+/** Default ClientIP affinity timeout (core/v1 DefaultClientIPServiceAffinitySeconds). */
+export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
+
+const PROTOCOLS = new Set<string>(["TCP", "UDP", "SCTP"]);
+
+function validPort(p: unknown): p is number {
+  return typeof p === "number" && Number.isInteger(p) && p >= 1 && p <= 65535;
+}
+
+class ObjectError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ParsedSlice {
+  family: IPFamily;
+  ports: { name: string; port: number; protocol: Protocol }[];
+  endpoints: {
+    ips: string[];
+    ready: boolean;
+    serving: boolean;
+    terminating: boolean;
+    nodeName: string | undefined;
+    zone: string | undefined;
+    zoneHints: string[];
+    nodeHints: string[];
+  }[];
+}
+
+function parseSlice(slice: EndpointSliceLike): ParsedSlice | undefined {
+  const type = slice.addressType;
+  if (type === "FQDN") return undefined; // kube-proxy ignores FQDN slices
+  if (type !== "IPv4" && type !== "IPv6") {
+    throw new ObjectError("addressType", `unknown addressType ${JSON.stringify(type)}`);
+  }
+  const ports: ParsedSlice["ports"] = [];
+  (slice.ports ?? []).forEach((p, i) => {
+    const protocol = p.protocol ?? "TCP";
+    if (!PROTOCOLS.has(protocol)) {
+      throw new ObjectError(`ports[${i}].protocol`, `unknown protocol ${JSON.stringify(protocol)}`);
+    }
+    if (p.port === undefined || p.port === null) return; // a port with no number matches nothing
+    if (!validPort(p.port))
+      throw new ObjectError(`ports[${i}].port`, `port ${String(p.port)} out of range 1-65535`);
+    ports.push({ name: p.name ?? "", port: p.port, protocol: protocol as Protocol });
+  });
+  const endpoints: ParsedSlice["endpoints"] = [];
+  (slice.endpoints ?? []).forEach((ep, i) => {
+    const addresses = ep.addresses ?? [];
+    if (!Array.isArray(addresses) || addresses.length === 0) {
+      throw new ObjectError(`endpoints[${i}].addresses`, "endpoint has no addresses");
+    }
+    const ips = addresses.map((a, j) => {
+      const ip = parseIP(a);
+      if (!ip || ip.family !== type) {
+        throw new ObjectError(
+          `endpoints[${i}].addresses[${j}]`,
+          `invalid ${type} address ${JSON.stringify(a)}`,
+        );
+      }
+      return ip.ip;
+    });
+    // Mirrors the EndpointSlice API defaults: ready unset means ready, serving unset means ready.
+    const ready = ep.conditions?.ready ?? true;
+    const serving = ep.conditions?.serving ?? ready;
+    const terminating = ep.conditions?.terminating ?? false;
+    endpoints.push({
+      // kube-proxy only uses the first address of an endpoint.
+      ips: ips.slice(0, 1),
+      ready,
+      serving,
+      terminating,
+      nodeName: ep.nodeName ?? undefined,
+      zone: ep.zone ?? undefined,
+      zoneHints: (ep.hints?.forZones ?? []).map((z) => z.name),
+      nodeHints: (ep.hints?.forNodes ?? []).map((n) => n.name),
+    });
+  });
+  return { family: type, ports, endpoints };
+}
+
+interface ParsedServicePort {
+  portName: string;
+  protocol: Protocol;
+  port: number;
+  nodePort: number;
+}
+
+interface ParsedService {
+  namespace: string;
+  name: string;
+  clusterIPs: Map<IPFamily, string>;
+  ports: ParsedServicePort[];
+  externalIPs: { family: IPFamily; ip: string }[];
+  lbIPs: { family: IPFamily; ip: string }[];
+  sourceRanges: Cidr[];
+  affinityTimeoutSeconds: number | undefined;
+  externallyAccessible: boolean;
+  etpLocal: boolean;
+  itpLocal: boolean;
+  healthCheckNodePort: number;
+}
+
+function parseService(svc: ServiceLike): ParsedService | undefined {
+  const spec = svc.spec;
+  if (!spec) throw new ObjectError("spec", "service has no spec");
+  const type = spec.type ?? "ClusterIP";
+  if (type === "ExternalName") return undefined; // not proxied
+  if (!["ClusterIP", "NodePort", "LoadBalancer"].includes(type)) {
+    throw new ObjectError("spec.type", `unknown service type ${JSON.stringify(type)}`);
+  }
+  const rawIPs =
+    spec.clusterIPs && spec.clusterIPs.length > 0 ? spec.clusterIPs : spec.clusterIP ? [spec.clusterIP] : [];
+  if (rawIPs.length === 0 || rawIPs[0] === "None" || rawIPs[0] === "") return undefined; // headless / unallocated
+  const clusterIPs = new Map<IPFamily, string>();
+  rawIPs.forEach((raw, i) => {
+    const ip = parseIP(raw);
+    if (!ip) throw new ObjectError(`spec.clusterIPs[${i}]`, `invalid cluster IP ${JSON.stringify(raw)}`);
+    if (clusterIPs.has(ip.family)) {
+      throw new ObjectError(`spec.clusterIPs[${i}]`, `more than one ${ip.family} cluster IP`);
+    }
+    clusterIPs.set(ip.family, ip.ip);
+  });
+  const ports: ParsedServicePort[] = [];
+  const seen = new Set<string>();
+  (spec.ports ?? []).forEach((p, i) => {
+    const protocol = p.protocol ?? "TCP";
+    if (!PROTOCOLS.has(protocol)) {
+      throw new ObjectError(`spec.ports[${i}].protocol`, `unknown protocol ${JSON.stringify(protocol)}`);
+    }
+    if (!validPort(p.port))
+      throw new ObjectError(`spec.ports[${i}].port`, `port ${String(p.port)} out of range 1-65535`);
+    const nodePort = p.nodePort ?? 0;
+    if (nodePort !== 0 && !validPort(nodePort)) {
+      throw new ObjectError(`spec.ports[${i}].nodePort`, `nodePort ${String(nodePort)} out of range 1-65535`);
+    }
+    const portName = p.name ?? "";
+    const id = `${portName}/${protocol}`;
+    if (seen.has(id))
+      throw new ObjectError(`spec.ports[${i}]`, `duplicate port name ${JSON.stringify(portName)}`);
+    seen.add(id);
+    ports.push({
+      portName,
+      protocol: protocol as Protocol,
+      port: p.port,
+      nodePort: type === "ClusterIP" ? 0 : nodePort,
+    });
+  });
+  const externalIPs = (spec.externalIPs ?? []).map((raw, i) => {
+    const ip = parseIP(raw);
+    if (!ip) throw new ObjectError(`spec.externalIPs[${i}]`, `invalid external IP ${JSON.stringify(raw)}`);
+    return ip;
+  });
+  const lbIPs: { family: IPFamily; ip: string }[] = [];
+  if (type === "LoadBalancer") {
+    (svc.status?.loadBalancer?.ingress ?? []).forEach((ing, i) => {
+      if (!ing.ip) return; // hostname-only ingress is not proxied
+      // ipMode Proxy: the load balancer delivers to the node itself, kube-proxy does not capture the VIP.
+      if (ing.ipMode === "Proxy") return;
+      const ip = parseIP(ing.ip);
+      if (!ip)
+        throw new ObjectError(`status.loadBalancer.ingress[${i}].ip`, `invalid IP ${JSON.stringify(ing.ip)}`);
+      lbIPs.push(ip);
+    });
+  }
+  const sourceRanges = (type === "LoadBalancer" ? (spec.loadBalancerSourceRanges ?? []) : []).map(
+    (raw, i) => {
+      const c = parseCidr(raw.trim());
+      if (!c)
+        throw new ObjectError(`spec.loadBalancerSourceRanges[${i}]`, `invalid CIDR ${JSON.stringify(raw)}`);
+      return c;
+    },
+  );
+  let affinityTimeoutSeconds: number | undefined;
+  if (spec.sessionAffinity === "ClientIP") {
+    const t = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
+    if (!Number.isInteger(t) || t < 1 || t > 86400) {
+      throw new ObjectError(
+        "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+        `timeout ${t} out of range 1-86400`,
+      );
+    }
+    affinityTimeoutSeconds = t;
+  } else if (spec.sessionAffinity !== undefined && spec.sessionAffinity !== "None") {
+    throw new ObjectError(
+      "spec.sessionAffinity",
+      `unknown session affinity ${JSON.stringify(spec.sessionAffinity)}`,
+    );
+  }
+  // Mirrors apiservice.ExternallyAccessible / ExternalPolicyLocal.
+  const externallyAccessible = type === "LoadBalancer" || type === "NodePort" || externalIPs.length > 0;
+  const healthCheckNodePort = spec.healthCheckNodePort ?? 0;
+  if (healthCheckNodePort !== 0 && !validPort(healthCheckNodePort)) {
+    throw new ObjectError("spec.healthCheckNodePort", `port ${healthCheckNodePort} out of range 1-65535`);
+  }
+  const etpLocal = externallyAccessible && spec.externalTrafficPolicy === "Local";
+  return {
+    namespace: svc.metadata?.namespace ?? "",
+    name: svc.metadata?.name ?? "",
+    clusterIPs,
+    ports,
+    externalIPs,
+    lbIPs,
+    sourceRanges,
+    affinityTimeoutSeconds,
+    externallyAccessible,
+    etpLocal,
+    itpLocal: spec.internalTrafficPolicy === "Local",
+    healthCheckNodePort: etpLocal && type === "LoadBalancer" ? healthCheckNodePort : 0,
+  };
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Mirrors kube-proxy's topology check: all ready endpoints carry hints and one is for us. */
+function topologyFilter(
+  endpoints: EndpointModel[],
+  nodeName: string,
+  nodeZone: string | undefined,
+): ((ep: EndpointModel) => boolean) | undefined {
+  const ready = endpoints.filter((e) => e.ready);
+  if (ready.length === 0) return undefined;
+  if (ready.every((e) => e.nodeHints.length > 0) && ready.some((e) => e.nodeHints.includes(nodeName))) {
+    return (e) => e.nodeHints.includes(nodeName);
+  }
+  if (
+    nodeZone !== undefined &&
+    ready.every((e) => e.zoneHints.length > 0) &&
+    ready.some((e) => e.zoneHints.includes(nodeZone))
+  ) {
+    return (e) => e.zoneHints.includes(nodeZone);
+  }
+  return undefined;
+}
+
+function categorize(sp: ServicePortModel, nodeName: string, nodeZone: string | undefined): void {
+  // Mirrors pkg/proxy/topology.go CategorizeEndpoints.
+  const eps = sp.endpoints;
+  let cluster: EndpointModel[] = [];
+  let local: EndpointModel[] = [];
+  let hasAny = false;
+  if (sp.usesClusterEndpoints) {
+    const topo = topologyFilter(eps, nodeName, nodeZone);
+    cluster = eps.filter((e) => e.ready && (topo === undefined || topo(e)));
+    if (cluster.length === 0) cluster = eps.filter((e) => e.serving && e.terminating);
+    if (cluster.length > 0) hasAny = true;
+  }
+  if (sp.usesLocalEndpoints) {
+    let localReady = false;
+    let localServingTerminating = false;
+    for (const e of eps) {
+      if (e.ready) {
+        hasAny = true;
+        if (e.local) localReady = true;
+      } else if (e.serving && e.terminating) {
+        hasAny = true;
+        if (e.local) localServingTerminating = true;
+      }
+    }
+    if (localReady) local = eps.filter((e) => e.local && e.ready);
+    else if (localServingTerminating) local = eps.filter((e) => e.local && e.serving && e.terminating);
+  }
+  sp.clusterEndpoints = cluster;
+  sp.localEndpoints = local;
+  sp.hasEndpoints = hasAny;
+  if (!sp.usesLocalEndpoints) sp.reachableEndpoints = cluster;
+  else if (!sp.usesClusterEndpoints) sp.reachableEndpoints = local;
+  else {
+    const seen = new Set(cluster);
+    sp.reachableEndpoints = [...cluster, ...local.filter((e) => !seen.has(e))];
+  }
+}
+
+function buildService(
+  svc: ServiceLike,
+  slices: EndpointSliceLike[],
+  nodeName: string,
+  nodeZone: string | undefined,
+  errors: ModelError[],
+): ServicePortModel[] {
+  const namespace = svc.metadata?.namespace ?? "";
+  const svcName = svc.metadata?.name ?? "";
+  let parsed: ParsedService | undefined;
+  try {
+    if (!svcName) throw new ObjectError("metadata.name", "service has no name");
+    parsed = parseService(svc);
+  } catch (err) {
+    if (!(err instanceof ObjectError)) throw err;
+    errors.push({ kind: "Service", namespace, name: svcName, field: err.field, message: err.message });
+    return [];
+  }
+  if (!parsed) return [];
+  const p = parsed;
+  const parsedSlices: ParsedSlice[] = [];
+  for (const slice of slices) {
+    try {
+      const ps = parseSlice(slice);
+      if (ps) parsedSlices.push(ps);
+    } catch (err) {
+      if (!(err instanceof ObjectError)) throw err;
+      errors.push({
+        kind: "EndpointSlice",
+        namespace: slice.metadata?.namespace ?? "",
+        name: slice.metadata?.name ?? "",
+        field: err.field,
+        message: err.message,
+      });
+    }
+  }
+  const out: ServicePortModel[] = [];
+  for (const [family, clusterIP] of p.clusterIPs) {
+    for (const port of p.ports) {
+      const name = `${namespace}/${svcName}${port.portName ? `:${port.portName}` : ""}`;
+      const byAddress = new Map<string, EndpointModel>();
+      for (const slice of parsedSlices) {
+        if (slice.family !== family) continue;
+        const sp = slice.ports.find((x) => x.name === port.portName && x.protocol === port.protocol);
+        if (!sp) continue;
+        for (const ep of slice.endpoints) {
+          const ip = ep.ips[0]!;
+          const address = joinHostPort(ip, sp.port);
+          if (byAddress.has(address)) continue;
+          byAddress.set(address, {
+            ip,
+            port: sp.port,
+            address,
+            ready: ep.ready,
+            serving: ep.serving,
+            terminating: ep.terminating,
+            local: ep.nodeName !== undefined && ep.nodeName === nodeName,
+            nodeName: ep.nodeName,
+            zone: ep.zone,
+            zoneHints: ep.zoneHints,
+            nodeHints: ep.nodeHints,
+          });
+        }
+      }
+      // Upstream sorts endpoints by their "ip:port" string so output is stable.
+      const endpoints = [...byAddress.values()].sort((a, b) => compareStrings(a.address, b.address));
+      const familyRanges = p.sourceRanges.filter((c) => c.family === family).map((c) => c.text);
+      const model: ServicePortModel = {
+        key: `${family}|${name}|${port.protocol}`,
+        family,
+        namespace,
+        serviceName: svcName,
+        portName: port.portName,
+        name,
+        protocol: port.protocol,
+        clusterIP,
+        port: port.port,
+        nodePort: port.nodePort,
+        externalIPs: p.externalIPs.filter((x) => x.family === family).map((x) => x.ip),
+        loadBalancerIPs: p.lbIPs.filter((x) => x.family === family).map((x) => x.ip),
+        loadBalancerSourceRanges: familyRanges,
+        affinityTimeoutSeconds: p.affinityTimeoutSeconds,
+        externallyAccessible: p.externallyAccessible,
+        externalPolicyLocal: p.etpLocal,
+        internalPolicyLocal: p.itpLocal,
+        healthCheckNodePort: p.healthCheckNodePort,
+        endpoints,
+        clusterEndpoints: [],
+        localEndpoints: [],
+        reachableEndpoints: [],
+        hasEndpoints: false,
+        // Mirrors BaseServicePortInfo.UsesClusterEndpoints / UsesLocalEndpoints.
+        usesClusterEndpoints: !p.itpLocal || p.externallyAccessible,
+        usesLocalEndpoints: p.itpLocal || (p.etpLocal && p.externallyAccessible),
+      };
+      categorize(model, nodeName, nodeZone);
+      out.push(model);
+    }
+  }
+  return out;
+}
+
+function sameSlices(a: EndpointSliceLike[], b: EndpointSliceLike[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Builds the normalised proxy model from Services and EndpointSlices: a pure function. Invalid
+ * objects are reported in `errors` (one entry per object, naming the field) and skipped; every
+ * other Service is still in the model.
+ */
+export function buildProxyModel(
+  input: ProxyModelInput,
+  options: ProxyModelOptions = {},
+): { model: ProxyModel; errors: ModelError[] } {
+  const { nodeName } = input;
+  if (typeof nodeName !== "string" || nodeName === "") {
+    throw new TypeError("buildProxyModel: nodeName must be a non-empty string");
+  }
+  const nodeZone = input.nodeZone;
+  const prev =
+    options.previous && options.previous.nodeName === nodeName && options.previous.nodeZone === nodeZone
+      ? options.previous
+      : undefined;
+  const slicesByService = new Map<string, EndpointSliceLike[]>();
+  const errors: ModelError[] = [];
+  for (const slice of input.endpointSlices) {
+    const ns = slice.metadata?.namespace ?? "";
+    const svc = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (!svc) continue; // not managed for a Service; upstream ignores these too
+    const k = `${ns}/${svc}`;
+    let list = slicesByService.get(k);
+    if (!list) {
+      list = [];
+      slicesByService.set(k, list);
+    }
+    list.push(slice);
+  }
+  const sources = new Map<string, ServiceSource>();
+  const servicePorts: ServicePortModel[] = [];
+  for (const svc of input.services) {
+    const k = `${svc.metadata?.namespace ?? ""}/${svc.metadata?.name ?? ""}`;
+    const slices = slicesByService.get(k) ?? [];
+    const old = prev?.sources.get(k);
+    let src: ServiceSource;
+    if (old && old.service === svc && sameSlices(old.slices, slices)) {
+      src = old;
+    } else {
+      const errs: ModelError[] = [];
+      src = {
+        service: svc,
+        slices,
+        ports: buildService(svc, slices, nodeName, nodeZone, errs),
+        errors: errs,
+      };
+    }
+    if (sources.has(k)) {
+      errors.push({
+        kind: "Service",
+        namespace: svc.metadata?.namespace ?? "",
+        name: svc.metadata?.name ?? "",
+        field: "metadata.name",
+        message: "duplicate service in input",
+      });
+      continue;
+    }
+    sources.set(k, src);
+    errors.push(...src.errors);
+    servicePorts.push(...src.ports);
+  }
+  servicePorts.sort((a, b) => compareStrings(a.key, b.key));
+  return { model: { nodeName, nodeZone, servicePorts, sources }, errors };
+}
