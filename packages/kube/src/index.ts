@@ -1,1 +1,36 @@
-export {};
+export type { Backoff, BackoffOptions } from "./backoff.js";
+export { createBackoff, jitterMs } from "./backoff.js";
+export type {
+  KubeClient,
+  KubeClientOptions,
+  KubeClientStats,
+  KubeMethod,
+  KubeRequest,
+  WatchEvent,
+} from "./client.js";
+export { createKubeClient } from "./client.js";
+export { clientNodePatchOptions, toClientNodeConfig } from "./client-node.js";
+export type { Clock, FakeClock, TimerHandle } from "./clock.js";
+export { createFakeClock, createRealClock } from "./clock.js";
+export type { KubeErrorCode, KubeStatus } from "./errors.js";
+export { isRetryableError, KubeError } from "./errors.js";
+export type {
+  IndexFunc,
+  Informer,
+  InformerEvents,
+  InformerOptions,
+  InformerStore,
+  KubeObject,
+} from "./informer.js";
+export { createInformer, indexByNamespace, indexByNodeName, objectKey } from "./informer.js";
+export type { KubeConnection, LoadKubeConfigOptions } from "./kubeconfig.js";
+export { inClusterConnection, loadKubeConfig, parseKubeConfig } from "./kubeconfig.js";
+export type { JsonPatchOperation, PatchContentType, PatchOptions, RetryOnConflictOptions } from "./patch.js";
+export {
+  jsonPatch,
+  mergePatch,
+  PatchType,
+  patchObject,
+  retryOnConflict,
+  strategicMergePatch,
+} from "./patch.js";
