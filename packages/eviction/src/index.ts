@@ -1,1 +1,84 @@
-export {};
+export { type Clock, createFakeClock, type FakeClock, systemClock } from "./clock.js";
+export { parseGoDurationMs } from "./duration.js";
+export { EvictionError, type EvictionErrorCode } from "./errors.js";
+export {
+  type AdmitResult,
+  createEvictionManager,
+  type EvictionLogger,
+  type EvictionManager,
+  type EvictionManagerOptions,
+  IMMEDIATE_EVICTION_GRACE_PERIOD_SECONDS,
+  POD_CLEANUP_TIMEOUT_MS,
+  type SynchronizeResult,
+  type ThresholdNotifier,
+} from "./manager.js";
+export {
+  EVICTED_REASON,
+  evictionMessage,
+  nodeConditionMessage,
+  OFFENDING_CONTAINERS_KEY,
+  OFFENDING_CONTAINERS_USAGE_KEY,
+  type PressureNodeCondition,
+  pressureNodeConditions,
+  STARVED_RESOURCE_KEY,
+} from "./messages.js";
+export { isBestEffort, isCriticalPod, isMirrorPod, isStaticPod, podPriority, podRequest } from "./pod.js";
+export { formatQuantity, type ParsedQuantity, parseQuantity, type QuantityFormat } from "./quantity.js";
+export {
+  buildSignalToRankFunc,
+  type FsStatsType,
+  type RankFunc,
+  rankDiskPressureFunc,
+  rankMemoryPressure,
+  rankPIDPressure,
+} from "./ranking.js";
+export {
+  makeSignalObservations,
+  podStatsLookup,
+  SIGNAL_TO_CONDITION,
+  SIGNAL_TO_RESOURCE,
+  type SignalObservation,
+  type SignalObservations,
+  type StatsLookup,
+  thresholdsMet,
+} from "./signals.js";
+export {
+  DEFAULT_EVICTION_HARD,
+  DEFAULT_MONITORING_INTERVAL_MS,
+  DEFAULT_PRESSURE_TRANSITION_PERIOD_MS,
+  type EvictionThresholdConfig,
+  formatThreshold,
+  isHardThreshold,
+  parseThresholdConfig,
+  parseThresholdValue,
+  type ThresholdSetting,
+  thresholdQuantity,
+  withContainerFsThresholds,
+} from "./thresholds.js";
+export {
+  type ContainerStats,
+  type EventObjectRef,
+  type EventRecorder,
+  type EvictionEvent,
+  type EvictionPod,
+  type EvictionResource,
+  type EvictionStatus,
+  type FsStats,
+  type KillRequest,
+  type MemoryStats,
+  type NodeStats,
+  type PodCondition,
+  type PodContainer,
+  type PodKiller,
+  type PodProvider,
+  type PodStats,
+  type PressureCondition,
+  type ReclaimHooks,
+  type ResourceList,
+  SIGNALS,
+  type Signal,
+  type StatsProvider,
+  type StatsSummary,
+  type Threshold,
+  type ThresholdValue,
+} from "./types.js";
