@@ -1,6 +1,12 @@
 // @kubenode/testkit: rigs for testing Kubernetes node agents against real components.
 // Nothing in a production path imports this package.
 
+export {
+  type Containerd,
+  type ContainerdOptions,
+  startContainerd,
+  sweepStaleContainerds,
+} from "./env/containerd.js";
 // Real host components (root): packages, network namespaces, containerd, registry, images.
 export { TestkitError, type TestkitErrorCode } from "./env/errors.js";
 export { type RunOptions, type RunResult, run, waitFor } from "./env/exec.js";
@@ -10,6 +16,7 @@ export {
   HOST_PACKAGES,
   type HostPackage,
 } from "./env/host-packages.js";
+export { buildTestImages, type OciImage, type TestImages } from "./env/images.js";
 export {
   createNetworkLab,
   type LabHost,
@@ -17,3 +24,9 @@ export {
   type NetworkLabOptions,
   sweepStaleNetworkLabs,
 } from "./env/netns.js";
+export {
+  type Registry,
+  type RegistryCredentials,
+  type RegistryOptions,
+  startRegistry,
+} from "./env/registry.js";
