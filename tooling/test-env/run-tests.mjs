@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { leaks, snapshotHostState } from "./host-state.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const workspaces = ["packages", "apps", "tooling"].flatMap((dir) =>
@@ -16,6 +17,7 @@ const workspaces = ["packages", "apps", "tooling"].flatMap((dir) =>
 // turbo restores the report of a cached test task, so cache hits still count.
 for (const ws of workspaces) rmSync(join(ws, ".reports"), { recursive: true, force: true });
 
+const hostBefore = snapshotHostState();
 const turbo = spawnSync(
   "turbo",
   [
@@ -54,6 +56,12 @@ for (const ws of workspaces) {
       failures.push(`${suite.name.slice(root.length + 1)}: ${suite.message ?? "failed to run"}`);
     }
   }
+}
+// Every test must remove what it created: a leftover is a failure of the run.
+const leaked = leaks(hostBefore, snapshotHostState());
+for (const [kind, items] of Object.entries(leaked)) {
+  failed++;
+  failures.push(`left behind after the tests: ${kind}: ${items.join(", ")}`);
 }
 const turboFailed = turbo.status !== 0;
 if (turboFailed && failed === 0) {

@@ -13,6 +13,8 @@ export function packageConfig(overrides = {}) {
     clean: true,
     splitting: true,
     treeshake: true,
+    // Keep `node:` specifiers: they are unambiguous and every supported Node has them.
+    removeNodeProtocol: false,
     ...overrides,
   };
 }
