@@ -2,6 +2,28 @@ export type { NetrulesErrorCode } from "./errors.js";
 export { NetrulesError } from "./errors.js";
 export type { IPFamily } from "./ip.js";
 export type {
+  IptablesBackend,
+  IptablesBackendOptions,
+  IptablesJumpRule,
+  IptablesSyncResult,
+  SyncOptions,
+} from "./iptables.js";
+export {
+  createIptablesBackend,
+  endpointChainName,
+  IPTABLES_CANARY_CHAIN,
+  IPTABLES_JUMP_RULES,
+  isServiceChainName,
+  servicePortChainSuffix,
+} from "./iptables.js";
+export type { IptablesRuleset, TraceOutcome, TracePacket } from "./iptables-tracer.js";
+export {
+  applyRestorePayload,
+  createIptablesRuleset,
+  findDanglingJumps,
+  traceIptables,
+} from "./iptables-tracer.js";
+export type {
   EndpointModel,
   ModelError,
   Protocol,

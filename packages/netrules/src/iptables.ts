@@ -1,0 +1,504 @@
+import { hashName } from "./hash.js";
+import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
+import type { EndpointModel, ProxyModel, ServicePortModel } from "./model.js";
+
+/** Options of {@link createIptablesBackend}. */
+export interface IptablesBackendOptions {
+  /** The family this backend programs (iptables for IPv4, ip6tables for IPv6). Default IPv4. */
+  family?: IPFamily;
+  /** Bit of the packet mark used to flag traffic for masquerade. Default 14 (0x4000). */
+  masqueradeBit?: number;
+  /** Masquerade all ClusterIP traffic (--masquerade-all). Default false. */
+  masqueradeAll?: boolean;
+  /** The cluster (pod) CIDR of this family: traffic from outside it is masqueraded. */
+  clusterCIDR?: string;
+  /** This node's IPs (for --nodeport-addresses and LB source ranges that include the node). */
+  nodeIPs?: readonly string[];
+  /** CIDRs NodePorts listen on (--nodeport-addresses); empty means every local address. */
+  nodePortAddresses?: readonly string[];
+  /** Accept NodePort connections to 127.0.0.0/8 (IPv4 only). Default true, like kube-proxy. */
+  localhostNodePorts?: boolean;
+  /** Add --random-fully to MASQUERADE. Default true. */
+  randomFully?: boolean;
+  /** Above this many endpoints, endpoint rules carry no comments (kube-proxy's large cluster mode). Default 1000. */
+  largeClusterEndpointsThreshold?: number;
+}
+
+/** Options of one sync. */
+export interface SyncOptions {
+  /** Rewrite every chain (otherwise only services that changed since the last sync). */
+  full?: boolean;
+  /**
+   * nat chains that exist in the kernel (from `iptables-save -t nat`), so a full sync can delete
+   * stale service chains this backend did not write itself (e.g. left by a previous process).
+   */
+  existingNatChains?: Iterable<string>;
+}
+
+/** The result of one iptables sync: an `iptables-restore --noflush` payload. */
+export interface IptablesSyncResult {
+  family: IPFamily;
+  /** The payload (`*filter ... COMMIT` then `*nat ... COMMIT`), for stdin of iptables-restore. */
+  payload: string;
+  full: boolean;
+  /** Service ports whose chains were (re)written. */
+  changedServicePorts: number;
+  /** Chains deleted by this payload. */
+  deletedChains: string[];
+  /** Number of lines in the payload. */
+  lines: number;
+}
+
+/** Turns a proxy model into iptables-restore payloads, remembering what it wrote for partial syncs. */
+export interface IptablesBackend {
+  readonly family: IPFamily;
+  /** Builds the payload that moves the kernel from the last sync's state to `model`. */
+  sync(model: ProxyModel, options?: SyncOptions): IptablesSyncResult;
+  /** Forgets what was written: the next sync is full. Call after a failed apply or a flushed ruleset. */
+  invalidate(): void;
+  /** The base-chain jump rules kube-proxy ensures exist (see {@link IPTABLES_JUMP_RULES}). */
+  readonly jumpRules: readonly IptablesJumpRule[];
+}
+
+/** A rule in a built-in chain that jumps into one of ours. */
+export interface IptablesJumpRule {
+  table: "filter" | "nat";
+  chain: string;
+  args: readonly string[];
+}
+
+const KUBE_SERVICES = "KUBE-SERVICES";
+const KUBE_EXTERNAL_SERVICES = "KUBE-EXTERNAL-SERVICES";
+const KUBE_NODEPORTS = "KUBE-NODEPORTS";
+const KUBE_POSTROUTING = "KUBE-POSTROUTING";
+const KUBE_MARK_MASQ = "KUBE-MARK-MASQ";
+const KUBE_FORWARD = "KUBE-FORWARD";
+const KUBE_PROXY_FIREWALL = "KUBE-PROXY-FIREWALL";
+
+/** The chain kube-proxy creates in mangle (and nat, filter) to notice that someone flushed the ruleset. */
+export const IPTABLES_CANARY_CHAIN = "KUBE-PROXY-CANARY";
+
+function jump(table: "filter" | "nat", chain: string, target: string, comment: string, extra: string[] = []) {
+  return { table, chain, args: ["-m", "comment", "--comment", comment, ...extra, "-j", target] };
+}
+
+const NEW = ["-m", "conntrack", "--ctstate", "NEW"];
+/** Mirrors kube-proxy's iptablesJumpChains (plus POSTROUTING -> KUBE-POSTROUTING). */
+export const IPTABLES_JUMP_RULES: readonly IptablesJumpRule[] = [
+  jump("filter", "INPUT", KUBE_EXTERNAL_SERVICES, "kubernetes externally-visible service portals", NEW),
+  jump("filter", "FORWARD", KUBE_EXTERNAL_SERVICES, "kubernetes externally-visible service portals", NEW),
+  jump("filter", "INPUT", KUBE_NODEPORTS, "kubernetes health check service ports"),
+  jump("filter", "FORWARD", KUBE_SERVICES, "kubernetes service portals", NEW),
+  jump("filter", "OUTPUT", KUBE_SERVICES, "kubernetes service portals", NEW),
+  jump("filter", "FORWARD", KUBE_FORWARD, "kubernetes forwarding rules"),
+  jump("filter", "INPUT", KUBE_PROXY_FIREWALL, "kubernetes load balancer firewall", NEW),
+  jump("filter", "OUTPUT", KUBE_PROXY_FIREWALL, "kubernetes load balancer firewall", NEW),
+  jump("filter", "FORWARD", KUBE_PROXY_FIREWALL, "kubernetes load balancer firewall", NEW),
+  jump("nat", "OUTPUT", KUBE_SERVICES, "kubernetes service portals"),
+  jump("nat", "PREROUTING", KUBE_SERVICES, "kubernetes service portals"),
+  jump("nat", "POSTROUTING", KUBE_POSTROUTING, "kubernetes postrouting rules"),
+];
+
+/** Chain-name hash of a service port: first 16 base32 chars of sha256(name + protocol). */
+export function servicePortChainSuffix(servicePortName: string, protocol: string): string {
+  return hashName(servicePortName + protocol.toLowerCase(), 16);
+}
+
+/** KUBE-SEP- chain name of one endpoint of a service port. */
+export function endpointChainName(servicePortName: string, protocol: string, address: string): string {
+  return `KUBE-SEP-${hashName(servicePortName + protocol.toLowerCase() + address, 16)}`;
+}
+
+/** True for per-service chains this backend owns (and may delete when stale). */
+export function isServiceChainName(chain: string): boolean {
+  return /^KUBE-(SVC|SVL|EXT|FW|SEP)-/.test(chain);
+}
+
+/** Formats like Go's "%0.10f". */
+function probability(n: number): string {
+  return (1 / n).toFixed(10);
+}
+
+function quote(comment: string): string {
+  return comment.includes(" ") ? `"${comment}"` : comment;
+}
+
+interface Ctx {
+  masqMark: string;
+  masqueradeAll: boolean;
+  localCidr: string | undefined;
+  nodeIPs: readonly string[];
+  largeMode: boolean;
+}
+
+/** Everything one service port contributes to a payload. */
+interface ServiceRules {
+  /** nat per-service chains (declared and rewritten when the service changed). */
+  natChains: string[];
+  natRules: string[];
+  /** Lines of the global chains, rewritten every sync. */
+  natServices: string[];
+  natNodePorts: string[];
+  filterServices: string[];
+  filterExternal: string[];
+  filterNodePorts: string[];
+  filterFirewall: string[];
+  endpointCount: number;
+}
+
+function genService(sp: ServicePortModel, ctx: Ctx): ServiceRules {
+  const proto = sp.protocol.toLowerCase();
+  const name = sp.name;
+  const suffix = servicePortChainSuffix(name, proto);
+  const svcChain = `KUBE-SVC-${suffix}`;
+  const svlChain = `KUBE-SVL-${suffix}`;
+  const extChain = `KUBE-EXT-${suffix}`;
+  const fwChain = `KUBE-FW-${suffix}`;
+  const sep = new Map<EndpointModel, string>();
+  for (const e of sp.reachableEndpoints) sep.set(e, endpointChainName(name, proto, e.address));
+  const r: ServiceRules = {
+    natChains: [],
+    natRules: [],
+    natServices: [],
+    natNodePorts: [],
+    filterServices: [],
+    filterExternal: [],
+    filterNodePorts: [],
+    filterFirewall: [],
+    endpointCount: sp.endpoints.length,
+  };
+  const comment = (text: string) => (ctx.largeMode ? "" : ` -m comment --comment ${quote(text)}`);
+  const pp = `-m ${proto} -p ${proto}`;
+  const port = sp.port;
+  const hasEndpoints = sp.hasEndpoints;
+  const usesClusterPolicyChain = sp.clusterEndpoints.length > 0 && sp.usesClusterEndpoints;
+  const usesLocalPolicyChain = sp.localEndpoints.length > 0 && sp.usesLocalEndpoints;
+  let internalTrafficChain = svcChain;
+  let hasInternalEndpoints = hasEndpoints;
+  if (sp.internalPolicyLocal) {
+    internalTrafficChain = svlChain;
+    if (sp.localEndpoints.length === 0) hasInternalEndpoints = false;
+  }
+  let externalPolicyChain = svcChain;
+  let hasExternalEndpoints = hasEndpoints;
+  if (sp.externalPolicyLocal) {
+    externalPolicyChain = svlChain;
+    if (sp.localEndpoints.length === 0) hasExternalEndpoints = false;
+  }
+  const usesExternalTrafficChain = hasEndpoints && sp.externallyAccessible;
+  // Mirrors kube-proxy: REJECT when there is no endpoint at all, DROP when only local ones are missing.
+  const filterTarget = hasEndpoints ? "DROP" : "REJECT";
+  const filterComment = quote(hasEndpoints ? `${name} has no local endpoints` : `${name} has no endpoints`);
+  const usesFWChain = hasEndpoints && sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
+  const lbChain = usesFWChain ? fwChain : extChain;
+
+  for (const e of sp.reachableEndpoints) r.natChains.push(sep.get(e)!);
+  if (usesClusterPolicyChain) r.natChains.push(svcChain);
+  if (usesLocalPolicyChain) r.natChains.push(svlChain);
+  if (usesExternalTrafficChain) r.natChains.push(extChain);
+  if (usesFWChain) r.natChains.push(fwChain);
+
+  // ClusterIP.
+  if (hasInternalEndpoints) {
+    r.natServices.push(
+      `-A ${KUBE_SERVICES} -m comment --comment ${quote(`${name} cluster IP`)} ${pp} -d ${sp.clusterIP} --dport ${port} -j ${internalTrafficChain}`,
+    );
+  } else {
+    r.filterServices.push(
+      `-A ${KUBE_SERVICES} -m comment --comment ${quote(hasEndpoints ? `${name} has no local endpoints` : `${name} has no endpoints`)} ${pp} -d ${sp.clusterIP} --dport ${port} -j ${hasEndpoints ? "DROP" : "REJECT"}`,
+    );
+  }
+  // External IPs.
+  for (const ip of sp.externalIPs) {
+    if (hasEndpoints) {
+      r.natServices.push(
+        `-A ${KUBE_SERVICES} -m comment --comment ${quote(`${name} external IP`)} ${pp} -d ${ip} --dport ${port} -j ${extChain}`,
+      );
+    }
+    if (!hasExternalEndpoints) {
+      r.filterExternal.push(
+        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${filterComment} ${pp} -d ${ip} --dport ${port} -j ${filterTarget}`,
+      );
+    }
+  }
+  // LoadBalancer IPs.
+  for (const ip of sp.loadBalancerIPs) {
+    if (hasEndpoints) {
+      r.natServices.push(
+        `-A ${KUBE_SERVICES} -m comment --comment ${quote(`${name} loadbalancer IP`)} ${pp} -d ${ip} --dport ${port} -j ${lbChain}`,
+      );
+    }
+    if (usesFWChain) {
+      r.filterFirewall.push(
+        `-A ${KUBE_PROXY_FIREWALL} -m comment --comment ${quote(`${name} traffic not accepted by ${fwChain}`)} ${pp} -d ${ip} --dport ${port} -j DROP`,
+      );
+    }
+  }
+  if (!hasExternalEndpoints) {
+    for (const ip of sp.loadBalancerIPs) {
+      r.filterExternal.push(
+        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${filterComment} ${pp} -d ${ip} --dport ${port} -j ${filterTarget}`,
+      );
+    }
+  }
+  // NodePort.
+  if (sp.nodePort !== 0) {
+    if (hasEndpoints) {
+      r.natNodePorts.push(
+        `-A ${KUBE_NODEPORTS} -m comment --comment ${quote(name)} ${pp} --dport ${sp.nodePort} -j ${extChain}`,
+      );
+    }
+    if (!hasExternalEndpoints) {
+      r.filterExternal.push(
+        `-A ${KUBE_EXTERNAL_SERVICES} -m comment --comment ${filterComment} -m addrtype --dst-type LOCAL ${pp} --dport ${sp.nodePort} -j ${filterTarget}`,
+      );
+    }
+  }
+  if (sp.healthCheckNodePort !== 0) {
+    r.filterNodePorts.push(
+      `-A ${KUBE_NODEPORTS} -m comment --comment ${quote(`${name} health check node port`)} -m tcp -p tcp --dport ${sp.healthCheckNodePort} -j ACCEPT`,
+    );
+  }
+  // Internal traffic masquerade.
+  if (hasInternalEndpoints) {
+    const args = `-A ${internalTrafficChain} -m comment --comment ${quote(`${name} cluster IP`)} ${pp} -d ${sp.clusterIP} --dport ${port}`;
+    if (ctx.masqueradeAll) r.natRules.push(`${args} -j ${KUBE_MARK_MASQ}`);
+    else if (ctx.localCidr) r.natRules.push(`${args} ! -s ${ctx.localCidr} -j ${KUBE_MARK_MASQ}`);
+  }
+  // External traffic.
+  if (usesExternalTrafficChain) {
+    if (!sp.externalPolicyLocal) {
+      r.natRules.push(
+        `-A ${extChain} -m comment --comment ${quote(`masquerade traffic for ${name} external destinations`)} -j ${KUBE_MARK_MASQ}`,
+      );
+    } else {
+      if (ctx.localCidr) {
+        r.natRules.push(
+          `-A ${extChain} -m comment --comment ${quote(`pod traffic for ${name} external destinations`)} -s ${ctx.localCidr} -j ${svcChain}`,
+        );
+      }
+      r.natRules.push(
+        `-A ${extChain} -m comment --comment ${quote(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${KUBE_MARK_MASQ}`,
+      );
+      r.natRules.push(
+        `-A ${extChain} -m comment --comment ${quote(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svcChain}`,
+      );
+    }
+    if (hasExternalEndpoints) r.natRules.push(`-A ${extChain} -j ${externalPolicyChain}`);
+  }
+  // Firewall (loadBalancerSourceRanges).
+  if (usesFWChain) {
+    const head = `-A ${fwChain} -m comment --comment ${quote(`${name} loadbalancer IP`)}`;
+    let allowFromNode = false;
+    for (const text of sp.loadBalancerSourceRanges) {
+      r.natRules.push(`${head} -s ${text} -j ${extChain}`);
+      const c = parseCidr(text);
+      if (c && ctx.nodeIPs.some((ip) => cidrContains(c, ip))) allowFromNode = true;
+    }
+    if (allowFromNode)
+      for (const ip of sp.loadBalancerIPs) r.natRules.push(`${head} -s ${ip} -j ${extChain}`);
+    r.natRules.push(
+      `-A ${fwChain} -m comment --comment ${quote(`other traffic to ${name} will be dropped by ${KUBE_PROXY_FIREWALL}`)}`,
+    );
+  }
+  const toEndpoints = (chain: string, eps: EndpointModel[]) => {
+    if (sp.affinityTimeoutSeconds !== undefined) {
+      for (const e of eps) {
+        const s = sep.get(e)!;
+        r.natRules.push(
+          `-A ${chain}${comment(`${name} -> ${e.address}`)} -m recent --name ${s} --rcheck --seconds ${sp.affinityTimeoutSeconds} --reap -j ${s}`,
+        );
+      }
+    }
+    eps.forEach((e, i) => {
+      const stat =
+        i < eps.length - 1 ? ` -m statistic --mode random --probability ${probability(eps.length - i)}` : "";
+      r.natRules.push(`-A ${chain}${comment(`${name} -> ${e.address}`)}${stat} -j ${sep.get(e)!}`);
+    });
+  };
+  if (usesClusterPolicyChain) toEndpoints(svcChain, sp.clusterEndpoints);
+  if (usesLocalPolicyChain) toEndpoints(svlChain, sp.localEndpoints);
+  for (const e of sp.reachableEndpoints) {
+    const s = sep.get(e)!;
+    const c = comment(name);
+    r.natRules.push(`-A ${s}${c} -s ${e.ip} -j ${KUBE_MARK_MASQ}`);
+    const recent = sp.affinityTimeoutSeconds !== undefined ? ` -m recent --name ${s} --set` : "";
+    r.natRules.push(`-A ${s}${c}${recent} ${pp} -j DNAT --to-destination ${e.address}`);
+  }
+  return r;
+}
+
+interface CacheEntry {
+  sp: ServicePortModel;
+  rules: ServiceRules;
+}
+
+/** Creates an iptables backend for one IP family. */
+export function createIptablesBackend(options: IptablesBackendOptions = {}): IptablesBackend {
+  const family = options.family ?? "IPv4";
+  if (family !== "IPv4" && family !== "IPv6") throw new TypeError(`unknown family ${String(family)}`);
+  const bit = options.masqueradeBit ?? 14;
+  if (!Number.isInteger(bit) || bit < 0 || bit > 31)
+    throw new TypeError(`masqueradeBit ${bit} out of range 0-31`);
+  const masqMark = `0x${(2 ** bit).toString(16)}`;
+  let localCidr: string | undefined;
+  if (options.clusterCIDR !== undefined) {
+    const c = parseCidr(options.clusterCIDR);
+    if (!c || c.family !== family)
+      throw new TypeError(`clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`);
+    localCidr = c.text;
+  }
+  const nodePortCidrs = (options.nodePortAddresses ?? []).map((t) => {
+    const c = parseCidr(t);
+    if (!c) throw new TypeError(`nodePortAddresses: invalid CIDR ${JSON.stringify(t)}`);
+    return c;
+  });
+  const nodeIPs = options.nodeIPs ?? [];
+  const localhostNodePorts = options.localhostNodePorts ?? true;
+  const randomFully = options.randomFully ?? true;
+  const threshold = options.largeClusterEndpointsThreshold ?? 1000;
+
+  let cache = new Map<string, CacheEntry>();
+  let written = new Set<string>(); // nat per-service chains we believe exist
+  let lastLargeMode: boolean | undefined;
+  let valid = false;
+
+  const nodePortTail = (): string[] => {
+    const c = `-A ${KUBE_SERVICES} -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain"`;
+    const familyCidrs = nodePortCidrs.filter((x) => x.family === family);
+    if (familyCidrs.length === 0) {
+      let dest = "-m addrtype --dst-type LOCAL";
+      if (family === "IPv6") dest += " ! -d ::1/128";
+      else if (!localhostNodePorts) dest += " ! -d 127.0.0.0/8";
+      return [`${c} ${dest} -j ${KUBE_NODEPORTS}`];
+    }
+    const out: string[] = [];
+    for (const ip of nodeIPs) {
+      if (!familyCidrs.some((x) => cidrContains(x, ip))) continue;
+      const loopback = family === "IPv6" ? ip === "::1" : ip.startsWith("127.");
+      if (loopback && (family === "IPv6" || !localhostNodePorts)) continue;
+      out.push(`${c} -d ${ip} -j ${KUBE_NODEPORTS}`);
+    }
+    return out;
+  };
+
+  return {
+    family,
+    jumpRules: IPTABLES_JUMP_RULES,
+    invalidate() {
+      valid = false;
+    },
+    sync(model, syncOptions = {}) {
+      const ports = model.servicePorts.filter((sp) => sp.family === family);
+      let totalEndpoints = 0;
+      for (const sp of ports) totalEndpoints += sp.endpoints.length;
+      const largeMode = totalEndpoints > threshold;
+      const full = syncOptions.full === true || !valid || largeMode !== lastLargeMode;
+      const ctx: Ctx = {
+        masqMark,
+        masqueradeAll: options.masqueradeAll ?? false,
+        localCidr,
+        nodeIPs,
+        largeMode,
+      };
+      const next = new Map<string, CacheEntry>();
+      const changed: ServiceRules[] = [];
+      for (const sp of ports) {
+        const old = full ? undefined : cache.get(sp.key);
+        if (old && old.sp === sp) {
+          next.set(sp.key, old);
+          continue;
+        }
+        const rules = genService(sp, ctx);
+        // An equal result (e.g. a rebuilt but identical model) need not be rewritten.
+        if (old && sameRules(old.rules, rules)) {
+          next.set(sp.key, { sp, rules: old.rules });
+          continue;
+        }
+        next.set(sp.key, { sp, rules });
+        changed.push(rules);
+      }
+      const active = new Set<string>();
+      for (const e of next.values()) for (const c of e.rules.natChains) active.add(c);
+      const candidates = new Set(written);
+      if (syncOptions.existingNatChains) for (const c of syncOptions.existingNatChains) candidates.add(c);
+      const deletedChains = [...candidates].filter((c) => isServiceChainName(c) && !active.has(c)).sort();
+
+      const filter: string[] = ["*filter"];
+      for (const c of [
+        KUBE_SERVICES,
+        KUBE_EXTERNAL_SERVICES,
+        KUBE_FORWARD,
+        KUBE_NODEPORTS,
+        KUBE_PROXY_FIREWALL,
+      ]) {
+        filter.push(`:${c} - [0:0]`);
+      }
+      const nat: string[] = ["*nat"];
+      for (const c of [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ])
+        nat.push(`:${c} - [0:0]`);
+      for (const r of changed) for (const c of r.natChains) nat.push(`:${c} - [0:0]`);
+      for (const c of deletedChains) nat.push(`:${c} - [0:0]`);
+
+      const all = [...next.values()].map((e) => e.rules);
+      for (const r of all) for (const l of r.filterNodePorts) filter.push(l);
+      for (const r of all) for (const l of r.filterServices) filter.push(l);
+      for (const r of all) for (const l of r.filterExternal) filter.push(l);
+      filter.push(`-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID -j DROP`);
+      filter.push(
+        `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${masqMark}/${masqMark} -j ACCEPT`,
+      );
+      filter.push(
+        `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      );
+      for (const r of all) for (const l of r.filterFirewall) filter.push(l);
+      filter.push("COMMIT");
+
+      for (const r of all) for (const l of r.natServices) nat.push(l);
+      for (const l of nodePortTail()) nat.push(l);
+      for (const r of all) for (const l of r.natNodePorts) nat.push(l);
+      nat.push(`-A ${KUBE_POSTROUTING} -m mark ! --mark ${masqMark}/${masqMark} -j RETURN`);
+      nat.push(`-A ${KUBE_POSTROUTING} -j MARK --xor-mark ${masqMark}`);
+      nat.push(
+        `-A ${KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${randomFully ? " --random-fully" : ""}`,
+      );
+      nat.push(`-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${masqMark}`);
+      for (const r of changed) for (const l of r.natRules) nat.push(l);
+      for (const c of deletedChains) nat.push(`-X ${c}`);
+      nat.push("COMMIT");
+
+      cache = next;
+      written = active;
+      lastLargeMode = largeMode;
+      valid = true;
+      const payload = `${filter.join("\n")}\n${nat.join("\n")}\n`;
+      return {
+        family,
+        payload,
+        full,
+        changedServicePorts: changed.length,
+        deletedChains,
+        lines: filter.length + nat.length,
+      };
+    },
+  };
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameRules(a: ServiceRules, b: ServiceRules): boolean {
+  return (
+    sameList(a.natChains, b.natChains) &&
+    sameList(a.natRules, b.natRules) &&
+    sameList(a.natServices, b.natServices) &&
+    sameList(a.natNodePorts, b.natNodePorts) &&
+    sameList(a.filterServices, b.filterServices) &&
+    sameList(a.filterExternal, b.filterExternal) &&
+    sameList(a.filterNodePorts, b.filterNodePorts) &&
+    sameList(a.filterFirewall, b.filterFirewall)
+  );
+}
