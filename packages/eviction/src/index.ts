@@ -1,4 +1,3 @@
-export { type Clock, createFakeClock, type FakeClock, systemClock } from "./clock.js";
 export { parseGoDurationMs } from "./duration.js";
 export { EvictionError, type EvictionErrorCode } from "./errors.js";
 export {

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from "./clock.js";
+import { type Clock, createRealClock, type TimerHandle } from "@kubenode/kube";
 import { EvictionError } from "./errors.js";
 import {
   EVICTED_REASON,
@@ -153,7 +153,7 @@ function isMemorySignal(s: Signal): boolean {
  * ranked eviction of at most one pod per cycle, critical pods never evicted.
  */
 export function createEvictionManager(options: EvictionManagerOptions): EvictionManager {
-  const clock = options.clock ?? systemClock;
+  const clock = options.clock ?? createRealClock();
   const maxPodGrace = options.maxPodGracePeriodSeconds ?? 0;
   const transitionMs = options.pressureTransitionPeriodMs ?? DEFAULT_PRESSURE_TRANSITION_PERIOD_MS;
   const intervalMs = options.monitoringIntervalMs ?? DEFAULT_MONITORING_INTERVAL_MS;
@@ -499,7 +499,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
 
   // The loop.
   let started = false;
-  let timer: unknown;
+  let timer: TimerHandle | undefined;
   let loop: Promise<void> | undefined;
   let wakeUp: (() => void) | undefined;
 
