@@ -29,6 +29,7 @@ const turbo = spawnSync(
     "test",
     "--output-logs=new-only",
     "--concurrency=2",
+    "--continue",
     ...process.argv.slice(2),
   ],
   { cwd: root, stdio: "inherit" },
