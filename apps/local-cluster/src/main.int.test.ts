@@ -16,7 +16,9 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
   });
 
   it("prints usage and exits 2 for an unknown command", async () => {
-    const err = await promisify(execFile)(process.execPath, [main, "bogus"]).catch((e: { code: number; stdout: string }) => e);
+    const err = await promisify(execFile)(process.execPath, [main, "bogus"]).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect(err).toMatchObject({ code: 2 });
     expect((err as { stdout: string }).stdout).toMatch(/Usage: kubenode-local-cluster demo/);
   });

@@ -83,12 +83,7 @@ async function demo(): Promise<void> {
       cleanup.push(() => lab!.destroy());
       const server = lab.host("server");
       server.spawn(["busybox", "nc", "-ll", "-p", "8080", "-e", "echo", "pong"]);
-      await server.exec([
-        "busybox",
-        "sh",
-        "-c",
-        "until busybox netstat -ltn | grep -q :8080; do busybox usleep 20000; done",
-      ]);
+      await server.waitForListening(8080);
       const { stdout } = await lab.host("client").exec(["busybox", "nc", "-w", "2", server.ip, "8080"]);
       log(`client ${lab.host("client").ip} -> server ${server.ip}:8080 answered: ${stdout.trim()}`);
     });

@@ -17,12 +17,7 @@ describe.runIf(real)("createNetworkLab", () => {
     const server = lab.host("server");
     // busybox nc -ll answers every connection with the output of `echo hello`
     server.spawn(["busybox", "nc", "-ll", "-p", "8080", "-e", "echo", "hello"]);
-    await server.exec([
-      "busybox",
-      "sh",
-      "-c",
-      "until busybox netstat -ltn | grep -q :8080; do busybox usleep 20000; done",
-    ]);
+    await server.waitForListening(8080);
     const v4 = await lab.host("client").exec(["busybox", "nc", "-w", "2", server.ip, "8080"]);
     expect(v4.stdout).toBe("hello\n");
     const v6 = await lab.host("client").exec(["busybox", "nc", "-w", "2", server.ip6!, "8080"]);

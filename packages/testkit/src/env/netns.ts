@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { TestkitError } from "./errors.js";
-import { type RunOptions, type RunResult, run, terminate } from "./exec.js";
+import { type RunOptions, type RunResult, run, terminate, waitFor } from "./exec.js";
 import { isProcessAlive } from "./processes.js";
 
 export interface NetworkLabOptions {
@@ -29,6 +29,8 @@ export interface LabHost {
   exec(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Starts a long-running process inside the namespace; `destroy()` kills it. */
   spawn(argv: readonly string[]): ChildProcess;
+  /** Resolves once something in the namespace listens on this TCP port (IPv4 or IPv6). */
+  waitForListening(port: number, timeoutMs?: number): Promise<void>;
 }
 
 /** Network namespaces joined by a bridge that itself lives in a namespace: nothing touches the host's network. */
@@ -122,6 +124,15 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
         children.add(child);
         child.once("exit", () => children.delete(child));
         return child;
+      },
+      waitForListening: async (port, timeoutMs = 10_000) => {
+        const listening = new RegExp(`:${port}\\s.*LISTEN`);
+        await waitFor(
+          `a listener on ${name}:${port}`,
+          async () =>
+            listening.test((await inNs(netns, ["busybox", "netstat", "-ltn"])).stdout) ? true : undefined,
+          { timeoutMs },
+        );
       },
     };
   });
