@@ -1,6 +1,25 @@
 export { parseGoDurationMs } from "./duration.js";
 export { EvictionError, type EvictionErrorCode } from "./errors.js";
 export {
+  type CgroupMemory,
+  type CgroupMode,
+  detectCgroupMode,
+  readCgroupMemory,
+} from "./host/cgroup.js";
+export {
+  createHostStatsProvider,
+  type HostStatsOptions,
+  type PodStatsSource,
+  readFsStats,
+  readNodeMemory,
+} from "./host/host-stats.js";
+export {
+  type CgroupPodStatsOptions,
+  createCgroupPodStatsSource,
+  kubeletPodCgroupPath,
+  type PodCgroup,
+} from "./host/pod-cgroups.js";
+export {
   type AdmitResult,
   createEvictionManager,
   type EvictionLogger,
@@ -21,7 +40,15 @@ export {
   pressureNodeConditions,
   STARVED_RESOURCE_KEY,
 } from "./messages.js";
-export { isBestEffort, isCriticalPod, isMirrorPod, isStaticPod, podPriority, podRequest } from "./pod.js";
+export {
+  isBestEffort,
+  isCriticalPod,
+  isMirrorPod,
+  isStaticPod,
+  podPriority,
+  podQos,
+  podRequest,
+} from "./pod.js";
 export { formatQuantity, type ParsedQuantity, parseQuantity, type QuantityFormat } from "./quantity.js";
 export {
   buildSignalToRankFunc,

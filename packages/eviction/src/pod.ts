@@ -142,3 +142,17 @@ export function toleratesTaint(pod: EvictionPod, key: string, effect = "NoSchedu
 export function podKey(pod: EvictionPod): string {
   return `${pod.metadata?.namespace ?? ""}/${pod.metadata?.name ?? ""}`;
 }
+
+/** Pod QoS class (mirrors v1qos.GetPodQOS for cpu and memory). */
+export function podQos(pod: EvictionPod): "Guaranteed" | "Burstable" | "BestEffort" {
+  if (isBestEffort(pod)) return "BestEffort";
+  const all = [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? [])];
+  for (const c of all) {
+    for (const name of ["cpu", "memory"]) {
+      const limit = quantityOf(c.resources?.limits, name);
+      const request = quantityOf(c.resources?.requests, name) ?? limit;
+      if (limit === undefined || request !== limit) return "Burstable";
+    }
+  }
+  return "Guaranteed";
+}
