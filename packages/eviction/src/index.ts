@@ -41,6 +41,11 @@ export {
   STARVED_RESOURCE_KEY,
 } from "./messages.js";
 export {
+  createMemoryThresholdNotifier,
+  createMemoryThresholdNotifiers,
+  type MemoryThresholdNotifierOptions,
+} from "./notifier.js";
+export {
   isBestEffort,
   isCriticalPod,
   isMirrorPod,

@@ -520,7 +520,11 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
 
   async function waitForCleanup(pods: EvictionPod[]): Promise<void> {
     const check = options.podCleanedUp;
-    if (!check) return;
+    if (!check) {
+      // Without a cleanup check, still pause one poll period (kubelet's ticker fires after 1 s).
+      await sleep(POD_CLEANUP_POLL_MS);
+      return;
+    }
     const deadline = clock.now() + POD_CLEANUP_TIMEOUT_MS;
     while (started && clock.now() < deadline) {
       await sleep(POD_CLEANUP_POLL_MS);
