@@ -1,5 +1,9 @@
+export type { ConntrackCleaner, ConntrackFilter } from "./conntrack.js";
+export { conntrackDeleteArgs, createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 export type { NetrulesErrorCode } from "./errors.js";
 export { NetrulesError } from "./errors.js";
+export type { CommandOptions, CommandResult } from "./exec.js";
+export { runCommand } from "./exec.js";
 export type { IPFamily } from "./ip.js";
 export type {
   IptablesBackend,
@@ -16,6 +20,13 @@ export {
   isServiceChainName,
   servicePortChainSuffix,
 } from "./iptables.js";
+export type {
+  IptablesApplier,
+  IptablesApplierOptions,
+  IptablesProxier,
+  ProxierSyncReport,
+} from "./iptables-applier.js";
+export { createIptablesApplier, createIptablesProxier } from "./iptables-applier.js";
 export type { IptablesRuleset, TraceOutcome, TracePacket } from "./iptables-tracer.js";
 export {
   applyRestorePayload,

@@ -1,0 +1,223 @@
+import { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
+import { applyError, type CommandOptions, runCommand } from "./exec.js";
+import type { IPFamily } from "./ip.js";
+import {
+  createIptablesBackend,
+  IPTABLES_CANARY_CHAIN,
+  IPTABLES_JUMP_RULES,
+  type IptablesBackend,
+  type IptablesBackendOptions,
+  type IptablesSyncResult,
+} from "./iptables.js";
+import type { ProxyModel } from "./model.js";
+
+/** Options of {@link createIptablesApplier}. */
+export interface IptablesApplierOptions {
+  family?: IPFamily;
+  /** Apply inside this named network namespace. */
+  netns?: string;
+  /** Per-command timeout. Default 120 000. */
+  timeoutMs?: number;
+}
+
+/** Runs iptables-restore / iptables for one family, in the host or a network namespace. */
+export interface IptablesApplier {
+  /** Feeds a payload to `iptables-restore -w --noflush --counters` on stdin. Rejects with ApplyFailed naming the line. */
+  apply(payload: IptablesSyncResult | string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Creates the canary chains and the jump rules from the built-in chains (idempotent). */
+  ensureBaseRules(options?: { signal?: AbortSignal }): Promise<void>;
+  /** False when the mangle canary chain is gone: someone flushed the ruleset and a full resync is due. */
+  canaryExists(options?: { signal?: AbortSignal }): Promise<boolean>;
+  /** nat chains present in the kernel (`iptables-save -t nat`). */
+  listNatChains(options?: { signal?: AbortSignal }): Promise<string[]>;
+  /** Removes every rule and chain this package creates (kube-proxy --cleanup). */
+  cleanup(options?: { signal?: AbortSignal }): Promise<void>;
+}
+
+/** Creates an iptables applier. */
+export function createIptablesApplier(options: IptablesApplierOptions = {}): IptablesApplier {
+  const v6 = options.family === "IPv6";
+  const iptables = v6 ? "ip6tables" : "iptables";
+  const restore = v6 ? "ip6tables-restore" : "iptables-restore";
+  const save = v6 ? "ip6tables-save" : "iptables-save";
+  const cmd = (signal: AbortSignal | undefined): CommandOptions => ({
+    netns: options.netns,
+    timeoutMs: options.timeoutMs,
+    signal,
+  });
+  const run = async (argv: string[], signal: AbortSignal | undefined, input?: string) => {
+    const r = await runCommand(argv, input, cmd(signal));
+    if (r.code !== 0) throw applyError(argv.join(" "), r, input);
+    return r;
+  };
+  return {
+    async apply(payload, opts = {}) {
+      const text = typeof payload === "string" ? payload : payload.payload;
+      const r = await runCommand([restore, "-w", "--noflush", "--counters"], text, cmd(opts.signal));
+      if (r.code !== 0) throw applyError(restore, r, text);
+    },
+    async ensureBaseRules(opts = {}) {
+      for (const table of ["mangle", "nat", "filter"]) {
+        const r = await runCommand(
+          [iptables, "-w", "-t", table, "-N", IPTABLES_CANARY_CHAIN],
+          undefined,
+          cmd(opts.signal),
+        );
+        if (r.code !== 0 && !/exists/i.test(r.stderr)) throw applyError(iptables, r, undefined);
+      }
+      // The chains must exist before a rule can jump to them.
+      const chains = new Map<string, Set<string>>();
+      for (const j of IPTABLES_JUMP_RULES) {
+        const target = j.args[j.args.indexOf("-j") + 1]!;
+        chains.set(j.table, (chains.get(j.table) ?? new Set()).add(target));
+      }
+      for (const [table, set] of chains) {
+        for (const c of set) {
+          const r = await runCommand([iptables, "-w", "-t", table, "-N", c], undefined, cmd(opts.signal));
+          if (r.code !== 0 && !/exists/i.test(r.stderr)) throw applyError(iptables, r, undefined);
+        }
+      }
+      for (const j of IPTABLES_JUMP_RULES) {
+        const check = await runCommand(
+          [iptables, "-w", "-t", j.table, "-C", j.chain, ...j.args],
+          undefined,
+          cmd(opts.signal),
+        );
+        if (check.code === 0) continue;
+        await run([iptables, "-w", "-t", j.table, "-I", j.chain, ...j.args], opts.signal);
+      }
+    },
+    async canaryExists(opts = {}) {
+      const r = await runCommand(
+        [iptables, "-w", "-t", "mangle", "-S", IPTABLES_CANARY_CHAIN],
+        undefined,
+        cmd(opts.signal),
+      );
+      return r.code === 0;
+    },
+    async listNatChains(opts = {}) {
+      const r = await run([save, "-t", "nat"], opts.signal);
+      return r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith(":"))
+        .map((l) => l.slice(1).split(" ")[0]!);
+    },
+    async cleanup(opts = {}) {
+      for (const j of IPTABLES_JUMP_RULES) {
+        await runCommand(
+          [iptables, "-w", "-t", j.table, "-D", j.chain, ...j.args],
+          undefined,
+          cmd(opts.signal),
+        );
+      }
+      const nat = await this.listNatChains(opts).catch((): string[] => []);
+      const ours = (c: string) => c.startsWith("KUBE-");
+      const payload = [
+        "*filter",
+        ...[
+          "KUBE-SERVICES",
+          "KUBE-EXTERNAL-SERVICES",
+          "KUBE-FORWARD",
+          "KUBE-NODEPORTS",
+          "KUBE-PROXY-FIREWALL",
+        ].map((c) => `:${c} - [0:0]`),
+        ...[
+          "KUBE-SERVICES",
+          "KUBE-EXTERNAL-SERVICES",
+          "KUBE-FORWARD",
+          "KUBE-NODEPORTS",
+          "KUBE-PROXY-FIREWALL",
+        ].map((c) => `-X ${c}`),
+        "COMMIT",
+        "*nat",
+        ...nat.filter(ours).map((c) => `:${c} - [0:0]`),
+        ...nat.filter(ours).map((c) => `-X ${c}`),
+        "COMMIT",
+        "",
+      ].join("\n");
+      await runCommand([restore, "-w", "--noflush"], payload, cmd(opts.signal));
+      for (const table of ["mangle", "nat", "filter"]) {
+        await runCommand(
+          [iptables, "-w", "-t", table, "-X", IPTABLES_CANARY_CHAIN],
+          undefined,
+          cmd(opts.signal),
+        );
+      }
+    },
+  };
+}
+
+/** What one {@link IptablesProxier.sync} did. */
+export interface ProxierSyncReport {
+  full: boolean;
+  /** True when the canary was missing (ruleset flushed by someone else) and everything was rewritten. */
+  recoveredFromFlush: boolean;
+  changedServicePorts: number;
+  lines: number;
+  conntrackFlowsDeleted: number;
+  applyMs: number;
+}
+
+/** Backend + applier + conntrack cleanup for one family: what kube-proxy's sync loop calls. */
+export interface IptablesProxier {
+  readonly backend: IptablesBackend;
+  readonly applier: IptablesApplier;
+  /** Programs `model`; partial when possible, full on first use, after a failure or a flushed ruleset. */
+  sync(model: ProxyModel, options?: { full?: boolean; signal?: AbortSignal }): Promise<ProxierSyncReport>;
+}
+
+/** Creates an {@link IptablesProxier}. */
+export function createIptablesProxier(
+  options: IptablesBackendOptions & { netns?: string; timeoutMs?: number; conntrack?: boolean } = {},
+): IptablesProxier {
+  const backend = createIptablesBackend(options);
+  const applier = createIptablesApplier({
+    family: backend.family,
+    ...(options.netns !== undefined ? { netns: options.netns } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  const cleaner = createConntrackCleaner({
+    ...(options.netns !== undefined ? { netns: options.netns } : {}),
+  });
+  let started = false;
+  let previous: ProxyModel | undefined;
+  return {
+    backend,
+    applier,
+    async sync(model, opts = {}) {
+      const signal = opts.signal;
+      let full = opts.full === true || !started;
+      let recoveredFromFlush = false;
+      if (started && !(await applier.canaryExists({ ...(signal ? { signal } : {}) }))) {
+        full = true;
+        recoveredFromFlush = true;
+      }
+      if (full) await applier.ensureBaseRules({ ...(signal ? { signal } : {}) });
+      const existing = full ? await applier.listNatChains({ ...(signal ? { signal } : {}) }) : undefined;
+      const result = backend.sync(model, { full, ...(existing ? { existingNatChains: existing } : {}) });
+      const t0 = performance.now();
+      try {
+        await applier.apply(result, { ...(signal ? { signal } : {}) });
+      } catch (err) {
+        backend.invalidate();
+        throw err;
+      }
+      const applyMs = performance.now() - t0;
+      started = true;
+      let conntrackFlowsDeleted = 0;
+      if (options.conntrack !== false) {
+        const filters = staleConntrackFilters(previous, model).filter((f) => f.family === backend.family);
+        conntrackFlowsDeleted = await cleaner.clear(filters, { ...(signal ? { signal } : {}) });
+      }
+      previous = model;
+      return {
+        full: result.full,
+        recoveredFromFlush,
+        changedServicePorts: result.changedServicePorts,
+        lines: result.lines,
+        conntrackFlowsDeleted,
+        applyMs,
+      };
+    },
+  };
+}
