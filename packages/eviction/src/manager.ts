@@ -258,65 +258,70 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     for (const pod of pods) {
       const s = stats(pod.metadata?.uid);
       if (!s) continue;
-      if (await emptyDirLimitEviction(s, pod)) evicted.push(pod);
-      else if (await podEphemeralLimitEviction(s, pod)) evicted.push(pod);
-      else if (await containerEphemeralLimitEviction(s, pod)) evicted.push(pod);
+      // Checked synchronously: only a violation costs an await.
+      const violation =
+        emptyDirViolation(s, pod) ?? podEphemeralViolation(s, pod) ?? containerEphemeralViolation(s, pod);
+      if (
+        violation &&
+        (await evictPod(pod, IMMEDIATE_EVICTION_GRACE_PERIOD_SECONDS, violation[1], violation[0], {}, false))
+      ) {
+        evicted.push(pod);
+      }
     }
     return evicted;
   }
 
-  async function emptyDirLimitEviction(s: PodStats, pod: EvictionPod): Promise<boolean> {
-    const used = new Map<string, number>();
-    for (const v of s.volumes ?? []) if (v.usedBytes !== undefined) used.set(v.name, v.usedBytes);
-    for (const vol of pod.spec?.volumes ?? []) {
+  type Violation = [KillRequest["signal"], string];
+
+  function emptyDirViolation(s: PodStats, pod: EvictionPod): Violation | undefined {
+    const volumes = pod.spec?.volumes;
+    if (!volumes || !s.volumes) return undefined;
+    for (const vol of volumes) {
       const limitRaw = vol.emptyDir?.sizeLimit;
       if (limitRaw === undefined) continue;
       const limit = typeof limitRaw === "number" ? limitRaw : parseLimit(limitRaw);
-      const u = used.get(vol.name);
+      const u = s.volumes.find((v) => v.name === vol.name)?.usedBytes;
       if (u !== undefined && limit > 0 && u > limit) {
-        const msg = `Usage of EmptyDir volume ${quoteGo(vol.name)} exceeds the limit ${quoteGo(formatLimit(limitRaw))}. `;
-        return evictPod(pod, IMMEDIATE_EVICTION_GRACE_PERIOD_SECONDS, msg, "emptydirfs.limit", {}, false);
+        return [
+          "emptydirfs.limit",
+          `Usage of EmptyDir volume ${quoteGo(vol.name)} exceeds the limit ${quoteGo(formatLimit(limitRaw))}. `,
+        ];
       }
     }
-    return false;
+    return undefined;
   }
 
-  async function podEphemeralLimitEviction(s: PodStats, pod: EvictionPod): Promise<boolean> {
+  function podEphemeralViolation(s: PodStats, pod: EvictionPod): Violation | undefined {
     const limit = podLimit(pod, "ephemeral-storage");
-    if (limit === undefined) return false;
-    const used = s.ephemeralStorageUsedBytes ?? 0;
-    if (used > limit) {
-      const msg = `Pod ephemeral local storage usage exceeds the total limit of containers ${formatQuantity(limit, "BinarySI")}. `;
-      return evictPod(pod, IMMEDIATE_EVICTION_GRACE_PERIOD_SECONDS, msg, "ephemeralpodfs.limit", {}, false);
+    if (limit === undefined) return undefined;
+    if ((s.ephemeralStorageUsedBytes ?? 0) > limit) {
+      return [
+        "ephemeralpodfs.limit",
+        `Pod ephemeral local storage usage exceeds the total limit of containers ${formatQuantity(limit, "BinarySI")}. `,
+      ];
     }
-    return false;
+    return undefined;
   }
 
-  async function containerEphemeralLimitEviction(s: PodStats, pod: EvictionPod): Promise<boolean> {
-    const limits = new Map<string, string | number>();
+  function containerEphemeralViolation(s: PodStats, pod: EvictionPod): Violation | undefined {
+    if (!s.containers) return undefined;
     for (const c of pod.spec?.containers ?? []) {
-      const l = c.resources?.limits?.["ephemeral-storage"];
-      if (l !== undefined && (typeof l === "number" ? l : parseLimit(l)) !== 0) limits.set(c.name, l);
-    }
-    for (const cs of s.containers ?? []) {
-      let used = cs.logs?.usedBytes ?? 0;
-      if (!dedicatedImageFs) used += cs.rootfs?.usedBytes ?? 0;
-      const raw = limits.get(cs.name);
+      const raw = c.resources?.limits?.["ephemeral-storage"];
       if (raw === undefined) continue;
       const limit = typeof raw === "number" ? raw : parseLimit(raw);
+      if (limit === 0) continue;
+      const cs = s.containers.find((x) => x.name === c.name);
+      if (!cs) continue;
+      let used = cs.logs?.usedBytes ?? 0;
+      if (!dedicatedImageFs) used += cs.rootfs?.usedBytes ?? 0;
       if (limit < used) {
-        const msg = `Container ${cs.name} exceeded its local ephemeral storage limit ${quoteGo(formatLimit(raw))}. `;
-        return evictPod(
-          pod,
-          IMMEDIATE_EVICTION_GRACE_PERIOD_SECONDS,
-          msg,
+        return [
           "ephemeralcontainerfs.limit",
-          {},
-          false,
-        );
+          `Container ${cs.name} exceeded its local ephemeral storage limit ${quoteGo(formatLimit(raw))}. `,
+        ];
       }
     }
-    return false;
+    return undefined;
   }
 
   async function reclaimNodeLevelResources(signal: Signal, resource: EvictionResource): Promise<boolean> {
