@@ -1,0 +1,260 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import type { ApiCore } from "./core.js";
+import { findResource } from "./resources.js";
+import type { Json, KubeObject, UserInfo } from "./types.js";
+
+/** What a request wants to do, as the authorizer sees it (authorizer.Attributes). */
+export interface RequestAttributes {
+  user: UserInfo;
+  verb: string;
+  group: string;
+  resource: string;
+  subresource: string;
+  namespace: string;
+  name: string;
+  /** The decoded request body for create/update (NodeRestriction admission looks at it). */
+  body?: Json;
+  /** A field selector restricting a list/watch (`metadata.name=x`). */
+  fieldSelector?: string;
+}
+
+const b64url = (b: Buffer | string): string => Buffer.from(b).toString("base64url");
+
+/** Issues and verifies bearer tokens: static identity tokens plus service account JWTs (HS256). */
+export class TokenAuthority {
+  private readonly key = randomBytes(32);
+  private readonly static = new Map<string, UserInfo>();
+
+  constructor(readonly issuer: string) {}
+
+  /** Returns a bearer token for a static identity (used when TLS is off, and for the CLI). */
+  staticToken(user: UserInfo): string {
+    for (const [t, u] of this.static) if (u.username === user.username) return t;
+    const token = randomBytes(24).toString("base64url");
+    this.static.set(token, user);
+    return token;
+  }
+
+  /** A TokenRequest result: a signed JWT with kubernetes.io claims like the upstream token issuer. */
+  issueServiceAccountToken(claims: {
+    namespace: string;
+    serviceAccount: { name: string; uid: string };
+    audiences: string[];
+    expirationSeconds: number;
+    nowMs: number;
+    pod?: { name: string; uid: string };
+    node?: { name: string; uid: string };
+  }): { token: string; expirationTimestampMs: number } {
+    const iat = Math.floor(claims.nowMs / 1000);
+    const exp = iat + claims.expirationSeconds;
+    const k8s: Json = { namespace: claims.namespace, serviceaccount: claims.serviceAccount };
+    if (claims.pod) k8s.pod = claims.pod;
+    if (claims.node) k8s.node = claims.node;
+    const payload = {
+      aud: claims.audiences,
+      exp,
+      iat,
+      nbf: iat,
+      iss: this.issuer,
+      jti: randomBytes(8).toString("hex"),
+      "kubernetes.io": k8s,
+      sub: `system:serviceaccount:${claims.namespace}:${claims.serviceAccount.name}`,
+    };
+    const head = b64url(JSON.stringify({ alg: "HS256", kid: "kubenode", typ: "JWT" }));
+    const body = b64url(JSON.stringify(payload));
+    const sig = createHmac("sha256", this.key).update(`${head}.${body}`).digest("base64url");
+    return { token: `${head}.${body}.${sig}`, expirationTimestampMs: exp * 1000 };
+  }
+
+  /** Authenticates a bearer token; `audiences` limits service account tokens (TokenReview spec.audiences). */
+  authenticate(
+    token: string,
+    nowMs: number,
+    audiences?: string[],
+  ): { user: UserInfo; audiences: string[] } | undefined {
+    const s = this.static.get(token);
+    if (s) return { user: s, audiences: audiences ?? [] };
+    const parts = token.split(".");
+    if (parts.length !== 3) return undefined;
+    const expect = createHmac("sha256", this.key).update(`${parts[0]}.${parts[1]}`).digest();
+    const got = Buffer.from(parts[2]!, "base64url");
+    if (got.length !== expect.length || !timingSafeEqual(got, expect)) return undefined;
+    let claims: Json;
+    try {
+      claims = JSON.parse(Buffer.from(parts[1]!, "base64url").toString());
+    } catch {
+      return undefined;
+    }
+    if (typeof claims.exp !== "number" || claims.exp * 1000 < nowMs) return undefined;
+    const aud: string[] = claims.aud ?? [];
+    if (audiences?.length && !audiences.some((a) => aud.includes(a))) return undefined;
+    const k = claims["kubernetes.io"] ?? {};
+    const extra: Record<string, string[]> = {};
+    if (k.pod) {
+      extra["authentication.kubernetes.io/pod-name"] = [k.pod.name];
+      extra["authentication.kubernetes.io/pod-uid"] = [k.pod.uid];
+    }
+    if (k.node) extra["authentication.kubernetes.io/node-name"] = [k.node.name];
+    if (claims.jti) extra["authentication.kubernetes.io/credential-id"] = [`JTI=${claims.jti}`];
+    return {
+      user: {
+        username: claims.sub,
+        uid: k.serviceaccount?.uid,
+        groups: ["system:serviceaccounts", `system:serviceaccounts:${k.namespace}`, "system:authenticated"],
+        extra,
+      },
+      audiences: audiences?.length ? audiences.filter((a) => aud.includes(a)) : aud,
+    };
+  }
+}
+
+/** Maps a client identity name to the user info its certificate/token carries. */
+export function identityUser(identity: string, groups?: readonly string[]): UserInfo {
+  if (groups) return { username: identity, groups: [...groups, "system:authenticated"] };
+  if (identity === "admin") return { username: "admin", groups: ["system:masters", "system:authenticated"] };
+  if (identity.startsWith("system:node:"))
+    return { username: identity, groups: ["system:nodes", "system:authenticated"] };
+  return { username: identity, groups: ["system:authenticated"] };
+}
+
+const READ = new Set(["get", "list", "watch"]);
+
+/** Whether the pod references a configmap/secret/serviceaccount (the node authorizer's graph edges). */
+function podReferences(pod: KubeObject, resource: string, name: string): boolean {
+  const s = pod.spec ?? {};
+  if (resource === "serviceaccounts") return (s.serviceAccountName ?? "default") === name;
+  const key = resource === "secrets" ? "secret" : "configMap";
+  const refName = (r: Json): string | undefined =>
+    resource === "secrets" ? (r?.secretName ?? r?.name) : r?.name;
+  if (resource === "secrets" && (s.imagePullSecrets ?? []).some((r: Json) => r?.name === name)) return true;
+  for (const v of s.volumes ?? []) {
+    if (refName(v?.[key]) === name) return true;
+    for (const src of v?.projected?.sources ?? []) if (src?.[key]?.name === name) return true;
+  }
+  const refKey = resource === "secrets" ? "secretKeyRef" : "configMapKeyRef";
+  const fromKey = resource === "secrets" ? "secretRef" : "configMapRef";
+  for (const c of [...(s.containers ?? []), ...(s.initContainers ?? []), ...(s.ephemeralContainers ?? [])]) {
+    for (const e of c?.env ?? []) if (e?.valueFrom?.[refKey]?.name === name) return true;
+    for (const e of c?.envFrom ?? []) if (e?.[fromKey]?.name === name) return true;
+  }
+  return false;
+}
+
+function nameFromSelector(sel?: string): string | undefined {
+  const m = sel?.match(/^metadata\.name==?([^,]+)$/);
+  return m?.[1];
+}
+
+/**
+ * Authorizes a request. Returns undefined when allowed, else the reason text. `system:masters`
+ * may do anything; node identities get the node authorizer + NodeRestriction admission rules;
+ * service accounts may read; every authenticated user may create self reviews.
+ */
+export function authorize(a: RequestAttributes, core: ApiCore): string | undefined {
+  const groups = a.user.groups;
+  if (groups.includes("system:masters")) return undefined;
+  if (a.resource === "selfsubjectaccessreviews" || a.resource === "selfsubjectreviews") return undefined;
+  if (groups.includes("system:nodes") && a.user.username.startsWith("system:node:")) {
+    return authorizeNode(a, a.user.username.slice("system:node:".length), core);
+  }
+  if (groups.includes("system:serviceaccounts")) {
+    return READ.has(a.verb) ? undefined : "";
+  }
+  return "";
+}
+
+function authorizeNode(a: RequestAttributes, node: string, core: ApiCore): string | undefined {
+  const r = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const podsDef = findResource("", "v1", "pods")!;
+  const podOnNode = (ns: string, name: string): KubeObject | undefined => {
+    const p = core.find(podsDef, ns, name);
+    return p && p.spec?.nodeName === node ? p : undefined;
+  };
+  switch (r) {
+    case "nodes":
+    case "nodes/status": {
+      if (READ.has(a.verb)) return undefined;
+      const target = a.verb === "create" ? (a.body?.metadata?.name ?? "") : a.name;
+      if (["create", "update", "patch", "delete"].includes(a.verb)) {
+        if (target === node) return undefined;
+        return `node "${node}" is not allowed to modify node "${target}"`;
+      }
+      return "";
+    }
+    case "pods":
+      if (READ.has(a.verb)) return undefined;
+      if (a.verb === "create") {
+        const b = a.body ?? {};
+        if (!b?.metadata?.annotations?.["kubernetes.io/config.mirror"])
+          return (
+            'pod does not have "kubernetes.io/config.mirror" annotation, node "' +
+            node +
+            '" can only create mirror pods'
+          );
+        if (b?.spec?.nodeName !== node)
+          return `node "${node}" can only create pods with spec.nodeName set to itself`;
+        return undefined;
+      }
+      if (a.verb === "delete")
+        return podOnNode(a.namespace, a.name)
+          ? undefined
+          : `node "${node}" can only delete pods with spec.nodeName set to itself`;
+      return "";
+    case "pods/status":
+      if (a.verb === "get" || a.verb === "update" || a.verb === "patch")
+        return podOnNode(a.namespace, a.name)
+          ? undefined
+          : `node "${node}" can only update pod status for pods with spec.nodeName set to itself`;
+      return "";
+    case "pods/eviction":
+      if (a.verb === "create")
+        return podOnNode(a.namespace, a.name)
+          ? undefined
+          : `node "${node}" can only evict pods with spec.nodeName set to itself`;
+      return "";
+    case "services":
+    case "endpointslices":
+    case "endpoints":
+      return READ.has(a.verb) ? undefined : "";
+    case "events":
+      return ["create", "update", "patch", "get", "list", "watch"].includes(a.verb) ? undefined : "";
+    case "leases":
+      if (a.namespace !== "kube-node-lease") return "";
+      if (a.verb === "create")
+        return a.body?.metadata?.name === node
+          ? undefined
+          : `can only access node lease with the same name as the requesting node`;
+      if (["get", "update", "patch", "delete"].includes(a.verb))
+        return a.name === node
+          ? undefined
+          : `can only access node lease with the same name as the requesting node`;
+      return "";
+    case "configmaps":
+    case "secrets":
+    case "serviceaccounts":
+    case "serviceaccounts/token": {
+      const name = a.name || nameFromSelector(a.fieldSelector);
+      const verbOk = r === "serviceaccounts/token" ? a.verb === "create" : READ.has(a.verb);
+      if (!verbOk || !name) return "";
+      const base = r === "serviceaccounts/token" ? "serviceaccounts" : a.resource;
+      const pods = core.storage.list(podsDef.key, a.namespace);
+      if (pods.some((p) => p.spec?.nodeName === node && podReferences(p, base, name))) return undefined;
+      return `no relationship found between node '${node}' and this object`;
+    }
+    case "tokenreviews":
+    case "subjectaccessreviews":
+      return a.verb === "create" ? undefined : "";
+    default:
+      return "";
+  }
+}
+
+/** Renders the Forbidden message kube-apiserver sends for a denied request. */
+export function forbiddenMessage(a: RequestAttributes, reason: string): string {
+  const r = a.subresource ? `${a.resource}/${a.subresource}` : a.resource;
+  const target = a.name
+    ? `${a.resource}${a.group ? `.${a.group}` : ""} "${a.name}"`
+    : `${a.resource}${a.group ? `.${a.group}` : ""}`;
+  const scope = a.namespace ? `in the namespace "${a.namespace}"` : "at the cluster scope";
+  return `${target} is forbidden: User "${a.user.username}" cannot ${a.verb} resource "${r}" in API group "${a.group}" ${scope}${reason ? `: ${reason}` : ""}`;
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { copyFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { startApiServer } from "./server.js";
+
+const USAGE = `Usage: kubenode-apiserver [options]
+
+Runs the kubenode Kubernetes API server simulator in the foreground.
+
+Options:
+  --port <n>               TCP port on 127.0.0.1 (default 6443; 0 picks a free port)
+  --kubeconfig <path>      where to write the admin kubeconfig (default ./kubeconfig)
+  --node <name>            also write kubeconfig-<name> for identity system:node:<name> (repeatable)
+  --no-tls                 serve plain HTTP with bearer tokens instead of HTTPS
+  --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces (repeatable)
+  --help                   show this help
+`;
+
+async function main(): Promise<void> {
+  let args: ReturnType<typeof parse>;
+  function parse() {
+    return parseArgs({
+      options: {
+        port: { type: "string", default: "6443" },
+        kubeconfig: { type: "string", default: "kubeconfig" },
+        node: { type: "string", multiple: true, default: [] },
+        "no-tls": { type: "boolean", default: false },
+        disable: { type: "string", multiple: true, default: [] },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  }
+  try {
+    args = parse();
+  } catch (e) {
+    process.stderr.write(`kubenode-apiserver: ${(e as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  const v = args.values;
+  if (v.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const port = Number(v.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    process.stderr.write(`kubenode-apiserver: --port must be an integer 0-65535, got "${v.port}"\n`);
+    process.exit(2);
+  }
+  const known = ["scheduler", "endpointSlices", "nodeLifecycle", "namespaces"];
+  const controllers: Record<string, boolean> = {};
+  for (const d of v.disable ?? []) {
+    if (!known.includes(d)) {
+      process.stderr.write(
+        `kubenode-apiserver: unknown controller "${d}" for --disable (one of ${known.join(", ")})\n`,
+      );
+      process.exit(2);
+    }
+    controllers[d] = false;
+  }
+  const server = await startApiServer({ port, tls: !v["no-tls"], controllers });
+  const out = resolve(v.kubeconfig ?? "kubeconfig");
+  await copyFile(server.kubeconfigPath, out);
+  process.stdout.write(`kubenode-apiserver listening on ${server.url}\nadmin kubeconfig: ${out}\n`);
+  for (const n of v.node ?? []) {
+    const p = await server.kubeconfigFor(`system:node:${n}`);
+    const dest = resolve(`${out}-${n}`);
+    await copyFile(p, dest);
+    process.stdout.write(`node ${n} kubeconfig: ${dest}\n`);
+  }
+  const shutdown = (): void => {
+    void server.stop().then(() => process.exit(0));
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+}
+
+main().catch((e) => {
+  process.stderr.write(`kubenode-apiserver: ${(e as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,300 @@
+import type { ResourceDef } from "./resources.js";
+import { type FieldError, fieldDuplicate, fieldInvalid, fieldNotSupported, fieldRequired } from "./status.js";
+import type { Json, KubeObject } from "./types.js";
+
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const QUALIFIED_NAME =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+const SUBDOMAIN_MSG =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const LABEL_MSG =
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const DNS1035_MSG =
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+
+/** Validates `metadata.name` with the rule of the resource (namespaces: DNS label, services: DNS-1035). */
+export function validateName(def: ResourceDef, name: string, field = "metadata.name"): FieldError[] {
+  if (def.plural === "namespaces") {
+    if (!DNS1123_LABEL.test(name) || name.length > 63) return [fieldInvalid(field, name, LABEL_MSG)];
+  } else if (def.plural === "services") {
+    if (!DNS1035_LABEL.test(name) || name.length > 63) return [fieldInvalid(field, name, DNS1035_MSG)];
+  } else if (def.plural === "events" || def.plural === "leases") {
+    // events and leases accept any path-segment name (node names with dots etc.)
+    if (name.includes("/") || name.includes("%") || name === "." || name === "..")
+      return [fieldInvalid(field, name, `may not contain '/'`)];
+  } else if (!DNS1123_SUBDOMAIN.test(name) || name.length > 253) {
+    return [fieldInvalid(field, name, SUBDOMAIN_MSG)];
+  }
+  return [];
+}
+
+function validateLabels(labels: Json, field: string): FieldError[] {
+  const errs: FieldError[] = [];
+  if (labels === undefined || labels === null) return errs;
+  if (typeof labels !== "object" || Array.isArray(labels))
+    return [fieldInvalid(field, labels, "must be a map of strings")];
+  for (const [k, v] of Object.entries(labels)) {
+    if (!QUALIFIED_NAME.test(k) || k.split("/").pop()!.length > 63)
+      errs.push(
+        fieldInvalid(
+          field,
+          k,
+          "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+        ),
+      );
+    if (typeof v !== "string" || !LABEL_VALUE.test(v) || v.length > 63)
+      errs.push(
+        fieldInvalid(
+          `${field}`,
+          v,
+          "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+        ),
+      );
+  }
+  return errs;
+}
+
+function validateContainers(list: Json, field: string, required: boolean): FieldError[] {
+  const errs: FieldError[] = [];
+  if (list === undefined || list === null) {
+    if (required) errs.push(fieldRequired(field, ""));
+    return errs;
+  }
+  if (!Array.isArray(list)) return [fieldInvalid(field, list, "must be a list")];
+  if (required && list.length === 0) errs.push(fieldRequired(field, ""));
+  const seen = new Set<string>();
+  list.forEach((c: Json, i: number) => {
+    const f = `${field}[${i}]`;
+    if (!c || typeof c.name !== "string" || !c.name) errs.push(fieldRequired(`${f}.name`, ""));
+    else if (!DNS1123_LABEL.test(c.name)) errs.push(fieldInvalid(`${f}.name`, c.name, LABEL_MSG));
+    else if (seen.has(c.name)) errs.push(fieldDuplicate(`${f}.name`, c.name));
+    else seen.add(c.name);
+    if (!c || typeof c.image !== "string" || !c.image.trim()) errs.push(fieldRequired(`${f}.image`, ""));
+    if (Array.isArray(c?.ports)) {
+      c.ports.forEach((p: Json, j: number) => {
+        const n = p?.containerPort;
+        if (!Number.isInteger(n) || n < 1 || n > 65535)
+          errs.push(
+            fieldInvalid(`${f}.ports[${j}].containerPort`, n ?? 0, "must be between 1 and 65535, inclusive"),
+          );
+      });
+    }
+  });
+  return errs;
+}
+
+/** Validates an object of a resource as kube-apiserver's type validation would (a useful subset). */
+export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] {
+  const errs: FieldError[] = [];
+  const m = obj.metadata;
+  if (!m.name) errs.push(fieldRequired("metadata.name", "name or generateName is required"));
+  else errs.push(...validateName(def, m.name));
+  errs.push(...validateLabels(m.labels, "metadata.labels"));
+  if (m.annotations !== undefined && (typeof m.annotations !== "object" || Array.isArray(m.annotations)))
+    errs.push(fieldInvalid("metadata.annotations", m.annotations, "must be a map of strings"));
+  switch (def.kind) {
+    case "Pod": {
+      const s = obj.spec;
+      if (!s || typeof s !== "object") {
+        errs.push(fieldRequired("spec.containers", ""));
+        break;
+      }
+      errs.push(...validateContainers(s.containers, "spec.containers", true));
+      errs.push(...validateContainers(s.initContainers, "spec.initContainers", false));
+      if (s.restartPolicy !== undefined && !["Always", "OnFailure", "Never"].includes(s.restartPolicy))
+        errs.push(fieldNotSupported("spec.restartPolicy", s.restartPolicy, ["Always", "OnFailure", "Never"]));
+      if (
+        s.dnsPolicy !== undefined &&
+        !["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"].includes(s.dnsPolicy)
+      )
+        errs.push(
+          fieldNotSupported("spec.dnsPolicy", s.dnsPolicy, [
+            "ClusterFirstWithHostNet",
+            "ClusterFirst",
+            "Default",
+            "None",
+          ]),
+        );
+      if (
+        s.terminationGracePeriodSeconds !== undefined &&
+        (!Number.isInteger(s.terminationGracePeriodSeconds) || s.terminationGracePeriodSeconds < 0)
+      )
+        errs.push(
+          fieldInvalid(
+            "spec.terminationGracePeriodSeconds",
+            s.terminationGracePeriodSeconds,
+            "must be greater than or equal to 0",
+          ),
+        );
+      break;
+    }
+    case "Service": {
+      const s = obj.spec ?? {};
+      const types = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
+      if (s.type !== undefined && !types.includes(s.type))
+        errs.push(fieldNotSupported("spec.type", s.type, types));
+      if (
+        s.type !== "ExternalName" &&
+        s.clusterIP !== "None" &&
+        (!Array.isArray(s.ports) || s.ports.length === 0)
+      )
+        errs.push(fieldRequired("spec.ports", ""));
+      if (Array.isArray(s.ports)) {
+        s.ports.forEach((p: Json, i: number) => {
+          if (!Number.isInteger(p?.port) || p.port < 1 || p.port > 65535)
+            errs.push(
+              fieldInvalid(`spec.ports[${i}].port`, p?.port ?? 0, "must be between 1 and 65535, inclusive"),
+            );
+          if (s.ports.length > 1 && !p?.name) errs.push(fieldRequired(`spec.ports[${i}].name`, ""));
+        });
+      }
+      break;
+    }
+    case "EndpointSlice": {
+      const types = ["IPv4", "IPv6", "FQDN"];
+      if (!obj.addressType) errs.push(fieldRequired("addressType", ""));
+      else if (!types.includes(obj.addressType))
+        errs.push(fieldNotSupported("addressType", obj.addressType, types));
+      if (obj.endpoints !== undefined && !Array.isArray(obj.endpoints))
+        errs.push(fieldInvalid("endpoints", obj.endpoints, "must be a list"));
+      if (Array.isArray(obj.endpoints) && obj.endpoints.length > 1000)
+        errs.push(fieldInvalid("endpoints", obj.endpoints.length, "must have at most 1000 items"));
+      break;
+    }
+    case "ConfigMap":
+    case "Secret": {
+      for (const field of ["data", "binaryData", "stringData"]) {
+        const d = obj[field];
+        if (d === undefined || d === null) continue;
+        if (typeof d !== "object" || Array.isArray(d)) errs.push(fieldInvalid(field, d, "must be a map"));
+        else
+          for (const k of Object.keys(d))
+            if (!/^[-._a-zA-Z0-9]+$/.test(k))
+              errs.push(
+                fieldInvalid(
+                  `${field}[${k}]`,
+                  k,
+                  "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                ),
+              );
+      }
+      break;
+    }
+    case "Lease": {
+      const s = obj.spec ?? {};
+      if (
+        s.leaseDurationSeconds !== undefined &&
+        (!Number.isInteger(s.leaseDurationSeconds) || s.leaseDurationSeconds <= 0)
+      )
+        errs.push(
+          fieldInvalid("spec.leaseDurationSeconds", s.leaseDurationSeconds, "must be greater than 0"),
+        );
+      break;
+    }
+  }
+  return errs;
+}
+
+function defaultContainer(c: Json): void {
+  if (!c || typeof c !== "object") return;
+  if (c.imagePullPolicy === undefined && typeof c.image === "string") {
+    // mirrors SetDefaults_Container: ":latest" or no tag -> Always, else IfNotPresent
+    const afterSlash = c.image.slice(c.image.lastIndexOf("/") + 1);
+    const hasDigest = c.image.includes("@");
+    const tag = afterSlash.includes(":") ? afterSlash.slice(afterSlash.indexOf(":") + 1) : "";
+    c.imagePullPolicy = !hasDigest && (tag === "" || tag === "latest") ? "Always" : "IfNotPresent";
+  }
+  c.terminationMessagePath ??= "/dev/termination-log";
+  c.terminationMessagePolicy ??= "File";
+  c.resources ??= {};
+  if (Array.isArray(c.ports)) for (const p of c.ports) if (p && typeof p === "object") p.protocol ??= "TCP";
+  for (const probe of ["livenessProbe", "readinessProbe", "startupProbe"]) {
+    const p = c[probe];
+    if (!p || typeof p !== "object") continue;
+    p.timeoutSeconds ??= 1;
+    p.periodSeconds ??= 10;
+    p.successThreshold ??= 1;
+    p.failureThreshold ??= 3;
+    if (p.httpGet && typeof p.httpGet === "object") p.httpGet.scheme ??= "HTTP";
+  }
+}
+
+/** Applies API defaults (SetDefaults_* of k8s.io/kubernetes/pkg/apis/core/v1) to a fresh object, in place. */
+export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
+  switch (def.kind) {
+    case "Pod": {
+      const s = obj.spec;
+      if (!s || typeof s !== "object") return;
+      s.restartPolicy ??= "Always";
+      s.terminationGracePeriodSeconds ??= 30;
+      s.dnsPolicy ??= "ClusterFirst";
+      s.schedulerName ??= "default-scheduler";
+      s.securityContext ??= {};
+      s.enableServiceLinks ??= true;
+      s.preemptionPolicy ??= "PreemptLowerPriority";
+      s.priority ??= 0;
+      if (s.serviceAccountName === undefined) s.serviceAccountName = s.serviceAccount ?? "default";
+      s.serviceAccount ??= s.serviceAccountName;
+      if (Array.isArray(s.containers)) s.containers.forEach(defaultContainer);
+      if (Array.isArray(s.initContainers)) s.initContainers.forEach(defaultContainer);
+      if (Array.isArray(s.volumes)) {
+        for (const v of s.volumes) {
+          if (!v || typeof v !== "object") continue;
+          if (v.secret) v.secret.defaultMode ??= 420;
+          if (v.configMap) v.configMap.defaultMode ??= 420;
+          if (v.projected) v.projected.defaultMode ??= 420;
+          if (v.hostPath) v.hostPath.type ??= "";
+          if (!Object.keys(v).some((k) => k !== "name")) v.emptyDir = {};
+        }
+      }
+      // mirrors the DefaultTolerationSeconds admission plugin (300 s for not-ready / unreachable)
+      const tol: Json[] = Array.isArray(s.tolerations) ? s.tolerations : [];
+      for (const key of ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]) {
+        if (
+          !tol.some(
+            (t) =>
+              t &&
+              (t.key === key || (t.operator === "Exists" && !t.key)) &&
+              (!t.effect || t.effect === "NoExecute"),
+          )
+        )
+          tol.push({ key, operator: "Exists", effect: "NoExecute", tolerationSeconds: 300 });
+      }
+      s.tolerations = tol;
+      break;
+    }
+    case "Service": {
+      obj.spec ??= {};
+      const s = obj.spec;
+      s.type ??= "ClusterIP";
+      s.sessionAffinity ??= "None";
+      if (s.type !== "ExternalName") {
+        s.internalTrafficPolicy ??= "Cluster";
+        if (s.type === "NodePort" || s.type === "LoadBalancer") s.externalTrafficPolicy ??= "Cluster";
+      }
+      if (Array.isArray(s.ports))
+        for (const p of s.ports) {
+          if (!p || typeof p !== "object") continue;
+          p.protocol ??= "TCP";
+          p.targetPort ??= p.port;
+        }
+      break;
+    }
+    case "Secret":
+      obj.type ??= "Opaque";
+      break;
+    case "Namespace":
+      obj.spec = { finalizers: ["kubernetes"], ...(obj.spec ?? {}) };
+      break;
+    case "EndpointSlice":
+      if (Array.isArray(obj.ports))
+        for (const p of obj.ports) if (p && typeof p === "object") p.protocol ??= "TCP";
+      break;
+    case "Node":
+      break;
+  }
+}

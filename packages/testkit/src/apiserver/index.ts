@@ -1,0 +1,6 @@
+export type { AllocationOptions, ApiClock, DeleteOptions, PatchType } from "./core.js";
+export type { ApiServer, ApiServerOptions, ControllerOptions, FaultSpec, RequestRecord } from "./server.js";
+export { startApiServer } from "./server.js";
+export type { ApiStorage, MemoryStorageOptions, StorageEvent, StorageSubscription } from "./storage.js";
+export { createMemoryStorage } from "./storage.js";
+export type { KubeObject, ObjectMeta, OwnerReference, UserInfo } from "./types.js";
