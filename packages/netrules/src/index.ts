@@ -44,6 +44,10 @@ export type {
   ServicePortModel,
 } from "./model.js";
 export { buildProxyModel, DEFAULT_AFFINITY_TIMEOUT_SECONDS, SERVICE_NAME_LABEL } from "./model.js";
+export type { NftablesBackend, NftablesBackendOptions, NftablesSyncResult } from "./nftables.js";
+export { createNftablesBackend, nftEndpointChainBase, nftServiceChainBase } from "./nftables.js";
+export type { NftablesApplier, NftablesApplierOptions, NftablesProxier } from "./nftables-applier.js";
+export { createNftablesApplier, createNftablesProxier } from "./nftables-applier.js";
 export type {
   EndpointLike,
   EndpointSliceLike,

@@ -1,0 +1,118 @@
+import { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
+import { applyError, type CommandOptions, runCommand } from "./exec.js";
+import type { ProxierSyncReport } from "./iptables-applier.js";
+import type { ProxyModel } from "./model.js";
+import {
+  createNftablesBackend,
+  type NftablesBackend,
+  type NftablesBackendOptions,
+  type NftablesSyncResult,
+} from "./nftables.js";
+
+/** Options of {@link createNftablesApplier}. */
+export interface NftablesApplierOptions {
+  /** Apply inside this named network namespace. */
+  netns?: string;
+  timeoutMs?: number;
+}
+
+/** Runs `nft` in the host or a network namespace. */
+export interface NftablesApplier {
+  /** Feeds a transaction to `nft -f -` on stdin (atomic). Rejects with ApplyFailed naming the line. */
+  apply(payload: NftablesSyncResult | string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** True when `family table` exists (`nft list tables`, cheap even for huge tables). */
+  tableExists(family: "ip" | "ip6", table: string, options?: { signal?: AbortSignal }): Promise<boolean>;
+  /** Deletes the table (kube-proxy --cleanup). */
+  cleanup(family: "ip" | "ip6", table: string, options?: { signal?: AbortSignal }): Promise<void>;
+}
+
+/** Creates an nftables applier. */
+export function createNftablesApplier(options: NftablesApplierOptions = {}): NftablesApplier {
+  const cmd = (signal: AbortSignal | undefined): CommandOptions => ({
+    netns: options.netns,
+    timeoutMs: options.timeoutMs,
+    signal,
+  });
+  return {
+    async apply(payload, opts = {}) {
+      const text = typeof payload === "string" ? payload : payload.payload;
+      if (text === "") return;
+      const r = await runCommand(["nft", "-f", "-"], text, cmd(opts.signal));
+      if (r.code !== 0) throw applyError("nft -f -", r, text);
+    },
+    async tableExists(family, table, opts = {}) {
+      const r = await runCommand(["nft", "list", "tables", family], undefined, cmd(opts.signal));
+      if (r.code !== 0) throw applyError("nft list tables", r, undefined);
+      return r.stdout.split("\n").some((l) => l.trim() === `table ${family} ${table}`);
+    },
+    async cleanup(family, table, opts = {}) {
+      const text = `add table ${family} ${table}\ndelete table ${family} ${table}\n`;
+      const r = await runCommand(["nft", "-f", "-"], text, cmd(opts.signal));
+      if (r.code !== 0) throw applyError("nft -f -", r, text);
+    },
+  };
+}
+
+/** Backend + applier + conntrack cleanup for one family. */
+export interface NftablesProxier {
+  readonly backend: NftablesBackend;
+  readonly applier: NftablesApplier;
+  /** Programs `model`: incremental when possible; full on first use, after a failure or when the table vanished. */
+  sync(model: ProxyModel, options?: { full?: boolean; signal?: AbortSignal }): Promise<ProxierSyncReport>;
+}
+
+/** Creates an {@link NftablesProxier}. */
+export function createNftablesProxier(
+  options: NftablesBackendOptions & { netns?: string; timeoutMs?: number; conntrack?: boolean } = {},
+): NftablesProxier {
+  const backend = createNftablesBackend(options);
+  const applier = createNftablesApplier({
+    ...(options.netns !== undefined ? { netns: options.netns } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  const cleaner = createConntrackCleaner({
+    ...(options.netns !== undefined ? { netns: options.netns } : {}),
+  });
+  const nftFamily = backend.family === "IPv4" ? "ip" : "ip6";
+  let started = false;
+  let previous: ProxyModel | undefined;
+  return {
+    backend,
+    applier,
+    async sync(model, opts = {}) {
+      const signal = opts.signal;
+      const s = signal ? { signal } : {};
+      let full = opts.full === true || !started;
+      let recoveredFromFlush = false;
+      // The table is our canary: if it is gone, someone flushed the ruleset.
+      if (started && !(await applier.tableExists(nftFamily, backend.tableName, s))) {
+        full = true;
+        recoveredFromFlush = true;
+      }
+      const result = backend.sync(model, { full });
+      const t0 = performance.now();
+      try {
+        await applier.apply(result, s);
+      } catch (err) {
+        backend.invalidate();
+        throw err;
+      }
+      const applyMs = performance.now() - t0;
+      started = true;
+      let conntrackFlowsDeleted = 0;
+      if (options.conntrack !== false) {
+        const filters = staleConntrackFilters(previous, model).filter((f) => f.family === backend.family);
+        conntrackFlowsDeleted = await cleaner.clear(filters, s);
+      }
+      previous = model;
+      return {
+        full: result.full,
+        recoveredFromFlush,
+        changedServicePorts: result.changedServicePorts,
+        lines: result.lines,
+        conntrackFlowsDeleted,
+        applyMs,
+      };
+    },
+  };
+}
