@@ -106,7 +106,10 @@ describe("createHostStatsProvider on fixture trees", () => {
   });
 
   it("fails with a HostRead error naming the missing file", async () => {
+    proc();
+    rmSync(join(dir, "proc/meminfo"));
     write("cg/memory/memory.usage_in_bytes", "1\n");
+    write("cg/memory/memory.stat", "total_inactive_file 0\n");
     const p = createHostStatsProvider({
       procRoot: join(dir, "proc"),
       cgroupRoot: join(dir, "cg"),
@@ -114,7 +117,7 @@ describe("createHostStatsProvider on fixture trees", () => {
     });
     await expect(p.getSummary()).rejects.toMatchObject({
       code: "HostRead",
-      message: expect.stringContaining("meminfo"),
+      message: expect.stringContaining(`cannot read ${join(dir, "proc/meminfo")}`),
     });
     await expect(detectCgroupMode(join(dir, "nothing"))).rejects.toThrow("no memory cgroup found under");
   });
