@@ -466,7 +466,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
           }
           for (const e of objs.elements) {
             let m = elements.get(e.set);
-            if (!m) elements.set(e.set, (m = new Map()));
+            if (!m) {
+              m = new Map();
+              elements.set(e.set, m);
+            }
             const cur = m.get(e.key);
             if (cur) {
               cur.refs++;
@@ -474,7 +477,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
             }
             m.set(e.key, { value: e.value, comment: e.comment, refs: 1 });
             let list = bySet.get(e.set);
-            if (!list) bySet.set(e.set, (list = []));
+            if (!list) {
+              list = [];
+              bySet.set(e.set, list);
+            }
             list.push(elementText(e));
           }
         }
@@ -489,7 +495,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         const touched = new Map<string, Map<string, ElementState | undefined>>(); // before-state snapshot
         const snapshot = (set: string, k: string) => {
           let m = touched.get(set);
-          if (!m) touched.set(set, (m = new Map()));
+          if (!m) {
+            m = new Map();
+            touched.set(set, m);
+          }
           if (!m.has(k)) {
             const cur = elements.get(set)?.get(k);
             m.set(k, cur ? { ...cur } : undefined);
@@ -507,7 +516,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
           for (const e of objs.elements) {
             snapshot(e.set, e.key);
             let m = elements.get(e.set);
-            if (!m) elements.set(e.set, (m = new Map()));
+            if (!m) {
+              m = new Map();
+              elements.set(e.set, m);
+            }
             const cur = m.get(e.key);
             if (cur) {
               cur.refs++;

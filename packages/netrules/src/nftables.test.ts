@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import { ep, slice, svc } from "./__tests__/fixtures.js";
+import { featureScenario } from "./__tests__/scenario.js";
+import { buildProxyModel, type ProxyModelInput } from "./model.js";
+import { createNftablesBackend } from "./nftables.js";
+
+const opts = { clusterCIDR: "10.0.0.0/8", nodeIPs: ["192.168.0.2"] };
+
+function withSlices(
+  input: ProxyModelInput,
+  ns: string,
+  replacement: ReturnType<typeof slice>,
+): ProxyModelInput {
+  return {
+    ...input,
+    endpointSlices: input.endpointSlices.map((s) => (s.metadata?.namespace === ns ? replacement : s)),
+  };
+}
+
+describe("nftables backend", () => {
+  it("uses upstream chain names and matches the golden full transaction", async () => {
+    const { model } = buildProxyModel(featureScenario());
+    const r = createNftablesBackend(opts).sync(model);
+    expect(r.full).toBe(true);
+    expect(r.payload).toContain("add chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80\n");
+    expect(r.payload).toContain(
+      "add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80\n",
+    );
+    expect(r.payload).toContain(
+      "add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 2 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80, 1 : goto ",
+    );
+    await expect(r.payload).toMatchFileSnapshot("./__golden__/nftables-full.nft");
+  });
+
+  it("matches the golden compact-layout transaction", async () => {
+    const { model } = buildProxyModel(featureScenario());
+    const r = createNftablesBackend({ ...opts, layout: "compact" }).sync(model);
+    expect(r.payload).not.toContain("endpoint-5OJB2KTY");
+    expect(r.payload).toContain(
+      "meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.180.0.1 . 80, 1 : 10.180.1.1 . 80 }",
+    );
+    // ClientIP affinity keeps per-endpoint chains and sets in the compact layout too
+    expect(r.payload).toMatch(
+      /add set ip kube-proxy affinity-\S+ \{ type ipv4_addr; flags dynamic,timeout; timeout 300s; \}/,
+    );
+    await expect(r.payload).toMatchFileSnapshot("./__golden__/nftables-compact.nft");
+  });
+
+  it("sends only the difference in an incremental sync and deletes stale chains a second later", () => {
+    let clock = 1_000_000;
+    const backend = createNftablesBackend({ ...opts, now: () => clock });
+    const input = featureScenario();
+    const m1 = buildProxyModel(input).model;
+    backend.sync(m1);
+    const changed = withSlices(
+      input,
+      "ns1",
+      slice("ns1", "svc1", [ep("10.180.0.1")], [{ name: "p80", port: 80 }]),
+    );
+    const m2 = buildProxyModel(changed, { previous: m1 }).model;
+    const r2 = backend.sync(m2);
+    expect(r2.full).toBe(false);
+    expect(r2.changedServicePorts).toBe(1);
+    expect(r2.elementsAdded + r2.elementsDeleted).toBe(0);
+    const lines = r2.payload.trim().split("\n");
+    expect(lines).toContain("flush chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80");
+    expect(lines).toContain(
+      "add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 1 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 }",
+    );
+    const staleChain = lines.find((l) => l.startsWith("flush chain") && l.includes("__10.180.1.1/80"));
+    expect(staleChain).toBeDefined();
+    expect(r2.deletedChains).toEqual([]);
+    expect(lines.every((l) => !l.includes("ns2/svc2"))).toBe(true);
+
+    clock += 500;
+    const r3 = backend.sync(buildProxyModel(changed, { previous: m2 }).model);
+    expect(r3.payload).toBe("");
+    clock += 600;
+    const r4 = backend.sync(buildProxyModel(changed, { previous: m2 }).model);
+    expect(r4.deletedChains).toEqual([staleChain!.replace("flush chain ip kube-proxy ", "")]);
+    expect(r4.payload).toBe(`delete chain ip kube-proxy ${r4.deletedChains[0]}\n`);
+  });
+
+  it("moves a service between the no-endpoint map and the service map with element diffs", () => {
+    const backend = createNftablesBackend(opts);
+    const input = featureScenario();
+    const m1 = buildProxyModel(input).model;
+    backend.sync(m1);
+    const withEndpoint: ProxyModelInput = {
+      ...input,
+      endpointSlices: [
+        ...input.endpointSlices,
+        slice("ns4", "svc4", [ep("10.180.0.4")], [{ name: "p80", port: 80 }]),
+      ],
+    };
+    const r = backend.sync(buildProxyModel(withEndpoint, { previous: m1 }).model);
+    expect(r.payload).toContain(
+      "delete element ip kube-proxy no-endpoint-services { 172.30.0.44 . tcp . 80 }",
+    );
+    expect(r.payload).toMatch(
+      /add element ip kube-proxy service-ips \{ 172\.30\.0\.44 \. tcp \. 80 : goto service-\S+-ns4\/svc4\/tcp\/p80 \}/,
+    );
+    expect(r.payload).not.toContain("cluster-ips");
+  });
+
+  it("keeps a ClusterIP shared by two ports while one of them remains", () => {
+    const backend = createNftablesBackend(opts);
+    const two = {
+      nodeName: "n",
+      services: [
+        svc("ns", "s", {
+          clusterIP: "10.96.0.10",
+          ports: [
+            { name: "a", port: 53, protocol: "UDP" },
+            { name: "b", port: 53 },
+          ],
+        }),
+      ],
+      endpointSlices: [],
+    };
+    const m1 = buildProxyModel(two).model;
+    const full = backend.sync(m1);
+    expect(full.payload.match(/10\.96\.0\.10 \}/g)?.length ?? 0).toBeLessThanOrEqual(1);
+    const one = {
+      ...two,
+      services: [
+        svc("ns", "s", { clusterIP: "10.96.0.10", ports: [{ name: "a", port: 53, protocol: "UDP" }] }),
+      ],
+    };
+    const r = backend.sync(buildProxyModel(one, { previous: m1 }).model);
+    expect(r.payload).toContain(
+      "delete element ip kube-proxy no-endpoint-services { 10.96.0.10 . tcp . 53 }",
+    );
+    expect(r.payload).not.toContain("cluster-ips");
+  });
+
+  it("writes an ip6 table for IPv6 service ports", () => {
+    const { model } = buildProxyModel({
+      nodeName: "n",
+      services: [svc("ns", "v6", { clusterIPs: ["fd00::10"], ports: [{ port: 80 }] })],
+      endpointSlices: [slice("ns", "v6", [ep("fd01::1")], [{ port: 8080 }], "IPv6")],
+    });
+    const r = createNftablesBackend({ family: "IPv6" }).sync(model);
+    expect(r.payload).toContain("table ip6 kube-proxy {");
+    expect(r.payload).toContain("dnat to [fd01::1]:8080");
+    expect(r.payload).toContain("endpoint-");
+    expect(r.payload).toContain("__fd01..1/8080");
+    expect(r.payload).toContain("fib daddr type local ip6 daddr != ::1");
+  });
+
+  it("starts over with a full transaction after invalidate()", () => {
+    const backend = createNftablesBackend(opts);
+    const { model } = buildProxyModel(featureScenario());
+    backend.sync(model);
+    backend.invalidate();
+    expect(backend.sync(model).full).toBe(true);
+  });
+
+  it("rejects bad options", () => {
+    expect(() => createNftablesBackend({ tableName: "bad name" })).toThrow(/invalid table name "bad name"/);
+    expect(() => createNftablesBackend({ serviceCIDRs: ["nope"] })).toThrow(
+      /serviceCIDRs: invalid CIDR "nope"/,
+    );
+  });
+});
