@@ -1,0 +1,164 @@
+import type { Clock } from "@kubenode/kube";
+import { buildProxyModel, type ModelError, type ProxyModel } from "@kubenode/netrules";
+import type { ChangeTracker } from "./change-tracker.js";
+import type { Dataplane } from "./dataplane.js";
+import { ProxyError } from "./errors.js";
+import type { Logger } from "./logger.js";
+import type { ProxyMetrics } from "./metrics.js";
+import type { ProxierHealth } from "./proxier-health.js";
+
+/** Upstream's FullSyncPeriod: between full syncs, partial syncs only rewrite what changed. */
+export const FULL_SYNC_PERIOD_MS = 3_600_000;
+
+/** Sink for Warning Events about this node (rule programming failures). */
+export type EventSink = (reason: string, message: string) => void;
+
+/** Options of {@link createProxier}. */
+export interface ProxierOptions {
+  nodeName: string;
+  /** This node's zone, for topology-aware routing hints. */
+  nodeZone?: () => string | undefined;
+  tracker: ChangeTracker;
+  dataplane: Dataplane;
+  clock: Clock;
+  metrics: ProxyMetrics;
+  health: ProxierHealth;
+  log: Logger;
+  /** True once Services and EndpointSlices are listed: no sync programs a partial view before. */
+  isInitialized: () => boolean;
+  /** Called with each model programmed (health-check node ports, conntrack cleanup). */
+  onSynced?: (model: ProxyModel) => void | Promise<void>;
+  onEvent?: EventSink;
+  fullSyncPeriodMs?: number;
+}
+
+/** The sync function kube-proxy's runner calls, with its state. */
+export interface Proxier {
+  /** One sync: full when needed (start, failure, flushed ruleset, hourly), partial otherwise. */
+  sync(): Promise<void>;
+  /** Forces the next sync to be full. */
+  invalidate(): void;
+  /** The last model programmed successfully. */
+  readonly lastModel: ProxyModel | undefined;
+  /** Syncs that succeeded, by kind. */
+  readonly stats: { full: number; partial: number; failed: number; flushesDetected: number };
+}
+
+/** Creates the proxier. */
+export function createProxier(options: ProxierOptions): Proxier {
+  const { tracker, dataplane, clock, metrics, health, log } = options;
+  const fullSyncPeriodMs = options.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS;
+  let needFull = true;
+  let lastFullMs = Number.NEGATIVE_INFINITY;
+  let previous: ProxyModel | undefined;
+  const reportedErrors = new Set<string>();
+  const stats = { full: 0, partial: 0, failed: 0, flushesDetected: 0 };
+
+  const reportModelErrors = (errors: ModelError[]) => {
+    const seen = new Set<string>();
+    for (const e of errors) {
+      const k = `${e.kind}/${e.namespace}/${e.name}/${e.field}/${e.message}`;
+      seen.add(k);
+      if (reportedErrors.has(k)) continue;
+      log.warn("Skipping invalid object", {
+        kind: e.kind,
+        object: `${e.namespace}/${e.name}`,
+        field: e.field,
+        reason: e.message,
+      });
+    }
+    reportedErrors.clear();
+    for (const k of seen) reportedErrors.add(k);
+  };
+
+  async function sync(): Promise<void> {
+    if (!options.isInitialized()) {
+      log.v(2, "Not syncing rules until Services and EndpointSlices have been received from the API server");
+      return;
+    }
+    const startMs = clock.now();
+    const changes = tracker.take();
+    metrics.serviceChangesPending.set(0);
+    metrics.endpointChangesPending.set(0);
+    let full = needFull || startMs - lastFullMs >= fullSyncPeriodMs;
+    try {
+      if (!full && !(await dataplane.rulesIntact())) {
+        // Mirrors kube-proxy's canary monitor: someone flushed our rules, so rewrite them all.
+        log.warn("Proxy rules were flushed (canary missing); doing a full resync", { mode: dataplane.mode });
+        stats.flushesDetected++;
+        full = true;
+      }
+      const { model, errors } = buildProxyModel(
+        {
+          services: tracker.services(),
+          endpointSlices: tracker.endpointSlices(),
+          nodeName: options.nodeName,
+          nodeZone: options.nodeZone?.(),
+        },
+        { previous },
+      );
+      reportModelErrors(errors);
+      const result = await dataplane.sync(model, { full });
+      const endMs = clock.now();
+      previous = model;
+      needFull = false;
+      if (full) lastFullMs = startMs;
+      full ? stats.full++ : stats.partial++;
+      const seconds = (endMs - startMs) / 1000;
+      metrics.syncDuration.observe(seconds);
+      (full ? metrics.syncFullDuration : metrics.syncPartialDuration).observe(seconds);
+      metrics.lastSyncTimestamp.set(endMs / 1000);
+      metrics.serviceChangesTotal.inc({}, changes.serviceChanges);
+      metrics.endpointChangesTotal.inc({}, changes.endpointChanges);
+      for (const t of changes.triggerTimesMs) {
+        // Mirrors kube-proxy: latency from the change's trigger time to rules programmed.
+        if (endMs >= t) metrics.networkProgrammingDuration.observe((endMs - t) / 1000);
+      }
+      for (const [label, n] of Object.entries(result.ruleCounts)) {
+        if (dataplane.mode === "iptables") metrics.iptablesRules.set(n, { table: label });
+      }
+      let noLocalInternal = 0;
+      let noLocalExternal = 0;
+      for (const sp of model.servicePorts) {
+        if (sp.internalPolicyLocal && sp.localEndpoints.length === 0) noLocalInternal++;
+        if (sp.externalPolicyLocal && sp.localEndpoints.length === 0) noLocalExternal++;
+      }
+      metrics.noLocalEndpoints.set(noLocalInternal, { traffic_policy: "internal" });
+      metrics.noLocalEndpoints.set(noLocalExternal, { traffic_policy: "external" });
+      health.updated();
+      log.v(2, "Synced proxy rules", {
+        full,
+        servicePorts: model.servicePorts.length,
+        changedServicePorts: result.changedServicePorts,
+        lines: result.lines,
+        elapsedMs: endMs - startMs,
+      });
+      await options.onSynced?.(model);
+    } catch (err) {
+      needFull = true;
+      stats.failed++;
+      tracker.restore(changes);
+      const pending = tracker.pending();
+      metrics.serviceChangesPending.set(pending.services);
+      metrics.endpointChangesPending.set(pending.endpoints);
+      if (dataplane.mode === "iptables") {
+        (full ? metrics.iptablesRestoreFailures : metrics.iptablesPartialRestoreFailures).inc();
+      } else if (dataplane.mode === "nftables") metrics.nftablesSyncFailures.inc();
+      const e = ProxyError.from(err, "SyncFailed");
+      log.error("Failed to sync proxy rules; will retry", e, { full, mode: dataplane.mode });
+      options.onEvent?.("FailedToSyncProxyRules", `${dataplane.mode} sync failed: ${e.message}`);
+      throw e;
+    }
+  }
+
+  return {
+    sync,
+    invalidate() {
+      needFull = true;
+    },
+    get lastModel() {
+      return previous;
+    },
+    stats,
+  };
+}
