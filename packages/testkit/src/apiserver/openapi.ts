@@ -324,3 +324,17 @@ export function openApiV2(): Json {
     );
   return { swagger: "2.0", info: { title: "Kubernetes", version: "v1.32.0" }, paths: {}, definitions };
 }
+
+/**
+ * /openapi/v2 as the protobuf (gnostic openapi_v2.Document) kubectl asks for: only `swagger` and
+ * `info`, so kubectl's client-side validation finds no schema for unknown kinds and defers to the
+ * server, as it does with a real cluster whose document lacks the kind.
+ */
+export function openApiV2Protobuf(): Buffer {
+  const str = (field: number, v: string): Buffer => {
+    const b = Buffer.from(v);
+    return Buffer.concat([Buffer.from([(field << 3) | 2, b.length]), b]);
+  };
+  const info = Buffer.concat([str(1, "Kubernetes"), str(2, "v1.32.0")]);
+  return Buffer.concat([str(1, "2.0"), Buffer.from([(2 << 3) | 2, info.length]), info]);
+}

@@ -20,7 +20,7 @@ import {
   wireJson,
 } from "./core.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
-import { openApiV2, openApiV3Doc, openApiV3Index } from "./openapi.js";
+import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
 import { decodeProtobuf } from "./proto.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
@@ -410,6 +410,15 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     rec.user = user.username;
     try {
       const segs = path.split("/").filter(Boolean).map(decodeURIComponent);
+      if (method === "GET" && path === "/openapi/v2" && req.headers.accept?.includes("protobuf")) {
+        const pb = openApiV2Protobuf();
+        res.writeHead(200, {
+          "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+          "Content-Length": pb.length,
+        });
+        res.end(pb);
+        return;
+      }
       if (method === "GET") {
         const doc = discovery(segs, req.headers.host ?? "");
         if (doc !== undefined) {

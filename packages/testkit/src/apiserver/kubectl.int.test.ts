@@ -1,0 +1,273 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { type ApiServer, startApiServer } from "./server.js";
+import { eventually } from "./test-support.js";
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl with an argument array; a manifest goes to stdin (`-f -`). */
+function kubectl(kubeconfig: string, args: string[], stdin?: string): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      "kubectl",
+      ["--kubeconfig", kubeconfig, ...args],
+      { timeout: 60_000 },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === "number"
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    if (stdin !== undefined) child.stdin?.end(stdin);
+    else child.stdin?.end();
+  });
+}
+
+function kubectlAvailable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    execFile("kubectl", ["version", "--client", "-o", "json"], (err) => resolve(!err));
+  });
+}
+
+const available = await kubectlAvailable();
+if (!available && process.env.CI === "true") {
+  throw new Error(
+    "kubectl is required for the kubectl black-box tests (install kubectl 1.32) but was not found on PATH",
+  );
+}
+if (!available) console.warn("SKIPPING kubectl black-box tests: kubectl not found on PATH");
+
+const MANIFEST = `apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  containers:
+  - name: web
+    image: nginx:1.25
+    ports:
+    - containerPort: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+    name: http
+`;
+
+describe.skipIf(!available)("kubectl as a black box", () => {
+  let server: ApiServer;
+  let kc: string;
+  const children: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    server = await startApiServer();
+    kc = server.kubeconfigPath;
+    const nodeKc = await server.kubeconfigFor("system:node:node-a");
+    const node = {
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "node-a", labels: { "kubernetes.io/hostname": "node-a" } },
+      status: {
+        capacity: { cpu: "4", memory: "8Gi", pods: "110" },
+        allocatable: { cpu: "4", memory: "8Gi", pods: "110" },
+        conditions: [
+          {
+            type: "Ready",
+            status: "True",
+            reason: "KubeletReady",
+            message: "kubelet is posting ready status",
+            lastHeartbeatTime: new Date().toISOString(),
+            lastTransitionTime: new Date().toISOString(),
+          },
+        ],
+        addresses: [{ type: "InternalIP", address: "10.0.0.10" }],
+        nodeInfo: { kubeletVersion: "v1.32.0", containerRuntimeVersion: "containerd://1.6.20" },
+      },
+    };
+    const r = await kubectl(nodeKc, ["create", "-f", "-"], JSON.stringify(node));
+    expect(r.stderr).toBe("");
+  });
+  afterAll(async () => {
+    for (const c of children) c.kill();
+    await server?.stop();
+  });
+
+  it("apply -f creates, then configures on change", async () => {
+    const first = await kubectl(kc, ["apply", "-f", "-"], MANIFEST);
+    expect(first.stderr).toBe("");
+    expect(first.stdout).toBe("pod/web created\nservice/web created\n");
+    const again = await kubectl(kc, ["apply", "-f", "-"], MANIFEST);
+    expect(again.stdout).toBe("pod/web unchanged\nservice/web unchanged\n");
+    const changed = await kubectl(kc, ["apply", "-f", "-"], MANIFEST.replace("nginx:1.25", "nginx:1.26"));
+    expect(changed.stdout).toBe("pod/web configured\nservice/web unchanged\n");
+    const got = await kubectl(kc, ["get", "pod", "web", "-o", "yaml"]);
+    const pod = parseYaml(got.stdout);
+    expect(pod.spec.containers[0].image).toBe("nginx:1.26");
+    expect(pod.spec.containers[0].imagePullPolicy).toBe("IfNotPresent");
+    expect(pod.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"]).toContain(
+      "nginx:1.26",
+    );
+  });
+
+  it("get prints server-side tables and schedules onto the ready node", async () => {
+    await eventually(
+      async () =>
+        (await kubectl(kc, ["get", "pod", "web", "-o", "jsonpath={.spec.nodeName}"])).stdout === "node-a",
+      10_000,
+      "scheduling",
+    );
+    const out = await kubectl(kc, ["get", "pods", "-o", "wide"]);
+    expect(out.stdout.split("\n")[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE/);
+    expect(out.stdout).toMatch(/web\s+0\/1\s+Pending/);
+    const nodes = await kubectl(kc, ["get", "nodes"]);
+    expect(nodes.stdout).toMatch(/node-a\s+Ready\s+<none>/);
+  });
+
+  it("patches with all three patch types", async () => {
+    const smp = await kubectl(kc, ["patch", "pod", "web", "-p", '{"metadata":{"labels":{"tier":"front"}}}']);
+    expect(smp.stdout).toBe("pod/web patched\n");
+    const merge = await kubectl(kc, [
+      "patch",
+      "service",
+      "web",
+      "--type",
+      "merge",
+      "-p",
+      '{"metadata":{"annotations":{"a":"b"}}}',
+    ]);
+    expect(merge.stdout).toBe("service/web patched\n");
+    const json = await kubectl(kc, [
+      "patch",
+      "pod",
+      "web",
+      "--type",
+      "json",
+      "-p",
+      '[{"op":"replace","path":"/metadata/labels/tier","value":"back"}]',
+    ]);
+    expect(json.stdout).toBe("pod/web patched\n");
+    const labels = await kubectl(kc, ["get", "pod", "web", "-o", "jsonpath={.metadata.labels.tier}"]);
+    expect(labels.stdout).toBe("back");
+    const noop = await kubectl(kc, ["patch", "pod", "web", "-p", '{"metadata":{"labels":{"tier":"back"}}}']);
+    expect(noop.stdout).toBe("pod/web patched (no change)\n");
+  });
+
+  it("get -w streams changes and wait --for=condition returns when met", async () => {
+    const child = spawn("kubectl", [
+      "--kubeconfig",
+      kc,
+      "get",
+      "pod",
+      "web",
+      "-w",
+      "-o",
+      'jsonpath={.status.phase}{"\\n"}',
+    ]);
+    children.push(child);
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    await eventually(() => out.includes("Pending"), 10_000, "initial watch line");
+    const waiter = kubectl(kc, ["wait", "--for=condition=Ready", "pod/web", "--timeout=20s"]);
+    const status = await kubectl(kc, [
+      "patch",
+      "pod",
+      "web",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      '{"status":{"phase":"Running","hostIP":"10.0.0.10","podIP":"10.244.0.5","conditions":[{"type":"Ready","status":"True"}]}}',
+    ]);
+    expect(status.stdout).toBe("pod/web patched\n");
+    const w = await waiter;
+    expect(w.stdout).toBe("pod/web condition met\n");
+    await eventually(() => out.includes("Running"), 10_000, "watch to show Running");
+    child.kill();
+  });
+
+  it("describe shows node and pod details", async () => {
+    const node = await kubectl(kc, ["describe", "node", "node-a"]);
+    expect(node.stdout).toMatch(/Name:\s+node-a/);
+    expect(node.stdout).toMatch(/Ready\s+True/);
+    expect(node.stdout).toMatch(/default\s+web/);
+    const pod = await kubectl(kc, ["describe", "pod", "web"]);
+    expect(pod.stdout).toMatch(/Node:\s+node-a\/10\.0\.0\.10/);
+    expect(pod.stdout).toMatch(/IP:\s+10\.244\.0\.5/);
+  });
+
+  it("explain reads the OpenAPI schema", async () => {
+    const r = await kubectl(kc, ["explain", "pod.spec.containers"]);
+    expect(r.stdout).toMatch(/FIELD:\s+containers/);
+    expect(r.stdout).toContain("image");
+  });
+
+  it("a node identity is forbidden outside its own objects", async () => {
+    const nodeKc = await server.kubeconfigFor("system:node:node-a");
+    const denied = await kubectl(nodeKc, ["delete", "service", "web"]);
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toContain(
+      'Error from server (Forbidden): services "web" is forbidden: User "system:node:node-a" cannot delete resource "services"',
+    );
+    const canI = await kubectl(nodeKc, ["auth", "can-i", "create", "configmaps"]);
+    expect(canI.stdout.trim()).toBe("no");
+    const ownNode = await kubectl(nodeKc, ["label", "node", "node-a", "zone=a"]);
+    expect(ownNode.stdout).toBe("node/node-a labeled\n");
+    const whoami = await kubectl(nodeKc, ["auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"]);
+    expect(whoami.stdout).toBe("system:node:node-a");
+  });
+
+  it("drain cordons the node and evicts its pods", async () => {
+    const r = await kubectl(kc, ["drain", "node-a", "--force", "--grace-period=0", "--timeout=30s"]);
+    expect(r.stdout).toContain("node/node-a cordoned");
+    expect(r.stdout).toContain("pod/web evicted");
+    expect(r.stdout).toContain("node/node-a drained");
+    const pods = await kubectl(kc, ["get", "pods", "-o", "name"]);
+    expect(pods.stdout).toBe("");
+    const unsched = await kubectl(kc, ["get", "node", "node-a", "-o", "jsonpath={.spec.unschedulable}"]);
+    expect(unsched.stdout).toBe("true");
+  });
+
+  it("delete removes objects and reports NotFound afterwards", async () => {
+    const del = await kubectl(kc, ["delete", "service", "web"]);
+    expect(del.stdout).toBe('service "web" deleted\n');
+    const gone = await kubectl(kc, ["get", "service", "web"]);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toContain('Error from server (NotFound): services "web" not found');
+  });
+
+  it("reports invalid manifests with the server's error", async () => {
+    const bad = await kubectl(
+      kc,
+      ["create", "-f", "-"],
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_Valid\n",
+    );
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(
+      'The ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid"',
+    );
+    const unknown = await kubectl(
+      kc,
+      ["apply", "-f", "-"],
+      "apiVersion: v1\nkind: Widget\nmetadata:\n  name: w\n",
+    );
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('no matches for kind "Widget" in version "v1"');
+  });
+});

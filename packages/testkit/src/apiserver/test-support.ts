@@ -1,0 +1,84 @@
+import { request as httpRequest } from "node:http";
+import { request } from "node:https";
+import type { ApiServer } from "./server.js";
+import type { Json } from "./types.js";
+
+/** Polls `fn` until it returns a truthy value (or stops throwing), failing after `timeoutMs`. */
+export async function eventually<T>(
+  fn: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what}${last ? `: ${String((last as Error).message ?? last)}` : ""}`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A raw HTTP(S) request as an identity: used for wire-level and bad-input checks. */
+export function raw(
+  server: ApiServer,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+  identity = "admin",
+): Promise<{ status: number; body: Json; text: string; headers: Record<string, unknown> }> {
+  const kc = JSON.parse(server.kubeconfigText(identity));
+  const user = kc.users[0].user;
+  const url = new URL(path, server.url);
+  const h: Record<string, string | number> = { ...headers };
+  if (body !== undefined) h["Content-Length"] = Buffer.byteLength(body);
+  if (user.token) h.Authorization = `Bearer ${user.token}`;
+  return new Promise((resolve, reject) => {
+    const opts = {
+      method,
+      hostname: url.hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      headers: h,
+      ...(server.caPem ? { ca: server.caPem } : {}),
+      ...(user["client-certificate-data"]
+        ? {
+            cert: Buffer.from(user["client-certificate-data"], "base64"),
+            key: Buffer.from(user["client-key-data"], "base64"),
+          }
+        : {}),
+    };
+    const req = (url.protocol === "https:" ? request : httpRequest)(opts, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString();
+        let parsed: Json;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          parsed = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed, text, headers: res.headers });
+      });
+    });
+    req.on("error", reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+/** Parses the JSON Status body that client-node's ApiException carries as a string. */
+export function statusOf(e: unknown): { code: number; reason?: string; message?: string; details?: Json } {
+  const err = e as { code?: number; body?: unknown };
+  const body = typeof err.body === "string" ? JSON.parse(err.body) : err.body;
+  return { code: err.code ?? 0, ...(body ?? {}) };
+}
