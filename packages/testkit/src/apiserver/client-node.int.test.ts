@@ -148,12 +148,12 @@ describe("client-node against the simulator", () => {
     const page2 = await core.listNamespacedPod({
       namespace: "paging",
       limit: 3,
-      _continue: page1.metadata?._continue!,
+      _continue: page1.metadata?._continue ?? "",
     });
     const page3 = await core.listNamespacedPod({
       namespace: "paging",
       limit: 3,
-      _continue: page2.metadata?._continue!,
+      _continue: page2.metadata?._continue ?? "",
     });
     expect([...page1.items, ...page2.items, ...page3.items].map((p) => p.metadata?.name)).toEqual([
       "p0",
@@ -176,7 +176,7 @@ describe("client-node against the simulator", () => {
     const watch = new Watch(kc);
     const seen: string[] = [];
     const list = await core.listNamespacedConfigMap({ namespace: "default" });
-    const rv = list.metadata?.resourceVersion!;
+    const rv = list.metadata?.resourceVersion ?? "";
     const ctl = await watch.watch(
       "/api/v1/namespaces/default/configmaps",
       { resourceVersion: rv },
@@ -612,7 +612,7 @@ describe("client-node against the simulator", () => {
       namespace: "default",
       body: { spec: { audiences: ["api"], expirationSeconds: 3600 } },
     });
-    const token = tr.status?.token!;
+    const token = tr.status?.token ?? "";
     expect(token.split(".")).toHaveLength(3);
     const { AuthenticationV1Api } = await import("@kubernetes/client-node");
     const authn = kc.makeApiClient(AuthenticationV1Api);
