@@ -9,6 +9,7 @@ export {
 export {
   createHostStatsProvider,
   type HostStatsOptions,
+  hasDedicatedImageFs,
   type PodStatsSource,
   readFsStats,
   readNodeMemory,

@@ -624,3 +624,90 @@ describe("start/stop loop", () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 });
+
+describe("admission (upstream Admit)", () => {
+  it("admits a BestEffort pod tolerating memory-pressure under MemoryPressure only", async () => {
+    const pod = makePod("p");
+    const m = createEvictionManager({
+      thresholds: [hard("memory.available", Gi)],
+      stats: new FakeStats(memorySummary("500Mi", [memoryStats(pod, "1Gi")])),
+      pods: { activePods: () => [] },
+      killer: new FakeKiller(),
+      clock: createFakeClock(),
+    });
+    await m.synchronize();
+    const tolerating = makePod("tolerating", {
+      tolerations: [{ key: "node.kubernetes.io/memory-pressure", operator: "Exists", effect: "NoSchedule" }],
+    });
+    const wrongTaint = makePod("wrong", {
+      tolerations: [{ key: "node.kubernetes.io/disk-pressure", operator: "Exists", effect: "NoSchedule" }],
+    });
+    expect(m.admit(tolerating)).toEqual({ admit: true });
+    expect(m.admit(wrongTaint).admit).toBe(false);
+    expect(m.admit(makePod("critical", { priority: 2_000_001_000 }))).toEqual({ admit: true });
+    expect(m.nodeConditions()).toEqual([
+      {
+        type: "MemoryPressure",
+        status: "True",
+        reason: "KubeletHasInsufficientMemory",
+        message: "kubelet has insufficient memory available",
+      },
+      {
+        type: "DiskPressure",
+        status: "False",
+        reason: "KubeletHasNoDiskPressure",
+        message: "kubelet has no disk pressure",
+      },
+      {
+        type: "PIDPressure",
+        status: "False",
+        reason: "KubeletHasSufficientPID",
+        message: "kubelet has sufficient PID available",
+      },
+    ]);
+  });
+});
+
+describe("synchronize: inode pressure (upstream TestInodePressureFsInodes)", () => {
+  it("evicts the pod using the most inodes and reports inode counts in the message", async () => {
+    const few = makePod("few-inodes");
+    const many = makePod("many-inodes");
+    const inodeStats = (p: EvictionPod, n: number): PodStats => ({
+      uid: p.metadata!.uid!,
+      containers: [
+        {
+          name: p.metadata!.name!,
+          rootfs: { usedBytes: 0, inodesUsed: n },
+          logs: { usedBytes: 0, inodesUsed: 0 },
+        },
+      ],
+    });
+    const killer = new FakeKiller();
+    const m = createEvictionManager({
+      thresholds: parseThresholdConfig({
+        evictionHard: "nodefs.inodesFree<1M",
+        mergeDefaultEvictionSettings: false,
+      }),
+      stats: new FakeStats({
+        node: {
+          nodeFs: {
+            availableBytes: 100 * Gi,
+            capacityBytes: 200 * Gi,
+            inodesFree: 500_000,
+            inodes: 4_000_000,
+          },
+        },
+        pods: [inodeStats(few, 100), inodeStats(many, 900_000)],
+      }),
+      pods: { activePods: () => [few, many] },
+      killer,
+      clock: createFakeClock(),
+    });
+    await m.synchronize();
+    expect(m.isUnderDiskPressure()).toBe(true);
+    expect(killer.lastPod).toBe("many-inodes");
+    expect(killer.requests[0]!.status.message).toBe(
+      "The node was low on resource: inodes. Threshold quantity: 1M, available: 500k. ",
+    );
+  });
+});

@@ -60,3 +60,16 @@ describe("host signals on this machine (cross-checked against /proc and df)", ()
     expect(obs.available).toBe(obs.capacity - s.node.rlimit!.runningProcesses!);
   });
 });
+
+describe("hasDedicatedImageFs on this machine", () => {
+  it("tells a separate filesystem (/dev/shm tmpfs) from the same one (/tmp on /)", async () => {
+    const { hasDedicatedImageFs } = await import("./host-stats.js");
+    const rootDev = execFileSync("stat", ["-c", "%d", "/"], { encoding: "utf8" }).trim();
+    const shmDev = execFileSync("stat", ["-c", "%d", "/dev/shm"], { encoding: "utf8" }).trim();
+    expect(await hasDedicatedImageFs("/", "/dev/shm")).toBe(rootDev !== shmDev);
+    expect(await hasDedicatedImageFs("/", "/")).toBe(false);
+    await expect(hasDedicatedImageFs("/", "/nonexistent-image-dir")).rejects.toMatchObject({
+      code: "HostRead",
+    });
+  });
+});

@@ -1,4 +1,4 @@
-import { statfs } from "node:fs/promises";
+import { stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { type Clock, createRealClock } from "@kubenode/kube";
 import { EvictionError } from "../errors.js";
@@ -166,4 +166,19 @@ export function createHostStatsProvider(options: HostStatsOptions = {}): StatsPr
       return { node, pods };
     },
   };
+}
+
+/**
+ * Whether the image directory lives on a different filesystem (device) than the root dir, which
+ * is what the kubelet's HasDedicatedImageFs reports. Pass the result as `dedicatedImageFs`.
+ */
+export async function hasDedicatedImageFs(rootDir: string, imageDir: string): Promise<boolean> {
+  try {
+    const [a, b] = await Promise.all([stat(rootDir), stat(imageDir)]);
+    return a.dev !== b.dev;
+  } catch (err) {
+    throw new EvictionError("HostRead", `cannot stat ${rootDir} or ${imageDir}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }
