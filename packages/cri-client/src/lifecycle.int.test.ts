@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Containerd, startContainerd, waitFor } from "@kubenode/testkit";
@@ -7,6 +7,7 @@ import { canRunContainerd, removePod, runPod } from "./__tests__/real-runtime.js
 import { type CriClient, createCriClient } from "./client.js";
 import { CriError } from "./errors.js";
 import { ContainerState, PodSandboxState } from "./gen/runtime/v1/api.js";
+import { readCriLog } from "./logs.js";
 
 const real = await canRunContainerd();
 
@@ -220,5 +221,57 @@ describe.runIf(real)("pod and container lifecycle against containerd", () => {
     for await (const page of cri.streamPodSandboxes({})) pages.push(page);
     expect(pages).toHaveLength(1);
     expect(pages[0]?.podSandboxes.length).toBeGreaterThan(0);
+  });
+
+  it("reads and follows container logs: long lines split by the runtime, rotation via ReopenContainerLog", async () => {
+    const { podSandboxId, containerId } = await runPod(
+      cri,
+      ctd,
+      "logs",
+      // One 40 000-character line (containerd splits it into 16 KiB partial entries), then a tick per line of stdin.
+      "head -c 40000 /dev/zero | tr '\\0' x; echo; echo to-stderr >&2; while read line; do echo \"tick $line\"; done",
+      { stdin: true },
+    );
+    pods.push(podSandboxId);
+    const logPath = (await cri.containerStatus({ containerId })).status?.logPath ?? "";
+    const ac = new AbortController();
+    const lines = readCriLog(logPath, {
+      follow: true,
+      signal: ac.signal,
+      pollIntervalMs: 50,
+      isRunning: async () =>
+        (await cri.containerStatus({ containerId })).status?.state === ContainerState.CONTAINER_RUNNING,
+    });
+    // stdout and stderr reach the file through separate pipes: their relative order is not fixed.
+    const firstTwo = [(await lines.next()).value, (await lines.next()).value].sort((a, b) =>
+      (a?.stream ?? "").localeCompare(b?.stream ?? ""),
+    );
+    expect(firstTwo[0]).toMatchObject({ stream: "stderr", content: "to-stderr" });
+    expect(firstTwo[1]?.stream).toBe("stdout");
+    expect(firstTwo[1]?.content).toBe("x".repeat(40_000));
+    expect(
+      readFileSync(logPath, "utf8")
+        .split("\n")
+        .filter((l) => / stdout P /.test(l)).length,
+    ).toBeGreaterThan(0);
+
+    const { attachStream } = await import("./streaming.js");
+    const session = await attachStream(cri, { containerId, stdin: true, stdout: true });
+    session.stdout.resume();
+    session.stdin?.write("1\n");
+    expect((await lines.next()).value?.content).toBe("tick 1");
+
+    // Rotate like the kubelet's log manager: rename, then ask the runtime to reopen the path.
+    renameSync(logPath, `${logPath}.20261127-000000`);
+    await cri.reopenContainerLog({ containerId });
+    session.stdin?.write("2\n");
+    expect((await lines.next()).value?.content).toBe("tick 2");
+    expect(readFileSync(logPath, "utf8")).toMatch(/ stdout F tick 2\n$/);
+
+    // Once the container exits, the follower drains and ends.
+    session.close();
+    await cri.stopContainer({ containerId, timeout: 0 });
+    expect((await lines.next()).done).toBe(true);
+    ac.abort();
   });
 });

@@ -38,7 +38,7 @@ export interface StreamStatus {
 
 /** A running exec or attach session. */
 export interface StreamSession {
-  /** Writes go to the process's stdin (present when requested). */
+  /** Writes go to the process's stdin (present when requested); writes after the session ended are dropped. */
   readonly stdin: Writable | undefined;
   /** The process's stdout (with a TTY: the terminal output). */
   readonly stdout: Readable;
@@ -178,7 +178,9 @@ export async function connectStream(url: string, options: ConnectStreamOptions =
   const protocol = ws.protocol;
   const send = (channel: number, payload: Buffer, cb?: (error?: Error) => void) => {
     if (ws.readyState !== WebSocket.OPEN) {
-      cb?.(streamError("stream: the connection is closed"));
+      // The process is gone or the session closed: like writing to a closed pipe whose reader
+      // has left, the data is dropped (the outcome is reported by `exit`).
+      cb?.();
       return;
     }
     const frame = Buffer.allocUnsafe(payload.length + 1);
