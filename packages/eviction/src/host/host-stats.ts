@@ -153,7 +153,10 @@ export function createHostStatsProvider(options: HostStatsOptions = {}): StatsPr
           : Promise.resolve(undefined),
       ]);
       const { capacityBytes, ...mem } = memory;
-      const node: NodeStats = { memory: mem, nodeFs, imageFs: image ?? nodeFs, rlimit };
+      // Writable layers share the image filesystem here (cadvisor reports containerfs = imagefs unless
+      // the runtime splits them), so containerfs.* thresholds have an observation too.
+      const imageStats = image ?? nodeFs;
+      const node: NodeStats = { memory: mem, nodeFs, imageFs: imageStats, containerFs: imageStats, rlimit };
       if (allocatable) {
         const cap = allocatable.limitBytes ?? capacityBytes;
         node.allocatableMemory = {
