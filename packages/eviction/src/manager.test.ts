@@ -711,3 +711,27 @@ describe("synchronize: inode pressure (upstream TestInodePressureFsInodes)", () 
     );
   });
 });
+
+describe("stop()", () => {
+  it("aborts a stats call in flight so shutdown is not held up", async () => {
+    let seen: AbortSignal | undefined;
+    const m = createEvictionManager({
+      thresholds: [hard("memory.available", Gi)],
+      stats: {
+        getSummary: (signal) =>
+          new Promise((_resolve, reject) => {
+            seen = signal;
+            signal?.addEventListener("abort", () => reject(signal.reason), { once: true });
+          }),
+      },
+      pods: { activePods: () => [] },
+      killer: new FakeKiller(),
+      clock: createFakeClock(),
+    });
+    m.start();
+    await new Promise((r) => setImmediate(r));
+    expect(seen?.aborted).toBe(false);
+    await m.stop();
+    expect(seen?.aborted).toBe(true);
+  });
+});

@@ -175,6 +175,8 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
   let metThresholds: Threshold[] = [];
   let lastObservations: SignalObservations = new Map();
   let thresholdsLastUpdatedMs = Number.NEGATIVE_INFINITY;
+  // Aborted by stop(), so a stats provider honouring the signal does not hold up shutdown.
+  let abort: AbortController | undefined;
 
   const nodeRef = { kind: "Node" as const, name: options.nodeName ?? "" };
 
@@ -338,7 +340,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     }
     let summary: StatsSummary;
     try {
-      summary = await options.stats.getSummary();
+      summary = await options.stats.getSummary(abort?.signal);
     } catch (err) {
       logger?.error("eviction manager: failed to get summary stats after resource reclaim", err);
       return false;
@@ -384,7 +386,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     const activePods = [...(await options.pods.activePods())];
     let summary: StatsSummary;
     try {
-      summary = await options.stats.getSummary();
+      summary = await options.stats.getSummary(abort?.signal);
     } catch (err) {
       logger?.error(
         "eviction manager: failed to get summary stats",
@@ -579,6 +581,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     start() {
       if (started) return;
       started = true;
+      abort = new AbortController();
       for (const n of notifiers) n.start(onCrossed);
       loop = runLoop();
     },
@@ -586,9 +589,11 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
       if (!started) return;
       started = false;
       for (const n of notifiers) n.stop();
+      abort?.abort(new EvictionError("StatsUnavailable", "eviction manager stopped"));
       wakeUp?.();
       await loop;
       loop = undefined;
+      abort = undefined;
     },
     admit(pod) {
       if (nodeConditions.length === 0) return { admit: true };
