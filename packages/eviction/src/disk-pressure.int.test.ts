@@ -161,6 +161,7 @@ describe.runIf(real)("real disk pressure on a private node filesystem", () => {
       reason: "Evicted",
       message: "The node had condition: [DiskPressure]. ",
     });
+    await until("the big writer's pod to be removed", async () => (active.has(ids.big) ? undefined : true));
     const after = await stats.getSummary();
     expect(after.node.nodeFs!.availableBytes!).toBeGreaterThan(128 * 2 ** 20);
     expect(await tasks()).toMatch(new RegExp(`${ids.small}\\s+\\d+\\s+RUNNING`));
