@@ -1,6 +1,28 @@
 // @kubenode/testkit: rigs for testing Kubernetes node agents against real components.
 // Nothing in a production path imports this package.
 
+// Kubernetes API server simulator: faithful on the wire for client-node and kubectl.
+export {
+  type AllocationOptions,
+  type ApiClock,
+  type ApiServer,
+  type ApiServerOptions,
+  type ApiStorage,
+  type ControllerOptions,
+  createMemoryStorage,
+  type DeleteOptions,
+  type FaultSpec,
+  type KubeObject,
+  type MemoryStorageOptions,
+  type ObjectMeta,
+  type OwnerReference,
+  type PatchType,
+  type RequestRecord,
+  type StorageEvent,
+  type StorageSubscription,
+  startApiServer,
+  type UserInfo,
+} from "./apiserver/index.js";
 export {
   type Containerd,
   type ContainerdOptions,
