@@ -192,14 +192,20 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
     let size = 0;
     req.on("data", (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY_BYTES) {
-        reject(new StatusFailure(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      // keep draining an oversized body so the client reads the 413 instead of a reset
+      if (size <= MAX_BODY_BYTES) chunks.push(c);
     });
-    req.on("end", () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on("end", () => {
+      if (size > MAX_BODY_BYTES)
+        reject(
+          new StatusFailure(
+            413,
+            "RequestEntityTooLarge",
+            `Request entity too large: limit is ${MAX_BODY_BYTES}`,
+          ),
+        );
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    });
     req.on("error", reject);
   });
 }
@@ -331,7 +337,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         handler,
       )
     : http.createServer(handler);
-  server.keepAliveTimeout = 65_000;
+  // idle keep-alive connections are closed after 5 s: client-node 2.0 opens a new connection per request
+  server.keepAliveTimeout = 5_000;
   server.on(pki ? "secureConnection" : "connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
