@@ -113,7 +113,7 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
 
   function register(): Promise<Node> {
     registering ??= (async () => {
-      const { status } = await compute(undefined);
+      const { status, events } = await compute(undefined);
       const initial = buildInitialNode(nodeName, status, options.register || {});
       const result = await registerNode({
         client,
@@ -124,6 +124,8 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
       });
       node = result.node;
       if (result.created) lastReportTimeMs = clock.now();
+      // Like the kubelet at startup: the initial status's condition events (NodeReady, ...).
+      emit(events);
       registeredResolve?.(result.node);
       return result.node;
     })();
