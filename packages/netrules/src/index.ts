@@ -34,6 +34,8 @@ export {
   findDanglingJumps,
   traceIptables,
 } from "./iptables-tracer.js";
+export type { IpsetData, IpvsOptions, IpvsRealServer, IpvsState, IpvsVirtualServer } from "./ipvs.js";
+export { buildIpvsState, IPVS_DUMMY_INTERFACE, ipsetRestoreText, ipvsadmRestoreText } from "./ipvs.js";
 export type {
   EndpointModel,
   ModelError,

@@ -3,12 +3,14 @@ import { isIPv4, isIPv6 } from "node:net";
 /** An IP family as Kubernetes names it. */
 export type IPFamily = "IPv4" | "IPv6";
 
+const LEADING_ZERO = /(^|\.)0\d/;
+
 /** Parses an IP address; returns its family and canonical text (RFC 5952 for IPv6), or undefined. */
 export function parseIP(text: string): { family: IPFamily; ip: string } | undefined {
   if (typeof text !== "string") return undefined;
   if (isIPv4(text)) {
     // Leading zeros are ambiguous (octal in some parsers); Kubernetes rejects them for new objects.
-    if (text.split(".").some((p) => p.length > 1 && p.startsWith("0"))) return undefined;
+    if (LEADING_ZERO.test(text)) return undefined;
     return { family: "IPv4", ip: text };
   }
   if (isIPv6(text) && !text.includes("%")) return { family: "IPv6", ip: canonicalIPv6(text) };

@@ -328,9 +328,30 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceRules {
   return r;
 }
 
+/** The lines of the global chains a service contributes (rewritten every sync), kept per service. */
+interface GlobalLines {
+  natServices: string[];
+  natNodePorts: string[];
+  filterServices: string[];
+  filterExternal: string[];
+  filterNodePorts: string[];
+  filterFirewall: string[];
+}
+
 interface CacheEntry {
   sp: ServicePortModel;
-  rules: ServiceRules;
+  global: GlobalLines;
+}
+
+function globalOf(r: ServiceRules): GlobalLines {
+  return {
+    natServices: r.natServices,
+    natNodePorts: r.natNodePorts,
+    filterServices: r.filterServices,
+    filterExternal: r.filterExternal,
+    filterNodePorts: r.filterNodePorts,
+    filterFirewall: r.filterFirewall,
+  };
 }
 
 /** Creates an iptables backend for one IP family. */
@@ -358,8 +379,10 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
   const randomFully = options.randomFully ?? true;
   const threshold = options.largeClusterEndpointsThreshold ?? 1000;
 
+  // Only what partial syncs need survives a sync: the model object and the global-chain lines of
+  // each service port. Per-service chains are regenerated on demand (from the old model object
+  // when comparing), which keeps memory proportional to the model, not to the ruleset.
   let cache = new Map<string, CacheEntry>();
-  let written = new Set<string>(); // nat per-service chains we believe exist
   let lastLargeMode: boolean | undefined;
   let valid = false;
 
@@ -401,28 +424,39 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         nodeIPs,
         largeMode,
       };
+      const oldCtx: Ctx = { ...ctx, largeMode: lastLargeMode ?? largeMode };
       const next = new Map<string, CacheEntry>();
       const changed: ServiceRules[] = [];
+      const staleCandidates: string[] = [];
+      const active = new Set<string>();
       for (const sp of ports) {
-        const old = full ? undefined : cache.get(sp.key);
-        if (old && old.sp === sp) {
+        const old = cache.get(sp.key);
+        if (!full && old && old.sp === sp) {
           next.set(sp.key, old);
           continue;
         }
         const rules = genService(sp, ctx);
-        // An equal result (e.g. a rebuilt but identical model) need not be rewritten.
-        if (old && sameRules(old.rules, rules)) {
-          next.set(sp.key, { sp, rules: old.rules });
-          continue;
+        if (old && old.sp !== sp) {
+          const oldRules = genService(old.sp, oldCtx);
+          if (!full && sameRules(oldRules, rules)) {
+            // An equal result (a rebuilt but identical model) need not be rewritten.
+            next.set(sp.key, { sp, global: old.global });
+            continue;
+          }
+          staleCandidates.push(...oldRules.natChains);
         }
-        next.set(sp.key, { sp, rules });
+        for (const c of rules.natChains) active.add(c);
+        next.set(sp.key, { sp, global: globalOf(rules) });
         changed.push(rules);
       }
-      const active = new Set<string>();
-      for (const e of next.values()) for (const c of e.rules.natChains) active.add(c);
-      const candidates = new Set(written);
-      if (syncOptions.existingNatChains) for (const c of syncOptions.existingNatChains) candidates.add(c);
-      const deletedChains = [...candidates].filter((c) => isServiceChainName(c) && !active.has(c)).sort();
+      for (const [k, old] of cache) {
+        if (!next.has(k)) staleCandidates.push(...genService(old.sp, oldCtx).natChains);
+      }
+      if (syncOptions.existingNatChains)
+        for (const c of syncOptions.existingNatChains) staleCandidates.push(c);
+      const deletedChains = [...new Set(staleCandidates)]
+        .filter((c) => isServiceChainName(c) && !active.has(c))
+        .sort();
 
       const filter: string[] = ["*filter"];
       for (const c of [
@@ -440,7 +474,7 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       for (const r of changed) for (const c of r.natChains) nat.push(`:${c} - [0:0]`);
       for (const c of deletedChains) nat.push(`:${c} - [0:0]`);
 
-      const all = [...next.values()].map((e) => e.rules);
+      const all = [...next.values()].map((e) => e.global);
       for (const r of all) for (const l of r.filterNodePorts) filter.push(l);
       for (const r of all) for (const l of r.filterServices) filter.push(l);
       for (const r of all) for (const l of r.filterExternal) filter.push(l);
@@ -468,7 +502,6 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       nat.push("COMMIT");
 
       cache = next;
-      written = active;
       lastLargeMode = largeMode;
       valid = true;
       const payload = `${filter.join("\n")}\n${nat.join("\n")}\n`;

@@ -118,6 +118,7 @@ export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 export const DEFAULT_AFFINITY_TIMEOUT_SECONDS = 10800;
 
 const PROTOCOLS = new Set<string>(["TCP", "UDP", "SCTP"]);
+const NONE: string[] = [];
 
 function validPort(p: unknown): p is number {
   return typeof p === "number" && Number.isInteger(p) && p >= 1 && p <= 65535;
@@ -186,14 +187,14 @@ function parseSlice(slice: EndpointSliceLike): ParsedSlice | undefined {
     const terminating = ep.conditions?.terminating ?? false;
     endpoints.push({
       // kube-proxy only uses the first address of an endpoint.
-      ips: ips.slice(0, 1),
+      ips,
       ready,
       serving,
       terminating,
       nodeName: ep.nodeName ?? undefined,
       zone: ep.zone ?? undefined,
-      zoneHints: (ep.hints?.forZones ?? []).map((z) => z.name),
-      nodeHints: (ep.hints?.forNodes ?? []).map((n) => n.name),
+      zoneHints: ep.hints?.forZones ? ep.hints.forZones.map((z) => z.name) : NONE,
+      nodeHints: ep.hints?.forNodes ? ep.hints.forNodes.map((n) => n.name) : NONE,
     });
   });
   return { family: type, ports, endpoints };

@@ -315,10 +315,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
   const loopback = family === "IPv4" ? "127.0.0.0/8" : "::1";
 
   let valid = false;
-  let cache = new Map<string, { sp: ServicePortModel; objs: ServiceObjects }>();
+  // Kept between syncs: the model object per service port (its objects are regenerated from it
+  // when a diff needs them), the refcounted map/set elements, and chains awaiting deletion.
+  let cache = new Map<string, ServicePortModel>();
   let elements = new Map<string, Map<string, ElementState>>(); // set -> key -> state
-  let chainsLive = new Set<string>();
-  let setsLive = new Set<string>();
   let stale = new Map<string, number>(); // chain -> time it became stale
 
   const baseDefinition = (): string[] => {
@@ -413,29 +413,32 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       const ports = model.servicePorts.filter((sp) => sp.family === family);
       const full = syncOptions.full === true || !valid;
       const t = now();
-      const next = new Map<string, { sp: ServicePortModel; objs: ServiceObjects }>();
+      const next = new Map<string, ServicePortModel>();
+      const all: ServiceObjects[] = [];
       const changedOld: ServiceObjects[] = [];
       const changedNew: ServiceObjects[] = [];
+      let changedCount = 0;
       for (const sp of ports) {
-        const old = full ? undefined : cache.get(sp.key);
-        if (old && old.sp === sp) {
-          next.set(sp.key, old);
+        next.set(sp.key, sp);
+        const old = cache.get(sp.key);
+        if (full) {
+          all.push(genService(sp, ctx));
           continue;
         }
+        if (old === sp) continue;
         const objs = genService(sp, ctx);
-        if (old && sameObjects(old.objs, objs)) {
-          next.set(sp.key, { sp, objs: old.objs });
-          continue;
+        if (old) {
+          const oldObjs = genService(old, ctx);
+          if (sameObjects(oldObjs, objs)) continue;
+          changedOld.push(oldObjs);
         }
-        next.set(sp.key, { sp, objs });
-        if (old) changedOld.push(old.objs);
         changedNew.push(objs);
+        changedCount++;
       }
-      let changedCount = changedNew.length;
       if (!full) {
-        for (const [k, v] of cache) {
+        for (const [k, old] of cache) {
           if (next.has(k)) continue;
-          changedOld.push(v.objs);
+          changedOld.push(genService(old, ctx));
           changedCount++;
         }
       }
@@ -447,20 +450,18 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       if (full) {
         L.push(...baseDefinition());
         elements = new Map();
-        chainsLive = new Set();
-        setsLive = new Set();
         stale = new Map();
         const bySet = new Map<string, string[]>();
-        for (const { objs } of next.values()) {
+        const setsDone = new Set<string>();
+        for (const objs of all) {
           for (const s of objs.affinitySets) {
-            if (setsLive.has(s.name)) continue;
-            setsLive.add(s.name);
+            if (setsDone.has(s.name)) continue;
+            setsDone.add(s.name);
             L.push(
               `add set ${table} ${s.name} { type ${addr}; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`,
             );
           }
           for (const [name, rules] of objs.chains) {
-            chainsLive.add(name);
             L.push(`add chain ${table} ${name}`);
             for (const r of rules) L.push(`add rule ${table} ${name} ${r}`);
           }
@@ -557,26 +558,22 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         for (const objs of changedOld) for (const s of objs.affinitySets) oldSets.add(s.name);
         // Chains deleted in this transaction: stale long enough.
         for (const [c, since] of stale) {
-          if (wanted.has(c)) {
-            stale.delete(c);
-            continue;
-          }
+          if (wanted.has(c)) continue; // brought back below
           if (t - since >= delayMs) {
             deletedChains.push(c);
             stale.delete(c);
           }
         }
         for (const [name, s] of wantedSets) {
-          if (setsLive.has(name)) continue;
-          setsLive.add(name);
+          if (oldSets.has(name)) continue;
           L.push(
             `add set ${table} ${name} { type ${addr}; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`,
           );
         }
         for (const name of wanted.keys()) {
-          if (chainsLive.has(name)) L.push(`flush chain ${table} ${name}`);
+          if (oldChains.has(name) || stale.has(name)) L.push(`flush chain ${table} ${name}`);
           else L.push(`add chain ${table} ${name}`);
-          chainsLive.add(name);
+          stale.delete(name);
         }
         L.push(...dels);
         for (const [name, rules] of wanted) for (const r of rules) L.push(`add rule ${table} ${name} ${r}`);
@@ -586,15 +583,8 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
           L.push(`flush chain ${table} ${c}`);
           stale.set(c, t);
         }
-        for (const c of deletedChains) {
-          L.push(`delete chain ${table} ${c}`);
-          chainsLive.delete(c);
-        }
-        for (const s of oldSets) {
-          if (wantedSets.has(s)) continue;
-          L.push(`delete set ${table} ${s}`);
-          setsLive.delete(s);
-        }
+        for (const c of deletedChains) L.push(`delete chain ${table} ${c}`);
+        for (const s of oldSets) if (!wantedSets.has(s)) L.push(`delete set ${table} ${s}`);
       }
       cache = next;
       valid = true;

@@ -1,0 +1,197 @@
+// Generation and apply benchmark. Run: npm run bench (builds, then runs this file with Node 24).
+// Apply numbers need root (they create fresh network namespaces); pass --no-apply to skip them.
+import { execFileSync } from "node:child_process";
+import {
+  buildProxyModel,
+  createIptablesBackend,
+  createNftablesBackend,
+  type EndpointSliceLike,
+  type ProxyModel,
+  runCommand,
+  type ServiceLike,
+} from "../dist/index.js";
+
+const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,40000").split(",").map(Number);
+const APPLY = !process.argv.includes("--no-apply");
+const IPT_APPLY_MAX = 1000;
+const NFT_APPLY_MAX = 10000;
+const EPS = 10;
+
+function ip(base: number, i: number): string {
+  return `${base}.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+function makeInput(n: number) {
+  const services: ServiceLike[] = [];
+  const endpointSlices: EndpointSliceLike[] = [];
+  for (let s = 0; s < n; s++) {
+    services.push({
+      metadata: { namespace: `ns${s % 100}`, name: `svc${s}` },
+      spec: { type: "ClusterIP", clusterIP: ip(172, s + 1), ports: [{ name: "http", port: 80 }] },
+    });
+    endpointSlices.push(makeSlice(s, 0));
+  }
+  return { nodeName: "node-0", services, endpointSlices };
+}
+
+function makeSlice(s: number, generation: number): EndpointSliceLike {
+  return {
+    metadata: {
+      namespace: `ns${s % 100}`,
+      name: `svc${s}-abc`,
+      labels: { "kubernetes.io/service-name": `svc${s}` },
+    },
+    addressType: "IPv4",
+    endpoints: Array.from({ length: EPS }, (_, e) => ({
+      addresses: [ip(10, s * EPS + e + generation)],
+      conditions: { ready: true },
+      nodeName: `node-${e}`,
+    })),
+    ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+  };
+}
+
+const ms = (t0: number) => Math.round((performance.now() - t0) * 100) / 100;
+const mib = (b: number) => Math.round(b / 1048576);
+function gc() {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return Math.round(s[Math.floor(s.length / 2)]! * 10) / 10;
+}
+
+async function inFreshNetns<T>(fn: (netns: string) => Promise<T>): Promise<T> {
+  const netns = `nrbench-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+  execFileSync("ip", ["netns", "add", netns]);
+  try {
+    return await fn(netns);
+  } finally {
+    execFileSync("ip", ["netns", "del", netns]);
+  }
+}
+
+async function apply(netns: string, argv: string[], payload: string): Promise<number> {
+  const t0 = performance.now();
+  const r = await runCommand(argv, payload, { netns, timeoutMs: 1_800_000 });
+  if (r.code !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stderr.slice(0, 500)}`);
+  return ms(t0);
+}
+
+const rows: string[] = [];
+const row = (...cells: (string | number)[]) => {
+  const line = `| ${cells.join(" | ")} |`;
+  rows.push(line);
+  console.log(line);
+};
+
+console.log(`node ${process.version}, ${EPS} endpoints per service, sizes ${SIZES.join("/")}`);
+row("services", "step", "time ms", "lines", "heap MiB", "rss MiB");
+row("---", "---", "---", "---", "---", "---");
+
+for (const n of SIZES) {
+  const input = makeInput(n);
+  gc();
+  const heap0 = process.memoryUsage().heapUsed;
+  let t0 = performance.now();
+  const { model } = buildProxyModel(input);
+  row(
+    n,
+    "build model",
+    ms(t0),
+    "-",
+    mib(process.memoryUsage().heapUsed - heap0),
+    mib(process.memoryUsage().rss),
+  );
+
+  // 1-service change: a new slice object for one service, model rebuilt with reuse.
+  const changedInput = { ...input, endpointSlices: [...input.endpointSlices] };
+  changedInput.endpointSlices[Math.floor(n / 2)] = makeSlice(Math.floor(n / 2), 1);
+  t0 = performance.now();
+  const model2: ProxyModel = buildProxyModel(changedInput, { previous: model }).model;
+  row(n, "rebuild model, 1 service changed", ms(t0), "-", "-", "-");
+
+  const ipt = createIptablesBackend({ clusterCIDR: "10.0.0.0/8" });
+  t0 = performance.now();
+  const iptFull = ipt.sync(model);
+  const iptFullMs = ms(t0);
+  row(n, "iptables full payload", iptFullMs, iptFull.lines, "-", mib(process.memoryUsage().rss));
+  t0 = performance.now();
+  const iptPartial = ipt.sync(model2);
+  row(n, "iptables 1-service partial payload", ms(t0), iptPartial.lines, "-", "-");
+
+  const results: Record<string, { full: string; fullMs: number; inc: string; incMs: number }> = {};
+  for (const layout of ["upstream", "compact"] as const) {
+    const nft = createNftablesBackend({ clusterCIDR: "10.0.0.0/8", layout });
+    t0 = performance.now();
+    const full = nft.sync(model);
+    const fullMs = ms(t0);
+    row(n, `nft ${layout} full transaction`, fullMs, full.lines, "-", mib(process.memoryUsage().rss));
+    t0 = performance.now();
+    const inc = nft.sync(model2);
+    const incMs = ms(t0);
+    row(n, `nft ${layout} 1-service transaction`, incMs, inc.lines, "-", "-");
+    results[layout] = { full: full.payload, fullMs, inc: inc.payload, incMs };
+  }
+  gc();
+  row(
+    n,
+    "heap held (model x2 + 3 backends)",
+    "-",
+    "-",
+    mib(process.memoryUsage().heapUsed - heap0),
+    mib(process.memoryUsage().rss),
+  );
+
+  if (APPLY && n <= IPT_APPLY_MAX) {
+    await inFreshNetns(async (netns) => {
+      const full = await apply(netns, ["iptables-restore", "-w", "--noflush", "--counters"], iptFull.payload);
+      row(n, "APPLY iptables-restore full", full, iptFull.lines, "-", "-");
+      const part = await apply(
+        netns,
+        ["iptables-restore", "-w", "--noflush", "--counters"],
+        iptPartial.payload,
+      );
+      row(n, "APPLY iptables-restore 1-service partial", part, iptPartial.lines, "-", "-");
+    });
+  }
+  if (APPLY && n <= NFT_APPLY_MAX) {
+    for (const layout of ["upstream", "compact"] as const) {
+      const r = results[layout]!;
+      await inFreshNetns(async (netns) => {
+        const full = await apply(netns, ["nft", "-f", "-"], r.full);
+        row(n, `APPLY nft ${layout} full`, full, r.full.split("\n").length, "-", "-");
+        row(
+          n,
+          `generation / apply (nft ${layout} full)`,
+          `${Math.round((r.fullMs / full) * 1000) / 10}%`,
+          "-",
+          "-",
+          "-",
+        );
+        // End to end 1-service change: rebuild model, generate, nft -f. Median of 5.
+        const nft = createNftablesBackend({ clusterCIDR: "10.0.0.0/8", layout });
+        nft.sync(model);
+        let prev = model;
+        let prevInput = input;
+        const times: number[] = [];
+        const applyTimes: number[] = [];
+        for (let k = 1; k <= 5; k++) {
+          const next = { ...prevInput, endpointSlices: [...prevInput.endpointSlices] };
+          next.endpointSlices[Math.floor(n / 2)] = makeSlice(Math.floor(n / 2), k + 1);
+          const t = performance.now();
+          const m = buildProxyModel(next, { previous: prev }).model;
+          const tx = nft.sync(m);
+          const a = await apply(netns, ["nft", "-f", "-"], tx.payload);
+          times.push(performance.now() - t);
+          applyTimes.push(a);
+          prev = m;
+          prevInput = next;
+        }
+        row(n, `APPLY nft ${layout} 1-service change end to end (median of 5)`, median(times), "-", "-", "-");
+        row(n, `  of which nft -f (median of 5)`, median(applyTimes), "-", "-", "-");
+      });
+    }
+  }
+}
+console.log("\nmarkdown:\n" + rows.join("\n"));
