@@ -44,4 +44,31 @@ export {
   Signal,
   type VersionResponse,
 } from "./gen/runtime/v1/api.js";
+export {
+  credentialsForImage,
+  type DockerConfigEntry,
+  type DockerConfigJson,
+  type PullWithSecretsOptions,
+  parseImageRegistry,
+  pullImageWithSecrets,
+} from "./image-auth.js";
+export {
+  type CriLogEntry,
+  type CriLogLine,
+  parseCriLogLine,
+  type ReadCriLogOptions,
+  readCriLog,
+} from "./logs.js";
 export { type DeadlinePolicy, deadlinePolicy } from "./methods.js";
+export {
+  attachStream,
+  type ConnectStreamOptions,
+  connectStream,
+  execStream,
+  forwardPort,
+  type PortForwarder,
+  portForwardStream,
+  type StreamExit,
+  type StreamSession,
+  type StreamStatus,
+} from "./streaming.js";
