@@ -107,6 +107,7 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
       syncs.get(name)?.();
     } catch (e) {
       // controllers retry on the next trigger or resync, like their upstream work queues
+      if (process.env.KUBENODE_APISERVER_DEBUG) console.error(`controller ${name}:`, e);
       if (!(e instanceof StatusFailure))
         queueMicrotask(() => {
           throw e;
