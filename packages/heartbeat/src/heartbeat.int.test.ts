@@ -2,9 +2,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { createFakeClock, createKubeClient, type KubeClient, loadKubeConfig } from "@kubenode/kube";
+import { type ApiServer, startApiServer } from "@kubenode/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-// The simulator is not exported from @kubenode/testkit's index yet; tests import its source.
-import { type ApiServer, startApiServer } from "../../testkit/src/apiserver/index.js";
 import { advance, until } from "./__tests__/drive.js";
 import type { Lease } from "./lease.js";
 import { createLeaseController, type LeaseController } from "./lease-controller.js";

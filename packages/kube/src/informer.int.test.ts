@@ -1,9 +1,8 @@
 // The informer and client against the testkit API server simulator over real HTTPS: outages,
 // resumption, 410 relists, and interop with @kubernetes/client-node.
+
+import { type ApiServer, startApiServer } from "@kubenode/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-// The simulator is not exported from @kubenode/testkit's index yet; tests import its source.
-import { resolveResource } from "../../testkit/src/apiserver/core.js";
-import { type ApiServer, startApiServer } from "../../testkit/src/apiserver/index.js";
 import { createKubeClient, type KubeClient } from "./client.js";
 import { clientNodePatchOptions, toClientNodeConfig } from "./client-node.js";
 import { createFakeClock } from "./clock.js";
@@ -16,6 +15,10 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
+
+// The simulator's in-process API, for changes made while the server is unreachable.
+const nodesDef = (server: ApiServer) =>
+  server.core.storedResources().find((r) => r.group === "" && r.plural === "nodes")!;
 
 async function start(
   opts: { watchHistoryPerResource?: number } = {},
@@ -38,7 +41,6 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-const nodes = resolveResource("", "v1", "nodes");
 const node = (name: string, labels: Record<string, string> = {}) => ({
   apiVersion: "v1",
   kind: "Node",
@@ -75,9 +77,9 @@ describe("informer against the API server", () => {
 
     await server.suspend();
     // Changes the informer cannot see while the server is unreachable.
-    server.core.create(nodes, "", node("n3"));
-    server.core.delete(nodes, "", "n1");
-    server.core.patch(nodes, "", "n2", "merge", { metadata: { labels: { zone: "b" } } });
+    server.core.create(nodesDef(server), "", node("n3"));
+    server.core.delete(nodesDef(server), "", "n1");
+    server.core.patch(nodesDef(server), "", "n2", "merge", { metadata: { labels: { zone: "b" } } });
     // A minute of (fake) time: the informer keeps failing and backing off, without crashing.
     for (let t = 0; t < 60; t++) await clock.step(1_000);
     expect(errors.length).toBeGreaterThan(1);
@@ -104,8 +106,8 @@ describe("informer against the API server", () => {
     await until(() => server.requests.some((r) => r.verb === "watch"), "watch open");
     events.length = 0;
     await server.suspend();
-    for (let i = 0; i < 10; i++) server.core.create(nodes, "", node(`new-${i}`));
-    server.core.delete(nodes, "", "gone");
+    for (let i = 0; i < 10; i++) server.core.create(nodesDef(server), "", node(`new-${i}`));
+    server.core.delete(nodesDef(server), "", "gone");
     await server.resume();
     for (let t = 0; t < 5 && events.length < 11; t++) {
       await clock.step(1_000);

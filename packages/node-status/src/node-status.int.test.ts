@@ -9,9 +9,8 @@ import {
   type KubeClient,
   loadKubeConfig,
 } from "@kubenode/kube";
+import { type ApiServer, startApiServer } from "@kubenode/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-// The simulator is not exported from @kubenode/testkit's index yet; tests import its source.
-import { type ApiServer, startApiServer } from "../../testkit/src/apiserver/index.js";
 import { advance, until } from "./__tests__/drive.js";
 import type { NodeStatusError } from "./errors.js";
 import { createHostMachineInfoProvider, readMemTotalBytes } from "./host.js";
