@@ -1,3 +1,3 @@
 import { kubenodeVitest } from "@kubenode/vitest-config";
 
-export default kubenodeVitest();
+export default kubenodeVitest({ globalSetup: ["test/global-setup.ts"] });

@@ -1,0 +1,95 @@
+import type { IPFamily } from "@kubenode/netrules";
+import type { ResolvedConfig } from "./config.js";
+import type { Dataplane } from "./dataplane.js";
+import { ProxyError } from "./errors.js";
+import { createIptablesDataplane } from "./iptables-dataplane.js";
+import type { Logger } from "./logger.js";
+import { createNftablesDataplane } from "./nftables-dataplane.js";
+
+/** What every mode needs to know about the node. */
+export interface DataplaneContext {
+  families: readonly IPFamily[];
+  nodeIPs: readonly string[];
+  log: Logger;
+  /** Tests: run the rule tools inside this named network namespace. */
+  netns?: string;
+}
+
+function cidrsByFamily(cidrs: readonly string[]): Partial<Record<IPFamily, string>> {
+  const out: Partial<Record<IPFamily, string>> = {};
+  for (const c of cidrs) out[c.includes(":") ? "IPv6" : "IPv4"] = c;
+  return out;
+}
+
+function nodePortAddresses(config: ResolvedConfig, nodeIPs: readonly string[]): string[] {
+  const list = config.config.nodePortAddresses;
+  if (!list.includes("primary")) return [...list];
+  // "primary": only the node's primary IP of each family.
+  const v4 = nodeIPs.find((ip) => !ip.includes(":"));
+  const v6 = nodeIPs.find((ip) => ip.includes(":"));
+  return [...(v4 ? [`${v4}/32`] : []), ...(v6 ? [`${v6}/128`] : [])];
+}
+
+/** Creates the dataplane of the configured mode. */
+export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): Dataplane {
+  const common = {
+    families: ctx.families,
+    ...(ctx.netns !== undefined ? { netns: ctx.netns } : {}),
+  };
+  const clusterCIDRs = cidrsByFamily(config.clusterCIDRs);
+  switch (config.mode) {
+    case "iptables":
+      return createIptablesDataplane({
+        ...common,
+        log: ctx.log,
+        backend: {
+          masqueradeBit: config.masqueradeBit,
+          masqueradeAll: config.masqueradeAll,
+          clusterCIDRs,
+          nodeIPs: ctx.nodeIPs,
+          nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
+          localhostNodePorts: config.config.iptables.localhostNodePorts,
+        },
+      });
+    case "nftables":
+      return createNftablesDataplane({
+        ...common,
+        backend: {
+          masqueradeBit: config.masqueradeBit,
+          masqueradeAll: config.masqueradeAll,
+          clusterCIDRs,
+          nodeIPs: ctx.nodeIPs,
+          nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
+        },
+      });
+    case "ipvs":
+      throw new ProxyError(
+        "Unsupported",
+        "proxy mode ipvs: @kubenode/netrules has no IPVS backend yet, and this kernel has no IPVS; use iptables or nftables",
+        { field: "mode" },
+      );
+  }
+}
+
+/**
+ * Removes everything every mode installs (upstream --cleanup cleans all modes, so switching
+ * modes leaves nothing behind). Missing tools or families are skipped.
+ */
+export async function cleanupAll(ctx: DataplaneContext): Promise<string[]> {
+  const done: string[] = [];
+  const netns = ctx.netns !== undefined ? { netns: ctx.netns } : {};
+  const planes: [string, Dataplane][] = [
+    ["iptables", createIptablesDataplane({ families: ctx.families, backend: {}, log: ctx.log, ...netns })],
+    ["nftables", createNftablesDataplane({ families: ["IPv4", "IPv6"], backend: {}, ...netns })],
+  ];
+  for (const [name, plane] of planes) {
+    try {
+      await plane.cleanup();
+      done.push(name);
+    } catch (err) {
+      ctx.log.error("Cleanup failed", err, { mode: name });
+      throw err;
+    }
+  }
+  return done;
+}
