@@ -97,11 +97,16 @@ export interface ProxyModelOptions {
 export interface ProxyModel {
   nodeName: string;
   nodeZone: string | undefined;
-  /** Sorted by family, then name, then protocol. */
+  /** In input order (services), then port order, then family (the order of the Service's clusterIPs). */
   servicePorts: ServicePortModel[];
-  /** @internal input identity, for reuse by the next build. */
-  readonly sources: ReadonlyMap<string, ServiceSource>;
+  /** @internal input identity (namespace -> name -> source), for reuse by the next build. */
+  readonly sources: SourceMap;
 }
+
+/** @internal */
+export type SourceMap = Map<string, Map<string, ServiceSource>>;
+
+const NO_SLICES: EndpointSliceLike[] = [];
 
 /** @internal */
 export interface ServiceSource {
@@ -520,26 +525,31 @@ export function buildProxyModel(
     options.previous && options.previous.nodeName === nodeName && options.previous.nodeZone === nodeZone
       ? options.previous
       : undefined;
-  const slicesByService = new Map<string, EndpointSliceLike[]>();
+  // Two-level maps keyed by the input's own namespace and name strings: V8 caches a string's hash
+  // on the string, so lookups with the informer's (reused) strings are cheaper than building
+  // "ns/name" keys on every build.
+  const slicesByService = new Map<string, Map<string, EndpointSliceLike[]>>();
   const errors: ModelError[] = [];
   for (const slice of input.endpointSlices) {
     const ns = slice.metadata?.namespace ?? "";
     const svc = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
     if (!svc) continue; // not managed for a Service; upstream ignores these too
-    const k = `${ns}/${svc}`;
-    let list = slicesByService.get(k);
-    if (!list) {
-      list = [];
-      slicesByService.set(k, list);
+    let byName = slicesByService.get(ns);
+    if (!byName) {
+      byName = new Map();
+      slicesByService.set(ns, byName);
     }
-    list.push(slice);
+    const list = byName.get(svc);
+    if (list) list.push(slice);
+    else byName.set(svc, [slice]);
   }
-  const sources = new Map<string, ServiceSource>();
+  const sources: SourceMap = new Map();
   const servicePorts: ServicePortModel[] = [];
   for (const svc of input.services) {
-    const k = `${svc.metadata?.namespace ?? ""}/${svc.metadata?.name ?? ""}`;
-    const slices = slicesByService.get(k) ?? [];
-    const old = prev?.sources.get(k);
+    const ns = svc.metadata?.namespace ?? "";
+    const name = svc.metadata?.name ?? "";
+    const slices = slicesByService.get(ns)?.get(name) ?? NO_SLICES;
+    const old = prev?.sources.get(ns)?.get(name);
     let src: ServiceSource;
     if (old && old.service === svc && sameSlices(old.slices, slices)) {
       src = old;
@@ -552,20 +562,24 @@ export function buildProxyModel(
         errors: errs,
       };
     }
-    if (sources.has(k)) {
+    let byName = sources.get(ns);
+    if (!byName) {
+      byName = new Map();
+      sources.set(ns, byName);
+    }
+    if (byName.has(name)) {
       errors.push({
         kind: "Service",
-        namespace: svc.metadata?.namespace ?? "",
-        name: svc.metadata?.name ?? "",
+        namespace: ns,
+        name,
         field: "metadata.name",
         message: "duplicate service in input",
       });
       continue;
     }
-    sources.set(k, src);
-    errors.push(...src.errors);
-    servicePorts.push(...src.ports);
+    byName.set(name, src);
+    for (const e of src.errors) errors.push(e);
+    for (const p of src.ports) servicePorts.push(p);
   }
-  servicePorts.sort((a, b) => compareStrings(a.key, b.key));
   return { model: { nodeName, nodeZone, servicePorts, sources }, errors };
 }

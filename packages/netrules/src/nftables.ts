@@ -228,7 +228,8 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
       rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(e)}`);
     }
   } else {
-    for (const e of sp.reachableEndpoints) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
+    // Only endpoints on this node can send traffic through this node's rules back to themselves.
+    for (const e of sp.reachableEndpoints) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
   }
   return { chains, elements, affinitySets };
 }
