@@ -5,7 +5,8 @@
 //   npm run bench            (from packages/cri-client, as root; builds nothing, reads dist/)
 //
 // Latency: sequential calls, p50/p99 over ITER calls after a warm-up. Throughput: wall time of
-// 1000 concurrent ListContainers calls, median of ROUNDS rounds.
+// 1000 concurrent ListContainers calls, median of ROUNDS rounds. The clients take turns round by
+// round, so a change in machine load affects all of them alike.
 import { constants as h2, connect as h2connect } from "node:http2";
 import { connect as netConnect } from "node:net";
 import { join } from "node:path";
@@ -26,28 +27,54 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function latency(call: Call): Promise<{ p50: number; p99: number }> {
-  for (let i = 0; i < WARMUP; i++) await call();
-  const samples: number[] = [];
-  for (let i = 0; i < ITER; i++) {
-    const t = performance.now();
-    await call();
-    samples.push(performance.now() - t);
+/** Sequential latency samples of each client, interleaved in rounds so load changes hit all alike. */
+async function latency(calls: Record<string, Call>): Promise<Record<string, { p50: number; p99: number }>> {
+  const samples: Record<string, number[]> = {};
+  for (const [name, call] of Object.entries(calls)) {
+    samples[name] = [];
+    for (let i = 0; i < WARMUP; i++) await call();
   }
-  samples.sort((a, b) => a - b);
-  return { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  const perRound = Math.ceil(ITER / ROUNDS);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, call] of Object.entries(calls)) {
+      for (let i = 0; i < perRound; i++) {
+        const t = performance.now();
+        await call();
+        samples[name]?.push(performance.now() - t);
+      }
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(samples).map(([name, s]) => {
+      s.sort((a, b) => a - b);
+      return [name, { p50: percentile(s, 50), p99: percentile(s, 99) }];
+    }),
+  );
 }
 
-async function burst(call: Call): Promise<number> {
-  await Promise.all(Array.from({ length: 100 }, call));
-  const walls: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t = performance.now();
-    await Promise.all(Array.from({ length: CONCURRENT }, call));
-    walls.push(performance.now() - t);
+/** Median wall time of CONCURRENT concurrent calls per client, rounds interleaved. */
+async function burst(calls: Record<string, Call>): Promise<Record<string, number>> {
+  const walls: Record<string, number[]> = {};
+  for (const [name, call] of Object.entries(calls)) {
+    walls[name] = [];
+    await Promise.all(Array.from({ length: 100 }, call));
   }
-  walls.sort((a, b) => a - b);
-  return percentile(walls, 50);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [name, call] of Object.entries(calls)) {
+      const t = performance.now();
+      await Promise.all(Array.from({ length: CONCURRENT }, call));
+      walls[name]?.push(performance.now() - t);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(walls).map(([name, w]) => [
+      name,
+      percentile(
+        w.sort((a, b) => a - b),
+        50,
+      ),
+    ]),
+  );
 }
 
 /** gRPC length-prefixed frame of an encoded message. */
@@ -158,19 +185,25 @@ try {
     have = count;
     const listed = (await admin.listContainers({})).containers.length;
     if (listed !== count) throw new Error(`expected ${count} containers, runtime lists ${listed}`);
-    for (const [name, c] of Object.entries(clients)) {
-      const row = results[name] ?? {};
-      results[name] = row;
-      if (count === 20) {
-        const v = await latency(c.version);
-        row["Version p50"] = v.p50;
-        row["Version p99"] = v.p99;
+    const pick = (key: "version" | "list") =>
+      Object.fromEntries(Object.entries(clients).map(([name, c]) => [name, c[key]]));
+    const row = (name: string) => {
+      const r = results[name] ?? {};
+      results[name] = r;
+      return r;
+    };
+    if (count === 20) {
+      for (const [name, v] of Object.entries(await latency(pick("version")))) {
+        row(name)["Version p50"] = v.p50;
+        row(name)["Version p99"] = v.p99;
       }
-      const l = await latency(c.list);
-      row[`List(${count}) p50`] = l.p50;
-      row[`List(${count}) p99`] = l.p99;
-      row[`1000x List(${count}) wall`] = await burst(c.list);
     }
+    for (const [name, l] of Object.entries(await latency(pick("list")))) {
+      row(name)[`List(${count}) p50`] = l.p50;
+      row(name)[`List(${count}) p99`] = l.p99;
+    }
+    for (const [name, wall] of Object.entries(await burst(pick("list"))))
+      row(name)[`1000x List(${count}) wall`] = wall;
   }
   for (const c of Object.values(clients)) c.close();
   admin.close();

@@ -230,6 +230,8 @@ export async function* readCriLog(path: string, options: ReadCriLogOptions = {})
         if (source) yield* emit(await drain(source));
       }
     }
+  } catch (error) {
+    throw CriError.from(error);
   } finally {
     signal?.removeEventListener("abort", onAbort);
     watcher?.close();

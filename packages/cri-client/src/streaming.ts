@@ -370,7 +370,13 @@ export async function forwardPort(
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error) =>
+      reject(
+        new CriError("StreamFailed", `port-forward: cannot listen on 127.0.0.1: ${error.message}`, {
+          cause: error,
+        }),
+      ),
+    );
     server.listen(options.localPort ?? 0, "127.0.0.1", () => resolve());
   });
   const close = () =>
