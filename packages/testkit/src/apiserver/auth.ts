@@ -25,7 +25,11 @@ export class TokenAuthority {
   private readonly key = randomBytes(32);
   private readonly static = new Map<string, UserInfo>();
 
-  constructor(readonly issuer: string) {}
+  readonly issuer: string;
+
+  constructor(issuer: string) {
+    this.issuer = issuer;
+  }
 
   /** Returns a bearer token for a static identity (used when TLS is off, and for the CLI). */
   staticToken(user: UserInfo): string {

@@ -84,11 +84,12 @@ export class ApiCore {
   private readonly usedIps = new Set<string>();
   private readonly usedPorts = new Set<number>();
 
-  constructor(
-    readonly storage: ApiStorage,
-    readonly clock: ApiClock,
-    alloc: AllocationOptions = {},
-  ) {
+  readonly storage: ApiStorage;
+  readonly clock: ApiClock;
+
+  constructor(storage: ApiStorage, clock: ApiClock, alloc: AllocationOptions = {}) {
+    this.storage = storage;
+    this.clock = clock;
     const [net, bitsStr] = (alloc.serviceClusterIpRange ?? "10.96.0.0/12").split("/");
     const bits = Number(bitsStr);
     if (!net || !/^\d+\.\d+\.\d+\.\d+$/.test(net) || !Number.isInteger(bits) || bits < 8 || bits > 30)

@@ -46,13 +46,15 @@ export interface StatusBody {
 
 /** Thrown inside request handling; rendered as a Status response with the HTTP code. */
 export class StatusFailure extends Error {
-  constructor(
-    readonly code: number,
-    readonly reason: StatusReason,
-    message: string,
-    readonly details?: StatusBody["details"],
-  ) {
+  readonly code: number;
+  readonly reason: StatusReason;
+  readonly details: StatusBody["details"] | undefined;
+
+  constructor(code: number, reason: StatusReason, message: string, details?: StatusBody["details"]) {
     super(message);
+    this.code = code;
+    this.reason = reason;
+    this.details = details;
   }
 
   toStatus(): StatusBody {
