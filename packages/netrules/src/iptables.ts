@@ -426,7 +426,11 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       };
       const oldCtx: Ctx = { ...ctx, largeMode: lastLargeMode ?? largeMode };
       const next = new Map<string, CacheEntry>();
-      const changed: ServiceRules[] = [];
+      // Per changed service: its chain declarations and rules as one string each, so the many
+      // per-line strings die young instead of living until the payload is joined.
+      const changedDecls: string[] = [];
+      const changedRules: string[] = [];
+      let changedCount = 0;
       const staleCandidates: string[] = [];
       const active = new Set<string>();
       for (const sp of ports) {
@@ -447,7 +451,10 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         }
         for (const c of rules.natChains) active.add(c);
         next.set(sp.key, { sp, global: globalOf(rules) });
-        changed.push(rules);
+        changedCount++;
+        if (rules.natChains.length > 0)
+          changedDecls.push(rules.natChains.map((c) => `:${c} - [0:0]`).join("\n"));
+        if (rules.natRules.length > 0) changedRules.push(rules.natRules.join("\n"));
       }
       for (const [k, old] of cache) {
         if (!next.has(k)) staleCandidates.push(...genService(old.sp, oldCtx).natChains);
@@ -471,7 +478,7 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       const nat: string[] = ["*nat"];
       for (const c of [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ])
         nat.push(`:${c} - [0:0]`);
-      for (const r of changed) for (const c of r.natChains) nat.push(`:${c} - [0:0]`);
+      for (const d of changedDecls) nat.push(d);
       for (const c of deletedChains) nat.push(`:${c} - [0:0]`);
 
       const all = [...next.values()].map((e) => e.global);
@@ -497,7 +504,7 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         `-A ${KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${randomFully ? " --random-fully" : ""}`,
       );
       nat.push(`-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${masqMark}`);
-      for (const r of changed) for (const l of r.natRules) nat.push(l);
+      for (const r of changedRules) nat.push(r);
       for (const c of deletedChains) nat.push(`-X ${c}`);
       nat.push("COMMIT");
 
@@ -509,12 +516,18 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         family,
         payload,
         full,
-        changedServicePorts: changed.length,
+        changedServicePorts: changedCount,
         deletedChains,
-        lines: filter.length + nat.length,
+        lines: lineCount(payload),
       };
     },
   };
+}
+
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return n;
 }
 
 function sameList(a: string[], b: string[]): boolean {

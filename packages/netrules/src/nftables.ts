@@ -415,17 +415,13 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       const full = syncOptions.full === true || !valid;
       const t = now();
       const next = new Map<string, ServicePortModel>();
-      const all: ServiceObjects[] = [];
       const changedOld: ServiceObjects[] = [];
       const changedNew: ServiceObjects[] = [];
       let changedCount = 0;
       for (const sp of ports) {
         next.set(sp.key, sp);
         const old = cache.get(sp.key);
-        if (full) {
-          all.push(genService(sp, ctx));
-          continue;
-        }
+        if (full) continue;
         if (old === sp) continue;
         const objs = genService(sp, ctx);
         if (old) {
@@ -454,7 +450,8 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         stale = new Map();
         const bySet = new Map<string, string[]>();
         const setsDone = new Set<string>();
-        for (const objs of all) {
+        for (const sp of ports) {
+          const objs = genService(sp, ctx);
           for (const s of objs.affinitySets) {
             if (setsDone.has(s.name)) continue;
             setsDone.add(s.name);
@@ -462,10 +459,13 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
               `add set ${table} ${s.name} { type ${addr}; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`,
             );
           }
+          // One string per service: the per-line strings die young.
+          const text: string[] = [];
           for (const [name, rules] of objs.chains) {
-            L.push(`add chain ${table} ${name}`);
-            for (const r of rules) L.push(`add rule ${table} ${name} ${r}`);
+            text.push(`add chain ${table} ${name}`);
+            for (const r of rules) text.push(`add rule ${table} ${name} ${r}`);
           }
+          if (text.length > 0) L.push(text.join("\n"));
           for (const e of objs.elements) {
             let m = elements.get(e.set);
             if (!m) {
@@ -598,10 +598,16 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         elementsAdded,
         elementsDeleted,
         deletedChains,
-        lines: L.length,
+        lines: lineCount(payload),
       };
     },
   };
+}
+
+function lineCount(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
+  return n;
 }
 
 function sameObjects(a: ServiceObjects, b: ServiceObjects): boolean {
