@@ -372,7 +372,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
 
   const record = (rec: RequestRecord): void => {
     requests.push(rec);
-    if (requests.length > maxRecords) requests.splice(0, requests.length - maxRecords);
+    // trim in batches: splicing one entry per request off a large array costs a full copy each time
+    if (requests.length > maxRecords + Math.max(16, maxRecords >> 4)) requests.splice(0, requests.length - maxRecords);
     options.onRequest?.(rec);
   };
 
@@ -946,6 +947,20 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         clusterIP: core.firstServiceIp,
         ports: [{ name: "https", port: 443, protocol: "TCP", targetPort: actualPort }],
       },
+    });
+  }
+
+  const slicesDef = findResource("discovery.k8s.io", "v1", "endpointslices")!;
+  if (!core.find(slicesDef, "default", "kubernetes")) {
+    // the apiserver publishes its own endpoint for the `kubernetes` service (loopback here: a local stand-in)
+    core.create(slicesDef, "default", {
+      metadata: {
+        name: "kubernetes",
+        labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io" },
+      },
+      addressType: "IPv4",
+      endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
+      ports: [{ name: "https", port: actualPort, protocol: "TCP" }],
     });
   }
 
