@@ -4,6 +4,7 @@
 // measured. Usage:
 //   node bench/fleet.ts [--nodes 10000] [--seconds 60] [--concurrency 64] [--server null|testkit]
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -22,7 +23,22 @@ const nodes = Number(values.nodes);
 const seconds = Number(values.seconds);
 const concurrency = Number(values.concurrency);
 
-async function startServer(): Promise<{ connection: KubeConnection; stop: () => void }> {
+/** CPU seconds used so far by another process (utime + stime from /proc). */
+function cpuSecondsOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+async function startServer(): Promise<{
+  connection: KubeConnection;
+  stop: () => void;
+  pid: number | undefined;
+}> {
   const script = values.server === "testkit" ? "testkit-server.ts" : "lease-server.ts";
   const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url))], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -36,7 +52,7 @@ async function startServer(): Promise<{ connection: KubeConnection; stop: () => 
   const connection: KubeConnection = info.kubeconfigPath
     ? loadKubeConfig({ path: info.kubeconfigPath })
     : { server: info.url!, caPem: info.caPem!, token: "bench" };
-  return { connection, stop: () => child.kill("SIGTERM") };
+  return { connection, stop: () => child.kill("SIGTERM"), pid: child.pid };
 }
 
 const mib = (b: number) => (b / 2 ** 20).toFixed(0);
@@ -53,6 +69,7 @@ const createdMs = Date.now() - t0;
 await new Promise((r) => setTimeout(r, 10_000));
 
 const cpu0 = process.cpuUsage();
+const serverCpu0 = cpuSecondsOf(server.pid);
 const wall0 = process.hrtime.bigint();
 const renew0 = fleet.summary().renewals;
 let rssMax = 0;
@@ -62,6 +79,7 @@ const sampler = setInterval(() => {
 await new Promise((r) => setTimeout(r, seconds * 1000));
 clearInterval(sampler);
 const cpu = process.cpuUsage(cpu0);
+const serverCpu = cpuSecondsOf(server.pid) - serverCpu0;
 const wallS = Number(process.hrtime.bigint() - wall0) / 1e9;
 const s = fleet.summary();
 let oldestAgeMs = 0;
@@ -82,6 +100,7 @@ const result = {
   cpuCores: +((cpu.user + cpu.system) / 1e6 / wallS).toFixed(3),
   rssMaxMiB: Number(mib(rssMax)),
   renewalsPerSecond: +((s.renewals - renew0) / wallS).toFixed(0),
+  serverCpuCores: +(serverCpu / wallS).toFixed(3),
   fresh: s.fresh,
   failures: s.failures,
   oldestLeaseAgeSeconds: +(oldestAgeMs / 1000).toFixed(1),
