@@ -168,3 +168,22 @@ describe("lease controller", () => {
     ).toThrow(/leaseDurationSeconds/);
   });
 });
+
+describe("lease cache", () => {
+  it("drops managedFields from the cached lease but keeps everything else", async () => {
+    const { cacheable } = await import("./lease.js");
+    const lease = {
+      metadata: {
+        name: "n",
+        namespace: "kube-node-lease",
+        resourceVersion: "7",
+        managedFields: [{ manager: "kubelet" }],
+      },
+      spec: { holderIdentity: "n" },
+    };
+    expect(cacheable(lease)).toEqual({
+      metadata: { name: "n", namespace: "kube-node-lease", resourceVersion: "7" },
+      spec: { holderIdentity: "n" },
+    });
+  });
+});

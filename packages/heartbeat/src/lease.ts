@@ -133,15 +133,27 @@ export async function ensureLease(
     body: newLease(ctx, nodeName, undefined, owner),
     ...sig,
   });
-  return { lease, created: true };
+  return { lease: cacheable(lease), created: true };
+}
+
+/**
+ * The lease as kept in memory between renewals: managedFields dropped (the server keeps its own
+ * and they are most of a lease's size, which matters with thousands cached in fleet mode).
+ */
+export function cacheable(lease: Lease): Lease {
+  if (lease.metadata.managedFields === undefined) return lease;
+  const { managedFields: _, ...metadata } = lease.metadata;
+  return { ...lease, metadata: metadata as Lease["metadata"] };
 }
 
 /** PUT the renewed lease; the cached resourceVersion makes a stale write fail with Conflict. */
-export function updateLease(ctx: LeaseContext, lease: Lease): Promise<Lease> {
-  return ctx.client.request<Lease>({
-    method: "PUT",
-    path: leasePath(ctx.namespace, lease.metadata.name),
-    body: lease,
-    ...(ctx.signal ? { signal: ctx.signal } : {}),
-  });
+export async function updateLease(ctx: LeaseContext, lease: Lease): Promise<Lease> {
+  return cacheable(
+    await ctx.client.request<Lease>({
+      method: "PUT",
+      path: leasePath(ctx.namespace, lease.metadata.name),
+      body: lease,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    }),
+  );
 }
