@@ -253,6 +253,22 @@ describe("client-node against the simulator", () => {
     ctl.abort();
   });
 
+  it("ends a watch after timeoutSeconds", async () => {
+    const watch = new Watch(kc);
+    let ended = false;
+    const t0 = Date.now();
+    await watch.watch(
+      "/api/v1/namespaces/default/configmaps",
+      { timeoutSeconds: 1 },
+      () => {},
+      () => {
+        ended = true;
+      },
+    );
+    await eventually(() => ended, 5000, "watch timeout");
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+  });
+
   it("rejects stale writes with 409 Conflict", async () => {
     const cm = await core.createNamespacedConfigMap({
       namespace: "default",

@@ -233,7 +233,12 @@ describe("dev controllers", () => {
     server = await startApiServer({ controllers: { scheduler: false, nodeLifecycle: false } });
     const c = server.core;
     c.create(namespaces, "", { metadata: { name: "team" } });
-    await eventually(() => c.find(serviceaccounts, "team", "default"), 5000, "default service account");
+    await eventually(
+      () => c.find(serviceaccounts, "team", "default") && c.find(configmaps, "team", "kube-root-ca.crt"),
+      5000,
+      "default service account",
+    );
+    expect(c.find(configmaps, "team", "kube-root-ca.crt")?.data["ca.crt"]).toBe(server.caPem);
     c.create(configmaps, "team", { metadata: { name: "cfg" } });
     c.delete(namespaces, "", "team");
     expect(c.find(namespaces, "", "team")?.status.phase).toBe("Terminating");

@@ -23,6 +23,8 @@ export interface ControllerConfig {
   namespaces?: boolean;
   syncIntervalMs: number;
   nodeMonitorGracePeriodSeconds: number;
+  /** CA bundle published as ConfigMap kube-root-ca.crt in every namespace (root-ca-cert-publisher). */
+  caPem?: string;
 }
 
 const R = (group: string, plural: string): ResourceDef => {
@@ -95,6 +97,7 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
   const services = R("", "services");
   const namespaces = R("", "namespaces");
   const serviceaccounts = R("", "serviceaccounts");
+  const configmaps = R("", "configmaps");
   const leases = R("coordination.k8s.io", "leases");
   const slices = R("discovery.k8s.io", "endpointslices");
   let paused = false;
@@ -671,6 +674,19 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
         if (!n.metadata.deletionTimestamp) {
           if (!core.find(serviceaccounts, ns, "default"))
             ignoreMissing(() => core.create(serviceaccounts, ns, { metadata: { name: "default" } }));
+          if (cfg.caPem && !core.find(configmaps, ns, "kube-root-ca.crt"))
+            ignoreMissing(() =>
+              core.create(configmaps, ns, {
+                metadata: {
+                  name: "kube-root-ca.crt",
+                  annotations: {
+                    "kubernetes.io/description":
+                      "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters.",
+                  },
+                },
+                data: { "ca.crt": cfg.caPem },
+              }),
+            );
           continue;
         }
         let remaining = 0;
@@ -703,6 +719,9 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
     watch(namespaces, () => trigger("namespaces"));
     watch(serviceaccounts, (e) => {
       if (e.type === "DELETED") trigger("namespaces");
+    });
+    watch(configmaps, (e) => {
+      if (e.type === "DELETED" && e.object.metadata.name === "kube-root-ca.crt") trigger("namespaces");
     });
     const nsWatch = (def: ResourceDef): void =>
       watch(def, (e) => {

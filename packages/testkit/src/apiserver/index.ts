@@ -1,4 +1,6 @@
-export type { AllocationOptions, ApiClock, DeleteOptions, PatchType } from "./core.js";
+export type { AllocationOptions, ApiClock, ApiCore, DeleteOptions, PatchType } from "./core.js";
+export type { ResourceDef } from "./resources.js";
+export { findResource } from "./resources.js";
 export type { ApiServer, ApiServerOptions, ControllerOptions, FaultSpec, RequestRecord } from "./server.js";
 export { startApiServer } from "./server.js";
 export type { ApiStorage, MemoryStorageOptions, StorageEvent, StorageSubscription } from "./storage.js";

@@ -373,7 +373,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const record = (rec: RequestRecord): void => {
     requests.push(rec);
     // trim in batches: splicing one entry per request off a large array costs a full copy each time
-    if (requests.length > maxRecords + Math.max(16, maxRecords >> 4)) requests.splice(0, requests.length - maxRecords);
+    if (requests.length > maxRecords + Math.max(16, maxRecords >> 4))
+      requests.splice(0, requests.length - maxRecords);
     options.onRequest?.(rec);
   };
 
@@ -956,7 +957,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     core.create(slicesDef, "default", {
       metadata: {
         name: "kubernetes",
-        labels: { "kubernetes.io/service-name": "kubernetes", "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io" },
+        labels: {
+          "kubernetes.io/service-name": "kubernetes",
+          "endpointslice.kubernetes.io/managed-by": "endpointslicemirroring-controller.k8s.io",
+        },
       },
       addressType: "IPv4",
       endpoints: [{ addresses: ["127.0.0.1"], conditions: { ready: true } }],
@@ -1018,6 +1022,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     ...(options.controllers ?? {}),
     syncIntervalMs: options.controllerSyncIntervalMs ?? 1000,
     nodeMonitorGracePeriodSeconds: options.nodeMonitorGracePeriodSeconds ?? 40,
+    ...(pki ? { caPem: pki.ca.certPem } : {}),
   });
 
   let suspended = false;
