@@ -219,6 +219,23 @@ describe("node registration and status against the API server", () => {
     expect(node.status?.conditions?.find((c) => c.type === "PIDPressure")?.status).toBe("True");
   });
 
+  it("retries a status patch that fails with injected 409s, re-reading the Node", async () => {
+    let pressure: NodePressure = { memory: false, disk: false, pid: false };
+    const { reporter, clock, errors } = await rig("node-a", undefined, { pressure: () => pressure });
+    reporter.start();
+    await reporter.registered();
+    await advance(clock, 0);
+    server.requests.length = 0;
+    server.injectFault({ verb: "patch", resource: "nodes", subresource: "status", status: 409, times: 2 });
+    pressure = { memory: false, disk: true, pid: false };
+    await advance(clock, 10_000);
+    const calls = server.requests.filter((r) => r.resource === "nodes").map((r) => `${r.verb}:${r.code}`);
+    expect(calls).toEqual(["patch:409", "get:200", "patch:409", "get:200", "patch:200"]);
+    expect(errors.map((e) => e.code)).toEqual(["UpdateFailed", "UpdateFailed"]);
+    const node = JSON.parse(await kubectl("get", "node", "node-a", "-o", "json")) as Node;
+    expect(node.status?.conditions?.find((c) => c.type === "DiskPressure")?.status).toBe("True");
+  });
+
   it("NodeRestriction: node-a's identity cannot register or patch node-b", async () => {
     const { reporter, clock, errors } = await rig("node-b", "system:node:node-a");
     reporter.start();
