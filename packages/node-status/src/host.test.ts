@@ -5,6 +5,7 @@ import {
   createHostAddressProvider,
   createHostMachineInfoProvider,
   defaultRouteInterface,
+  defaultRouteInterface6,
   goArch,
   parseOsRelease,
   readMemTotalBytes,
@@ -42,6 +43,11 @@ describe("host machine info (checked against independent tools)", () => {
       "eth1\t0011A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\n" +
       "eth0\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\n";
     expect(defaultRouteInterface(routes)).toBe("eth0");
+    const routes6 =
+      "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001   eth1\n" +
+      "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000003 00000000 00000003   eth2\n";
+    expect(defaultRouteInterface6(routes6)).toBe("eth2");
+    expect(defaultRouteInterface6("")).toBeUndefined();
   });
 });
 

@@ -124,6 +124,15 @@ export function defaultRouteInterface(routeTable = readOr("/proc/net/route")): s
   return undefined;
 }
 
+/** Interface of the IPv6 default route, from /proc/net/ipv6_route (for IPv6-only hosts). */
+export function defaultRouteInterface6(routeTable = readOr("/proc/net/ipv6_route")): string | undefined {
+  for (const line of routeTable.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 10 && /^0{32}$/.test(f[0]!) && f[1] === "00" && f[9] !== "lo") return f[9];
+  }
+  return undefined;
+}
+
 function usable(ip: string): boolean {
   return (
     !/^127\./.test(ip) &&
@@ -169,10 +178,15 @@ export function createHostAddressProvider(options: HostAddressOptions): AddressP
         }
       }
       if (ips.length === 0) {
-        const iface = defaultRouteInterface();
-        const addrs = (iface ? networkInterfaces()[iface] : undefined) ?? [];
-        const v4 = addrs.find((a) => a.family === "IPv4" && usable(a.address));
-        const v6 = addrs.find((a) => a.family === "IPv6" && usable(a.address));
+        // IPv4 default route first, then IPv6 (like apimachinery's ChooseHostInterface).
+        const v4If = defaultRouteInterface();
+        const v6If = defaultRouteInterface6();
+        const v4 = (v4If ? networkInterfaces()[v4If] : undefined)?.find(
+          (a) => a.family === "IPv4" && usable(a.address),
+        );
+        const v6 = (v6If ? networkInterfaces()[v6If] : undefined)?.find(
+          (a) => a.family === "IPv6" && usable(a.address),
+        );
         ips = [v4?.address, v6?.address].filter((x): x is string => Boolean(x)).slice(0, 1);
       }
       return [
