@@ -269,6 +269,38 @@ describe("client-node against the simulator", () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
   });
 
+  it("serves events.k8s.io/v1 and core/v1 Events from one storage", async () => {
+    const { EventsV1Api } = await import("@kubernetes/client-node");
+    const events = kc.makeApiClient(EventsV1Api);
+    await events.createNamespacedEvent({
+      namespace: "default",
+      body: {
+        metadata: { name: "web.1" },
+        eventTime: new Date("2026-01-01T00:00:00.000000Z"),
+        regarding: { kind: "Pod", namespace: "default", name: "web" },
+        reason: "Pulled",
+        note: "Successfully pulled image",
+        type: "Normal",
+        action: "Pulling",
+        reportingController: "kubenode/kubelet",
+        reportingInstance: "node-a",
+      },
+    });
+    const core1 = await core.listNamespacedEvent({
+      namespace: "default",
+      fieldSelector: "involvedObject.name=web,reason=Pulled",
+    });
+    expect(core1.items).toHaveLength(1);
+    expect(core1.items[0]?.message).toBe("Successfully pulled image");
+    expect(core1.items[0]?.source?.component).toBe("kubenode/kubelet");
+    const back = await events.listNamespacedEvent({
+      namespace: "default",
+      fieldSelector: "regarding.name=web",
+    });
+    expect(back.items[0]?.note).toBe("Successfully pulled image");
+    expect(back.items[0]?.regarding?.name).toBe("web");
+  });
+
   it("rejects stale writes with 409 Conflict", async () => {
     const cm = await core.createNamespacedConfigMap({
       namespace: "default",

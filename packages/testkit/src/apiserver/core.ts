@@ -44,13 +44,15 @@ export function bareJson(obj: KubeObject): string {
 }
 
 /** JSON of a stored object with its kind and apiVersion first, as served on the wire. */
-export function wireJson(def: { kind: string; apiVersion: string }, obj: KubeObject): string {
+export function wireJson(def: Pick<ResourceDef, "kind" | "apiVersion" | "convert">, obj: KubeObject): string {
+  if (def.convert)
+    return JSON.stringify({ kind: def.kind, apiVersion: def.apiVersion, ...def.convert.out(obj) });
   return `{"kind":"${def.kind}","apiVersion":"${def.apiVersion}",${bareJson(obj).slice(1)}`;
 }
 
 /** The object as served (kind/apiVersion added), for in-process consumers. */
 export function withKind(def: ResourceDef, obj: KubeObject): Json {
-  return { kind: def.kind, apiVersion: def.apiVersion, ...obj };
+  return { kind: def.kind, apiVersion: def.apiVersion, ...(def.convert ? def.convert.out(obj) : obj) };
 }
 
 /** RFC 3339 timestamp with second precision, the format of metav1.Time. */
@@ -142,7 +144,8 @@ export class ApiCore {
       throw badRequest(
         `${expectKind} in version "${def.version}" cannot be handled as a ${expectKind}: json: cannot unmarshal ${Array.isArray(metadata) ? "array" : typeof metadata} into Go struct field ${expectKind}.metadata of type v1.ObjectMeta`,
       );
-    return { metadata: { ...(metadata ?? {}) }, ...rest } as KubeObject;
+    const obj = { metadata: { ...(metadata ?? {}) }, ...rest } as KubeObject;
+    return def.convert ? def.convert.in(obj) : obj;
   }
 
   private checkNamespace(def: ResourceDef, ns: string, creating: boolean): void {
@@ -618,7 +621,7 @@ export class ApiCore {
 
   /** All stored resource definitions. */
   storedResources(): ResourceDef[] {
-    return RESOURCES.filter((r) => r.stored);
+    return RESOURCES.filter((r) => r.stored && !r.convert);
   }
 }
 

@@ -23,7 +23,12 @@ export interface ResourceDef {
   key: string;
   /** Whether an update that does not find the object creates it (events, like upstream). */
   createOnUpdate?: boolean;
+  /** Converts between the stored shape and this version's wire shape when storage is shared. */
+  convert?: { out(o: KubeObject): Json; in(o: KubeObject): KubeObject; field(path: string): string };
 }
+
+import { eventsV1 } from "./convert.js";
+import type { Json, KubeObject } from "./types.js";
 
 const CRUD = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 const STATUS = { verbs: ["get", "patch", "update"] };
@@ -39,7 +44,8 @@ function def(
     fieldLabels: [],
     ...d,
     apiVersion: d.group ? `${d.group}/${d.version}` : d.version,
-    key: `${d.group}/${d.plural}`,
+    // events.k8s.io/v1 Events live in the core/v1 event storage, like upstream
+    key: d.group === "events.k8s.io" ? "/events" : `${d.group}/${d.plural}`,
   };
 }
 
@@ -196,6 +202,7 @@ export const RESOURCES: readonly ResourceDef[] = [
       "type",
     ],
     createOnUpdate: true,
+    convert: eventsV1,
   }),
   def({
     group: "authentication.k8s.io",

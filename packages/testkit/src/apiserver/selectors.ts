@@ -123,6 +123,7 @@ export function parseFieldSelector(
   selector: string,
   supported: readonly string[],
   kind: string,
+  mapPath: (path: string) => string = (p) => p,
 ): Matcher | undefined {
   if (!selector.trim()) return undefined;
   const reqs: { path: string; neg: boolean; value: string }[] = [];
@@ -134,7 +135,7 @@ export function parseFieldSelector(
       throw badRequest(`field label not supported: ${path}`);
     }
     void kind;
-    reqs.push({ path, neg: m[2] === "!=", value: m[3]!.trim() });
+    reqs.push({ path: mapPath(path), neg: m[2] === "!=", value: m[3]!.trim() });
   }
   return (obj) => {
     for (const r of reqs) {

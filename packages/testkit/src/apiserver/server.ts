@@ -720,7 +720,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
 
   function matchers(def: ResourceDef, q: URLSearchParams): { label?: Matcher; field?: Matcher } {
     const label = parseLabelSelector(q.get("labelSelector") ?? "");
-    const field = parseFieldSelector(q.get("fieldSelector") ?? "", def.fieldLabels, def.kind);
+    const field = parseFieldSelector(
+      q.get("fieldSelector") ?? "",
+      def.fieldLabels,
+      def.kind,
+      def.convert?.field,
+    );
     return { ...(label ? { label } : {}), ...(field ? { field } : {}) };
   }
 
@@ -805,7 +810,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     if (next) meta += `,"continue":"${next}"`;
     if (remaining) meta += `,"remainingItemCount":${remaining}`;
     let out = `{"kind":"${def.kind}List","apiVersion":"${def.apiVersion}","metadata":{${meta}},"items":[`;
-    for (let j = 0; j < items.length; j++) out += (j ? "," : "") + bareJson(items[j]!);
+    const conv = def.convert;
+    for (let j = 0; j < items.length; j++)
+      out += (j ? "," : "") + (conv ? JSON.stringify(conv.out(items[j]!)) : bareJson(items[j]!));
     return `${out}]}`;
   }
 
@@ -864,10 +871,11 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       }
       if (obj === ev.object && !tableAccept) {
         ev.cache ??= new Map();
-        let s = ev.cache.get(type);
+        const cacheKey = `${def.apiVersion}|${type}`;
+        let s = ev.cache.get(cacheKey);
         if (s === undefined) {
           s = line(type, def, obj);
-          ev.cache.set(type, s);
+          ev.cache.set(cacheKey, s);
         }
         write(s);
       } else write(line(type, def, obj));
