@@ -15,3 +15,4 @@ export type { LeaseController, LeaseControllerOptions } from "./lease-controller
 export { createLeaseController } from "./lease-controller.js";
 export type { LeaseFleet, LeaseFleetOptions, LeaseFleetSummary } from "./lease-fleet.js";
 export { createLeaseFleet } from "./lease-fleet.js";
+export { leaseFleetMetrics, leaseHealthMetrics } from "./metrics.js";
