@@ -501,7 +501,13 @@ function buildService(
   return out;
 }
 
-function sameSlices(a: EndpointSliceLike[], b: EndpointSliceLike[]): boolean {
+function sameSlices(
+  a: EndpointSliceLike[],
+  found: EndpointSliceLike | EndpointSliceLike[] | undefined,
+): boolean {
+  if (found === undefined) return a.length === 0;
+  if (!Array.isArray(found)) return a.length === 1 && a[0] === found;
+  const b = found;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
@@ -528,7 +534,8 @@ export function buildProxyModel(
   // Two-level maps keyed by the input's own namespace and name strings: V8 caches a string's hash
   // on the string, so lookups with the informer's (reused) strings are cheaper than building
   // "ns/name" keys on every build.
-  const slicesByService = new Map<string, Map<string, EndpointSliceLike[]>>();
+  // Most services have one slice: it is stored as is, and only services with several get an array.
+  const slicesByService = new Map<string, Map<string, EndpointSliceLike | EndpointSliceLike[]>>();
   const errors: ModelError[] = [];
   for (const slice of input.endpointSlices) {
     const ns = slice.metadata?.namespace ?? "";
@@ -539,19 +546,21 @@ export function buildProxyModel(
       byName = new Map();
       slicesByService.set(ns, byName);
     }
-    const list = byName.get(svc);
-    if (list) list.push(slice);
-    else byName.set(svc, [slice]);
+    const cur = byName.get(svc);
+    if (cur === undefined) byName.set(svc, slice);
+    else if (Array.isArray(cur)) cur.push(slice);
+    else byName.set(svc, [cur, slice]);
   }
   const sources: SourceMap = new Map();
   const servicePorts: ServicePortModel[] = [];
   for (const svc of input.services) {
     const ns = svc.metadata?.namespace ?? "";
     const name = svc.metadata?.name ?? "";
-    const slices = slicesByService.get(ns)?.get(name) ?? NO_SLICES;
+    const found = slicesByService.get(ns)?.get(name);
+    const slices = found === undefined ? NO_SLICES : Array.isArray(found) ? found : [found];
     const old = prev?.sources.get(ns)?.get(name);
     let src: ServiceSource;
-    if (old && old.service === svc && sameSlices(old.slices, slices)) {
+    if (old && old.service === svc && sameSlices(old.slices, found)) {
       src = old;
     } else {
       const errs: ModelError[] = [];

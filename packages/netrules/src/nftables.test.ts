@@ -36,9 +36,17 @@ describe("nftables backend", () => {
     const { model } = buildProxyModel(featureScenario());
     const r = createNftablesBackend({ ...opts, layout: "compact" }).sync(model);
     expect(r.payload).not.toContain("endpoint-5OJB2KTY");
+    // plain services have no chain of their own: a shared chain per endpoint count picks the endpoint
+    expect(r.payload).toContain("172.30.0.41 . tcp . 80 : goto lb-2");
     expect(r.payload).toContain(
-      "meta l4proto tcp dnat ip to numgen random mod 2 map { 0 : 10.180.0.1 . 80, 1 : 10.180.1.1 . 80 }",
+      "172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80, 172.30.0.41 . tcp . 80 . 1 : 10.180.1.1 . 80",
     );
+    expect(r.payload).toContain(
+      "add rule ip kube-proxy lb-2 meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @flat-endpoints",
+    );
+    expect(r.payload).not.toContain("service-ULMVA6XW");
+    // ETP Local services keep their own chains
+    expect(r.payload).toContain("add chain ip kube-proxy external-42NFTM6N-ns2/svc2/tcp/p80");
     // ClientIP affinity keeps per-endpoint chains and sets in the compact layout too
     expect(r.payload).toMatch(
       /add set ip kube-proxy affinity-\S+ \{ type ipv4_addr; flags dynamic,timeout; timeout 300s; \}/,

@@ -96,6 +96,8 @@ interface ServiceObjects {
   chains: Map<string, string[]>;
   elements: Element[];
   affinitySets: AffinitySet[];
+  /** Compact layout: the endpoint count whose shared lb-N chains this service uses. */
+  flatSize?: number;
 }
 
 interface Ctx {
@@ -125,9 +127,53 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
     elements.push({ set, key, value, comment });
   const affinity = sp.affinityTimeoutSeconds !== undefined;
   const useEndpointChains = !ctx.compact || affinity;
+  // Compact layout, plain services (no affinity, Cluster traffic policies): no per-service chain at
+  // all. The dispatch maps send the packet to a shared chain per endpoint count N, which picks the
+  // endpoint with one lookup of (VIP, protocol, port, numgen random mod N) in a named map.
+  if (
+    ctx.compact &&
+    !affinity &&
+    !sp.internalPolicyLocal &&
+    !sp.externalPolicyLocal &&
+    sp.clusterEndpoints.length > 0 &&
+    sp.usesClusterEndpoints
+  ) {
+    const eps = sp.clusterEndpoints;
+    const n = eps.length;
+    const key = (ip: string, port: number) => `${ip} . ${proto} . ${port}`;
+    el("cluster-ips", sp.clusterIP);
+    const vip = (ip: string, chain: string) => {
+      el("service-ips", key(ip, sp.port), `goto ${chain}-${n}`);
+      eps.forEach((e, i) => el("flat-endpoints", `${key(ip, sp.port)} . ${i}`, `${e.ip} . ${e.port}`));
+    };
+    vip(sp.clusterIP, "lb");
+    for (const ip of sp.externalIPs) vip(ip, "lbx");
+    const usesFW = sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
+    if (usesFW) {
+      const sources = [...sp.loadBalancerSourceRanges];
+      if (
+        sp.loadBalancerSourceRanges.some((t) => ctx.nodeIPs.some((ip) => cidrContains(parseCidr(t)!, ip)))
+      ) {
+        sources.push(...sp.loadBalancerIPs);
+      }
+      chains.set(fwChain, [`${ipX} saddr != { ${sources.join(", ")} } drop`]);
+    }
+    for (const ip of sp.loadBalancerIPs) {
+      vip(ip, "lbx");
+      if (usesFW) el("firewall-ips", key(ip, sp.port), `goto ${fwChain}`, sp.name);
+    }
+    if (sp.nodePort !== 0) {
+      el("service-nodeports", `${proto} . ${sp.nodePort}`, `goto lbnp-${n}`);
+      eps.forEach((e, i) =>
+        el("flat-nodeport-endpoints", `${proto} . ${sp.nodePort} . ${i}`, `${e.ip} . ${e.port}`),
+      );
+    }
+    for (const e of sp.reachableEndpoints) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
+    return { chains, elements, affinitySets, flatSize: n };
+  }
+
   const epBase = new Map<EndpointModel, string>();
   for (const e of sp.reachableEndpoints) epBase.set(e, nftEndpointChainBase(sp, e));
-
   const hasEndpoints = sp.hasEndpoints;
   const usesClusterPolicyChain = sp.clusterEndpoints.length > 0 && sp.usesClusterEndpoints;
   const usesLocalPolicyChain = sp.localEndpoints.length > 0 && sp.usesLocalEndpoints;
@@ -315,10 +361,34 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
   const now = options.now ?? Date.now;
   const loopback = family === "IPv4" ? "127.0.0.0/8" : "::1";
 
+  const flatChains = (n: number): string[] => {
+    const dnat = (map: string, key: string) =>
+      `meta l4proto { tcp, udp, sctp } dnat ${ipX} to ${key} . numgen random mod ${n} map @${map}`;
+    const vipKey = `${ipX} daddr . meta l4proto . th dport`;
+    const masq = ctx.masqueradeAll
+      ? ["jump mark-for-masquerade"]
+      : ctx.localCidr
+        ? [`${ipX} saddr != ${ctx.localCidr} jump mark-for-masquerade`]
+        : [];
+    const out: string[] = [];
+    const chain = (name: string, rules: string[]) => {
+      out.push(`add chain ${table} ${name}`);
+      for (const r of rules) out.push(`add rule ${table} ${name} ${r}`);
+    };
+    chain(`lb-${n}`, [...masq, dnat("flat-endpoints", vipKey)]);
+    chain(`lbx-${n}`, ["jump mark-for-masquerade", dnat("flat-endpoints", vipKey)]);
+    chain(`lbnp-${n}`, [
+      "jump mark-for-masquerade",
+      dnat("flat-nodeport-endpoints", "meta l4proto . th dport"),
+    ]);
+    return out;
+  };
+  let flatSizes = new Set<number>();
+
   let valid = false;
   // Kept between syncs: the model object per service port (its objects are regenerated from it
   // when a diff needs them), the refcounted map/set elements, and chains awaiting deletion.
-  let cache = new Map<string, ServicePortModel>();
+  const cache = new Map<string, ServicePortModel>();
   let elements = new Map<string, Map<string, ElementState>>(); // set -> key -> state
   let stale = new Map<string, number>(); // chain -> time it became stale
 
@@ -330,9 +400,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       `table ${table} {`,
       `\tcomment "rules for kube-proxy"`,
     );
-    for (const [name, type, comment] of MAP_TYPES(addr)) {
-      const kind = type.includes(": verdict") ? "map" : "set";
-      L.push(`\t${kind} ${name} {`, `\t\ttype ${type}`, `\t\tcomment ${JSON.stringify(comment)}`, "\t}");
+    for (const [name, type, comment] of [...MAP_TYPES(addr), ...(ctx.compact ? flatMaps(ipX) : [])]) {
+      const kind = type.includes(" : ") ? "map" : "set";
+      const typeLine = type.startsWith("typeof ") ? type : `type ${type}`;
+      L.push(`\t${kind} ${name} {`, `\t\t${typeLine}`, `\t\tcomment ${JSON.stringify(comment)}`, "\t}");
     }
     const chain = (name: string, hook: string | undefined, rules: string[]) => {
       L.push(`\tchain ${name} {`);
@@ -411,18 +482,27 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       valid = false;
     },
     sync(model, syncOptions = {}) {
-      const ports = model.servicePorts.filter((sp) => sp.family === family);
       const full = syncOptions.full === true || !valid;
       const t = now();
-      const next = new Map<string, ServicePortModel>();
+      // The cache is updated in place: a 1-service change costs one map lookup per service port
+      // plus the work for that one service, not a rebuilt map.
       const changedOld: ServiceObjects[] = [];
       const changedNew: ServiceObjects[] = [];
+      const updates: ServicePortModel[] = [];
       let changedCount = 0;
-      for (const sp of ports) {
-        next.set(sp.key, sp);
+      let matched = 0;
+
+      for (const sp of model.servicePorts) {
+        if (sp.family !== family) continue;
+
         const old = cache.get(sp.key);
-        if (full) continue;
+        if (old) matched++;
+        if (full) {
+          if (old !== sp) updates.push(sp);
+          continue;
+        }
         if (old === sp) continue;
+        updates.push(sp);
         const objs = genService(sp, ctx);
         if (old) {
           const oldObjs = genService(old, ctx);
@@ -432,13 +512,21 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         changedNew.push(objs);
         changedCount++;
       }
+      const removed: string[] = [];
+      if (matched !== cache.size) {
+        const current = new Set<string>();
+        for (const sp of model.servicePorts) if (sp.family === family) current.add(sp.key);
+        for (const k of cache.keys()) if (!current.has(k)) removed.push(k);
+      }
       if (!full) {
-        for (const [k, old] of cache) {
-          if (next.has(k)) continue;
-          changedOld.push(genService(old, ctx));
+        for (const k of removed) {
+          changedOld.push(genService(cache.get(k)!, ctx));
           changedCount++;
         }
       }
+      for (const k of removed) cache.delete(k);
+      for (const sp of updates) cache.set(sp.key, sp);
+      const ports = full ? model.servicePorts.filter((sp) => sp.family === family) : [];
 
       const L: string[] = [];
       let elementsAdded = 0;
@@ -450,8 +538,13 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         stale = new Map();
         const bySet = new Map<string, string[]>();
         const setsDone = new Set<string>();
+        flatSizes = new Set();
         for (const sp of ports) {
           const objs = genService(sp, ctx);
+          if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
+            flatSizes.add(objs.flatSize);
+            L.push(flatChains(objs.flatSize).join("\n"));
+          }
           for (const s of objs.affinitySets) {
             if (setsDone.has(s.name)) continue;
             setsDone.add(s.name);
@@ -571,6 +664,12 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
             `add set ${table} ${name} { type ${addr}; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`,
           );
         }
+        for (const objs of changedNew) {
+          if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
+            flatSizes.add(objs.flatSize);
+            L.push(...flatChains(objs.flatSize));
+          }
+        }
         for (const name of wanted.keys()) {
           if (oldChains.has(name) || stale.has(name)) L.push(`flush chain ${table} ${name}`);
           else L.push(`add chain ${table} ${name}`);
@@ -587,14 +686,13 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         for (const c of deletedChains) L.push(`delete chain ${table} ${c}`);
         for (const s of oldSets) if (!wantedSets.has(s)) L.push(`delete set ${table} ${s}`);
       }
-      cache = next;
       valid = true;
       const payload = L.length > 0 ? `${L.join("\n")}\n` : "";
       return {
         family,
         payload,
         full,
-        changedServicePorts: full ? next.size : changedCount,
+        changedServicePorts: full ? ports.length : changedCount,
         elementsAdded,
         elementsDeleted,
         deletedChains,
@@ -625,4 +723,20 @@ function sameObjects(a: ServiceObjects, b: ServiceObjects): boolean {
   return a.affinitySets.every(
     (s, i) => s.name === b.affinitySets[i]!.name && s.timeoutSeconds === b.affinitySets[i]!.timeoutSeconds,
   );
+}
+
+/** Compact layout: the endpoint maps of the shared per-endpoint-count chains. */
+function flatMaps(ipX: string): [string, string, string][] {
+  return [
+    [
+      "flat-endpoints",
+      `typeof ${ipX} daddr . meta l4proto . th dport . numgen random mod 1 : ${ipX} daddr . th dport`,
+      "service IP, protocol, port and endpoint index to endpoint address and port",
+    ],
+    [
+      "flat-nodeport-endpoints",
+      `typeof meta l4proto . th dport . numgen random mod 1 : ${ipX} daddr . th dport`,
+      "NodePort protocol, port and endpoint index to endpoint address and port",
+    ],
+  ];
 }
