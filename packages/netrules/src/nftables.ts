@@ -123,8 +123,9 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   const chains = new Map<string, string[]>();
   const elements: Element[] = [];
   const affinitySets: AffinitySet[] = [];
-  const el = (set: string, key: string, value?: string, comment?: string) =>
+  const el = (set: string, key: string, value?: string, comment?: string): void => {
     elements.push({ set, key, value, comment });
+  };
   const affinity = sp.affinityTimeoutSeconds !== undefined;
   const useEndpointChains = !ctx.compact || affinity;
   // Compact layout, plain services (no affinity, Cluster traffic policies): no per-service chain at
