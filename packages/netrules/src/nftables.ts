@@ -145,7 +145,8 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
     el("cluster-ips", sp.clusterIP);
     const vip = (ip: string, chain: string) => {
       el("service-ips", key(ip, sp.port), `goto ${chain}-${n}`);
-      eps.forEach((e, i) => el("flat-endpoints", `${key(ip, sp.port)} . ${i}`, `${e.ip} . ${e.port}`));
+      for (const [i, e] of eps.entries())
+        el("flat-endpoints", `${key(ip, sp.port)} . ${i}`, `${e.ip} . ${e.port}`);
     };
     vip(sp.clusterIP, "lb");
     for (const ip of sp.externalIPs) vip(ip, "lbx");
@@ -165,9 +166,8 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
     }
     if (sp.nodePort !== 0) {
       el("service-nodeports", `${proto} . ${sp.nodePort}`, `goto lbnp-${n}`);
-      eps.forEach((e, i) =>
-        el("flat-nodeport-endpoints", `${proto} . ${sp.nodePort} . ${i}`, `${e.ip} . ${e.port}`),
-      );
+      for (const [i, e] of eps.entries())
+        el("flat-nodeport-endpoints", `${proto} . ${sp.nodePort} . ${i}`, `${e.ip} . ${e.port}`);
     }
     for (const e of sp.reachableEndpoints) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
     return { chains, elements, affinitySets, flatSize: n };
