@@ -52,28 +52,36 @@ async function latency(calls: Record<string, Call>): Promise<Record<string, { p5
   );
 }
 
-/** Median wall time of CONCURRENT concurrent calls per client, rounds interleaved. */
-async function burst(calls: Record<string, Call>): Promise<Record<string, number>> {
+/**
+ * Median wall time (ms) of CONCURRENT concurrent calls per client, and the client process's CPU time
+ * per call (µs; the runtime's own CPU is not counted, so this is the client-side cost and is far
+ * less sensitive to machine load than wall time). Rounds are interleaved.
+ */
+async function burst(calls: Record<string, Call>): Promise<Record<string, { wall: number; cpuUs: number }>> {
   const walls: Record<string, number[]> = {};
+  const cpus: Record<string, number[]> = {};
   for (const [name, call] of Object.entries(calls)) {
     walls[name] = [];
+    cpus[name] = [];
     await Promise.all(Array.from({ length: 100 }, call));
   }
   for (let r = 0; r < ROUNDS; r++) {
     for (const [name, call] of Object.entries(calls)) {
+      const cpu = process.cpuUsage();
       const t = performance.now();
       await Promise.all(Array.from({ length: CONCURRENT }, call));
       walls[name]?.push(performance.now() - t);
+      const used = process.cpuUsage(cpu);
+      cpus[name]?.push((used.user + used.system) / CONCURRENT);
     }
   }
+  const median = (xs: number[] | undefined) =>
+    percentile(
+      (xs ?? []).sort((a, b) => a - b),
+      50,
+    );
   return Object.fromEntries(
-    Object.entries(walls).map(([name, w]) => [
-      name,
-      percentile(
-        w.sort((a, b) => a - b),
-        50,
-      ),
-    ]),
+    Object.keys(calls).map((name) => [name, { wall: median(walls[name]), cpuUs: median(cpus[name]) }]),
   );
 }
 
@@ -194,16 +202,18 @@ try {
     };
     if (count === 20) {
       for (const [name, v] of Object.entries(await latency(pick("version")))) {
-        row(name)["Version p50"] = v.p50;
-        row(name)["Version p99"] = v.p99;
+        row(name)["Version p50 (ms)"] = v.p50;
+        row(name)["Version p99 (ms)"] = v.p99;
       }
     }
     for (const [name, l] of Object.entries(await latency(pick("list")))) {
-      row(name)[`List(${count}) p50`] = l.p50;
-      row(name)[`List(${count}) p99`] = l.p99;
+      row(name)[`ListContainers(${count}) p50 (ms)`] = l.p50;
+      row(name)[`ListContainers(${count}) p99 (ms)`] = l.p99;
     }
-    for (const [name, wall] of Object.entries(await burst(pick("list"))))
-      row(name)[`1000x List(${count}) wall`] = wall;
+    for (const [name, b] of Object.entries(await burst(pick("list")))) {
+      row(name)[`1000 concurrent ListContainers(${count}) wall (ms)`] = b.wall;
+      row(name)[`ListContainers(${count}) client CPU per call (µs)`] = b.cpuUs;
+    }
   }
   for (const c of Object.values(clients)) c.close();
   admin.close();
@@ -211,16 +221,19 @@ try {
   await ctd.stop();
 }
 
-const columns = Object.keys(Object.values(results)[0] ?? {});
+const clientNames = Object.keys(results);
+const metrics = Object.keys(results[clientNames[0] ?? ""] ?? {});
 const lines = [
-  `| client | ${columns.join(" | ")} |`,
-  `|---|${columns.map(() => "---").join("|")}|`,
-  ...Object.entries(results).map(
-    ([name, row]) =>
-      `| ${name} | ${columns.map((c) => `${(row[c] ?? Number.NaN).toFixed(c.includes("wall") ? 0 : 3)}`).join(" | ")} |`,
+  `| metric | ${clientNames.join(" | ")} |`,
+  `|---|${clientNames.map(() => "---:").join("|")}|`,
+  ...metrics.map(
+    (m) =>
+      `| ${m} | ${clientNames
+        .map((n) => (results[n]?.[m] ?? Number.NaN).toFixed(m.includes("wall") || m.includes("CPU") ? 0 : 3))
+        .join(" | ")} |`,
   ),
 ];
 process.stdout.write(
-  `containerd 1.6, ${ITER} sequential calls per latency (ms), median of ${ROUNDS} bursts (ms), Node ${process.version}\n\n${lines.join("\n")}\n`,
+  `containerd 1.6, ${ITER} sequential calls per latency (ms), median of ${ROUNDS} bursts, Node ${process.version}\n\n${lines.join("\n")}\n`,
 );
 if (process.argv.includes("--json")) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
