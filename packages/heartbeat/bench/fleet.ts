@@ -73,8 +73,11 @@ const serverCpu0 = cpuSecondsOf(server.pid);
 const wall0 = process.hrtime.bigint();
 const renew0 = fleet.summary().renewals;
 let rssMax = 0;
+let heapMax = 0;
 const sampler = setInterval(() => {
-  rssMax = Math.max(rssMax, process.memoryUsage().rss);
+  const m = process.memoryUsage();
+  rssMax = Math.max(rssMax, m.rss);
+  heapMax = Math.max(heapMax, m.heapUsed);
 }, 500);
 await new Promise((r) => setTimeout(r, seconds * 1000));
 clearInterval(sampler);
@@ -99,6 +102,7 @@ const result = {
   measuredSeconds: +wallS.toFixed(1),
   cpuCores: +((cpu.user + cpu.system) / 1e6 / wallS).toFixed(3),
   rssMaxMiB: Number(mib(rssMax)),
+  heapUsedMaxMiB: Number(mib(heapMax)),
   renewalsPerSecond: +((s.renewals - renew0) / wallS).toFixed(0),
   serverCpuCores: +(serverCpu / wallS).toFixed(3),
   fresh: s.fresh,
