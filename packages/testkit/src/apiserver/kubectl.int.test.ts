@@ -1,8 +1,9 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type ApiServer, startApiServer } from "./server.js";
-import { eventually } from "./test-support.js";
+import { eventually, raw } from "./test-support.js";
 
 interface Result {
   code: number;
@@ -15,7 +16,8 @@ function kubectl(kubeconfig: string, args: string[], stdin?: string): Promise<Re
   return new Promise((resolve) => {
     const child = execFile(
       "kubectl",
-      ["--kubeconfig", kubeconfig, ...args],
+      // a private discovery cache: servers on recycled ports must not see each other's cache
+      ["--kubeconfig", kubeconfig, "--cache-dir", join(dirname(kubeconfig), "kubectl-cache"), ...args],
       { timeout: 60_000 },
       (err, stdout, stderr) => {
         const code = err
@@ -172,6 +174,8 @@ describe.skipIf(!available)("kubectl as a black box", () => {
     const child = spawn("kubectl", [
       "--kubeconfig",
       kc,
+      "--cache-dir",
+      join(dirname(kc), "kubectl-cache"),
       "get",
       "pod",
       "web",
@@ -250,6 +254,28 @@ describe.skipIf(!available)("kubectl as a black box", () => {
     const gone = await kubectl(kc, ["get", "service", "web"]);
     expect(gone.code).not.toBe(0);
     expect(gone.stderr).toContain('Error from server (NotFound): services "web" not found');
+  });
+
+  it("works over plain HTTP with bearer tokens", async () => {
+    const plain = await startApiServer({ tls: false });
+    try {
+      expect(plain.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const r = await kubectl(plain.kubeconfigPath, ["get", "namespaces", "-o", "name"]);
+      expect(r.stdout).toContain("namespace/kube-node-lease");
+      // tokens still authenticate clients that send them over http (client-node does; kubectl does not)
+      await plain.kubeconfigFor("system:node:n1");
+      const denied = await raw(
+        plain,
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        '{"metadata":{"name":"x"}}',
+        { "Content-Type": "application/json" },
+        "system:node:n1",
+      );
+      expect(denied.status).toBe(403);
+    } finally {
+      await plain.stop();
+    }
   });
 
   it("reports invalid manifests with the server's error", async () => {

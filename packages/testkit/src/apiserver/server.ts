@@ -46,7 +46,11 @@ export interface ControllerOptions {
 export interface ApiServerOptions extends AllocationOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
-  /** Serve HTTPS with a generated CA and client certificates (default true); false serves plain HTTP with bearer tokens. */
+  /**
+   * Serve HTTPS with a generated CA and client certificates (default true). false serves plain HTTP:
+   * bearer tokens still authenticate, and requests without credentials get full access (like the
+   * former insecure port), because client-go (kubectl) does not send tokens over plain HTTP.
+   */
   tls?: boolean;
   controllers?: ControllerOptions;
   /** Storage backend; default in-memory. */
@@ -367,7 +371,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       userCache.set(sock, user);
       return user ?? undefined;
     }
-    return undefined;
+    // plain HTTP without credentials acts like kube-apiserver's former insecure port (full access):
+    // client-go does not send bearer tokens over http, so kubectl could not authenticate otherwise
+    return identityUser("admin");
   };
 
   const record = (rec: RequestRecord): void => {
@@ -980,6 +986,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     const cert = clientCerts.get(identity);
     const cluster: Json = { server: url };
     if (pki) cluster["certificate-authority-data"] = Buffer.from(pki.ca.certPem).toString("base64");
+    // plain HTTP: client-node refuses http:// servers unless TLS verification is marked skipped
+    else cluster["insecure-skip-tls-verify"] = true;
     const userEntry: Json = cert
       ? {
           "client-certificate-data": Buffer.from(cert.certPem).toString("base64"),
