@@ -12,11 +12,24 @@ function load(): Promise<ClientNode> {
   return clientNode;
 }
 
+type ClientNodeConfig = InstanceType<ClientNode["KubeConfig"]>;
+const configs = new WeakMap<KubeConnection, Promise<ClientNodeConfig>>();
+
 /**
  * A `KubeConfig` of @kubernetes/client-node for the same connection, for code that wants the
- * generated typed APIs. Imported lazily: processes that never call this never pay for it.
+ * generated typed APIs. Imported lazily: processes that never call this never pay for it. One
+ * `KubeConfig` per connection object: calling again returns the same instance.
  */
-export async function toClientNodeConfig(connection: KubeConnection) {
+export function toClientNodeConfig(connection: KubeConnection): Promise<ClientNodeConfig> {
+  let kc = configs.get(connection);
+  if (!kc) {
+    kc = buildConfig(connection);
+    configs.set(connection, kc);
+  }
+  return kc;
+}
+
+async function buildConfig(connection: KubeConnection): Promise<ClientNodeConfig> {
   const k8s = await load();
   const kc = new k8s.KubeConfig();
   const cluster = {

@@ -169,6 +169,7 @@ describe("client and patch helpers against the API server", () => {
     const conn = loadKubeConfig({ path: await server.kubeconfigFor("system:node:node-a") });
     const k8s = await import("@kubernetes/client-node");
     const kc = await toClientNodeConfig(conn);
+    expect(await toClientNodeConfig(conn)).toBe(kc); // one client-node config per connection
     const core = kc.makeApiClient(k8s.CoreV1Api);
     await core.createNode({ body: { metadata: { name: "node-a" } } });
     const patched = await core.patchNodeStatus(
