@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { connectStream } from "./streaming.js";
+import { connectStream, forwardPort, portForwardStream } from "./streaming.js";
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -100,5 +100,32 @@ describe("connectStream", () => {
 
   it("rejects URLs that are not http(s) or ws(s)", async () => {
     await expect(connectStream("ftp://x/exec/1")).rejects.toMatchObject({ code: "InvalidArgument" });
+  });
+});
+
+describe("port-forward helpers", () => {
+  const noCalls = {
+    portForward: async () => {
+      throw new Error("must not be called");
+    },
+  };
+
+  it("rejects a port outside 1-65535 before calling the runtime", async () => {
+    await expect(portForwardStream(noCalls, "pod", 0)).rejects.toMatchObject({
+      code: "InvalidArgument",
+      message: "port must be an integer in 1-65535, got 0",
+    });
+  });
+
+  it("reports a local port that cannot be bound as StreamFailed", async () => {
+    const first = await forwardPort(noCalls, "pod", 80);
+    try {
+      await expect(forwardPort(noCalls, "pod", 80, { localPort: first.localPort })).rejects.toMatchObject({
+        code: "StreamFailed",
+        message: expect.stringContaining("cannot listen on 127.0.0.1"),
+      });
+    } finally {
+      await first.close();
+    }
   });
 });
