@@ -253,6 +253,38 @@ describe("client-node against the simulator", () => {
     ctl.abort();
   });
 
+  it("drives client-node's informer (list, then watch with bookmarks)", async () => {
+    const { makeInformer } = await import("@kubernetes/client-node");
+    await core.createNamespace({ body: { metadata: { name: "inf" } } });
+    await core.createNamespacedConfigMap({ namespace: "inf", body: { metadata: { name: "before" } } });
+    const informer = makeInformer(kc, "/api/v1/namespaces/inf/configmaps", () =>
+      core.listNamespacedConfigMap({ namespace: "inf" }),
+    );
+    const log: string[] = [];
+    // kube-root-ca.crt is published into every namespace by the namespaces controller
+    informer.on("add", (o) => o.metadata?.name !== "kube-root-ca.crt" && log.push(`add:${o.metadata?.name}`));
+    informer.on("update", (o) => log.push(`update:${o.metadata?.name}:${o.data?.v}`));
+    informer.on("delete", (o) => log.push(`delete:${o.metadata?.name}`));
+    informer.on("error", () => {});
+    await informer.start();
+    await eventually(() => log.includes("add:before"), 5000, "initial list");
+    await core.createNamespacedConfigMap({
+      namespace: "inf",
+      body: { metadata: { name: "after" }, data: { v: "1" } },
+    });
+    await core.replaceNamespacedConfigMap({
+      name: "after",
+      namespace: "inf",
+      body: { metadata: { name: "after" }, data: { v: "2" } },
+    });
+    await core.deleteNamespacedConfigMap({ name: "before", namespace: "inf" });
+    await eventually(() => log.includes("delete:before"), 5000, "informer events");
+    expect(log).toEqual(["add:before", "add:after", "update:after:2", "delete:before"]);
+    expect(informer.list("inf").map((o) => o.metadata?.name)).toContain("after");
+    expect(informer.list("inf").map((o) => o.metadata?.name)).not.toContain("before");
+    await informer.stop();
+  });
+
   it("ends a watch after timeoutSeconds", async () => {
     const watch = new Watch(kc);
     let ended = false;
