@@ -12,7 +12,8 @@ Options:
   --port <n>               TCP port on 127.0.0.1 (default 6443; 0 picks a free port)
   --kubeconfig <path>      where to write the admin kubeconfig (default ./kubeconfig)
   --node <name>            also write kubeconfig-<name> for identity system:node:<name> (repeatable)
-  --no-tls                 serve plain HTTP with bearer tokens instead of HTTPS
+  --no-tls                 serve plain HTTP (tokens optional, full access without) instead of HTTPS
+  --service-account-volumes  add the projected kube-api-access volume to new pods (SA admission)
   --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces (repeatable)
   --help                   show this help
 `;
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
         kubeconfig: { type: "string", default: "kubeconfig" },
         node: { type: "string", multiple: true, default: [] },
         "no-tls": { type: "boolean", default: false },
+        "service-account-volumes": { type: "boolean", default: false },
         disable: { type: "string", multiple: true, default: [] },
         help: { type: "boolean", default: false },
       },
@@ -60,7 +62,12 @@ async function main(): Promise<void> {
     }
     controllers[d] = false;
   }
-  const server = await startApiServer({ port, tls: !v["no-tls"], controllers });
+  const server = await startApiServer({
+    port,
+    tls: !v["no-tls"],
+    controllers,
+    serviceAccountTokenVolume: v["service-account-volumes"] === true,
+  });
   const out = resolve(v.kubeconfig ?? "kubeconfig");
   await copyFile(server.kubeconfigPath, out);
   process.stdout.write(`kubenode-apiserver listening on ${server.url}\nadmin kubeconfig: ${out}\n`);

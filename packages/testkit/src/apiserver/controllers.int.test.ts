@@ -249,6 +249,26 @@ describe("dev controllers", () => {
     expect(server.storage.list(configmaps.key, "team")).toEqual([]);
   });
 
+  it("optionally adds the service account API-access volume like the admission plugin", async () => {
+    server = await startApiServer({ serviceAccountTokenVolume: true, controllers: { scheduler: false } });
+    const p = server.core.create(pods, "default", podBody("sa"));
+    const vol = p.spec.volumes.find((v: Json) => v.name.startsWith("kube-api-access-"));
+    expect(vol.projected.sources.map((s: Json) => Object.keys(s)[0])).toEqual([
+      "serviceAccountToken",
+      "configMap",
+      "downwardAPI",
+    ]);
+    expect(p.spec.containers[0].volumeMounts).toEqual([
+      { name: vol.name, readOnly: true, mountPath: "/var/run/secrets/kubernetes.io/serviceaccount" },
+    ]);
+    const off = server.core.create(
+      pods,
+      "default",
+      podBody("no-sa", { automountServiceAccountToken: false }),
+    );
+    expect(off.spec.volumes).toBeUndefined();
+  });
+
   it("controllers can be switched off", async () => {
     server = await startApiServer({
       controllers: { scheduler: false, endpointSlices: false, nodeLifecycle: false, namespaces: false },

@@ -75,6 +75,13 @@ export interface AllocationOptions {
   serviceClusterIpRange?: string;
   /** Node port range "min-max". Default 30000-32767. */
   nodePortRange?: string;
+  /**
+   * Mirror the ServiceAccount admission plugin: add the projected `kube-api-access-*` volume
+   * (token, kube-root-ca.crt, namespace) and its mount to every container of new pods that do not
+   * opt out with automountServiceAccountToken: false. Default false (the kubelet must then
+   * support projected volumes).
+   */
+  serviceAccountTokenVolume?: boolean;
 }
 
 /** The resource semantics of kube-apiserver, independent of HTTP: used by handlers and controllers. */
@@ -85,6 +92,7 @@ export class ApiCore {
   private readonly portMax: number;
   private readonly usedIps = new Set<string>();
   private readonly usedPorts = new Set<number>();
+  private readonly saVolume: boolean;
 
   readonly storage: ApiStorage;
   readonly clock: ApiClock;
@@ -92,6 +100,7 @@ export class ApiCore {
   constructor(storage: ApiStorage, clock: ApiClock, alloc: AllocationOptions = {}) {
     this.storage = storage;
     this.clock = clock;
+    this.saVolume = alloc.serviceAccountTokenVolume === true;
     const [net, bitsStr] = (alloc.serviceClusterIpRange ?? "10.96.0.0/12").split("/");
     const bits = Number(bitsStr);
     if (!net || !/^\d+\.\d+\.\d+\.\d+$/.test(net) || !Number.isInteger(bits) || bits < 8 || bits > 30)
@@ -207,7 +216,10 @@ export class ApiCore {
     } else if (!["Deployment"].includes(def.kind)) delete m.generation;
     applyDefaults(def, obj);
     // status resets on create (PrepareForCreate of the pod and service strategies)
-    if (def.kind === "Pod") obj.status = { phase: "Pending", qosClass: qosClass(obj) };
+    if (def.kind === "Pod") {
+      if (this.saVolume) addServiceAccountVolume(obj);
+      obj.status = { phase: "Pending", qosClass: qosClass(obj) };
+    }
     if (def.kind === "Service") obj.status = { loadBalancer: {} };
     if (def.kind === "Namespace") {
       obj.status = { phase: "Active" };
@@ -623,6 +635,41 @@ export class ApiCore {
   storedResources(): ResourceDef[] {
     return RESOURCES.filter((r) => r.stored && !r.convert);
   }
+}
+
+const SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** The ServiceAccount admission plugin's projected API-access volume (mirrors plugin/pkg/admission/serviceaccount). */
+function addServiceAccountVolume(pod: KubeObject): void {
+  const s = pod.spec;
+  if (!s || s.automountServiceAccountToken === false) return;
+  if (pod.metadata.annotations?.["kubernetes.io/config.mirror"]) return;
+  const containers: Json[] = [...(s.containers ?? []), ...(s.initContainers ?? [])];
+  if (containers.some((c) => (c?.volumeMounts ?? []).some((m: Json) => m?.mountPath === SA_MOUNT))) return;
+  let suffix = "";
+  for (let i = 0; i < 5; i++) suffix += GENERATE_CHARS[Math.floor(Math.random() * GENERATE_CHARS.length)];
+  const name = `kube-api-access-${suffix}`;
+  s.volumes = [
+    ...(s.volumes ?? []),
+    {
+      name,
+      projected: {
+        defaultMode: 420,
+        sources: [
+          { serviceAccountToken: { expirationSeconds: 3607, path: "token" } },
+          { configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "ca.crt" }] } },
+          {
+            downwardAPI: {
+              items: [{ path: "namespace", fieldRef: { apiVersion: "v1", fieldPath: "metadata.namespace" } }],
+            },
+          },
+        ],
+      },
+    },
+  ];
+  for (const c of containers)
+    if (c && typeof c === "object")
+      c.volumeMounts = [...(c.volumeMounts ?? []), { name, readOnly: true, mountPath: SA_MOUNT }];
 }
 
 function sameSet(a: string[], b: string[]): boolean {
