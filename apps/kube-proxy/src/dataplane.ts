@@ -8,6 +8,8 @@ export interface DataplaneSyncResult {
   lines: number;
   /** Service ports whose rules were rewritten. */
   changedServicePorts: number;
+  /** Time spent in the rule tools (iptables-restore, nft), for logs. */
+  applyMs?: number;
   /** Rule counts by label (iptables: by table), for metrics. */
   ruleCounts: Record<string, number>;
 }

@@ -6,6 +6,9 @@ import { createIptablesDataplane } from "./iptables-dataplane.js";
 import type { Logger } from "./logger.js";
 import { createNftablesDataplane } from "./nftables-dataplane.js";
 
+/** Feature gate selecting @kubenode/netrules' compact nftables layout instead of upstream's. */
+export const COMPACT_NFTABLES_GATE = "KubenodeNFTablesCompactLayout";
+
 /** What every mode needs to know about the node. */
 export interface DataplaneContext {
   families: readonly IPFamily[];
@@ -54,7 +57,10 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
     case "nftables":
       return createNftablesDataplane({
         ...common,
+        log: ctx.log,
         backend: {
+          // kubenode feature gate: netrules' compact layout (same behaviour, ~10x fewer kernel objects).
+          layout: config.config.featureGates[COMPACT_NFTABLES_GATE] ? "compact" : "upstream",
           masqueradeBit: config.masqueradeBit,
           masqueradeAll: config.masqueradeAll,
           clusterCIDRs,
@@ -80,7 +86,10 @@ export async function cleanupAll(ctx: DataplaneContext): Promise<string[]> {
   const netns = ctx.netns !== undefined ? { netns: ctx.netns } : {};
   const planes: [string, Dataplane][] = [
     ["iptables", createIptablesDataplane({ families: ctx.families, backend: {}, log: ctx.log, ...netns })],
-    ["nftables", createNftablesDataplane({ families: ["IPv4", "IPv6"], backend: {}, ...netns })],
+    [
+      "nftables",
+      createNftablesDataplane({ families: ["IPv4", "IPv6"], backend: {}, log: ctx.log, ...netns }),
+    ],
   ];
   for (const [name, plane] of planes) {
     try {

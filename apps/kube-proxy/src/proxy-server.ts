@@ -211,6 +211,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     isInitialized: () => services.isSynced() && slices.isSynced(),
     onSynced: (model) => serviceHealth.sync(model),
     onEvent: events,
+    canaryCheckIntervalMs: config.syncPeriodMs,
   });
   runner = createSyncRunner({
     clock,
