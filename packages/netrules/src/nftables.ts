@@ -561,6 +561,16 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
           }
           if (text.length > 0) L.push(text.join("\n"));
           for (const e of objs.elements) {
+            if (PER_SERVICE_SETS.has(e.set)) {
+              // Keys unique to one service: diffed per service, never kept in the state.
+              let list = bySet.get(e.set);
+              if (!list) {
+                list = [];
+                bySet.set(e.set, list);
+              }
+              list.push(elementText(e));
+              continue;
+            }
             let m = elements.get(e.set);
             if (!m) {
               m = new Map();
@@ -600,8 +610,14 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
             m.set(k, cur ? { ...cur } : undefined);
           }
         };
+        const oldPerService = new Map<string, Element>();
+        const newPerService = new Map<string, Element>();
         for (const objs of changedOld) {
           for (const e of objs.elements) {
+            if (PER_SERVICE_SETS.has(e.set)) {
+              oldPerService.set(`${e.set} ${e.key}`, e);
+              continue;
+            }
             snapshot(e.set, e.key);
             const m = elements.get(e.set)!;
             const cur = m.get(e.key)!;
@@ -610,6 +626,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         }
         for (const objs of changedNew) {
           for (const e of objs.elements) {
+            if (PER_SERVICE_SETS.has(e.set)) {
+              newPerService.set(`${e.set} ${e.key}`, e);
+              continue;
+            }
             snapshot(e.set, e.key);
             let m = elements.get(e.set);
             if (!m) {
@@ -641,6 +661,18 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
               elementsAdded++;
             }
           }
+        }
+        for (const [k, before] of oldPerService) {
+          const after = newPerService.get(k);
+          if (after && after.value === before.value) continue;
+          dels.push(`delete element ${table} ${before.set} { ${before.key} }`);
+          elementsDeleted++;
+        }
+        for (const [k, after] of newPerService) {
+          const before = oldPerService.get(k);
+          if (before && before.value === after.value) continue;
+          adds.push(`add element ${table} ${after.set} { ${elementText(after)} }`);
+          elementsAdded++;
         }
         // 2. Chains: flush + refill changed ones, create new ones, flush stale ones (deleted later).
         const wanted = new Map<string, string[]>();
@@ -725,6 +757,9 @@ function sameObjects(a: ServiceObjects, b: ServiceObjects): boolean {
     (s, i) => s.name === b.affinitySets[i]!.name && s.timeoutSeconds === b.affinitySets[i]!.timeoutSeconds,
   );
 }
+
+/** Sets whose keys belong to exactly one service port: diffed per service, not refcounted. */
+const PER_SERVICE_SETS = new Set(["flat-endpoints", "flat-nodeport-endpoints"]);
 
 /** Compact layout: the endpoint maps of the shared per-endpoint-count chains. */
 function flatMaps(ipX: string): [string, string, string][] {
