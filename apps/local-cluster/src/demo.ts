@@ -1,0 +1,237 @@
+import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type CriClient, createCriClient } from "@kubenode/cri-client";
+import { createEvictionManager, createHostStatsProvider, parseThresholdConfig } from "@kubenode/eviction";
+import { createLeaseController } from "@kubenode/heartbeat";
+import { createKubeClient, loadKubeConfig } from "@kubenode/kube";
+import { createNodeStatusReporter } from "@kubenode/node-status";
+import {
+  type ApiServer,
+  type Containerd,
+  canUseRealComponents,
+  type Registry,
+  startApiServer,
+  startContainerd,
+  startRegistry,
+} from "@kubenode/testkit";
+import { criNodeStatusProviders } from "./cri-providers.js";
+import { kubectl } from "./kubectl.js";
+
+export const NODE_NAME = "kubenode-1";
+const CREDENTIALS = { username: "demo", password: "demo-password" };
+
+type Log = (line: string) => void;
+
+/** What the demo brought up, for the steps after the one that started it. */
+interface Cluster {
+  server: ApiServer;
+  registry: Registry;
+  containerd: Containerd;
+  cri: CriClient;
+}
+
+/**
+ * The local cluster demo: an API server simulator, a private registry and containerd, a node that
+ * registers and heartbeats through the blocks, and a pod run through CRI. Everything started is
+ * stopped and removed at the end, also on failure.
+ */
+export async function runDemo(
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<void> {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  const cluster: Partial<Cluster> = {};
+  const steps: [string, (log: Log) => Promise<void>][] = [
+    [
+      "host components (Debian packages, installed when missing)",
+      async (log) => {
+        if (!(await canUseRealComponents()))
+          throw new Error("the demo needs root for containerd and network namespaces");
+        log(
+          "containerd, runc, CNI plugins, iptables, nftables, conntrack, iproute2, docker-registry, skopeo, umoci, busybox",
+        );
+      },
+    ],
+    [
+      "API server simulator (HTTPS, client certificates, dev controllers)",
+      async (log) => {
+        const server = await startApiServer();
+        cluster.server = server;
+        cleanup.push(() => server.stop());
+        log(`serving ${server.url}; admin kubeconfig ${server.kubeconfigPath}`);
+        for (const line of (await kubectl(server.kubeconfigPath, ["get", "namespaces"]))
+          .trimEnd()
+          .split("\n"))
+          log(`$ ${line}`);
+      },
+    ],
+    [
+      "private registry (htpasswd auth) and private containerd (CRI, own CNI bridge)",
+      async (log) => {
+        const [registry, containerd] = await Promise.all([
+          startRegistry({ auth: CREDENTIALS }),
+          startContainerd(),
+        ]);
+        cluster.registry = registry;
+        cluster.containerd = containerd;
+        cleanup.push(
+          () => registry.stop(),
+          () => containerd.stop(),
+        );
+        const cri = createCriClient({ endpoint: containerd.endpoint });
+        cluster.cri = cri;
+        cleanup.push(() => cri.close());
+        const v = await cri.connect();
+        log(`registry http://${registry.host}, image ${registry.busyboxRef}`);
+        log(
+          `containerd ${v.runtimeVersion} (CRI ${v.runtimeApiVersion}) at ${containerd.endpoint}, pods on ${containerd.podSubnet}`,
+        );
+      },
+    ],
+    [
+      `node ${NODE_NAME} joins: node-status + heartbeat + eviction signals, runtime facts over CRI`,
+      async (log) => {
+        const { server, cri } = cluster as Cluster;
+        const client = createKubeClient(
+          loadKubeConfig({ path: await server.kubeconfigFor(`system:node:${NODE_NAME}`) }),
+        );
+        cleanup.push(() => client.close());
+        const eviction = createEvictionManager({
+          thresholds: parseThresholdConfig({}),
+          stats: createHostStatsProvider({ rootDir: "/" }),
+          pods: { activePods: () => [] },
+          killer: {
+            killPod: async () => {
+              throw new Error("the demo node runs no kubelet-managed pods");
+            },
+          },
+        });
+        await eviction.synchronize();
+        const reporter = createNodeStatusReporter({
+          client,
+          nodeName: NODE_NAME,
+          providers: {
+            ...criNodeStatusProviders(cri),
+            pressure: {
+              pressure: async () => ({
+                memory: eviction.isUnderMemoryPressure(),
+                disk: eviction.isUnderDiskPressure(),
+                pid: eviction.isUnderPIDPressure(),
+              }),
+            },
+          },
+        });
+        const lease = createLeaseController({ client, nodeName: NODE_NAME });
+        reporter.start();
+        lease.start();
+        cleanup.push(
+          () => lease.stop(),
+          () => reporter.stop(),
+        );
+        await reporter.registered();
+        await reporter.sync();
+        await lease.sync();
+        for (const line of (await kubectl(server.kubeconfigPath, ["get", "nodes", "-o", "wide"]))
+          .trimEnd()
+          .split("\n")) {
+          log(`$ ${line}`);
+        }
+        const conditions = await kubectl(server.kubeconfigPath, [
+          "get",
+          "node",
+          NODE_NAME,
+          "-o",
+          'jsonpath={range .status.conditions[*]}{.type}={.status} ({.reason}){"\\n"}{end}',
+        ]);
+        for (const line of conditions.trimEnd().split("\n")) log(`  ${line}`);
+        const holder = await kubectl(server.kubeconfigPath, [
+          "get",
+          "lease",
+          "-n",
+          "kube-node-lease",
+          NODE_NAME,
+          "-o",
+          "jsonpath=holder {.spec.holderIdentity}, duration {.spec.leaseDurationSeconds}s, renewed {.spec.renewTime}",
+        ]);
+        log(`lease kube-node-lease/${NODE_NAME}: ${holder}`);
+      },
+    ],
+    [
+      "a pod through CRI: pull with credentials, sandbox on the pod network, HTTP server, exec",
+      async (log) => {
+        const { cri, registry } = cluster as Cluster;
+        const image = registry.busyboxRef;
+        await cri.pullImage({
+          image: { image },
+          auth: { username: CREDENTIALS.username, password: CREDENTIALS.password },
+        });
+        log(`pulled ${image} with credentials`);
+        const logDirectory = await mkdtemp(join(tmpdir(), "kubenode-demo-logs-"));
+        cleanup.push(() => rm(logDirectory, { recursive: true, force: true }));
+        const sandboxConfig = {
+          metadata: { name: "web", namespace: "default", uid: randomUUID(), attempt: 0 },
+          hostname: "web",
+          logDirectory,
+        };
+        const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig });
+        cleanup.push(async () => {
+          await cri.stopPodSandbox({ podSandboxId });
+          await cri.removePodSandbox({ podSandboxId });
+        });
+        const { status } = await cri.podSandboxStatus({ podSandboxId });
+        const podIP = status?.network?.ip ?? "";
+        log(`sandbox ${podSandboxId.slice(0, 12)} has pod IP ${podIP}`);
+        const { containerId } = await cri.createContainer({
+          podSandboxId,
+          sandboxConfig,
+          config: {
+            metadata: { name: "httpd", attempt: 0 },
+            image: { image },
+            command: [
+              "sh",
+              "-c",
+              'mkdir -p /www && echo "hello from pod web" > /www/index.html && exec httpd -f -p 8080 -h /www',
+            ],
+            logPath: "httpd.log",
+          },
+        });
+        await cri.startContainer({ containerId });
+        const body = await fetchWithRetry(`http://${podIP}:8080/`);
+        log(`GET http://${podIP}:8080/ -> ${body.trim()}`);
+        const exec = await cri.execSync({
+          containerId,
+          cmd: ["sh", "-c", "echo $(hostname) runs $(uname -s)"],
+          timeout: 10,
+        });
+        log(`exec in container: ${Buffer.from(exec.stdout).toString().trim()} (exit ${exec.exitCode})`);
+      },
+    ],
+  ];
+
+  try {
+    for (const [i, [title, body]] of steps.entries()) {
+      const started = performance.now();
+      out(`[${i + 1}/${steps.length}] ${title}`);
+      await body((line) => out(`      ${line}`));
+      out(`      done in ${Math.round(performance.now() - started)} ms`);
+    }
+  } finally {
+    for (const stop of cleanup.reverse()) await stop();
+    out("torn down: pod, node agents, containerd (containers, mounts, bridge), registry, API server");
+  }
+}
+
+/** The pod's HTTP server takes a moment to bind after StartContainer returns. */
+async function fetchWithRetry(url: string, timeoutMs = 10_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      return await res.text();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
