@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +11,10 @@ export interface BenchServer {
   url: string;
   agent: Agent;
   child: ChildProcess;
-  stop(): Promise<void>;
+  /** Starts a fresh server-side latency record (after warm-up). */
+  resetServerStats(): void;
+  /** Stops the server; resolves with its server-side latency summary for updates/patches. */
+  stop(): Promise<unknown>;
 }
 
 export async function startChildServer(): Promise<BenchServer> {
@@ -21,13 +25,20 @@ export async function startChildServer(): Promise<BenchServer> {
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
   const line: string = await new Promise((resolve, reject) => {
-    let buf = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const i = buf.indexOf("\n");
-      if (i >= 0) resolve(buf.slice(0, i));
-    });
+    const onData = (): void => {
+      const i = out.indexOf("\n");
+      if (i >= 0) {
+        child.stdout!.off("data", onData);
+        resolve(out.slice(0, i));
+        out = out.slice(i + 1);
+      }
+    };
+    child.stdout!.on("data", onData);
     child.once("exit", (code) => reject(new Error(`bench server exited with ${code}`)));
   });
   const { url, kubeconfig } = JSON.parse(line);
@@ -44,10 +55,19 @@ export async function startChildServer(): Promise<BenchServer> {
     url,
     agent,
     child,
+    resetServerStats: () => {
+      child.kill("SIGUSR1");
+    },
     stop: async () => {
       agent.destroy();
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
+      const last = out.trim().split("\n").pop() ?? "";
+      try {
+        return JSON.parse(last).serverLatencyMs;
+      } catch {
+        return undefined;
+      }
     },
   };
 }
@@ -85,6 +105,17 @@ export function call(
     if (payload !== undefined) req.write(payload);
     req.end();
   });
+}
+
+/** CPU seconds (user + system) the server process used so far, from /proc (Linux). */
+export function serverCpuSeconds(s: BenchServer): number {
+  try {
+    const stat = readFileSync(`/proc/${s.child.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -1,6 +1,6 @@
 // Lease renewal throughput: N simulated nodes renew their Lease with PUT at a fixed target rate.
 // Usage: node --import ./bench/apiserver-ts-hook.ts bench/apiserver-leases.ts [nodes=1000] [rate=1000] [seconds=10]
-import { call, fmt, percentile, startChildServer } from "./apiserver-common.js";
+import { call, fmt, percentile, serverCpuSeconds, startChildServer } from "./apiserver-common.js";
 
 const nodes = Number(process.argv[2] ?? 1000);
 const rate = Number(process.argv[3] ?? 1000);
@@ -27,6 +27,7 @@ let next = 0;
 const warmup = rate * 2; // 2 s unmeasured: connection setup and JIT warm-up
 const total = rate * seconds + warmup;
 let started = performance.now();
+let cpuStart = 0;
 const inflight: Promise<void>[] = [];
 for (let i = 0; i < total; i++) {
   if (i === warmup) {
@@ -34,6 +35,8 @@ for (let i = 0; i < total; i++) {
     latencies = [];
     errors = 0;
     started = performance.now() - (i * 1000) / rate;
+    cpuStart = serverCpuSeconds(s);
+    s.resetServerStats();
   }
   const due = started + (i * 1000) / rate;
   const wait = due - performance.now();
@@ -63,7 +66,9 @@ for (let i = 0; i < total; i++) {
 }
 await Promise.all(inflight);
 const elapsed = (performance.now() - started) / 1000 - warmup / rate;
+const serverCpuPercent = Math.round(((serverCpuSeconds(s) - cpuStart) / elapsed) * 100);
 latencies.sort((a, b) => a - b);
+const serverSide = await s.stop();
 console.log(
   JSON.stringify({
     bench: "lease-updates",
@@ -74,6 +79,7 @@ console.log(
     p50Ms: fmt(percentile(latencies, 50), 2),
     p99Ms: fmt(percentile(latencies, 99), 2),
     maxMs: fmt(latencies[latencies.length - 1]!, 2),
+    serverCpuPercentOfOneCore: serverCpuPercent,
+    serverSide,
   }),
 );
-await s.stop();

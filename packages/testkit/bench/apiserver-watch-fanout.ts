@@ -1,7 +1,7 @@
 // Watch fan-out: 1 writer patches a ConfigMap, W watchers receive every event.
 // Usage: node --import ./bench/apiserver-ts-hook.ts bench/apiserver-watch-fanout.ts [watchers=100] [events=2000] [rate=500]
 import { request } from "node:https";
-import { call, fmt, nowMs, percentile, startChildServer } from "./apiserver-common.js";
+import { call, fmt, nowMs, percentile, serverCpuSeconds, startChildServer } from "./apiserver-common.js";
 
 const watchers = Number(process.argv[2] ?? 100);
 const events = Number(process.argv[3] ?? 2000);
@@ -59,6 +59,7 @@ for (let w = 0; w < watchers; w++) {
 }
 await Promise.all(ready);
 const started = performance.now();
+const cpuStart = serverCpuSeconds(s);
 const writes: Promise<unknown>[] = [];
 for (let i = 0; i < events; i++) {
   const due = started + (i * 1000) / rate;
@@ -77,6 +78,9 @@ for (let i = 0; i < events; i++) {
 await Promise.all(writes);
 const deadline = Date.now() + 30_000;
 while (delivered < watchers * events && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+const serverCpuPercent = Math.round(
+  ((serverCpuSeconds(s) - cpuStart) / ((performance.now() - started) / 1000)) * 100,
+);
 latencies.sort((a, b) => a - b);
 console.log(
   JSON.stringify({
@@ -89,6 +93,7 @@ console.log(
     deliveredEventsPerSec: Math.round(delivered / ((lastAt - firstAt) / 1000)),
     p50Ms: fmt(percentile(latencies, 50), 2),
     p99Ms: fmt(percentile(latencies, 99), 2),
+    serverCpuPercentOfOneCore: serverCpuPercent,
   }),
 );
 for (const r of reqs) r.destroy();
