@@ -607,6 +607,42 @@ describe("client-node against the simulator", () => {
     );
   });
 
+  it("refuses evictions that would violate a PodDisruptionBudget with 429", async () => {
+    const { PolicyV1Api } = await import("@kubernetes/client-node");
+    const policy = kc.makeApiClient(PolicyV1Api);
+    await core.createNamespace({ body: { metadata: { name: "pdb" } } });
+    await policy.createNamespacedPodDisruptionBudget({
+      namespace: "pdb",
+      body: {
+        metadata: { name: "keep-one" },
+        spec: { minAvailable: 1, selector: { matchLabels: { app: "db" } } },
+      },
+    });
+    for (const name of ["db-0", "db-1"]) {
+      await core.createNamespacedPod({
+        namespace: "pdb",
+        body: { ...pod(name, { nodeName: "node-x" }), metadata: { name, labels: { app: "db" } } },
+      });
+      await core.patchNamespacedPodStatus(
+        {
+          name,
+          namespace: "pdb",
+          body: { status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] } },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.StrategicMergePatch),
+      );
+    }
+    const evict = (name: string) =>
+      core.createNamespacedPodEviction({
+        name,
+        namespace: "pdb",
+        body: { apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace: "pdb" } },
+      });
+    await evict("db-0");
+    const s = await expectStatus(evict("db-1"), 429, "TooManyRequests");
+    expect(s.details.causes[0].reason).toBe("DisruptionBudget");
+  });
+
   it("binds pods once and refuses a second binding", async () => {
     await core.createNamespacedPod({ namespace: "default", body: pod("bindme") });
     await core.createNamespacedPodBinding({

@@ -404,6 +404,11 @@ export class ApiCore {
       out = { ...next, metadata: { ...m } };
       if ("spec" in cur) out.spec = cur.spec;
       else delete out.spec;
+      // pods/status may not touch ownerReferences (podStatusStrategy.PrepareForUpdate)
+      if (def.kind === "Pod") {
+        if (cm.ownerReferences) out.metadata.ownerReferences = cm.ownerReferences;
+        else delete out.metadata.ownerReferences;
+      }
     } else {
       out = next;
       if (Object.keys(def.subresources).includes("status")) {

@@ -26,6 +26,21 @@ function ensureKind(body: Json, kind: string, apiVersions: string[]): void {
 const success = (code: number): string =>
   JSON.stringify({ kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code });
 
+/** metav1.LabelSelector matching (matchLabels + matchExpressions); an absent selector matches nothing. */
+function selectorMatches(sel: Json, labels: Record<string, string>): boolean {
+  if (!sel || typeof sel !== "object") return false;
+  if (!Object.entries(sel.matchLabels ?? {}).every(([k, v]) => labels[k] === v)) return false;
+  for (const e of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, e.key);
+    const v = labels[e.key];
+    if (e.operator === "In" && !(has && (e.values ?? []).includes(v))) return false;
+    if (e.operator === "NotIn" && has && (e.values ?? []).includes(v)) return false;
+    if (e.operator === "Exists" && !has) return false;
+    if (e.operator === "DoesNotExist" && has) return false;
+  }
+  return true;
+}
+
 /** Assigns a pod to a node like the binding REST storage (spec.nodeName + PodScheduled=True). */
 export function bindPod(
   core: ApiCore,
@@ -98,13 +113,29 @@ export function handleSubresource(
     // PodDisruptionBudgets are checked against pods matching their selector (policy/v1 semantics)
     const pdbDef = findResource("policy", "v1", "poddisruptionbudgets")!;
     const terminal = pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
-    if (!terminal && !pod.metadata.deletionTimestamp) {
+    const isReady = (p: KubeObject): boolean =>
+      (p.status?.conditions ?? []).some((c: Json) => c.type === "Ready" && c.status === "True");
+    if (!terminal && !pod.metadata.deletionTimestamp && isReady(pod)) {
       for (const pdb of core.storage.list(pdbDef.key, namespace)) {
-        const sel = pdb.spec?.selector?.matchLabels ?? {};
-        const labels = pod.metadata.labels ?? {};
-        if (!Object.entries(sel).every(([k, v]) => labels[k] === v)) continue;
-        const allowed = pdb.status?.disruptionsAllowed ?? 0;
-        if (allowed <= 0)
+        if (!selectorMatches(pdb.spec?.selector, pod.metadata.labels ?? {})) continue;
+        // computed on the spot, as the disruption controller would (no separate controller here)
+        const matching = core.storage
+          .list(def.key, namespace)
+          .filter(
+            (p) =>
+              selectorMatches(pdb.spec?.selector, p.metadata.labels ?? {}) && !p.metadata.deletionTimestamp,
+          );
+        const expected = matching.length;
+        const healthy = matching.filter(isReady).length;
+        const scaled = (v: Json): number =>
+          typeof v === "string" && v.endsWith("%")
+            ? Math.ceil((Number(v.slice(0, -1)) / 100) * expected)
+            : Number(v ?? 0);
+        const desiredHealthy =
+          pdb.spec?.maxUnavailable !== undefined
+            ? expected - scaled(pdb.spec.maxUnavailable)
+            : scaled(pdb.spec?.minAvailable ?? 0);
+        if (healthy - desiredHealthy <= 0)
           throw new StatusFailure(
             429,
             "TooManyRequests",
@@ -113,7 +144,7 @@ export function handleSubresource(
               causes: [
                 {
                   reason: "DisruptionBudget",
-                  message: `The disruption budget ${pdb.metadata.name} needs ${pdb.spec?.minAvailable ?? 0} healthy pods and has ${pdb.status?.currentHealthy ?? 0} currently`,
+                  message: `The disruption budget ${pdb.metadata.name} needs ${desiredHealthy} healthy pods and has ${healthy} currently`,
                 },
               ],
             },
