@@ -111,7 +111,10 @@ async function main(): Promise<void> {
     const bridge = net.createServer((c) => {
       const up = net.connect(port, "127.0.0.1");
       c.pipe(up).pipe(c);
-      const close = () => (c.destroy(), up.destroy());
+      const close = () => {
+        c.destroy();
+        up.destroy();
+      };
       c.on("error", close);
       up.on("error", close);
     });

@@ -36,6 +36,24 @@ export function runQuiet(argv: readonly string[]): Promise<number> {
   });
 }
 
+/** Runs a command (argument array, no shell) with `input` on stdin; resolves with exit code and stderr. */
+export function runWithInput(
+  argv: readonly string[],
+  input: string,
+): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on("error", (err) => resolve({ code: -1, stderr: err.message }));
+    child.on("close", (code) => resolve({ code: code ?? -1, stderr }));
+    child.stdin.on("error", () => {});
+    child.stdin.end(input);
+  });
+}
+
 /** IP families whose iptables tool works here (upstream runs single-stack when the other is missing). */
 export async function usableFamilies(log: Logger): Promise<IPFamily[]> {
   const out: IPFamily[] = [];

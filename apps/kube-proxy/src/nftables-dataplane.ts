@@ -8,10 +8,14 @@ import {
   staleConntrackFilters,
 } from "@kubenode/netrules";
 import type { Dataplane, DataplaneSyncResult } from "./dataplane.js";
+import { ProxyError } from "./errors.js";
+import { runWithInput } from "./host.js";
 import type { Logger } from "./logger.js";
 
 /** The table kube-proxy's nftables mode owns, in family ip and ip6. */
 export const NFTABLES_TABLE = "kube-proxy";
+
+const PROBE_CHAIN = "kubenode-canary-probe";
 
 /** Options of {@link createNftablesDataplane}. */
 export interface NftablesDataplaneOptions {
@@ -27,8 +31,9 @@ export interface NftablesDataplaneOptions {
 /**
  * The nftables mode: table `kube-proxy` per family, incremental transactions between full ones.
  * Backend and applier are driven directly (not through netrules' NftablesProxier) so the table
- * check - an `nft list tables` that loads the whole ruleset cache, 0.3-0.6 s at 1k services -
- * runs only when the proxier asks for it (every syncPeriod), not on every sync.
+ * check runs only when the proxier asks for it (every syncPeriod), not on every sync, and is a
+ * tiny transaction instead of `nft list tables` (which loads the whole ruleset cache: 0.3-0.6 s
+ * at 1k services, 13 s per family at 10k services measured here).
  */
 export function createNftablesDataplane(options: NftablesDataplaneOptions): Dataplane {
   const netns = options.netns !== undefined ? { netns: options.netns } : {};
@@ -52,9 +57,19 @@ export function createNftablesDataplane(options: NftablesDataplaneOptions): Data
   const sig = (signal: AbortSignal | undefined) => (signal ? { signal } : {});
   return {
     mode: "nftables",
-    async rulesIntact(opts = {}) {
-      for (const p of planes)
-        if (!(await applier.tableExists(p.nftFamily, NFTABLES_TABLE, sig(opts.signal)))) return false;
+    async rulesIntact() {
+      for (const p of planes) {
+        // Adding and deleting a scratch chain fails with ENOENT once the table is gone; it needs
+        // no set or rule cache, so it stays cheap on huge tables.
+        const probe = `add chain ${p.nftFamily} ${NFTABLES_TABLE} ${PROBE_CHAIN}\ndelete chain ${p.nftFamily} ${NFTABLES_TABLE} ${PROBE_CHAIN}\n`;
+        const argv = options.netns
+          ? ["ip", "netns", "exec", options.netns, "nft", "-f", "-"]
+          : ["nft", "-f", "-"];
+        const r = await runWithInput(argv, probe);
+        if (r.code === 0) continue;
+        if (/No such file or directory/.test(r.stderr)) return false;
+        throw new ProxyError("SyncFailed", `nft table check failed: ${r.stderr.trim()}`);
+      }
       return true;
     },
     async sync(model, { full, signal }): Promise<DataplaneSyncResult> {
