@@ -73,6 +73,12 @@ describe("dev controllers", () => {
     );
     expect(c.find(pods, "default", "wants-ssd")?.spec.nodeName).toBe("ssd");
     expect(c.find(pods, "default", "tolerant")?.spec.nodeName).toBe("tainted");
+    const events = server.storage.list(R("", "events").key, "default");
+    expect(events.find((e) => e.involvedObject.name === "wants-ssd")).toMatchObject({
+      reason: "Scheduled",
+      type: "Normal",
+      message: "Successfully assigned default/wants-ssd to ssd",
+    });
     const big = await eventually(
       () =>
         c

@@ -130,6 +130,46 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
     if (s !== "expired") subs.push(s);
   };
 
+  const eventsDef = R("", "events");
+  /** Emits a core/v1 Event about an object, as the upstream controllers' event recorders do. */
+  const recordEvent = (
+    obj: KubeObject,
+    type: string,
+    reason: string,
+    message: string,
+    component: string,
+    action: string,
+  ): void => {
+    const now = core.clock.now();
+    const ns = obj.metadata.namespace || "default";
+    ignoreMissing(() =>
+      core.create(eventsDef, ns, {
+        metadata: {
+          name: `${obj.metadata.name}.${(now * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`,
+          namespace: ns,
+        },
+        involvedObject: {
+          kind: obj.metadata.namespace ? "Pod" : "Node",
+          namespace: obj.metadata.namespace,
+          name: obj.metadata.name,
+          uid: obj.metadata.uid,
+          apiVersion: "v1",
+          resourceVersion: obj.metadata.resourceVersion,
+        },
+        reason,
+        message,
+        type,
+        action,
+        source: { component },
+        reportingComponent: component,
+        reportingInstance: `${component}-kubenode`,
+        eventTime: new Date(now).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z"),
+        firstTimestamp: null,
+        lastTimestamp: null,
+      }),
+    );
+  };
+
   // ---- garbage collector (always on: part of the API semantics tests rely on) ----
   const byUid = new Map<string, { def: ResourceDef; ns: string; name: string }>();
   const dependents = new Map<string, Set<string>>();
@@ -390,6 +430,14 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
           const cur = core.find(pods, pod.metadata.namespace ?? "", pod.metadata.name);
           if (!cur || cur.spec?.nodeName) continue;
           bindPod(core, pods, cur, best.metadata.name);
+          recordEvent(
+            cur,
+            "Normal",
+            "Scheduled",
+            `Successfully assigned ${cur.metadata.namespace}/${cur.metadata.name} to ${best.metadata.name}`,
+            "default-scheduler",
+            "Binding",
+          );
           const u = used.get(best.metadata.name) ?? { cpu: 0, memory: 0, pods: 0 };
           u.cpu += req.cpu;
           u.memory += req.memory;
@@ -417,6 +465,7 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
             message: msg,
           });
           core.forceWrite(pods, cur, { ...cur, status: { ...cur.status, conditions: conds } });
+          recordEvent(cur, "Warning", "FailedScheduling", msg, "default-scheduler", "Scheduling");
         }
       }
     });
@@ -602,6 +651,14 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
                 lastTransitionTime: now,
               });
           cur = core.forceWrite(nodes, n, { ...n, status: { ...(n.status ?? {}), conditions: conds } });
+          recordEvent(
+            cur,
+            "Normal",
+            "NodeNotReady",
+            `Node ${name} status is now: NodeNotReady`,
+            "node-controller",
+            "NodeNotReady",
+          );
         }
         // taints follow the Ready condition (NoSchedule by the lifecycle controller, NoExecute for eviction)
         const rs = (cur.status?.conditions ?? []).find((c: Json) => c.type === "Ready")?.status;
