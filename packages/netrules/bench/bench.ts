@@ -249,6 +249,15 @@ for (const n of SIZES) {
         for (let k = 0; k < 5; k++)
           floor.push(await apply(netns, ["nft", "-f", "-"], "add table ip kube-proxy\n"));
         row(n, `  nft -f floor (no cache load, median of 5)`, median(floor), "-", "-", "-");
+        // Flush detection: `nft list tables` loads the whole cache; re-adding the canary chain does not.
+        const listTables: number[] = [];
+        const canary: number[] = [];
+        for (let k = 0; k < 3; k++) {
+          listTables.push(await apply(netns, ["nft", "list", "tables"], ""));
+          canary.push(await apply(netns, ["nft", "-f", "-"], "add chain ip kube-proxy canary\n"));
+        }
+        row(n, `  flush check: nft list tables (median of 3)`, median(listTables), "-", "-", "-");
+        row(n, `  flush check: re-add canary chain (median of 3)`, median(canary), "-", "-", "-");
         row(n, `  of which nft -f (median of 5)`, median(applyTimes), "-", "-", "-");
       });
     }

@@ -49,7 +49,7 @@ export { buildProxyModel, DEFAULT_AFFINITY_TIMEOUT_SECONDS, SERVICE_NAME_LABEL }
 export type { NftablesBackend, NftablesBackendOptions, NftablesSyncResult } from "./nftables.js";
 export { createNftablesBackend, nftEndpointChainBase, nftServiceChainBase } from "./nftables.js";
 export type { NftablesApplier, NftablesApplierOptions, NftablesProxier } from "./nftables-applier.js";
-export { createNftablesApplier, createNftablesProxier } from "./nftables-applier.js";
+export { createNftablesApplier, createNftablesProxier, NFT_CANARY_CHAIN } from "./nftables-applier.js";
 export type {
   EndpointLike,
   EndpointSliceLike,

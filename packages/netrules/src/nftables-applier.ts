@@ -9,6 +9,9 @@ import {
   type NftablesSyncResult,
 } from "./nftables.js";
 
+/** An empty chain kept in our table: adding it again is how the applier checks the table is still there. */
+export const NFT_CANARY_CHAIN = "canary";
+
 /** Options of {@link createNftablesApplier}. */
 export interface NftablesApplierOptions {
   /** Apply inside this named network namespace. */
@@ -20,7 +23,11 @@ export interface NftablesApplierOptions {
 export interface NftablesApplier {
   /** Feeds a transaction to `nft -f -` on stdin (atomic). Rejects with ApplyFailed naming the line. */
   apply(payload: NftablesSyncResult | string, options?: { signal?: AbortSignal }): Promise<void>;
-  /** True when `family table` exists (`nft list tables`, cheap even for huge tables). */
+  /**
+   * True when `family table` exists. Asks nft to add an (always present) empty `canary` chain:
+   * that needs only nft's table cache, while `nft list tables` loads the whole ruleset cache,
+   * which costs hundreds of ms on a big table.
+   */
   tableExists(family: "ip" | "ip6", table: string, options?: { signal?: AbortSignal }): Promise<boolean>;
   /** Deletes the table (kube-proxy --cleanup). */
   cleanup(family: "ip" | "ip6", table: string, options?: { signal?: AbortSignal }): Promise<void>;
@@ -41,9 +48,11 @@ export function createNftablesApplier(options: NftablesApplierOptions = {}): Nft
       if (r.code !== 0) throw applyError("nft -f -", r, text);
     },
     async tableExists(family, table, opts = {}) {
-      const r = await runCommand(["nft", "list", "tables", family], undefined, cmd(opts.signal));
-      if (r.code !== 0) throw applyError("nft list tables", r, undefined);
-      return r.stdout.split("\n").some((l) => l.trim() === `table ${family} ${table}`);
+      const text = `add chain ${family} ${table} ${NFT_CANARY_CHAIN}\n`;
+      const r = await runCommand(["nft", "-f", "-"], text, cmd(opts.signal));
+      if (r.code === 0) return true;
+      if (/No such file or directory/.test(r.stderr)) return false;
+      throw applyError("nft -f -", r, text);
     },
     async cleanup(family, table, opts = {}) {
       const text = `add table ${family} ${table}\ndelete table ${family} ${table}\n`;

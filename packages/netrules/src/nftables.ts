@@ -453,6 +453,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         : []),
     ]);
     chain("reject-chain", undefined, ["reject"]);
+    chain("canary", undefined, []);
     chain("mark-for-masquerade", undefined, [`meta mark set meta mark | ${mark}`]);
     chain("masquerading", undefined, [
       ...(ctx.compact
