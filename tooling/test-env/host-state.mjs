@@ -15,7 +15,11 @@ export function snapshotHostState() {
   const mounts = readFileSync("/proc/self/mountinfo", "utf8")
     .split("\n")
     .map((l) => l.split(" ")[4])
-    .filter((m) => m && (m.startsWith(`${tmpdir()}/kn-`) || m.startsWith("/var/run/netns/") || m.startsWith("/run/netns/")));
+    .filter(
+      (m) =>
+        m &&
+        (m.startsWith(`${tmpdir()}/kn-`) || m.startsWith("/var/run/netns/") || m.startsWith("/run/netns/")),
+    );
   const processes = readdirSync("/proc")
     .filter((p) => /^\d+$/.test(p))
     .map((p) => {
@@ -37,12 +41,28 @@ export function snapshotHostState() {
   };
 }
 
-/** What `after` has that `before` did not, per kind. */
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === "EPERM";
+  }
+}
+
+// Test resources carry their owner's pid in their names (kn-<pid>-…, kn-containerd-<pid>-…).
+// One whose owner still runs belongs to a process outside this test run, not to a finished test.
+function ownedByLiveProcess(item) {
+  const m = /-(\d{2,})-/.exec(item);
+  return m !== null && Number(m[1]) !== process.pid && isAlive(Number(m[1]));
+}
+
+/** What `after` has that `before` did not, per kind (ignoring what live outside processes own). */
 export function leaks(before, after) {
   const found = {};
   for (const [kind, items] of Object.entries(after)) {
     const had = new Set(before[kind] ?? []);
-    const extra = items.filter((i) => !had.has(i));
+    const extra = items.filter((i) => !had.has(i) && !ownedByLiveProcess(i));
     if (extra.length > 0) found[kind] = extra;
   }
   return found;
