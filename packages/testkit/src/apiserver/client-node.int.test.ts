@@ -164,6 +164,17 @@ describe("client-node against the simulator", () => {
       "p5",
       "p6",
     ]);
+    // later pages come from the snapshot of the first one, like etcd's consistent continuation
+    const snap1 = await core.listNamespacedPod({ namespace: "paging", limit: 4 });
+    await core.deleteNamespacedPod({ name: "p5", namespace: "paging" });
+    await core.createNamespacedPod({ namespace: "paging", body: { ...pod("p7"), metadata: { name: "p7" } } });
+    const snap2 = await core.listNamespacedPod({
+      namespace: "paging",
+      limit: 4,
+      _continue: snap1.metadata?._continue ?? "",
+    });
+    expect(snap2.items.map((p) => p.metadata?.name)).toEqual(["p4", "p5", "p6"]);
+    expect(snap2.metadata?.resourceVersion).toBe(snap1.metadata?.resourceVersion);
     expect(page3.metadata?._continue).toBeFalsy();
     await expectStatus(
       core.listNamespacedPod({ namespace: "paging", fieldSelector: "spec.bogus=1" }),

@@ -742,6 +742,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     return all.filter((o) => (!label || label(o)) && (!field || field(o)));
   }
 
+  const listSnapshots = new Map<string, readonly KubeObject[]>();
   function listJson(def: ResourceDef, namespace: string, q: URLSearchParams, accept?: string): string {
     const { label, field } = matchers(def, q);
     const limitStr = q.get("limit");
@@ -781,7 +782,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       listRv = c.rv;
       start = c.start;
     }
-    const all = storage.list(def.key, def.namespaced && namespace ? namespace : undefined);
+    const scope = def.namespaced && namespace ? namespace : undefined;
+    const snapKey = `${def.key}|${scope ?? ""}|${listRv}`;
+    // continue pages read the snapshot taken for the first page: a consistent list like etcd's
+    // (stored objects are immutable, so the snapshot is an array of shared references)
+    const snapshot = cont ? listSnapshots.get(snapKey) : undefined;
+    const all: readonly KubeObject[] = snapshot ?? storage.list(def.key, scope);
     const items: KubeObject[] = [];
     let i = 0;
     if (start) {
@@ -802,6 +808,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       if ((label && !label(o)) || (field && !field(o))) continue;
       if (limit > 0 && items.length >= limit) {
         next = encodeContinue(listRv, `${objKey(items[items.length - 1]!)}\u0000`);
+        if (!listSnapshots.has(snapKey)) {
+          listSnapshots.set(snapKey, all.slice());
+          if (listSnapshots.size > 64) listSnapshots.delete(listSnapshots.keys().next().value!);
+        }
         if (!label && !field) remaining = all.length - i;
         break;
       }
