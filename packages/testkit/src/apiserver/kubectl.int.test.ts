@@ -288,6 +288,13 @@ describe.skipIf(!available)("kubectl as a black box", () => {
     expect(bad.stderr).toContain(
       'The ConfigMap "Not_Valid" is invalid: metadata.name: Invalid value: "Not_Valid"',
     );
+    const typo = await kubectl(
+      kc,
+      ["create", "-f", "-"],
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typo\ndatas:\n  a: b\n",
+    );
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toContain('strict decoding error: unknown field "datas"');
     const unknown = await kubectl(
       kc,
       ["apply", "-f", "-"],

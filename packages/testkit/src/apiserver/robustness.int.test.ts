@@ -145,6 +145,24 @@ describe("bad input", () => {
     expect(pod.body.message).toBe('Pod "nocontainers" is invalid: spec.containers: Required value');
   });
 
+  it("unknown fields warn by default and fail with fieldValidation=Strict", async () => {
+    const body = JSON.stringify({ metadata: { name: "fv", labelz: { a: "b" } }, datas: { a: "b" } });
+    const warn = await raw(server, "POST", "/api/v1/namespaces/default/configmaps", body, json);
+    expect(warn.status).toBe(201);
+    expect(String(warn.headers.warning)).toContain('299 - "unknown field \\"datas\\""');
+    const strict = await raw(
+      server,
+      "POST",
+      "/api/v1/namespaces/default/configmaps?fieldValidation=Strict",
+      body.replace('"fv"', '"fv2"'),
+      json,
+    );
+    expect(strict.status).toBe(400);
+    expect(strict.body.message).toBe(
+      'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: unknown field "datas", unknown field "metadata.labelz"',
+    );
+  });
+
   it("wrong content types are 415 UnsupportedMediaType", async () => {
     const r = await raw(server, "POST", "/api/v1/namespaces/default/configmaps", "name=x", {
       "Content-Type": "application/x-www-form-urlencoded",

@@ -20,6 +20,7 @@ import {
   wireJson,
 } from "./core.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
+import { unknownFields } from "./fields.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
 import { decodeProtobuf } from "./proto.js";
 import { findResource, type ResourceDef } from "./resources.js";
@@ -550,6 +551,28 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       const denied = authorize(attrs, core);
       if (denied !== undefined) throw forbidden(def.plural, def.group, name, forbiddenMessage(attrs, denied));
       const dryRun = q.get("dryRun") === "All";
+      if (
+        body !== undefined &&
+        !subresource &&
+        (verb === "create" || verb === "update" || (verb === "patch" && rec.patchType !== "json"))
+      ) {
+        // field validation (server default Warn; kubectl sends Strict)
+        const mode = q.get("fieldValidation") ?? "Warn";
+        if (mode !== "Strict" && mode !== "Warn" && mode !== "Ignore")
+          throw badRequest(
+            `fieldValidation: Invalid value: "${mode}": must be one of Ignore, Warn, or Strict`,
+          );
+        const unknown = mode === "Ignore" ? [] : unknownFields(def, body);
+        if (unknown.length && mode === "Strict")
+          throw badRequest(
+            `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`,
+          );
+        if (unknown.length)
+          res.setHeader(
+            "Warning",
+            unknown.map((f) => `299 - ${JSON.stringify(`unknown field "${f}"`)}`),
+          );
+      }
       if (!def.stored) {
         const { code, json } = handleVirtualCreate(def, body, user, { core, tokens });
         send(res, code, json);
