@@ -187,6 +187,43 @@ for (const n of SIZES) {
     row(n, `nft ${layout} 1-service transaction`, incMs, inc.lines, "-", "-");
     results[layout] = { full: full.payload, fullMs, inc: inc.payload, incMs };
   }
+  // Steady state, as in a running proxy: 20 consecutive 1-service changes, median CPU per step.
+  {
+    const nftC = createNftablesBackend({ clusterCIDR: "10.0.0.0/8", layout: "compact" });
+    const nftU = createNftablesBackend({ clusterCIDR: "10.0.0.0/8" });
+    nftC.sync(model2);
+    nftU.sync(model2);
+    ipt.sync(model2);
+    let prev = model2;
+    let prevInput = changedInput;
+    const rebuild: number[] = [];
+    const tc: number[] = [];
+    const tu: number[] = [];
+    const ti: number[] = [];
+    for (let k = 0; k < 20; k++) {
+      const s = (k * 7919) % n;
+      const next = { ...prevInput, endpointSlices: [...prevInput.endpointSlices] };
+      next.endpointSlices[s] = makeSlice(s, k + 2);
+      let c = cpuNow();
+      const m = buildProxyModel(next, { previous: prev }).model;
+      rebuild.push(cpuNow() - c);
+      c = cpuNow();
+      nftC.sync(m);
+      tc.push(cpuNow() - c);
+      c = cpuNow();
+      nftU.sync(m);
+      tu.push(cpuNow() - c);
+      c = cpuNow();
+      ipt.sync(m);
+      ti.push(cpuNow() - c);
+      prev = m;
+      prevInput = next;
+    }
+    row(n, "steady state: rebuild model, 1 service changed (median of 20)", median(rebuild), "-", "-", "-");
+    row(n, "steady state: nft compact 1-service transaction (median of 20)", median(tc), "-", "-", "-");
+    row(n, "steady state: nft upstream 1-service transaction (median of 20)", median(tu), "-", "-", "-");
+    row(n, "steady state: iptables 1-service partial payload (median of 20)", median(ti), "-", "-", "-");
+  }
   gc();
   row(
     n,
