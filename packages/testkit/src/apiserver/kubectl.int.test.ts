@@ -216,6 +216,26 @@ describe.skipIf(!available)("kubectl as a black box", () => {
     expect(pod.stdout).toMatch(/IP:\s+10\.244\.0\.5/);
   });
 
+  it("create generators (sent as protobuf) work", async () => {
+    for (const args of [
+      ["create", "namespace", "gen"],
+      ["create", "configmap", "cfg", "-n", "gen", "--from-literal=k=v"],
+      ["create", "secret", "generic", "sec", "-n", "gen", "--from-literal=p=s3cret"],
+      ["create", "serviceaccount", "robot", "-n", "gen"],
+      ["create", "service", "nodeport", "np", "-n", "gen", "--tcp=443:8443"],
+    ]) {
+      const r = await kubectl(kc, args);
+      expect(r.stderr, args.join(" ")).toBe("");
+    }
+    const cfg = await kubectl(kc, ["get", "configmap", "cfg", "-n", "gen", "-o", "jsonpath={.data.k}"]);
+    expect(cfg.stdout).toBe("v");
+    const sec = await kubectl(kc, ["get", "secret", "sec", "-n", "gen", "-o", "jsonpath={.data.p}"]);
+    expect(Buffer.from(sec.stdout, "base64").toString()).toBe("s3cret");
+    const np = parseYaml((await kubectl(kc, ["get", "service", "np", "-n", "gen", "-o", "yaml"])).stdout);
+    expect(np.spec.ports[0]).toMatchObject({ port: 443, targetPort: 8443, protocol: "TCP" });
+    expect(np.spec.ports[0].nodePort).toBeGreaterThanOrEqual(30000);
+  });
+
   it("explain reads the OpenAPI schema", async () => {
     const r = await kubectl(kc, ["explain", "pod.spec.containers"]);
     expect(r.stdout).toMatch(/FIELD:\s+containers/);

@@ -8,7 +8,11 @@ import type { Json } from "./types.js";
  * generated.proto files of k8s.io/api and k8s.io/apimachinery.
  */
 
-type FieldSpec = [name: string, kind: "string" | "int" | "bool" | "msg" | "strings" | "map", sub?: Schema];
+type FieldSpec = [
+  name: string,
+  kind: "string" | "int" | "bool" | "msg" | "msgs" | "strings" | "map" | "bytesmap" | "intorstring",
+  sub?: Schema,
+];
 type Schema = Record<number, FieldSpec>;
 
 const OBJECT_META: Schema = {
@@ -88,6 +92,56 @@ const SCHEMAS: Record<string, Schema> = {
     2: ["spec", "msg", { 1: ["token", "string"], 2: ["audiences", "strings"] }],
   },
   DeleteOptions: DELETE_OPTIONS,
+  // the kinds `kubectl create namespace|configmap|secret|serviceaccount|service` send
+  Namespace: { 1: ["metadata", "msg", OBJECT_META], 2: ["spec", "msg", { 1: ["finalizers", "strings"] }] },
+  ConfigMap: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: ["data", "map"],
+    3: ["binaryData", "bytesmap"],
+    4: ["immutable", "bool"],
+  },
+  Secret: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: ["data", "bytesmap"],
+    3: ["type", "string"],
+    4: ["stringData", "map"],
+    5: ["immutable", "bool"],
+  },
+  ServiceAccount: {
+    1: ["metadata", "msg", OBJECT_META],
+    3: ["imagePullSecrets", "msgs", { 1: ["name", "string"] }],
+    4: ["automountServiceAccountToken", "bool"],
+  },
+  Service: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: [
+      "spec",
+      "msg",
+      {
+        1: [
+          "ports",
+          "msgs",
+          {
+            1: ["name", "string"],
+            2: ["protocol", "string"],
+            3: ["port", "int"],
+            4: ["targetPort", "intorstring"],
+            5: ["nodePort", "int"],
+            6: ["appProtocol", "string"],
+          },
+        ],
+        2: ["selector", "map"],
+        3: ["clusterIP", "string"],
+        4: ["type", "string"],
+        5: ["externalIPs", "strings"],
+        7: ["sessionAffinity", "string"],
+        10: ["externalName", "string"],
+        11: ["externalTrafficPolicy", "string"],
+        13: ["publishNotReadyAddresses", "bool"],
+        18: ["clusterIPs", "strings"],
+      },
+    ],
+  },
 };
 
 interface Field {
@@ -155,6 +209,29 @@ function decodeMessage(buf: Buffer, schema: Schema): Json {
         const entry = decodeMessage(f.bytes ?? Buffer.alloc(0), { 1: ["k", "string"], 2: ["v", "string"] });
         obj[name] ??= {};
         obj[name][entry.k ?? ""] = entry.v ?? "";
+        break;
+      }
+      case "bytesmap": {
+        // map<string, bytes>: JSON carries the bytes base64-encoded
+        const fields = readFields(f.bytes ?? Buffer.alloc(0));
+        const k = fields.find((x) => x.no === 1)?.bytes?.toString("utf8") ?? "";
+        const v = fields.find((x) => x.no === 2)?.bytes ?? Buffer.alloc(0);
+        obj[name] ??= {};
+        obj[name][k] = v.toString("base64");
+        break;
+      }
+      case "msgs":
+        obj[name] ??= [];
+        obj[name].push(decodeMessage(f.bytes ?? Buffer.alloc(0), sub!));
+        break;
+      case "intorstring": {
+        // intstr.IntOrString {type=1 (0 int, 1 string), intVal=2, strVal=3}
+        const v = decodeMessage(f.bytes ?? Buffer.alloc(0), {
+          1: ["type", "int"],
+          2: ["intVal", "int"],
+          3: ["strVal", "string"],
+        });
+        obj[name] = v.type === 1 ? (v.strVal ?? "") : (v.intVal ?? 0);
         break;
       }
     }
