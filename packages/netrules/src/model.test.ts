@@ -225,4 +225,34 @@ describe("buildProxyModel", () => {
   it("rejects a missing node name", () => {
     expect(() => buildProxyModel({ nodeName: "", services: [], endpointSlices: [] })).toThrow(/nodeName/);
   });
+
+  it("reports a duplicate service once and keeps the first", () => {
+    const a = svc("ns", "dup", { clusterIP: "10.0.0.1", ports: [{ port: 80 }] });
+    const b = svc("ns", "dup", { clusterIP: "10.0.0.2", ports: [{ port: 80 }] });
+    const { model, errors } = buildProxyModel({ ...base, services: [a, b], endpointSlices: [] });
+    expect(errors).toEqual([
+      {
+        kind: "Service",
+        namespace: "ns",
+        name: "dup",
+        field: "metadata.name",
+        message: "duplicate service in input",
+      },
+    ]);
+    expect(model.servicePorts.map((p) => p.clusterIP)).toEqual(["10.0.0.1"]);
+  });
+
+  it("accepts client-node shaped objects with extra fields and ignores FQDN slices", () => {
+    const s = {
+      ...svc("ns", "s", { clusterIP: "10.0.0.1", ports: [{ port: 80, targetPort: "http" }] }),
+      kind: "Service",
+    };
+    const fqdn = {
+      ...slice("ns", "s", [{ addresses: ["example.com"] }], [{ port: 80 }]),
+      addressType: "FQDN",
+    };
+    const { model, errors } = buildProxyModel({ ...base, services: [s], endpointSlices: [fqdn] });
+    expect(errors).toEqual([]);
+    expect(model.servicePorts[0]!.endpoints).toEqual([]);
+  });
 });

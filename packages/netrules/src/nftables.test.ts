@@ -170,4 +170,24 @@ describe("nftables backend", () => {
       /serviceCIDRs: invalid CIDR "nope"/,
     );
   });
+
+  it("restricts NodePorts to --nodeport-addresses through the nodeport-ips set", () => {
+    const { model } = buildProxyModel(featureScenario());
+    const r = createNftablesBackend({
+      ...opts,
+      nodeIPs: ["192.168.0.2", "10.9.9.9"],
+      nodePortAddresses: ["192.168.0.0/24"],
+    }).sync(model);
+    expect(r.payload).toContain("add element ip kube-proxy nodeport-ips { 192.168.0.2 }");
+    expect(r.payload).toContain("ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports");
+    expect(r.payload).not.toContain("fib daddr type local");
+  });
+
+  it("drops traffic to unallocated ClusterIPs of the service CIDRs", () => {
+    const { model } = buildProxyModel(featureScenario());
+    const r = createNftablesBackend({ ...opts, serviceCIDRs: ["172.30.0.0/16", "fd00::/108"] }).sync(model);
+    expect(r.payload).toContain(
+      'ip daddr { 172.30.0.0/16 } drop comment "Drop traffic to unallocated ClusterIPs"',
+    );
+  });
 });
