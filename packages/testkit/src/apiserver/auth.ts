@@ -152,7 +152,8 @@ function nameFromSelector(sel?: string): string | undefined {
 /**
  * Authorizes a request. Returns undefined when allowed, else the reason text. `system:masters`
  * may do anything; node identities get the node authorizer + NodeRestriction admission rules;
- * service accounts may read; every authenticated user may create self reviews.
+ * `system:kube-proxy` gets the system:node-proxier role; service accounts may read; every
+ * authenticated user may create self reviews; anything else is denied.
  */
 export function authorize(a: RequestAttributes, core: ApiCore): string | undefined {
   const groups = a.user.groups;
@@ -160,6 +161,17 @@ export function authorize(a: RequestAttributes, core: ApiCore): string | undefin
   if (a.resource === "selfsubjectaccessreviews" || a.resource === "selfsubjectreviews") return undefined;
   if (groups.includes("system:nodes") && a.user.username.startsWith("system:node:")) {
     return authorizeNode(a, a.user.username.slice("system:node:".length), core);
+  }
+  if (a.user.username === "system:kube-proxy") {
+    // the system:node-proxier ClusterRole: watch Services/EndpointSlices/Nodes, write Events
+    if (
+      READ.has(a.verb) &&
+      ["services", "endpointslices", "endpoints", "nodes"].includes(a.resource) &&
+      !a.subresource
+    )
+      return undefined;
+    if (a.resource === "events" && ["create", "patch", "update"].includes(a.verb)) return undefined;
+    return "";
   }
   if (groups.includes("system:serviceaccounts")) {
     return READ.has(a.verb) ? undefined : "";

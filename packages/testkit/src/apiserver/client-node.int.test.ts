@@ -729,6 +729,24 @@ describe("client-node against the simulator", () => {
     expect(pods.items.map((p) => p.metadata?.name)).toEqual(["on-a"]);
   });
 
+  it("gives system:kube-proxy the node-proxier permissions only", async () => {
+    const proxy = client(await server.kubeconfigFor("system:kube-proxy")).makeApiClient(CoreV1Api);
+    const svcs = await proxy.listServiceForAllNamespaces({
+      labelSelector: "!service.kubernetes.io/headless",
+    });
+    expect(svcs.items.some((s) => s.metadata?.name === "kubernetes")).toBe(true);
+    await proxy.createNamespacedEvent({
+      namespace: "default",
+      body: {
+        metadata: { name: "proxy.1" },
+        involvedObject: { kind: "Node", name: "node-a" },
+        reason: "Starting",
+        message: "kube-proxy",
+      },
+    });
+    await expectStatus(proxy.listNamespacedSecret({ namespace: "default" }), 403, "Forbidden");
+  });
+
   it("issues service account tokens that TokenReview accepts", async () => {
     await core.createNamespacedServiceAccount({
       namespace: "default",
