@@ -176,6 +176,13 @@ describe("dev controllers", () => {
       spec: { holderIdentity: "n1", leaseDurationSeconds: 40, renewTime: new Date(nowMs).toISOString() },
     });
     c.create(pods, "default", podBody("default-tol", { nodeName: "n1" }));
+    c.mutate(
+      pods,
+      "default",
+      "default-tol",
+      (p) => ({ ...p, status: { phase: "Running", conditions: [{ type: "Ready", status: "True" }] } }),
+      "status",
+    );
     c.create(
       pods,
       "default",
@@ -201,6 +208,11 @@ describe("dev controllers", () => {
     expect(node.status.conditions.find((x: Json) => x.type === "Ready")).toMatchObject({
       status: "Unknown",
       reason: "NodeStatusUnknown",
+    });
+    // MarkPodsNotReady
+    expect(c.find(pods, "default", "default-tol")?.status.conditions[0]).toMatchObject({
+      type: "Ready",
+      status: "False",
     });
     expect(node.spec.taints.map((t: Json) => `${t.key}:${t.effect}`).sort()).toEqual([
       "node.kubernetes.io/unreachable:NoExecute",

@@ -659,6 +659,18 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
             "node-controller",
             "NodeNotReady",
           );
+          // MarkPodsNotReady: pods of an unreachable node stop being Ready (so endpoints drop them)
+          for (const p of storage.list(pods.key)) {
+            if (p.spec?.nodeName !== name) continue;
+            const conds: Json[] = p.status?.conditions ?? [];
+            if (!conds.some((c) => c.type === "Ready" && c.status === "True")) continue;
+            const next = conds.map((c) =>
+              c.type === "Ready" ? { ...c, status: "False", lastTransitionTime: now } : c,
+            );
+            ignoreMissing(() =>
+              core.forceWrite(pods, p, { ...p, status: { ...p.status, conditions: next } }),
+            );
+          }
         }
         // taints follow the Ready condition (NoSchedule by the lifecycle controller, NoExecute for eviction)
         const rs = (cur.status?.conditions ?? []).find((c: Json) => c.type === "Ready")?.status;
