@@ -99,12 +99,12 @@ export interface ProxyModel {
   nodeZone: string | undefined;
   /** In input order (services), then port order, then family (the order of the Service's clusterIPs). */
   servicePorts: ServicePortModel[];
-  /** @internal input identity (namespace -> name -> source), for reuse by the next build. */
+  /** @internal input identity (Service object -> source), for reuse by the next build. */
   readonly sources: SourceMap;
 }
 
 /** @internal */
-export type SourceMap = Map<string, Map<string, ServiceSource>>;
+export type SourceMap = Map<ServiceLike, ServiceSource>;
 
 const NO_SLICES: EndpointSliceLike[] = [];
 
@@ -551,32 +551,19 @@ export function buildProxyModel(
     else if (Array.isArray(cur)) cur.push(slice);
     else byName.set(svc, [cur, slice]);
   }
+  // Sources are keyed by the Service object itself: reuse needs object identity anyway.
   const sources: SourceMap = new Map();
+  const seen = new Map<string, Set<string>>();
   const servicePorts: ServicePortModel[] = [];
   for (const svc of input.services) {
     const ns = svc.metadata?.namespace ?? "";
     const name = svc.metadata?.name ?? "";
-    const found = slicesByService.get(ns)?.get(name);
-    const slices = found === undefined ? NO_SLICES : Array.isArray(found) ? found : [found];
-    const old = prev?.sources.get(ns)?.get(name);
-    let src: ServiceSource;
-    if (old && old.service === svc && sameSlices(old.slices, found)) {
-      src = old;
-    } else {
-      const errs: ModelError[] = [];
-      src = {
-        service: svc,
-        slices,
-        ports: buildService(svc, slices, nodeName, nodeZone, errs),
-        errors: errs,
-      };
+    let names = seen.get(ns);
+    if (!names) {
+      names = new Set();
+      seen.set(ns, names);
     }
-    let byName = sources.get(ns);
-    if (!byName) {
-      byName = new Map();
-      sources.set(ns, byName);
-    }
-    if (byName.has(name)) {
+    if (names.has(name)) {
       errors.push({
         kind: "Service",
         namespace: ns,
@@ -586,7 +573,23 @@ export function buildProxyModel(
       });
       continue;
     }
-    byName.set(name, src);
+    names.add(name);
+    const found = slicesByService.get(ns)?.get(name);
+    const old = prev?.sources.get(svc);
+    let src: ServiceSource;
+    if (old && sameSlices(old.slices, found)) {
+      src = old;
+    } else {
+      const slices = found === undefined ? NO_SLICES : Array.isArray(found) ? found : [found];
+      const errs: ModelError[] = [];
+      src = {
+        service: svc,
+        slices,
+        ports: buildService(svc, slices, nodeName, nodeZone, errs),
+        errors: errs,
+      };
+    }
+    sources.set(svc, src);
     for (const e of src.errors) errors.push(e);
     for (const p of src.ports) servicePorts.push(p);
   }
