@@ -1,4 +1,4 @@
-import { apiGroups, RESOURCES, type ResourceDef, resourcesIn } from "./resources.js";
+import { apiGroups, type ResourceDef, resourcesIn } from "./resources.js";
 import type { Json } from "./types.js";
 
 /** The version the simulator reports (the API level its behaviour mirrors). */
@@ -95,5 +95,3 @@ export function groupVersionPaths(): string[] {
   for (const g of apiGroups()) for (const v of g.versions) out.push(`apis/${g.name}/${v}`);
   return out;
 }
-
-export { RESOURCES };

@@ -265,11 +265,6 @@ export function findResource(group: string, version: string, plural: string): Re
   return byPath.get(`${group}/${version}/${plural}`);
 }
 
-/** Looks up a stored resource by kind and apiVersion (for ownerReferences and bodies). */
-export function findByKind(apiVersion: string, kind: string): ResourceDef | undefined {
-  return RESOURCES.find((r) => r.apiVersion === apiVersion && r.kind === kind && r.stored);
-}
-
 /** Group names with their versions, in discovery order. */
 export function apiGroups(): { name: string; versions: string[] }[] {
   const out: { name: string; versions: string[] }[] = [];

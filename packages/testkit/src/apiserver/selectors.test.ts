@@ -27,14 +27,13 @@ describe("label selectors", () => {
 
 describe("field selectors", () => {
   it("matches supported fields and rejects unknown ones", () => {
-    const m = parseFieldSelector(
-      "spec.nodeName=n1,status.phase!=Failed,metadata.namespace=ns",
-      ["spec.nodeName", "status.phase"],
-      "Pod",
-    )!;
+    const m = parseFieldSelector("spec.nodeName=n1,status.phase!=Failed,metadata.namespace=ns", [
+      "spec.nodeName",
+      "status.phase",
+    ])!;
     expect(m(obj({}, { spec: { nodeName: "n1" }, status: { phase: "Running" } }))).toBe(true);
     expect(m(obj({}, { spec: { nodeName: "n1" }, status: { phase: "Failed" } }))).toBe(false);
-    expect(() => parseFieldSelector("spec.bogus=1", ["spec.nodeName"], "Pod")).toThrow(
+    expect(() => parseFieldSelector("spec.bogus=1", ["spec.nodeName"])).toThrow(
       "field label not supported: spec.bogus",
     );
   });

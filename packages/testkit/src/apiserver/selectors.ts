@@ -122,7 +122,6 @@ export function fieldValue(obj: KubeObject, path: string): string {
 export function parseFieldSelector(
   selector: string,
   supported: readonly string[],
-  kind: string,
   mapPath: (path: string) => string = (p) => p,
 ): Matcher | undefined {
   if (!selector.trim()) return undefined;
@@ -134,7 +133,6 @@ export function parseFieldSelector(
     if (path !== "metadata.name" && path !== "metadata.namespace" && !supported.includes(path)) {
       throw badRequest(`field label not supported: ${path}`);
     }
-    void kind;
     reqs.push({ path: mapPath(path), neg: m[2] === "!=", value: m[3]!.trim() });
   }
   return (obj) => {

@@ -16,7 +16,6 @@ import {
   ApiCore,
   bareJson,
   type PatchType,
-  rfc3339,
   wireJson,
 } from "./core.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
@@ -25,7 +24,7 @@ import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./op
 import { decodeProtobuf } from "./proto.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
-import { badRequest, forbidden, notFound, StatusFailure } from "./status.js";
+import { badRequest, forbidden, StatusFailure } from "./status.js";
 import { type ApiStorage, createMemoryStorage, type StorageEvent } from "./storage.js";
 import { handleSubresource, handleVirtualCreate } from "./subresources.js";
 import { toTable, wantsTable } from "./table.js";
@@ -729,7 +728,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   }
 
   function discovery(segs: string[], host: string): Json | undefined {
-    const [a, b, c, d] = segs;
+    const [a, b, c] = segs;
     if (a === "api" && segs.length === 1) return apiVersions(host || `127.0.0.1:${actualPort}`);
     if (a === "api" && segs.length === 2) return apiResourceList("", b!) ?? notFoundDoc();
     if (a === "apis" && segs.length === 1) return apiGroupList();
@@ -739,7 +738,6 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     if (a === "openapi" && b === "v3" && segs.length === 2) return openApiV3Index();
     if (a === "openapi" && b === "v3" && segs.length >= 3)
       return openApiV3Doc(segs.slice(2).join("/")) ?? notFoundDoc();
-    void d;
     return undefined;
   }
 
@@ -749,12 +747,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
 
   function matchers(def: ResourceDef, q: URLSearchParams): { label?: Matcher; field?: Matcher } {
     const label = parseLabelSelector(q.get("labelSelector") ?? "");
-    const field = parseFieldSelector(
-      q.get("fieldSelector") ?? "",
-      def.fieldLabels,
-      def.kind,
-      def.convert?.field,
-    );
+    const field = parseFieldSelector(q.get("fieldSelector") ?? "", def.fieldLabels, def.convert?.field);
     return { ...(label ? { label } : {}), ...(field ? { field } : {}) };
   }
 
@@ -1133,5 +1126,3 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     },
   };
 }
-
-export { notFound, rfc3339 };

@@ -1,5 +1,5 @@
 import { authorize, type TokenAuthority } from "./auth.js";
-import { type ApiCore, rfc3339, wireJson } from "./core.js";
+import { type ApiCore, rfc3339 } from "./core.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { badRequest, conflict, fieldRequired, invalid, notFound, StatusFailure } from "./status.js";
 import type { Json, KubeObject, UserInfo } from "./types.js";
@@ -307,5 +307,3 @@ export function handleVirtualCreate(
   }
   throw new StatusFailure(404, "NotFound", "the server could not find the requested resource", {});
 }
-
-export { wireJson };
