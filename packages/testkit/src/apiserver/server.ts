@@ -285,7 +285,18 @@ function decodeContinue(token: string): { rv: number; start: string } {
 
 const objKey = (o: KubeObject): string => `${o.metadata.namespace ?? ""}/${o.metadata.name}`;
 
-/** Starts the simulator. */
+/**
+ * Starts a Kubernetes API server simulator on 127.0.0.1 that behaves like kube-apiserver on the
+ * wire, so @kubernetes/client-node and kubectl work against it unmodified. Generates a CA, a
+ * serving certificate and an admin client certificate (kubeconfig at `kubeconfigPath`), creates
+ * the bootstrap namespaces and the `kubernetes` Service, and starts the dev controllers.
+ * Call `stop()` to close every connection and remove the temporary files.
+ *
+ * @example
+ * const server = await startApiServer();
+ * const kc = new KubeConfig();
+ * kc.loadFromFile(server.kubeconfigPath);
+ */
 export async function startApiServer(options: ApiServerOptions = {}): Promise<ApiServer> {
   const port = options.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535)
