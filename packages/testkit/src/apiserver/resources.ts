@@ -104,6 +104,10 @@ export const RESOURCES: readonly ResourceDef[] = [
       status: { kind: "Pod", ...STATUS },
       binding: { kind: "Binding", verbs: ["create"] },
       eviction: { kind: "Eviction", group: "policy", version: "v1", verbs: ["create"] },
+      log: { kind: "Pod", verbs: ["get"] },
+      exec: { kind: "PodExecOptions", verbs: ["create", "get"] },
+      attach: { kind: "PodAttachOptions", verbs: ["create", "get"] },
+      portforward: { kind: "PodPortForwardOptions", verbs: ["create", "get"] },
     },
     fieldLabels: [
       "spec.nodeName",

@@ -20,6 +20,7 @@ import {
 } from "./core.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
 import { unknownFields } from "./fields.js";
+import { type KubeletClientCert, kubeletLocation, proxyGet, proxyUpgrade } from "./kubelet-proxy.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
 import { decodeProtobuf } from "./proto.js";
 import { findResource, type ResourceDef } from "./resources.js";
@@ -319,6 +320,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const ownDir = options.dir === undefined;
   const pki: ServerPki | undefined = useTls ? createServerPki() : undefined;
   const tokens = new TokenAuthority("https://kubernetes.default.svc.cluster.local");
+  // the identity presented to kubelets for logs/exec (kubeadm: apiserver-kubelet-client, system:masters)
+  const kubeletClient: KubeletClientCert | undefined = pki?.issueClient("kube-apiserver-kubelet-client", [
+    "system:masters",
+  ]);
   const clientCerts = new Map<string, CertPair>();
   const requests: RequestRecord[] = [];
   const maxRecords = options.maxRequestRecords ?? 100_000;
@@ -359,6 +364,57 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     s.on("close", () => sockets.delete(s));
   });
   server.on("clientError", (_e, s) => s.destroy());
+  // exec / attach / portforward arrive as upgrade requests (WebSocket or SPDY) and are piped to the kubelet
+  server.on("upgrade", (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    const reject = (f: StatusFailure): void => {
+      const body = JSON.stringify(f.toStatus());
+      socket.end(
+        `HTTP/1.1 ${f.code} ${http.STATUS_CODES[f.code] ?? ""}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    };
+    try {
+      const user = authenticate(req);
+      if (!user) throw new StatusFailure(401, "Unauthorized", "Unauthorized");
+      const url = new URL(req.url ?? "/", "http://x");
+      const segs = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
+      const route =
+        segs[0] === "api" && segs[1] === "v1" ? parseResourcePath(segs.slice(2), "", "v1") : undefined;
+      if (route?.def.plural !== "pods" || !["exec", "attach", "portforward"].includes(route.subresource))
+        throw new StatusFailure(404, "NotFound", "the server could not find the requested resource", {});
+      const attrs: RequestAttributes = {
+        user,
+        verb: "create",
+        group: "",
+        resource: "pods",
+        subresource: route.subresource,
+        namespace: route.namespace,
+        name: route.name,
+      };
+      const denied = authorize(attrs, core);
+      if (denied !== undefined) throw forbidden("pods", "", route.name, forbiddenMessage(attrs, denied));
+      const target = kubeletLocation(core, route.namespace, route.name, route.subresource, url.searchParams);
+      record({
+        method: req.method ?? "GET",
+        path: url.pathname,
+        verb: "create",
+        group: "",
+        resource: "pods",
+        subresource: route.subresource,
+        namespace: route.namespace,
+        name: route.name,
+        user: user.username,
+        code: 101,
+        durationMs: 0,
+      });
+      proxyUpgrade(target, kubeletClient, req, socket, head);
+    } catch (e) {
+      reject(
+        e instanceof StatusFailure
+          ? e
+          : new StatusFailure(500, "InternalError", `Internal error occurred: ${(e as Error).message}`),
+      );
+    }
+  });
 
   const authenticate = (req: http.IncomingMessage): UserInfo | undefined => {
     const auth = req.headers.authorization;
@@ -587,6 +643,17 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         const { code, json } = handleVirtualCreate(def, body, user, { core, tokens });
         send(res, code, json);
         finish(code);
+        return;
+      }
+      if (
+        subresource === "log" ||
+        subresource === "exec" ||
+        subresource === "attach" ||
+        subresource === "portforward"
+      ) {
+        if (subresource !== "log") throw badRequest("Upgrade request required");
+        const target = kubeletLocation(core, namespace, name, subresource, q);
+        finish(await proxyGet(target, kubeletClient, res));
         return;
       }
       if (subresource && subresource !== "status" && subresource !== "finalize") {

@@ -1,0 +1,171 @@
+import type http from "node:http";
+import { request } from "node:https";
+import type { Duplex } from "node:stream";
+import { connect } from "node:tls";
+import type { ApiCore } from "./core.js";
+import { findResource } from "./resources.js";
+import { badRequest, notFound, StatusFailure } from "./status.js";
+import type { Json } from "./types.js";
+
+/** Client credentials the simulator presents to kubelets (like --kubelet-client-certificate). */
+export interface KubeletClientCert {
+  certPem: string;
+  keyPem: string;
+}
+
+const LOG_PARAMS = [
+  "follow",
+  "previous",
+  "sinceSeconds",
+  "sinceTime",
+  "timestamps",
+  "tailLines",
+  "limitBytes",
+  "insecureSkipTLSVerifyBackend",
+];
+
+/**
+ * Resolves where a pods/log|exec|attach|portforward request goes on the pod's kubelet, mirroring
+ * kube-apiserver's pod REST "ResourceLocation" (node address InternalIP, then Hostname, then
+ * ExternalIP; port from status.daemonEndpoints.kubeletEndpoint, default 10250).
+ */
+export function kubeletLocation(
+  core: ApiCore,
+  namespace: string,
+  name: string,
+  subresource: string,
+  query: URLSearchParams,
+): URL {
+  const pod = core.get(findResource("", "v1", "pods")!, namespace, name);
+  const nodeName: string | undefined = pod.spec?.nodeName;
+  if (!nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
+  const node = core.find(findResource("", "v1", "nodes")!, "", nodeName);
+  if (!node) throw notFound("nodes", "", nodeName);
+  const addrs: Json[] = node.status?.addresses ?? [];
+  const addr = ["InternalIP", "Hostname", "ExternalIP"]
+    .map((t) => addrs.find((a) => a.type === t)?.address)
+    .find(Boolean);
+  if (!addr)
+    throw new StatusFailure(
+      500,
+      "InternalError",
+      `Internal error occurred: no preferred addresses found; known addresses: []`,
+    );
+  const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port || 10250;
+  const host = addr.includes(":") ? `[${addr}]` : addr;
+  const out = new URLSearchParams();
+  if (subresource === "portforward") {
+    for (const [k, v] of query) if (k === "ports") out.append(k, v);
+    return new URL(`https://${host}:${port}/portForward/${namespace}/${name}${out.size ? `?${out}` : ""}`);
+  }
+  const containers: Json[] = pod.spec?.containers ?? [];
+  let container = query.get("container") ?? "";
+  if (!container) {
+    const preferred = pod.metadata.annotations?.["kubectl.kubernetes.io/default-container"];
+    if (containers.length === 1) container = containers[0].name;
+    else if (preferred) container = preferred;
+    else
+      throw badRequest(
+        `a container name must be specified for pod ${name}, choose one of: [${containers.map((c) => c.name).join(" ")}]`,
+      );
+  }
+  const all = [...containers, ...(pod.spec?.initContainers ?? []), ...(pod.spec?.ephemeralContainers ?? [])];
+  if (!all.some((c) => c?.name === container))
+    throw badRequest(`container ${container} is not valid for pod ${name}`);
+  if (subresource === "log") {
+    for (const [k, v] of query) if (LOG_PARAMS.includes(k)) out.append(k, v);
+    return new URL(
+      `https://${host}:${port}/containerLogs/${namespace}/${name}/${container}${out.size ? `?${out}` : ""}`,
+    );
+  }
+  for (const [k, v] of query) if (k !== "container") out.append(k, v);
+  const path = subresource === "exec" ? "exec" : "attach";
+  return new URL(
+    `https://${host}:${port}/${path}/${namespace}/${name}/${container}${out.size ? `?${out}` : ""}`,
+  );
+}
+
+/** Streams a plain GET (pods/log) from the kubelet to the client. */
+export function proxyGet(
+  target: URL,
+  cert: KubeletClientCert | undefined,
+  res: http.ServerResponse,
+): Promise<number> {
+  return new Promise((resolve) => {
+    const up = request(
+      target,
+      {
+        method: "GET",
+        // like kube-apiserver without --kubelet-certificate-authority, the kubelet's serving cert is not verified
+        rejectUnauthorized: false,
+        ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
+      },
+      (upRes) => {
+        const code = upRes.statusCode ?? 502;
+        res.writeHead(code, {
+          "Content-Type": upRes.headers["content-type"] ?? "text/plain",
+          "Cache-Control": "no-cache, private",
+        });
+        upRes.pipe(res);
+        upRes.on("end", () => resolve(code));
+        res.on("close", () => up.destroy());
+      },
+    );
+    up.on("error", (e) => {
+      if (!res.headersSent) {
+        const f = new StatusFailure(500, "InternalError", `Get "${target.href}": ${e.message}`);
+        const body = JSON.stringify(f.toStatus());
+        res.writeHead(500, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+        res.end(body);
+      } else res.destroy();
+      resolve(500);
+    });
+    up.end();
+  });
+}
+
+/** Pipes an upgraded connection (exec/attach/portforward over WebSocket or SPDY) to the kubelet. */
+export function proxyUpgrade(
+  target: URL,
+  cert: KubeletClientCert | undefined,
+  req: http.IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  const up = connect({
+    host: target.hostname.replace(/^\[|\]$/g, ""),
+    port: Number(target.port),
+    rejectUnauthorized: false,
+    ALPNProtocols: ["http/1.1"],
+    ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
+  });
+  up.on("secureConnect", () => {
+    const lines = [
+      `${req.method ?? "GET"} ${target.pathname}${target.search} HTTP/1.1`,
+      `Host: ${target.host}`,
+    ];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) {
+      const k = req.rawHeaders[i]!;
+      if (/^(host|authorization)$/i.test(k)) continue;
+      lines.push(`${k}: ${req.rawHeaders[i + 1]}`);
+    }
+    up.write(`${lines.join("\r\n")}\r\n\r\n`);
+    if (head.length) up.write(head);
+    up.pipe(socket);
+    socket.pipe(up);
+  });
+  const fail = (e: Error): void => {
+    if (!socket.destroyed && socket.writable && !up.readableFlowing) {
+      const body = JSON.stringify(
+        new StatusFailure(500, "InternalError", `error dialing backend: ${e.message}`).toStatus(),
+      );
+      socket.end(
+        `HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    } else socket.destroy();
+  };
+  up.on("error", fail);
+  socket.on("error", () => up.destroy());
+  socket.on("close", () => up.destroy());
+  up.on("close", () => socket.destroy());
+}
