@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ep, slice, svc } from "./__tests__/fixtures.js";
 import { featureScenario } from "./__tests__/scenario.js";
+import { NetrulesError } from "./errors.js";
 import { createIptablesBackend, endpointChainName, servicePortChainSuffix } from "./iptables.js";
 import {
   applyRestorePayload,
@@ -155,6 +156,15 @@ describe("iptables backend", () => {
   it("rejects bad options with a clear error", () => {
     expect(() => createIptablesBackend({ clusterCIDR: "10.0.0.0/99" })).toThrow(/clusterCIDR 10.0.0.0\/99/);
     expect(() => createIptablesBackend({ masqueradeBit: 40 })).toThrow(/masqueradeBit 40/);
+    const err = (() => {
+      try {
+        createIptablesBackend({ nodePortAddresses: ["bogus"] });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(NetrulesError);
+    expect((err as NetrulesError).code).toBe("InvalidInput");
   });
 });
 

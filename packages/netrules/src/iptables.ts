@@ -1,3 +1,4 @@
+import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
 import type { EndpointModel, ProxyModel, ServicePortModel } from "./model.js";
@@ -357,21 +358,25 @@ function globalOf(r: ServiceRules): GlobalLines {
 /** Creates an iptables backend for one IP family. */
 export function createIptablesBackend(options: IptablesBackendOptions = {}): IptablesBackend {
   const family = options.family ?? "IPv4";
-  if (family !== "IPv4" && family !== "IPv6") throw new TypeError(`unknown family ${String(family)}`);
+  if (family !== "IPv4" && family !== "IPv6")
+    throw new NetrulesError("InvalidInput", `unknown family ${String(family)}`);
   const bit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(bit) || bit < 0 || bit > 31)
-    throw new TypeError(`masqueradeBit ${bit} out of range 0-31`);
+    throw new NetrulesError("InvalidInput", `masqueradeBit ${bit} out of range 0-31`);
   const masqMark = `0x${(2 ** bit).toString(16)}`;
   let localCidr: string | undefined;
   if (options.clusterCIDR !== undefined) {
     const c = parseCidr(options.clusterCIDR);
     if (!c || c.family !== family)
-      throw new TypeError(`clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`);
+      throw new NetrulesError(
+        "InvalidInput",
+        `clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`,
+      );
     localCidr = c.text;
   }
   const nodePortCidrs = (options.nodePortAddresses ?? []).map((t) => {
     const c = parseCidr(t);
-    if (!c) throw new TypeError(`nodePortAddresses: invalid CIDR ${JSON.stringify(t)}`);
+    if (!c) throw new NetrulesError("InvalidInput", `nodePortAddresses: invalid CIDR ${JSON.stringify(t)}`);
     return c;
   });
   const nodeIPs = options.nodeIPs ?? [];

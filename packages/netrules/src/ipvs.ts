@@ -1,3 +1,4 @@
+import { NetrulesError } from "./errors.js";
 import { type IPFamily, joinHostPort, parseCidr } from "./ip.js";
 import type { EndpointModel, Protocol, ProxyModel, ServicePortModel } from "./model.js";
 
@@ -74,7 +75,7 @@ export function buildIpvsState(model: ProxyModel, options: IpvsOptions = {}): Ip
   const mark = `0x${(2 ** (options.masqueradeBit ?? 14)).toString(16)}`;
   const cidr = options.clusterCIDR ? parseCidr(options.clusterCIDR)?.text : undefined;
   if (options.clusterCIDR && !cidr)
-    throw new TypeError(`clusterCIDR ${options.clusterCIDR} is not a valid CIDR`);
+    throw new NetrulesError("InvalidInput", `clusterCIDR ${options.clusterCIDR} is not a valid CIDR`);
   const sets = new Map<string, IpsetData>();
   const set = (name: string, type: string, comment: string) => {
     let s = sets.get(name);

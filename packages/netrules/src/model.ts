@@ -1,3 +1,4 @@
+import { NetrulesError } from "./errors.js";
 import { type Cidr, type IPFamily, joinHostPort, parseCidr, parseIP } from "./ip.js";
 import type { EndpointSliceLike, ServiceLike } from "./types.js";
 
@@ -524,7 +525,7 @@ export function buildProxyModel(
 ): { model: ProxyModel; errors: ModelError[] } {
   const { nodeName } = input;
   if (typeof nodeName !== "string" || nodeName === "") {
-    throw new TypeError("buildProxyModel: nodeName must be a non-empty string");
+    throw new NetrulesError("InvalidInput", "buildProxyModel: nodeName must be a non-empty string");
   }
   const nodeZone = input.nodeZone;
   const prev =

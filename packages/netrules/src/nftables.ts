@@ -1,3 +1,4 @@
+import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
 import type { EndpointModel, ProxyModel, ServicePortModel } from "./model.js";
@@ -321,13 +322,14 @@ interface ElementState {
 /** Creates an nftables backend for one IP family. */
 export function createNftablesBackend(options: NftablesBackendOptions = {}): NftablesBackend {
   const family = options.family ?? "IPv4";
-  if (family !== "IPv4" && family !== "IPv6") throw new TypeError(`unknown family ${String(family)}`);
+  if (family !== "IPv4" && family !== "IPv6")
+    throw new NetrulesError("InvalidInput", `unknown family ${String(family)}`);
   const tableName = options.tableName ?? "kube-proxy";
   if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/.test(tableName))
-    throw new TypeError(`invalid table name ${JSON.stringify(tableName)}`);
+    throw new NetrulesError("InvalidInput", `invalid table name ${JSON.stringify(tableName)}`);
   const bit = options.masqueradeBit ?? 14;
   if (!Number.isInteger(bit) || bit < 0 || bit > 31)
-    throw new TypeError(`masqueradeBit ${bit} out of range 0-31`);
+    throw new NetrulesError("InvalidInput", `masqueradeBit ${bit} out of range 0-31`);
   const mark = `0x${(2 ** bit).toString(16)}`;
   const ipX = family === "IPv4" ? "ip" : "ip6";
   const addr = family === "IPv4" ? "ipv4_addr" : "ipv6_addr";
@@ -337,13 +339,16 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
   if (options.clusterCIDR !== undefined) {
     const c = parseCidr(options.clusterCIDR);
     if (!c || c.family !== family)
-      throw new TypeError(`clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`);
+      throw new NetrulesError(
+        "InvalidInput",
+        `clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`,
+      );
     localCidr = c.text;
   }
   const cidrs = (list: readonly string[] | undefined, what: string) =>
     (list ?? []).map((t) => {
       const c = parseCidr(t);
-      if (!c) throw new TypeError(`${what}: invalid CIDR ${JSON.stringify(t)}`);
+      if (!c) throw new NetrulesError("InvalidInput", `${what}: invalid CIDR ${JSON.stringify(t)}`);
       return c;
     });
   const serviceCidrs = cidrs(options.serviceCIDRs, "serviceCIDRs").filter((c) => c.family === family);
