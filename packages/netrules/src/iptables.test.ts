@@ -162,6 +162,7 @@ describe("iptables backend", () => {
       } catch (e) {
         return e;
       }
+      return undefined;
     })();
     expect(err).toBeInstanceOf(NetrulesError);
     expect((err as NetrulesError).code).toBe("InvalidInput");
