@@ -436,6 +436,7 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       const changedDecls: string[] = [];
       const changedRules: string[] = [];
       let changedCount = 0;
+      let joinedExtra = 0;
       const staleCandidates: string[] = [];
       const active = new Set<string>();
       for (const sp of ports) {
@@ -460,6 +461,8 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         if (rules.natChains.length > 0)
           changedDecls.push(rules.natChains.map((c) => `:${c} - [0:0]`).join("\n"));
         if (rules.natRules.length > 0) changedRules.push(rules.natRules.join("\n"));
+        // Joined chunks count as one array entry: remember the lines they hold.
+        joinedExtra += Math.max(0, rules.natChains.length - 1) + Math.max(0, rules.natRules.length - 1);
       }
       for (const [k, old] of cache) {
         if (!next.has(k)) staleCandidates.push(...genService(old.sp, oldCtx).natChains);
@@ -523,16 +526,10 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         full,
         changedServicePorts: changedCount,
         deletedChains,
-        lines: lineCount(payload),
+        lines: filter.length + nat.length + joinedExtra,
       };
     },
   };
-}
-
-function lineCount(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
-  return n;
 }
 
 function sameList(a: string[], b: string[]): boolean {

@@ -536,6 +536,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       const ports = full ? model.servicePorts.filter((sp) => sp.family === family) : [];
 
       const L: string[] = [];
+      let joinedExtra = 0; // lines inside chunks pushed as one entry
       let elementsAdded = 0;
       let elementsDeleted = 0;
       const deletedChains: string[] = [];
@@ -550,7 +551,9 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
           const objs = genService(sp, ctx);
           if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
             flatSizes.add(objs.flatSize);
-            L.push(flatChains(objs.flatSize).join("\n"));
+            const fc = flatChains(objs.flatSize);
+            L.push(fc.join("\n"));
+            joinedExtra += fc.length - 1;
           }
           for (const s of objs.affinitySets) {
             if (setsDone.has(s.name)) continue;
@@ -565,7 +568,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
             text.push(`add chain ${table} ${name}`);
             for (const r of rules) text.push(`add rule ${table} ${name} ${r}`);
           }
-          if (text.length > 0) L.push(text.join("\n"));
+          if (text.length > 0) {
+            L.push(text.join("\n"));
+            joinedExtra += text.length - 1;
+          }
           for (const e of objs.elements) {
             if (PER_SERVICE_SETS.has(e.set)) {
               // Keys unique to one service: diffed per service, never kept in the state.
@@ -735,16 +741,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         elementsAdded,
         elementsDeleted,
         deletedChains,
-        lines: lineCount(payload),
+        lines: L.length + joinedExtra,
       };
     },
   };
-}
-
-function lineCount(text: string): number {
-  let n = 0;
-  for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) n++;
-  return n;
 }
 
 function sameObjects(a: ServiceObjects, b: ServiceObjects): boolean {
