@@ -190,4 +190,26 @@ describe("nftables backend", () => {
       'ip daddr { 172.30.0.0/16 } drop comment "Drop traffic to unallocated ClusterIPs"',
     );
   });
+
+  it("moves a compact-layout service to the shared chain of its new endpoint count", () => {
+    const backend = createNftablesBackend({ ...opts, layout: "compact" });
+    const input = featureScenario();
+    const m1 = buildProxyModel(input).model;
+    backend.sync(m1);
+    const changed = withSlices(
+      input,
+      "ns1",
+      slice("ns1", "svc1", [ep("10.180.0.1")], [{ name: "p80", port: 80 }]),
+    );
+    const r = backend.sync(buildProxyModel(changed, { previous: m1 }).model);
+    const lines = r.payload.trim().split("\n");
+    expect(lines).toContain("delete element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 }");
+    expect(lines).toContain("add element ip kube-proxy service-ips { 172.30.0.41 . tcp . 80 : goto lb-1 }");
+    expect(lines).toContain("delete element ip kube-proxy flat-endpoints { 172.30.0.41 . tcp . 80 . 1 }");
+    // index 0 still points at 10.180.0.1:80: untouched
+    expect(r.payload).not.toContain("172.30.0.41 . tcp . 80 . 0");
+    // lb-1 already exists (svc3 has one endpoint), so no chain is added
+    expect(r.payload).not.toContain("add chain");
+    expect(r.changedServicePorts).toBe(1);
+  });
 });
