@@ -4,6 +4,7 @@
 //
 //   node --experimental-strip-types bench/programming-latency.ts --mode nftables --services 1000
 //   options: --mode iptables|nftables  --services N  --changes K  --compact (nftables compact layout)
+//   BENCH_NODE_FLAGS="--max-semi-space-size=4" passes V8 flags to the proxy process.
 //
 // Needs root (network namespaces) and a built dist/ (npm run build).
 import { type ChildProcess, spawn } from "node:child_process";
@@ -164,7 +165,11 @@ async function main(): Promise<void> {
       ...(values.compact ? ["--feature-gates=KubenodeNFTablesCompactLayout=true"] : []),
     ];
     const startMs = performance.now();
-    const proxy = node.spawn([process.execPath, MAIN, ...flags]);
+    const nodeFlags = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+    // Run the binary as users do (its shebang sets V8 flags), unless flags are given explicitly.
+    const proxy = node.spawn(
+      nodeFlags.length > 0 ? [process.execPath, ...nodeFlags, MAIN, ...flags] : [MAIN, ...flags],
+    );
     children.push(proxy);
     let logs = "";
     const syncMs: number[] = [];
@@ -223,6 +228,10 @@ async function main(): Promise<void> {
       await sleep(200 + Math.random() * 1300);
     }
     const end = rss();
+    const metricsText = (await node.exec(["busybox", "wget", "-O", "-", "http://127.0.0.1:10249/metrics"]))
+      .stdout;
+    const gauge = (name: string) =>
+      Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metricsText)?.[1] ?? Number.NaN);
     const p50 = pct(latencies, 50) / 1000;
     const p99 = pct(latencies, 99) / 1000;
     const summary = {
@@ -236,6 +245,7 @@ async function main(): Promise<void> {
       partialSyncP50Ms: syncMs.length ? pct(syncMs, 50) : undefined,
       partialSyncMaxMs: syncMs.length ? Math.max(...syncMs) : undefined,
       rssMiB: Number(end.rssMiB.toFixed(0)),
+      heapUsedMiB: Number((gauge("nodejs_heap_size_used_bytes") / 2 ** 20).toFixed(0)),
       peakRssMiB: Number(end.hwmMiB.toFixed(0)),
     };
     process.stdout.write(

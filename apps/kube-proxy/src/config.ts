@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { parse as parseYaml } from "yaml";
-import { formatDurationMs, parseDurationMs } from "./duration.js";
+import { parseDurationMs } from "./duration.js";
 import { ProxyError } from "./errors.js";
 
 /** Proxy modes. `ipvs` only generates rules here (these kernels have no IPVS). */
@@ -376,11 +376,3 @@ export function validateConfig(config: KubeProxyConfiguration): ResolvedConfig {
     conntrack,
   };
 }
-
-/** The configuration as a YAML-compatible object (what --write-config-to writes). */
-export function configToObject(config: KubeProxyConfiguration): Json {
-  const copy = JSON.parse(JSON.stringify(config)) as Json;
-  return copy;
-}
-
-export { formatDurationMs };

@@ -61,12 +61,15 @@ export interface MetricsRegistry {
   counter(name: string, help: string, labelled?: boolean): Scalar;
   gauge(name: string, help: string, labelled?: boolean): Scalar;
   histogram(name: string, help: string, bucketBounds: readonly number[]): Histogram;
+  /** Runs `fn` before every render (for values read at scrape time, like memory). */
+  onCollect(fn: () => void): void;
   render(): string;
 }
 
 /** Creates an empty registry. */
 export function createMetricsRegistry(): MetricsRegistry {
   const families = new Map<string, Family>();
+  const collectors: (() => void)[] = [];
   const family = (
     name: string,
     help: string,
@@ -128,7 +131,11 @@ export function createMetricsRegistry(): MetricsRegistry {
         count: (labels = {}) => f.series.get(key(labels))?.count ?? 0,
       };
     },
+    onCollect(fn) {
+      collectors.push(fn);
+    },
     render() {
+      for (const fn of collectors) fn();
       const out: string[] = [];
       for (const f of families.values()) {
         out.push(`# HELP ${f.name} ${f.help}`);

@@ -28,8 +28,6 @@ export interface ProxyMetrics {
   noLocalEndpoints: Scalar;
   healthzTotal: Scalar;
   livezTotal: Scalar;
-  /** kubenode addition: lines of the last applied payload, by mode and family. */
-  payloadLines: Scalar;
 }
 
 // Mirrors the bucket layout of kube-proxy's network_programming_duration_seconds.
@@ -114,10 +112,24 @@ export function createProxyMetrics(): ProxyMetrics {
     ),
     healthzTotal: r.counter("kubeproxy_proxy_healthz_total", "Cumulative proxy healthz HTTP status", true),
     livezTotal: r.counter("kubeproxy_proxy_livez_total", "Cumulative proxy livez HTTP status", true),
-    payloadLines: r.gauge(
-      "kubenode_proxy_rules_payload_lines",
-      "Lines of the last rules payload applied, by mode and IP family",
-      true,
-    ),
   };
+}
+
+/** Process metrics with the names Prometheus client libraries use (read at scrape time). */
+export function registerProcessMetrics(metrics: ProxyMetrics, startMs = Date.now()): void {
+  const r = metrics.registry;
+  const rss = r.gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
+  const start = r.gauge(
+    "process_start_time_seconds",
+    "Start time of the process since unix epoch in seconds.",
+  );
+  const heapUsed = r.gauge("nodejs_heap_size_used_bytes", "Process heap size used from Node.js in bytes.");
+  const heapTotal = r.gauge("nodejs_heap_size_total_bytes", "Process heap size from Node.js in bytes.");
+  r.onCollect(() => {
+    const m = process.memoryUsage();
+    rss.set(m.rss);
+    heapUsed.set(m.heapUsed);
+    heapTotal.set(m.heapTotal);
+    start.set(Math.floor(startMs / 1000));
+  });
 }

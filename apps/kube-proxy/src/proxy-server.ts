@@ -27,7 +27,7 @@ import {
 } from "./host.js";
 import type { RunningServer } from "./http-util.js";
 import type { Logger } from "./logger.js";
-import { createProxyMetrics, type ProxyMetrics } from "./metrics.js";
+import { createProxyMetrics, type ProxyMetrics, registerProcessMetrics } from "./metrics.js";
 import { createProxier, type Proxier } from "./proxier.js";
 import { createProxierHealth } from "./proxier-health.js";
 import { createServiceHealthServer } from "./service-health.js";
@@ -137,6 +137,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   const dataplane = options.dataplane ?? createDataplane(config, { families, nodeIPs: ips, log });
 
   const metrics = createProxyMetrics();
+  registerProcessMetrics(metrics);
   // Mirrors kube-proxy: unhealthy once a queued change waits more than 2 x syncPeriod.
   const health = createProxierHealth(clock, 2 * config.syncPeriodMs);
   health.setNode(node);

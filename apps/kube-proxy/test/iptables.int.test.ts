@@ -143,9 +143,11 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, iptables mode", () => {
     await expect(rig.request(ip, 80)).rejects.toThrow();
   });
 
-  it("keeps traffic flowing while the API server is down and applies changes made after it returns", async () => {
+  it("keeps traffic flowing while the API server is down and applies the changes made meanwhile and after", async () => {
     const ip = await clusterIP("web");
     await rig.api.suspend();
+    // Written while the node cannot reach the API server: seen once the informers reconnect.
+    await rig.kubectl(["apply", "-f", "-"], serviceManifest("during", [{ ip: ep2, nodeName: "ep2" }]));
     const deadline = Date.now() + OUTAGE_MS;
     let served = 0;
     while (Date.now() < deadline) {
@@ -155,14 +157,18 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, iptables mode", () => {
     }
     expect(served).toBeGreaterThan(0);
     expect((await rig.httpGet("http://127.0.0.1:10256/livez")).code).toBe(200);
+    expect(proxy.output()).toContain("keeping the last programmed rules");
     await rig.api.resume();
     await rig.kubectl(["apply", "-f", "-"], serviceManifest("after", [{ ip: ep1, nodeName: "ep1" }]));
-    const afterIP = await clusterIP("after");
     // The informers reconnect with the reflector's jittered backoff (up to 2 x 30 s after long outages).
+    const duringIP = await clusterIP("during");
+    const afterIP = await clusterIP("after");
+    expect(await until("service created during the outage", () => rig.request(duringIP, 80), 75_000)).toBe(
+      "ep2",
+    );
     expect(await until("service created after the outage", () => rig.request(afterIP, 80), 75_000)).toBe(
       "ep1",
     );
-    expect(proxy.output()).toContain("keeping the last programmed rules");
   }, 180_000);
 
   it("retries an apply that failed, reports it in metrics and an Event, and programs the change once it works", async () => {

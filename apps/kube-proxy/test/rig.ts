@@ -1,6 +1,7 @@
 // An end-to-end rig: the API server simulator on the host's loopback, a network lab whose "node"
 // namespace runs the real kubenode-proxy binary, and backends listening in other namespaces.
-import type { ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -15,13 +16,26 @@ import {
   waitFor,
 } from "@kubenode/testkit";
 import { stringify } from "yaml";
-// startApiServer is not exported from @kubenode/testkit's index yet: import its source directly.
-import { type ApiServer, startApiServer } from "../../../packages/testkit/src/apiserver/index.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const MAIN = join(here, "..", "dist", "main.js");
 const FORWARDER = join(here, "fixtures", "tcp-to-unix.mjs");
 const FAILING_TOOL = join(here, "fixtures", "failing-tool.sh");
+// startApiServer is not exported from @kubenode/testkit's index yet, so the simulator runs as its
+// CLI (a separate process, which also keeps its CPU and memory out of the proxy's numbers).
+const APISERVER_CLI = join(here, "..", "..", "..", "packages", "testkit", "dist", "apiserver-cli.js");
+
+/** The API server simulator as seen by the node: it can be made unreachable and reachable again. */
+export interface RigApiServer {
+  /** Admin kubeconfig (kubectl). */
+  kubeconfigPath: string;
+  /** Kubeconfig of identity system:node:node. */
+  nodeKubeconfigPath: string;
+  port: number;
+  /** Drops the node's connections and refuses new ones: the API server is down for the node. */
+  suspend(): Promise<void>;
+  resume(): Promise<void>;
+}
 
 /** True when the real components can be used; under CI=true a missing one fails loudly. */
 export async function realComponentsAvailable(): Promise<boolean> {
@@ -45,7 +59,7 @@ export interface ProxyProcess {
 }
 
 export interface Rig {
-  api: ApiServer;
+  api: RigApiServer;
   lab: NetworkLab;
   node: LabHost;
   client: LabHost;
@@ -74,37 +88,92 @@ export async function createRig(): Promise<Rig> {
   try {
     const dir = await mkdtemp(join(tmpdir(), "kubenode-proxy-e2e-"));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const api = await startApiServer();
-    cleanups.push(() => api.stop());
+    const kubeconfigPath = join(dir, "kubeconfig");
+    if (!existsSync(APISERVER_CLI))
+      throw new Error(`${APISERVER_CLI} is missing: build @kubenode/testkit first`);
+    const server = spawn(
+      process.execPath,
+      [APISERVER_CLI, "--port", "0", "--kubeconfig", kubeconfigPath, "--node", "node"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let serverOutput = "";
+    server.stdout.on("data", (d: Buffer) => {
+      serverOutput += d.toString();
+    });
+    server.stderr.on("data", (d: Buffer) => {
+      serverOutput += d.toString();
+    });
+    const serverExited = new Promise<void>((resolve) => server.once("exit", () => resolve()));
+    cleanups.push(async () => {
+      server.kill("SIGTERM");
+      await serverExited;
+    });
+    const port = Number(
+      await waitFor(
+        "the API server simulator",
+        () => /listening on https?:\/\/127\.0\.0\.1:(\d+)/.exec(serverOutput)?.[1],
+      ),
+    );
+    await waitFor("the node kubeconfig", () => (existsSync(`${kubeconfigPath}-node`) ? true : undefined));
     const lab = await createNetworkLab({ hosts: ["client", "node", "ep1", "ep2"], gateway: "node" });
     cleanups.push(() => lab.destroy());
     const node = lab.host("node");
     // Like a real node: a default route, so Service IPs (routed nowhere else) reach the nat OUTPUT chain.
     await node.exec(["ip", "route", "add", "default", "dev", "eth0"]);
 
-    // The API server listens on the host's 127.0.0.1; the node namespace reaches it through a unix socket.
+    // The API server listens on the host's 127.0.0.1; the node namespace reaches it through a unix
+    // socket (see fixtures/tcp-to-unix.mjs). Closing this bridge makes the API server unreachable.
     const sock = join(dir, "api.sock");
+    const open = new Set<net.Socket>();
     const bridge = net.createServer((c) => {
-      const up = net.connect(api.port, "127.0.0.1");
+      const up = net.connect(port, "127.0.0.1");
+      open.add(c);
+      open.add(up);
       c.pipe(up).pipe(c);
       const close = () => {
         c.destroy();
         up.destroy();
+        open.delete(c);
+        open.delete(up);
       };
       c.on("error", close);
       up.on("error", close);
       c.on("close", close);
       up.on("close", close);
     });
-    await new Promise<void>((resolve) => bridge.listen(sock, resolve));
-    cleanups.push(
-      () =>
-        new Promise<void>((resolve) => {
-          bridge.close(() => resolve());
-        }),
-    );
-    node.spawn([process.execPath, FORWARDER, "127.0.0.1", String(api.port), sock]);
-    await node.waitForListening(api.port);
+    const listenBridge = async () => {
+      await rm(sock, { force: true });
+      await new Promise<void>((resolve) => bridge.listen(sock, resolve));
+    };
+    const closeBridge = () =>
+      new Promise<void>((resolve) => {
+        bridge.close(() => resolve());
+        for (const s of open) s.destroy();
+      });
+    await listenBridge();
+    let bridgeUp = true;
+    cleanups.push(async () => {
+      if (bridgeUp) await closeBridge();
+    });
+    node.spawn([process.execPath, FORWARDER, "127.0.0.1", String(port), sock]);
+    await node.waitForListening(port);
+    const api: RigApiServer = {
+      kubeconfigPath,
+      nodeKubeconfigPath: `${kubeconfigPath}-node`,
+      port,
+      async suspend() {
+        if (!bridgeUp) return;
+        bridgeUp = false;
+        await closeBridge();
+      },
+      async resume() {
+        if (bridgeUp) return;
+        await listenBridge();
+        bridgeUp = true;
+      },
+    };
 
     for (const name of ["ep1", "ep2"]) {
       const h = lab.host(name);
@@ -117,7 +186,7 @@ export async function createRig(): Promise<Rig> {
     for (const tool of ["iptables-restore", "ip6tables-restore", "nft"])
       await run(["ln", "-s", FAILING_TOOL, join(toolDir, tool)]);
     const failMarker = join(dir, "fail-applies");
-    const kubeconfig = await api.kubeconfigFor("system:node:node");
+    const kubeconfig = api.nodeKubeconfigPath;
     const env = [`PATH=${toolDir}:${process.env.PATH}`, `KUBENODE_FAIL_MARKER=${failMarker}`];
 
     const kubectl = async (args: readonly string[], input?: string) =>
