@@ -10,6 +10,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 export interface BenchServer {
   url: string;
   agent: Agent;
+  /** Unlimited connections, for watches. */
+  streamAgent: Agent;
   child: ChildProcess;
   /** Starts a fresh server-side latency record (after warm-up). */
   resetServerStats(): void;
@@ -46,7 +48,16 @@ export async function startChildServer(): Promise<BenchServer> {
   const user = kc.users[0].user;
   const agent = new Agent({
     keepAlive: true,
-    maxSockets: 256,
+    // few, always-busy connections (like a client-go HTTP/2 connection): no handshake bursts mid-run
+    maxSockets: 32,
+    scheduling: "fifo",
+    ca: Buffer.from(kc.clusters[0].cluster["certificate-authority-data"], "base64"),
+    cert: Buffer.from(user["client-certificate-data"], "base64"),
+    key: Buffer.from(user["client-key-data"], "base64"),
+  });
+  // one connection per long-running watch
+  const streamAgent = new Agent({
+    keepAlive: true,
     ca: Buffer.from(kc.clusters[0].cluster["certificate-authority-data"], "base64"),
     cert: Buffer.from(user["client-certificate-data"], "base64"),
     key: Buffer.from(user["client-key-data"], "base64"),
@@ -54,12 +65,14 @@ export async function startChildServer(): Promise<BenchServer> {
   return {
     url,
     agent,
+    streamAgent,
     child,
     resetServerStats: () => {
       child.kill("SIGUSR1");
     },
     stop: async () => {
       agent.destroy();
+      streamAgent.destroy();
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));
       const last = out.trim().split("\n").pop() ?? "";

@@ -26,7 +26,7 @@ for (let w = 0; w < watchers; w++) {
         s.url,
       );
       const req = request(
-        { hostname: u.hostname, port: u.port, path: u.pathname + u.search, agent: s.agent },
+        { hostname: u.hostname, port: u.port, path: u.pathname + u.search, agent: s.streamAgent },
         (res) => {
           let buf = "";
           resolve();
