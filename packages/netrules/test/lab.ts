@@ -77,6 +77,11 @@ export async function startTrafficLab(): Promise<TrafficLab> {
       "via",
       `${node.ip6!.replace(/:[0-9a-f]+$/, ":")}fa`,
     ]);
+    // The client loops open ~2,500 connections a second; with the default 28k ephemeral ports a
+    // source port comes back while the node still tracks its last flow (and an endpoint holds it
+    // in TIME_WAIT), which can cost a SYN retransmit. Wide ranges keep every 4-tuple fresh.
+    for (const c of [client, client2])
+      await c.exec(["sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535"]);
     for (const ep of eps) {
       // Replies to unmasqueraded (externalTrafficPolicy Local) traffic must go back through the node.
       for (const c of [client, client2]) await ep.exec(["ip", "route", "add", `${c.ip}/32`, "via", node.ip]);
