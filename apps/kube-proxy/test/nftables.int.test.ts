@@ -52,6 +52,9 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, nftables mode", () => {
     expect(await until(`web ${ip}:80 via the node`, () => rig.request(ip, 80, rig.client))).toBe("ep1");
     expect(await tables()).toContain("table ip kube-proxy");
     expect((await rig.httpGet("http://127.0.0.1:10249/proxyMode")).body).toBe("nftables");
+    // It found its Node object (hostname override) rather than falling back to local addresses.
+    expect(proxy.output()).toContain('"msg":"Starting kubenode-proxy"');
+    expect(proxy.output()).not.toContain("Node not found yet");
   });
 
   it("spreads traffic when endpoints are added and serves a NodePort", async () => {
