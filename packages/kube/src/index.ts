@@ -34,3 +34,5 @@ export {
   retryOnConflict,
   strategicMergePatch,
 } from "./patch.js";
+export type { Quantity, QuantityFormat } from "./quantity.js";
+export { formatQuantity, parseQuantity, quantityValue } from "./quantity.js";
