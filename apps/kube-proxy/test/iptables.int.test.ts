@@ -171,7 +171,7 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, iptables mode", () => {
     );
   }, 180_000);
 
-  it("retries an apply that failed, reports it in metrics and an Event, and programs the change once it works", async () => {
+  it("retries an apply that failed, reports it in metrics and an Event, turns unhealthy while syncs stall, and programs the change once it works", async () => {
     await writeText(rig.failMarker, "fail");
     let ip: string;
     try {
@@ -197,10 +197,16 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, iptables mode", () => {
         return reasons.includes("FailedToSyncProxyRules") ? reasons : undefined;
       });
       expect(events).toContain("FailedToSyncProxyRules");
+      // Syncs stall: once the queued change is older than 2 x syncPeriod (6 s), /livez fails.
+      await until("/livez 503 while syncs fail", async () =>
+        (await rig.httpGet("http://127.0.0.1:10256/livez")).code === 503 ? true : undefined,
+      );
+      expect((await rig.httpGet("http://127.0.0.1:10256/healthz")).code).toBe(503);
     } finally {
       await rm(rig.failMarker, { force: true });
     }
     expect(await until("retry reachable after the failure clears", () => rig.request(ip, 80))).toBe("ep1");
+    expect((await rig.httpGet("http://127.0.0.1:10256/livez")).code).toBe(200);
   });
 
   it("recovers from a flushed ruleset at the next periodic sync", async () => {
