@@ -10,7 +10,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +19,6 @@ import { createNetworkLab, type LabHost, waitFor } from "@kubenode/testkit";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MAIN = join(here, "..", "dist", "main.js");
-const FORWARDER = join(here, "..", "test", "fixtures", "tcp-to-unix.mjs");
 const APISERVER = join(here, "..", "..", "..", "packages", "testkit", "dist", "apiserver-cli.js");
 
 const { values } = parseArgs({
@@ -108,20 +106,8 @@ async function main(): Promise<void> {
       h.spawn(["busybox", "nc", "-ll", "-p", "8080", "-e", "echo", h.name]);
       await h.waitForListening(8080);
     }
-    const sock = join(dir, "api.sock");
-    const bridge = net.createServer((c) => {
-      const up = net.connect(port, "127.0.0.1");
-      c.pipe(up).pipe(c);
-      const close = () => {
-        c.destroy();
-        up.destroy();
-      };
-      c.on("error", close);
-      up.on("error", close);
-    });
-    await new Promise<void>((r) => bridge.listen(sock, r));
-    children.push(node.spawn([process.execPath, FORWARDER, "127.0.0.1", String(port), sock]));
-    await node.waitForListening(port);
+    // The simulator listens on the host's loopback; testkit bridges the port into the node namespace.
+    const bridge = await node.bridgeHostPort(port);
 
     // Seed N services x 2 endpoints.
     const t0 = performance.now();
@@ -252,7 +238,7 @@ async function main(): Promise<void> {
       `network programming latency, ${summary.mode}, ${N} services: p50 ${p50.toFixed(3)} s, p99 ${p99.toFixed(3)} s (${K} changes); RSS ${summary.rssMiB} MiB (peak ${summary.peakRssMiB} MiB)\n`,
     );
     process.stdout.write(`${JSON.stringify(summary)}\n`);
-    bridge.close();
+    await bridge.close();
     client.close();
   } finally {
     for (const c of children) c.kill("SIGTERM");

@@ -3,7 +3,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +18,6 @@ import { stringify } from "yaml";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const MAIN = join(here, "..", "dist", "main.js");
-const FORWARDER = join(here, "fixtures", "tcp-to-unix.mjs");
 const FAILING_TOOL = join(here, "fixtures", "failing-tool.sh");
 // startApiServer is not exported from @kubenode/testkit's index yet, so the simulator runs as its
 // CLI (a separate process, which also keeps its CPU and memory out of the proxy's numbers).
@@ -123,56 +121,15 @@ export async function createRig(): Promise<Rig> {
     // Like a real node: a default route, so Service IPs (routed nowhere else) reach the nat OUTPUT chain.
     await node.exec(["ip", "route", "add", "default", "dev", "eth0"]);
 
-    // The API server listens on the host's 127.0.0.1; the node namespace reaches it through a unix
-    // socket (see fixtures/tcp-to-unix.mjs). Closing this bridge makes the API server unreachable.
-    const sock = join(dir, "api.sock");
-    const open = new Set<net.Socket>();
-    const bridge = net.createServer((c) => {
-      const up = net.connect(port, "127.0.0.1");
-      open.add(c);
-      open.add(up);
-      c.pipe(up).pipe(c);
-      const close = () => {
-        c.destroy();
-        up.destroy();
-        open.delete(c);
-        open.delete(up);
-      };
-      c.on("error", close);
-      up.on("error", close);
-      c.on("close", close);
-      up.on("close", close);
-    });
-    const listenBridge = async () => {
-      await rm(sock, { force: true });
-      await new Promise<void>((resolve) => bridge.listen(sock, resolve));
-    };
-    const closeBridge = () =>
-      new Promise<void>((resolve) => {
-        bridge.close(() => resolve());
-        for (const s of open) s.destroy();
-      });
-    await listenBridge();
-    let bridgeUp = true;
-    cleanups.push(async () => {
-      if (bridgeUp) await closeBridge();
-    });
-    node.spawn([process.execPath, FORWARDER, "127.0.0.1", String(port), sock]);
-    await node.waitForListening(port);
+    // The API server listens on the host's 127.0.0.1, which a lab namespace cannot reach: testkit
+    // bridges the port in. Pausing the bridge makes the API server unreachable from the node.
+    const bridge = await node.bridgeHostPort(port);
     const api: RigApiServer = {
       kubeconfigPath,
       nodeKubeconfigPath: `${kubeconfigPath}-node`,
       port,
-      async suspend() {
-        if (!bridgeUp) return;
-        bridgeUp = false;
-        await closeBridge();
-      },
-      async resume() {
-        if (bridgeUp) return;
-        await listenBridge();
-        bridgeUp = true;
-      },
+      suspend: () => bridge.pause(),
+      resume: () => bridge.resume(),
     };
 
     for (const name of ["ep1", "ep2"]) {

@@ -50,3 +50,27 @@ describe.runIf(real)("createNetworkLab", () => {
     expect(sleeper.exitCode !== null || sleeper.signalCode !== null).toBe(true);
   });
 });
+
+describe.runIf(real)("LabHost.bridgeHostPort", () => {
+  it("reaches a server on the host's loopback from inside a namespace, and can take it down and up", async () => {
+    const { createServer } = await import("node:net");
+    const server = createServer((c) => c.end("from the host\n"));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    const lab = await createNetworkLab({ hosts: ["node"] });
+    try {
+      const node = lab.host("node");
+      const bridge = await node.bridgeHostPort(port);
+      const ask = () =>
+        node.exec(["busybox", "nc", "-w", "2", "127.0.0.1", String(port)]).then((r) => r.stdout);
+      expect(await ask()).toBe("from the host\n");
+      await bridge.pause();
+      expect(await ask()).toBe("");
+      await bridge.resume();
+      expect(await ask()).toBe("from the host\n");
+    } finally {
+      await lab.destroy();
+      server.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { TestkitError } from "./errors.js";
 import { type RunOptions, type RunResult, run, terminate, waitFor } from "./exec.js";
+import { bridgeHostPort, type HostPortBridge } from "./host-port-bridge.js";
 import { isProcessAlive } from "./processes.js";
 
 export interface NetworkLabOptions {
@@ -29,6 +30,12 @@ export interface LabHost {
   exec(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Starts a long-running process inside the namespace; `destroy()` kills it. */
   spawn(argv: readonly string[]): ChildProcess;
+  /**
+   * Makes the host's 127.0.0.1:`port` reachable at 127.0.0.1:`port` inside this namespace, which
+   * cannot reach the host's loopback otherwise (an API server simulator for a node agent under
+   * test, say). `pause()`/`resume()` take it down and up like an outage.
+   */
+  bridgeHostPort(port: number): Promise<HostPortBridge>;
   /** Resolves once something in the namespace listens on this TCP port (IPv4 or IPv6). */
   waitForListening(port: number, timeoutMs?: number): Promise<void>;
 }
@@ -107,13 +114,14 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
   const switchNs = `${base}-sw`;
   const created: string[] = [];
   const children = new Set<ChildProcess>();
+  const bridges = new Set<HostPortBridge>();
 
   const inNs = (ns: string, argv: readonly string[], opts?: RunOptions) =>
     run(["ip", "netns", "exec", ns, ...argv], opts);
 
   const hosts: LabHost[] = names.map((name, i) => {
     const netns = `${base}-${name}`;
-    return {
+    const host: LabHost = {
       name,
       netns,
       ip: `${v4}.${10 + i}`,
@@ -125,6 +133,11 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
         child.once("exit", () => children.delete(child));
         return child;
       },
+      bridgeHostPort: async (port) => {
+        const bridge = await bridgeHostPort(port, host.spawn, (p) => host.waitForListening(p));
+        bridges.add(bridge);
+        return bridge;
+      },
       waitForListening: async (port, timeoutMs = 10_000) => {
         const listening = new RegExp(`:${port}\\s.*LISTEN`);
         await waitFor(
@@ -135,9 +148,12 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
         );
       },
     };
+    return host;
   });
 
   const destroy = async () => {
+    await Promise.all([...bridges].map((b) => b.close()));
+    bridges.clear();
     await Promise.all([...children].map((c) => terminate(c, 1_000)));
     for (const ns of created.reverse()) await deleteNetns(ns);
     created.length = 0;
