@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type CriClient, createCriClient } from "@kubenode/cri-client";
 import { createEvictionManager, createHostStatsProvider, parseThresholdConfig } from "@kubenode/eviction";
 import { createLeaseController } from "@kubenode/heartbeat";
@@ -11,6 +12,7 @@ import {
   type ApiServer,
   type Containerd,
   canUseRealComponents,
+  createNetworkLab,
   type Registry,
   startApiServer,
   startContainerd,
@@ -20,6 +22,12 @@ import { criNodeStatusProviders } from "./cri-providers.js";
 import { kubectl } from "./kubectl.js";
 
 export const NODE_NAME = "kubenode-1";
+// The kube-proxy sample app's binary, as built by the workspace.
+const KUBE_PROXY = join(
+  dirname(createRequire(import.meta.url).resolve("@kubenode/kube-proxy-app/package.json")),
+  "dist",
+  "main.js",
+);
 const CREDENTIALS = { username: "demo", password: "demo-password" };
 
 type Log = (line: string) => void;
@@ -207,6 +215,65 @@ export async function runDemo(
         log(`exec in container: ${Buffer.from(exec.stdout).toString().trim()} (exit ${exec.exitCode})`);
       },
     ],
+    [
+      "kubenode-proxy (nftables) in a node namespace: a Service made with kubectl answers on its ClusterIP",
+      async (log) => {
+        const { server } = cluster as Cluster;
+        const lab = await createNetworkLab({ hosts: ["node", "web1", "web2"] });
+        cleanup.push(() => lab.destroy());
+        const node = lab.host("node");
+        // Like a real node: a default route, so Service IPs leave through the rules, not "no route".
+        await node.exec(["ip", "route", "add", "default", "dev", "eth0"]);
+        for (const name of ["web1", "web2"]) {
+          const web = lab.host(name);
+          web.spawn(["busybox", "nc", "-ll", "-p", "8080", "-e", "echo", `hello from ${name}`]);
+          await web.waitForListening(8080);
+        }
+        // The simulator listens on the host's loopback; bridge its port into the node namespace.
+        await node.bridgeHostPort(Number(new URL(server.url).port));
+        node.spawn([
+          process.execPath,
+          KUBE_PROXY,
+          `--kubeconfig=${server.kubeconfigPath}`,
+          "--hostname-override=node",
+          "--proxy-mode=nftables",
+          "--cluster-cidr=10.244.0.0/16",
+        ]);
+        const manifest = serviceManifest(lab.host("web1").ip, lab.host("web2").ip);
+        await kubectl(server.kubeconfigPath, ["apply", "-f", "-"], manifest);
+        const clusterIP = (
+          await kubectl(server.kubeconfigPath, ["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"])
+        ).trim();
+        log(
+          `kubectl apply: service/web (ClusterIP ${clusterIP}:80) and endpointslice/web-1 -> ${lab.host("web1").ip}, ${lab.host("web2").ip}`,
+        );
+        const ask = async () =>
+          (
+            await node.exec(["busybox", "nc", "-w", "1", clusterIP, "80"]).catch(() => ({ stdout: "" }))
+          ).stdout.trim();
+        const started = performance.now();
+        while (!(await ask()).startsWith("hello")) {
+          if (performance.now() - started > 30_000)
+            throw new Error(`ClusterIP ${clusterIP}:80 did not answer within 30 s`);
+        }
+        log(
+          `ClusterIP answered ${Math.round(performance.now() - started)} ms after the apply (kube-proxy started just before)`,
+        );
+        const answers: Record<string, number> = {};
+        for (let i = 0; i < 20; i++) {
+          const a = await ask();
+          answers[a] = (answers[a] ?? 0) + 1;
+        }
+        log(
+          `20 connections to ${clusterIP}:80 -> ${Object.entries(answers)
+            .map(([a, n]) => `${n}x "${a}"`)
+            .join(", ")}`,
+        );
+        const table = (await node.exec(["nft", "list", "table", "ip", "kube-proxy"])).stdout;
+        const chains = table.match(/^\s*chain /gm)?.length ?? 0;
+        log(`nftables table ip kube-proxy in the node namespace: ${chains} chains`);
+      },
+    ],
   ];
 
   try {
@@ -218,8 +285,34 @@ export async function runDemo(
     }
   } finally {
     for (const stop of cleanup.reverse()) await stop();
-    out("torn down: pod, node agents, containerd (containers, mounts, bridge), registry, API server");
+    out(
+      "torn down: kube-proxy and its namespaces, pod, node agents, containerd (containers, mounts, bridge), registry, API server",
+    );
   }
+}
+
+/** A selector-less Service and the EndpointSlice a controller would make for two backends. */
+function serviceManifest(ip1: string, ip2: string): string {
+  return JSON.stringify({
+    apiVersion: "v1",
+    kind: "List",
+    items: [
+      {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "web", namespace: "default" },
+        spec: { ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }] },
+      },
+      {
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: { name: "web-1", namespace: "default", labels: { "kubernetes.io/service-name": "web" } },
+        addressType: "IPv4",
+        ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+        endpoints: [ip1, ip2].map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
+      },
+    ],
+  });
 }
 
 /** The pod's HTTP server takes a moment to bind after StartContainer returns. */

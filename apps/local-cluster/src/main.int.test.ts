@@ -18,6 +18,8 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     expect(stdout).toMatch(/lease kube-node-lease\/kubenode-1: holder kubenode-1, duration 40s/);
     expect(stdout).toMatch(/GET http:\/\/[\d.]+:8080\/ -> hello from pod web/);
     expect(stdout).toMatch(/exec in container: web runs Linux \(exit 0\)/);
+    expect(stdout).toMatch(/20 connections to [\d.]+:80 -> \d+x "hello from web\d"/);
+    expect(stdout).toMatch(/nftables table ip kube-proxy in the node namespace: \d+ chains/);
     expect(stdout).toMatch(/^torn down:/m);
   });
 
