@@ -1,8 +1,12 @@
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildProxyModel } from "@kubenode/netrules";
 import { describe, expect, it } from "vitest";
 import { createChangeTracker, TRIGGER_TIME_ANNOTATION } from "./change-tracker.js";
 import { defaultConfig, validateConfig } from "./config.js";
 import { createDataplane } from "./dataplanes.js";
-import { ProxyError } from "./errors.js";
 import { silentLogger } from "./logger.js";
 
 const ctx = { families: ["IPv4"] as const, nodeIPs: ["10.77.0.11"], log: silentLogger };
@@ -16,18 +20,45 @@ describe("dataplane selection", () => {
     expect(createDataplane(validateConfig(c), ctx).mode).toBe("nftables");
   });
 
-  it("refuses ipvs with an error naming the mode", () => {
-    const c = defaultConfig();
-    c.mode = "ipvs";
-    let err: unknown;
+  it("generates ipvs state as restore files without touching the kernel", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "ipvs-dataplane-"));
     try {
-      createDataplane(validateConfig(c), ctx);
-    } catch (e) {
-      err = e;
+      const c = defaultConfig();
+      c.mode = "ipvs";
+      const plane = createDataplane(validateConfig(c), { ...ctx, ipvsOutputDir: dir });
+      expect(plane.mode).toBe("ipvs");
+      const { model } = buildProxyModel({
+        nodeName: "node",
+        services: [
+          {
+            metadata: { namespace: "ns", name: "web" },
+            spec: {
+              clusterIP: "10.96.0.10",
+              clusterIPs: ["10.96.0.10"],
+              ports: [{ name: "http", port: 80, protocol: "TCP" }],
+            },
+          },
+        ],
+        endpointSlices: [
+          {
+            metadata: { namespace: "ns", name: "web-1", labels: { "kubernetes.io/service-name": "web" } },
+            addressType: "IPv4",
+            ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+            endpoints: [{ addresses: ["10.244.0.5"], conditions: { ready: true } }],
+          },
+        ],
+      });
+      const result = await plane.sync(model, { full: true });
+      expect(result.ruleCounts.virtualServers).toBe(1);
+      const ipvsadm = await readFile(join(dir, "ipvsadm-ipv4.restore"), "utf8");
+      expect(ipvsadm).toBe("-A -t 10.96.0.10:80 -s rr\n-a -t 10.96.0.10:80 -r 10.244.0.5:8080 -m -w 1\n");
+      expect(await readFile(join(dir, "kube-ipvs0-ipv4.addresses"), "utf8")).toContain("10.96.0.10");
+      expect(await plane.rulesIntact()).toBe(true);
+      await plane.cleanup();
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    expect(err).toBeInstanceOf(ProxyError);
-    expect((err as ProxyError).field).toBe("mode");
-    expect((err as ProxyError).message).toContain("proxy mode ipvs");
   });
 });
 

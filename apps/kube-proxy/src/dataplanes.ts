@@ -1,8 +1,8 @@
 import type { IPFamily } from "@kubenode/netrules";
 import type { ResolvedConfig } from "./config.js";
 import type { Dataplane } from "./dataplane.js";
-import { ProxyError } from "./errors.js";
 import { createIptablesDataplane } from "./iptables-dataplane.js";
+import { createIpvsDataplane, DEFAULT_IPVS_OUTPUT_DIR } from "./ipvs-dataplane.js";
 import type { Logger } from "./logger.js";
 import { createNftablesDataplane } from "./nftables-dataplane.js";
 
@@ -16,6 +16,8 @@ export interface DataplaneContext {
   log: Logger;
   /** Tests: run the rule tools inside this named network namespace. */
   netns?: string;
+  /** IPVS mode: where the generated payloads go (default $KUBENODE_PROXY_IPVS_DIR, else a temp dir). */
+  ipvsOutputDir?: string;
 }
 
 function cidrsByFamily(cidrs: readonly string[]): Partial<Record<IPFamily, string>> {
@@ -69,11 +71,19 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
         },
       });
     case "ipvs":
-      throw new ProxyError(
-        "Unsupported",
-        "proxy mode ipvs: @kubenode/netrules has no IPVS backend yet, and this kernel has no IPVS; use iptables or nftables",
-        { field: "mode" },
-      );
+      // Generation only: these kernels have no IPVS module (see ipvs-dataplane.ts).
+      return createIpvsDataplane({
+        families: ctx.families,
+        log: ctx.log,
+        outputDir: ctx.ipvsOutputDir ?? process.env.KUBENODE_PROXY_IPVS_DIR ?? DEFAULT_IPVS_OUTPUT_DIR,
+        backend: {
+          ...(config.config.ipvs.scheduler ? { scheduler: config.config.ipvs.scheduler } : {}),
+          masqueradeBit: config.masqueradeBit,
+          masqueradeAll: config.masqueradeAll,
+          clusterCIDRs,
+          nodeIPs: ctx.nodeIPs,
+        },
+      });
   }
 }
 
