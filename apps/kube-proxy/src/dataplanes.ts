@@ -35,6 +35,10 @@ function nodePortAddresses(config: ResolvedConfig, nodeIPs: readonly string[]): 
   return [...(v4 ? [`${v4}/32`] : []), ...(v6 ? [`${v6}/128`] : [])];
 }
 
+function ipvsOutputDir(ctx: DataplaneContext): string {
+  return ctx.ipvsOutputDir ?? process.env.KUBENODE_PROXY_IPVS_DIR ?? DEFAULT_IPVS_OUTPUT_DIR;
+}
+
 /** Creates the dataplane of the configured mode. */
 export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): Dataplane {
   const common = {
@@ -75,7 +79,7 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
       return createIpvsDataplane({
         families: ctx.families,
         log: ctx.log,
-        outputDir: ctx.ipvsOutputDir ?? process.env.KUBENODE_PROXY_IPVS_DIR ?? DEFAULT_IPVS_OUTPUT_DIR,
+        outputDir: ipvsOutputDir(ctx),
         backend: {
           ...(config.config.ipvs.scheduler ? { scheduler: config.config.ipvs.scheduler } : {}),
           masqueradeBit: config.masqueradeBit,
@@ -99,6 +103,15 @@ export async function cleanupAll(ctx: DataplaneContext): Promise<string[]> {
     [
       "nftables",
       createNftablesDataplane({ families: ["IPv4", "IPv6"], backend: {}, log: ctx.log, ...netns }),
+    ],
+    [
+      "ipvs",
+      createIpvsDataplane({
+        families: ctx.families,
+        backend: {},
+        log: ctx.log,
+        outputDir: ipvsOutputDir(ctx),
+      }),
     ],
   ];
   let failure: unknown;
