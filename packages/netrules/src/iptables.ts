@@ -1,7 +1,7 @@
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
-import type { EndpointModel, ProxyModel, ServicePortModel } from "./model.js";
+import { type EndpointModel, type ProxyModel, type ServicePortModel, trafficRouting } from "./model.js";
 
 /** Options of {@link createIptablesBackend}. */
 export interface IptablesBackendOptions {
@@ -172,21 +172,16 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceRules {
   const pp = `-m ${proto} -p ${proto}`;
   const port = sp.port;
   const hasEndpoints = sp.hasEndpoints;
-  const usesClusterPolicyChain = sp.clusterEndpoints.length > 0 && sp.usesClusterEndpoints;
-  const usesLocalPolicyChain = sp.localEndpoints.length > 0 && sp.usesLocalEndpoints;
-  let internalTrafficChain = svcChain;
-  let hasInternalEndpoints = hasEndpoints;
-  if (sp.internalPolicyLocal) {
-    internalTrafficChain = svlChain;
-    if (sp.localEndpoints.length === 0) hasInternalEndpoints = false;
-  }
-  let externalPolicyChain = svcChain;
-  let hasExternalEndpoints = hasEndpoints;
-  if (sp.externalPolicyLocal) {
-    externalPolicyChain = svlChain;
-    if (sp.localEndpoints.length === 0) hasExternalEndpoints = false;
-  }
-  const usesExternalTrafficChain = hasEndpoints && sp.externallyAccessible;
+  const {
+    usesClusterPolicyChain,
+    usesLocalPolicyChain,
+    hasInternalEndpoints,
+    hasExternalEndpoints,
+    usesExternalChain: usesExternalTrafficChain,
+    ...routing
+  } = trafficRouting(sp);
+  const internalTrafficChain = routing.internal === "local" ? svlChain : svcChain;
+  const externalPolicyChain = routing.external === "local" ? svlChain : svcChain;
   // Mirrors kube-proxy: REJECT when there is no endpoint at all, DROP when only local ones are missing.
   const filterTarget = hasEndpoints ? "DROP" : "REJECT";
   const filterComment = quote(hasEndpoints ? `${name} has no local endpoints` : `${name} has no endpoints`);

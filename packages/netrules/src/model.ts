@@ -117,6 +117,40 @@ export interface ServiceSource {
   errors: ModelError[];
 }
 
+/** Which of a service port's two policy chains carries each kind of traffic. */
+export interface TrafficRouting {
+  /** The cluster-policy chain (all usable endpoints) is needed. */
+  usesClusterPolicyChain: boolean;
+  /** The local-policy chain (this node's endpoints) is needed. */
+  usesLocalPolicyChain: boolean;
+  /** Policy chain for ClusterIP traffic: "local" under internalTrafficPolicy Local. */
+  internal: "cluster" | "local";
+  hasInternalEndpoints: boolean;
+  /** Policy chain for external traffic (NodePort, externalIPs, LB): "local" under externalTrafficPolicy Local. */
+  external: "cluster" | "local";
+  hasExternalEndpoints: boolean;
+  /** External traffic goes through the service's external chain (it has endpoints and is reachable from outside). */
+  usesExternalChain: boolean;
+}
+
+/**
+ * Routes a service port's traffic to its policy chains, as both upstream proxiers do
+ * (pkg/proxy/{iptables,nftables}/proxier.go): a Local policy with no local endpoint leaves that
+ * kind of traffic without endpoints even when other nodes have some.
+ */
+export function trafficRouting(sp: ServicePortModel): TrafficRouting {
+  const noLocal = sp.localEndpoints.length === 0;
+  return {
+    usesClusterPolicyChain: sp.clusterEndpoints.length > 0 && sp.usesClusterEndpoints,
+    usesLocalPolicyChain: !noLocal && sp.usesLocalEndpoints,
+    internal: sp.internalPolicyLocal ? "local" : "cluster",
+    hasInternalEndpoints: sp.hasEndpoints && !(sp.internalPolicyLocal && noLocal),
+    external: sp.externalPolicyLocal ? "local" : "cluster",
+    hasExternalEndpoints: sp.hasEndpoints && !(sp.externalPolicyLocal && noLocal),
+    usesExternalChain: sp.hasEndpoints && sp.externallyAccessible,
+  };
+}
+
 /** The label linking an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 

@@ -1,7 +1,7 @@
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
-import type { EndpointModel, ProxyModel, ServicePortModel } from "./model.js";
+import { type EndpointModel, type ProxyModel, type ServicePortModel, trafficRouting } from "./model.js";
 
 /** Options of {@link createNftablesBackend}. */
 export interface NftablesBackendOptions {
@@ -177,21 +177,16 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   const epBase = new Map<EndpointModel, string>();
   for (const e of sp.reachableEndpoints) epBase.set(e, nftEndpointChainBase(sp, e));
   const hasEndpoints = sp.hasEndpoints;
-  const usesClusterPolicyChain = sp.clusterEndpoints.length > 0 && sp.usesClusterEndpoints;
-  const usesLocalPolicyChain = sp.localEndpoints.length > 0 && sp.usesLocalEndpoints;
-  let internalChain = clusterChain;
-  let hasInternal = hasEndpoints;
-  if (sp.internalPolicyLocal) {
-    internalChain = localChain;
-    if (sp.localEndpoints.length === 0) hasInternal = false;
-  }
-  let externalPolicyChain = clusterChain;
-  let hasExternal = hasEndpoints;
-  if (sp.externalPolicyLocal) {
-    externalPolicyChain = localChain;
-    if (sp.localEndpoints.length === 0) hasExternal = false;
-  }
-  const usesExternalChain = hasEndpoints && sp.externallyAccessible;
+  const {
+    usesClusterPolicyChain,
+    usesLocalPolicyChain,
+    hasInternalEndpoints: hasInternal,
+    hasExternalEndpoints: hasExternal,
+    usesExternalChain,
+    ...routing
+  } = trafficRouting(sp);
+  const internalChain = routing.internal === "local" ? localChain : clusterChain;
+  const externalPolicyChain = routing.external === "local" ? localChain : clusterChain;
   // Mirrors kube-proxy: reject when there is no endpoint at all, drop when only local ones are missing.
   const internalVerdict = hasEndpoints ? "drop" : "goto reject-chain";
   const externalVerdict = internalVerdict;
