@@ -6,6 +6,7 @@ import {
   buildProxyModel,
   createIptablesBackend,
   createNftablesBackend,
+  createProxyModelBuilder,
   type EndpointSliceLike,
   type ProxyModel,
   runCommand,
@@ -217,6 +218,11 @@ for (const n of SIZES) {
     let prev = model2;
     let prevInput = changedInput;
     const rebuild: number[] = [];
+    const incremental: number[] = [];
+    const builder = createProxyModelBuilder({ nodeName: changedInput.nodeName });
+    for (const svc of changedInput.services) builder.upsertService(svc);
+    for (const sl of changedInput.endpointSlices) builder.upsertEndpointSlice(sl);
+    builder.build();
     const tc: number[] = [];
     const tu: number[] = [];
     const ti: number[] = [];
@@ -227,6 +233,10 @@ for (const n of SIZES) {
       let c = cpuNow();
       const m = buildProxyModel(next, { previous: prev }).model;
       rebuild.push(cpuNow() - c);
+      c = cpuNow();
+      builder.upsertEndpointSlice(next.endpointSlices[s]!);
+      builder.build();
+      incremental.push(cpuNow() - c);
       c = cpuNow();
       nftC.sync(m);
       tc.push(cpuNow() - c);
@@ -240,6 +250,14 @@ for (const n of SIZES) {
       prevInput = next;
     }
     row(n, "steady state: rebuild model, 1 service changed (median of 20)", median(rebuild), "-", "-", "-");
+    row(
+      n,
+      "steady state: incremental model builder, 1 slice changed (median of 20)",
+      median(incremental),
+      "-",
+      "-",
+      "-",
+    );
     row(n, "steady state: nft compact 1-service transaction (median of 20)", median(tc), "-", "-", "-");
     row(n, "steady state: nft upstream 1-service transaction (median of 20)", median(tu), "-", "-", "-");
     row(n, "steady state: iptables 1-service partial payload (median of 20)", median(ti), "-", "-", "-");

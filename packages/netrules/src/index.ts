@@ -46,6 +46,8 @@ export type {
   ServicePortModel,
 } from "./model.js";
 export { buildProxyModel, DEFAULT_AFFINITY_TIMEOUT_SECONDS, SERVICE_NAME_LABEL } from "./model.js";
+export type { ProxyModelBuilder, ProxyModelBuilderOptions } from "./model-builder.js";
+export { createProxyModelBuilder } from "./model-builder.js";
 export type { NftablesBackend, NftablesBackendOptions, NftablesSyncResult } from "./nftables.js";
 export { createNftablesBackend, nftEndpointChainBase, nftServiceChainBase } from "./nftables.js";
 export type { NftablesApplier, NftablesApplierOptions, NftablesProxier } from "./nftables-applier.js";

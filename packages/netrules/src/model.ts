@@ -107,7 +107,8 @@ export interface ProxyModel {
 /** @internal */
 export type SourceMap = Map<ServiceLike, ServiceSource>;
 
-const NO_SLICES: EndpointSliceLike[] = [];
+/** @internal */
+export const NO_SLICES: EndpointSliceLike[] = [];
 
 /** @internal */
 export interface ServiceSource {
@@ -434,7 +435,8 @@ function categorize(sp: ServicePortModel, nodeName: string, nodeZone: string | u
   }
 }
 
-function buildService(
+/** @internal */
+export function buildService(
   svc: ServiceLike,
   slices: EndpointSliceLike[],
   nodeName: string,
