@@ -18,6 +18,9 @@ export interface PendingChanges {
   endpointChanges: number;
   /** Trigger times (ms since epoch) of the EndpointSlice changes, for network programming latency. */
   triggerTimesMs: number[];
+  /** "namespace/name" of every Service and EndpointSlice that changed (current value via services()/endpointSlices()). */
+  changedServiceKeys: Set<string>;
+  changedSliceKeys: Set<string>;
 }
 
 /**
@@ -30,6 +33,9 @@ export interface ChangeTracker {
   endpointSliceUpdate(old: EndpointSliceLike | undefined, current: EndpointSliceLike | undefined): void;
   services(): ServiceLike[];
   endpointSlices(): EndpointSliceLike[];
+  /** The current Service / EndpointSlice with this "namespace/name", if any. */
+  service(key: string): ServiceLike | undefined;
+  endpointSlice(key: string): EndpointSliceLike | undefined;
   /** Returns and clears the pending change counts. */
   take(): PendingChanges;
   /** Puts back changes a failed sync took, so they are counted (and timed) by the next one. */
@@ -48,21 +54,27 @@ export function createChangeTracker(onChange: () => void = () => {}): ChangeTrac
   let serviceChanges = 0;
   let endpointChanges = 0;
   let triggerTimesMs: number[] = [];
+  let changedServiceKeys = new Set<string>();
+  let changedSliceKeys = new Set<string>();
 
   return {
     serviceUpdate(old, current) {
       const obj = (current ?? old) as Meta | undefined;
       if (!obj) return;
-      if (current) services.set(keyOf(current as Meta), current);
-      else services.delete(keyOf(obj));
+      const key = keyOf(obj);
+      if (current) services.set(key, current);
+      else services.delete(key);
+      changedServiceKeys.add(key);
       serviceChanges++;
       onChange();
     },
     endpointSliceUpdate(old, current) {
       const obj = (current ?? old) as Meta | undefined;
       if (!obj) return;
-      if (current) slices.set(keyOf(current as Meta), current);
-      else slices.delete(keyOf(obj));
+      const key = keyOf(obj);
+      if (current) slices.set(key, current);
+      else slices.delete(key);
+      changedSliceKeys.add(key);
       endpointChanges++;
       const t = (current as Meta | undefined)?.metadata?.annotations?.[TRIGGER_TIME_ANNOTATION];
       const ms = t ? Date.parse(t) : Number.NaN;
@@ -71,17 +83,23 @@ export function createChangeTracker(onChange: () => void = () => {}): ChangeTrac
     },
     services: () => [...services.values()],
     endpointSlices: () => [...slices.values()],
+    service: (key) => services.get(key),
+    endpointSlice: (key) => slices.get(key),
     take() {
-      const out = { serviceChanges, endpointChanges, triggerTimesMs };
+      const out = { serviceChanges, endpointChanges, triggerTimesMs, changedServiceKeys, changedSliceKeys };
       serviceChanges = 0;
       endpointChanges = 0;
       triggerTimesMs = [];
+      changedServiceKeys = new Set();
+      changedSliceKeys = new Set();
       return out;
     },
     restore(changes) {
       serviceChanges += changes.serviceChanges;
       endpointChanges += changes.endpointChanges;
       triggerTimesMs = [...changes.triggerTimesMs, ...triggerTimesMs];
+      for (const k of changes.changedServiceKeys) changedServiceKeys.add(k);
+      for (const k of changes.changedSliceKeys) changedSliceKeys.add(k);
     },
     pending: () => ({ services: serviceChanges, endpoints: endpointChanges }),
   };

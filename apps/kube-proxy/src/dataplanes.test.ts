@@ -91,7 +91,12 @@ describe("change tracker", () => {
       serviceChanges: 4,
       endpointChanges: 2,
       triggerTimesMs: [Date.UTC(2026, 0, 1, 0, 0, 1)],
+      // which objects changed, so the next model is recomputed for those alone
+      changedServiceKeys: new Set(["ns/a", "ns/b"]),
+      changedSliceKeys: new Set(["ns/a-1", "ns/a-2"]),
     });
+    expect(t.service("ns/a")?.metadata?.name).toBe("a");
+    expect(t.service("ns/b")).toBeUndefined();
     expect(t.pending()).toEqual({ services: 0, endpoints: 0 });
     t.endpointSliceUpdate(slice("a-2"), undefined);
     t.restore(taken);

@@ -1,6 +1,11 @@
 import type { Clock } from "@kubenode/kube";
-import { buildProxyModel, type ModelError, type ProxyModel } from "@kubenode/netrules";
-import type { ChangeTracker } from "./change-tracker.js";
+import {
+  createProxyModelBuilder,
+  type ModelError,
+  type ProxyModel,
+  type ProxyModelBuilder,
+} from "@kubenode/netrules";
+import type { ChangeTracker, PendingChanges } from "./change-tracker.js";
 import type { Dataplane } from "./dataplane.js";
 import { ProxyError } from "./errors.js";
 import type { Logger } from "./logger.js";
@@ -51,6 +56,12 @@ export interface Proxier {
 }
 
 /** Creates the proxier. */
+/** "namespace/name" back to its parts (names cannot contain "/"). */
+function splitKey(key: string): [string, string] {
+  const i = key.indexOf("/");
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
 export function createProxier(options: ProxierOptions): Proxier {
   const { tracker, dataplane, clock, metrics, health, log } = options;
   const fullSyncPeriodMs = options.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS;
@@ -79,6 +90,36 @@ export function createProxier(options: ProxierOptions): Proxier {
     for (const k of seen) reportedErrors.add(k);
   };
 
+  // The model is kept up to date incrementally: only the Services and EndpointSlices that changed
+  // since the last sync are recomputed (a 1-service change costs the same at 10 or 10,000 services).
+  let builder: ProxyModelBuilder | undefined;
+  let builderZone: string | undefined;
+  const modelFor = (changes: PendingChanges) => {
+    const zone = options.nodeZone?.();
+    if (!builder || zone !== builderZone) {
+      // First sync, or the node's zone (topology hints) changed: every service port depends on it.
+      builder = createProxyModelBuilder({
+        nodeName: options.nodeName,
+        ...(zone !== undefined ? { nodeZone: zone } : {}),
+      });
+      builderZone = zone;
+      for (const svc of tracker.services()) builder.upsertService(svc);
+      for (const slice of tracker.endpointSlices()) builder.upsertEndpointSlice(slice);
+    } else {
+      for (const key of changes.changedServiceKeys) {
+        const svc = tracker.service(key);
+        if (svc) builder.upsertService(svc);
+        else builder.deleteService(...splitKey(key));
+      }
+      for (const key of changes.changedSliceKeys) {
+        const slice = tracker.endpointSlice(key);
+        if (slice) builder.upsertEndpointSlice(slice);
+        else builder.deleteEndpointSlice(...splitKey(key));
+      }
+    }
+    return builder.build();
+  };
+
   async function sync(): Promise<void> {
     if (!options.isInitialized()) {
       log.v(2, "Not syncing rules until Services and EndpointSlices have been received from the API server");
@@ -102,15 +143,7 @@ export function createProxier(options: ProxierOptions): Proxier {
         }
       }
       const checkMs = clock.now() - startMs;
-      const { model, errors } = buildProxyModel(
-        {
-          services: tracker.services(),
-          endpointSlices: tracker.endpointSlices(),
-          nodeName: options.nodeName,
-          nodeZone: options.nodeZone?.(),
-        },
-        { previous },
-      );
+      const { model, errors } = modelFor(changes);
       reportModelErrors(errors);
       const modelMs = clock.now() - startMs - checkMs;
       const result = await dataplane.sync(model, { full });
