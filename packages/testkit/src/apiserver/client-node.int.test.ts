@@ -4,6 +4,7 @@ import {
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type V1Service,
   Watch,
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -54,6 +55,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 });
+
+/** A Service spec as a client that never heard of healthCheckNodePort would send it back. */
+function withoutHealthCheckPort(spec: V1Service["spec"]): NonNullable<V1Service["spec"]> {
+  const { healthCheckNodePort: _dropped, ...rest } = spec ?? {};
+  return rest;
+}
 
 describe("client-node against the simulator", () => {
   it("creates, reads, replaces and deletes with real status codes", async () => {
@@ -119,6 +126,51 @@ describe("client-node against the simulator", () => {
     expect(svc.spec?.clusterIP).toMatch(/^10\.(9[6-9]|10[0-9]|11[01])\./);
     expect(svc.spec?.ports?.[0]?.nodePort).toBeGreaterThanOrEqual(30000);
     expect(svc.spec?.ports?.[0]?.targetPort).toBe(80);
+  });
+
+  it("allocates a healthCheckNodePort for LoadBalancer services with externalTrafficPolicy Local", async () => {
+    const lb = await core.createNamespacedService({
+      namespace: "default",
+      body: {
+        metadata: { name: "lb-local" },
+        spec: { type: "LoadBalancer", externalTrafficPolicy: "Local", ports: [{ port: 80 }] },
+      },
+    });
+    const hc = lb.spec?.healthCheckNodePort;
+    expect(hc).toBeGreaterThanOrEqual(30000);
+    expect(hc).not.toBe(lb.spec?.ports?.[0]?.nodePort);
+    // kept across an update that does not mention it
+    const replaced = await core.replaceNamespacedService({
+      namespace: "default",
+      name: "lb-local",
+      body: { ...lb, spec: withoutHealthCheckPort(lb.spec) },
+    });
+    expect(replaced.spec?.healthCheckNodePort).toBe(hc);
+    // dropped when the policy no longer needs it, and then free for another service to request
+    const cluster = await core.replaceNamespacedService({
+      namespace: "default",
+      name: "lb-local",
+      body: { ...replaced, spec: { ...replaced.spec, externalTrafficPolicy: "Cluster" } },
+    });
+    expect(cluster.spec?.healthCheckNodePort).toBeUndefined();
+    const other = await core.createNamespacedService({
+      namespace: "default",
+      body: {
+        metadata: { name: "lb-local-2" },
+        spec: {
+          type: "LoadBalancer",
+          externalTrafficPolicy: "Local",
+          healthCheckNodePort: hc!,
+          ports: [{ port: 81 }],
+        },
+      },
+    });
+    expect(other.spec?.healthCheckNodePort).toBe(hc);
+    const plain = await core.createNamespacedService({
+      namespace: "default",
+      body: { metadata: { name: "lb-cluster" }, spec: { type: "LoadBalancer", ports: [{ port: 82 }] } },
+    });
+    expect(plain.spec?.healthCheckNodePort).toBeUndefined();
   });
 
   it("lists with label and field selectors and paginates with limit/continue", async () => {

@@ -300,45 +300,79 @@ export class ApiCore {
     }
     if ((s.type === "NodePort" || s.type === "LoadBalancer") && Array.isArray(s.ports)) {
       for (const p of s.ports) {
-        if (p.nodePort) {
-          if (p.nodePort < this.portMin || p.nodePort > this.portMax)
-            throw invalid("Service", "", obj.metadata.name, [
-              fieldInvalid(
-                "spec.ports[0].nodePort",
-                p.nodePort,
-                `provided port is not in the valid range. The range of valid ports is ${this.portMin}-${this.portMax}`,
-              ),
-            ]);
-          if (!old && this.usedPorts.has(p.nodePort))
-            throw invalid("Service", "", obj.metadata.name, [
-              fieldInvalid("spec.ports[0].nodePort", p.nodePort, "provided port is already allocated"),
-            ]);
-        } else {
-          const span = this.portMax - this.portMin + 1;
-          const start = Math.floor(Math.random() * span);
-          for (let i = 0; i < span; i++) {
-            const port = this.portMin + ((start + i) % span);
-            if (!this.usedPorts.has(port)) {
-              p.nodePort = port;
-              break;
-            }
-          }
-          if (!p.nodePort)
-            throw new StatusFailure(
-              500,
-              "InternalError",
-              "Internal error occurred: failed to allocate a nodePort: range is full",
-            );
-        }
-        if (!dryRun) this.usedPorts.add(p.nodePort);
+        p.nodePort = this.takeNodePort(obj, "spec.ports[0].nodePort", p.nodePort, Boolean(old), dryRun);
       }
     }
+    // Mirrors kube-apiserver: a LoadBalancer Service with externalTrafficPolicy Local gets a
+    // healthCheckNodePort from the NodePort range (kept across updates, released when not needed).
+    const needsHealthCheck = s.type === "LoadBalancer" && s.externalTrafficPolicy === "Local";
+    const oldHealthCheck: number | undefined = old?.spec?.healthCheckNodePort;
+    if (needsHealthCheck) {
+      s.healthCheckNodePort ??= oldHealthCheck;
+      const keep = s.healthCheckNodePort !== undefined && s.healthCheckNodePort === oldHealthCheck;
+      s.healthCheckNodePort = this.takeNodePort(
+        obj,
+        "spec.healthCheckNodePort",
+        s.healthCheckNodePort,
+        keep,
+        dryRun,
+      );
+    } else {
+      delete s.healthCheckNodePort;
+    }
+    if (oldHealthCheck !== undefined && oldHealthCheck !== s.healthCheckNodePort && !dryRun) {
+      this.usedPorts.delete(oldHealthCheck);
+    }
+  }
+
+  /**
+   * A port from the NodePort range for `field`: the requested one (checked against the range and,
+   * unless the object already held it, against allocated ports) or a free one at random.
+   */
+  private takeNodePort(
+    obj: KubeObject,
+    field: string,
+    requested: number | undefined,
+    alreadyHeld: boolean,
+    dryRun: boolean,
+  ): number {
+    let port = requested;
+    if (port) {
+      if (port < this.portMin || port > this.portMax)
+        throw invalid("Service", "", obj.metadata.name, [
+          fieldInvalid(
+            field,
+            port,
+            `provided port is not in the valid range. The range of valid ports is ${this.portMin}-${this.portMax}`,
+          ),
+        ]);
+      if (!alreadyHeld && this.usedPorts.has(port))
+        throw invalid("Service", "", obj.metadata.name, [
+          fieldInvalid(field, port, "provided port is already allocated"),
+        ]);
+    } else {
+      const span = this.portMax - this.portMin + 1;
+      const start = Math.floor(Math.random() * span);
+      for (let i = 0; i < span && !port; i++) {
+        const candidate = this.portMin + ((start + i) % span);
+        if (!this.usedPorts.has(candidate)) port = candidate;
+      }
+      if (!port)
+        throw new StatusFailure(
+          500,
+          "InternalError",
+          "Internal error occurred: failed to allocate a nodePort: range is full",
+        );
+    }
+    if (!dryRun) this.usedPorts.add(port);
+    return port;
   }
 
   private releaseService(obj: KubeObject): void {
     const s = obj.spec ?? {};
     if (s.clusterIP) this.usedIps.delete(s.clusterIP);
     if (Array.isArray(s.ports)) for (const p of s.ports) if (p?.nodePort) this.usedPorts.delete(p.nodePort);
+    if (s.healthCheckNodePort) this.usedPorts.delete(s.healthCheckNodePort);
   }
 
   /** Reserves the cluster IP of a service object created at bootstrap. */
