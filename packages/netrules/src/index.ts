@@ -4,6 +4,7 @@ export type { NetrulesErrorCode } from "./errors.js";
 export { NetrulesError } from "./errors.js";
 export type { CommandOptions, CommandResult } from "./exec.js";
 export { runCommand } from "./exec.js";
+export type { ProxierOptions } from "./flush-check.js";
 export type { IPFamily } from "./ip.js";
 export type {
   IptablesBackend,

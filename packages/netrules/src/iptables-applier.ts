@@ -1,5 +1,6 @@
 import { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 import { applyError, type CommandOptions, runCommand } from "./exec.js";
+import { createFlushCheck, type ProxierOptions } from "./flush-check.js";
 import type { IPFamily } from "./ip.js";
 import {
   createIptablesBackend,
@@ -168,7 +169,7 @@ export interface IptablesProxier {
 
 /** Creates an {@link IptablesProxier}. */
 export function createIptablesProxier(
-  options: IptablesBackendOptions & { netns?: string; timeoutMs?: number; conntrack?: boolean } = {},
+  options: IptablesBackendOptions & ProxierOptions = {},
 ): IptablesProxier {
   const backend = createIptablesBackend(options);
   const applier = createIptablesApplier({
@@ -179,6 +180,7 @@ export function createIptablesProxier(
   const cleaner = createConntrackCleaner({
     ...(options.netns !== undefined ? { netns: options.netns } : {}),
   });
+  const flushCheck = createFlushCheck(options);
   let started = false;
   let previous: ProxyModel | undefined;
   return {
@@ -188,7 +190,7 @@ export function createIptablesProxier(
       const signal = opts.signal;
       let full = opts.full === true || !started;
       let recoveredFromFlush = false;
-      if (started && !(await applier.canaryExists({ ...(signal ? { signal } : {}) }))) {
+      if (flushCheck.due(started) && !(await applier.canaryExists({ ...(signal ? { signal } : {}) }))) {
         full = true;
         recoveredFromFlush = true;
       }
@@ -204,6 +206,7 @@ export function createIptablesProxier(
       }
       const applyMs = performance.now() - t0;
       started = true;
+      if (result.full) flushCheck.reset();
       let conntrackFlowsDeleted = 0;
       if (options.conntrack !== false) {
         const filters = staleConntrackFilters(previous, model).filter((f) => f.family === backend.family);

@@ -1,5 +1,6 @@
 import { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 import { applyError, type CommandOptions, runCommand } from "./exec.js";
+import { createFlushCheck, type ProxierOptions } from "./flush-check.js";
 import type { ProxierSyncReport } from "./iptables-applier.js";
 import type { ProxyModel } from "./model.js";
 import {
@@ -72,7 +73,7 @@ export interface NftablesProxier {
 
 /** Creates an {@link NftablesProxier}. */
 export function createNftablesProxier(
-  options: NftablesBackendOptions & { netns?: string; timeoutMs?: number; conntrack?: boolean } = {},
+  options: NftablesBackendOptions & ProxierOptions = {},
 ): NftablesProxier {
   const backend = createNftablesBackend(options);
   const applier = createNftablesApplier({
@@ -83,6 +84,7 @@ export function createNftablesProxier(
     ...(options.netns !== undefined ? { netns: options.netns } : {}),
   });
   const nftFamily = backend.family === "IPv4" ? "ip" : "ip6";
+  const flushCheck = createFlushCheck(options);
   let started = false;
   let previous: ProxyModel | undefined;
   return {
@@ -94,7 +96,7 @@ export function createNftablesProxier(
       let full = opts.full === true || !started;
       let recoveredFromFlush = false;
       // The table is our canary: if it is gone, someone flushed the ruleset.
-      if (started && !(await applier.tableExists(nftFamily, backend.tableName, s))) {
+      if (flushCheck.due(started) && !(await applier.tableExists(nftFamily, backend.tableName, s))) {
         full = true;
         recoveredFromFlush = true;
       }
@@ -108,6 +110,7 @@ export function createNftablesProxier(
       }
       const applyMs = performance.now() - t0;
       started = true;
+      if (result.full) flushCheck.reset();
       let conntrackFlowsDeleted = 0;
       if (options.conntrack !== false) {
         const filters = staleConntrackFilters(previous, model).filter((f) => f.family === backend.family);
