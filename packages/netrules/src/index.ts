@@ -4,7 +4,6 @@ export type { NetrulesErrorCode } from "./errors.js";
 export { NetrulesError } from "./errors.js";
 export type { CommandOptions, CommandResult } from "./exec.js";
 export { runCommand } from "./exec.js";
-export type { ProxierOptions } from "./flush-check.js";
 export type { IPFamily } from "./ip.js";
 export type {
   IptablesBackend,
@@ -25,7 +24,6 @@ export type {
   IptablesApplier,
   IptablesApplierOptions,
   IptablesProxier,
-  ProxierSyncReport,
 } from "./iptables-applier.js";
 export { createIptablesApplier, createIptablesProxier } from "./iptables-applier.js";
 export type { IptablesRuleset, TraceOutcome, TracePacket } from "./iptables-tracer.js";
@@ -53,6 +51,7 @@ export type { NftablesBackend, NftablesBackendOptions, NftablesSyncResult } from
 export { createNftablesBackend, nftEndpointChainBase, nftServiceChainBase } from "./nftables.js";
 export type { NftablesApplier, NftablesApplierOptions, NftablesProxier } from "./nftables-applier.js";
 export { createNftablesApplier, createNftablesProxier, NFT_CANARY_CHAIN } from "./nftables-applier.js";
+export type { ProxierOptions, ProxierSyncReport } from "./proxier-loop.js";
 export type {
   EndpointLike,
   EndpointSliceLike,

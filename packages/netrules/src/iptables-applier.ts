@@ -1,6 +1,4 @@
-import { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 import { applyError, type CommandOptions, runCommand } from "./exec.js";
-import { createFlushCheck, type ProxierOptions } from "./flush-check.js";
 import type { IPFamily } from "./ip.js";
 import {
   createIptablesBackend,
@@ -11,6 +9,7 @@ import {
   type IptablesSyncResult,
 } from "./iptables.js";
 import type { ProxyModel } from "./model.js";
+import { createProxierSync, type ProxierOptions, type ProxierSyncReport } from "./proxier-loop.js";
 
 /** Options of {@link createIptablesApplier}. */
 export interface IptablesApplierOptions {
@@ -148,17 +147,6 @@ export function createIptablesApplier(options: IptablesApplierOptions = {}): Ipt
   };
 }
 
-/** What one {@link IptablesProxier.sync} did. */
-export interface ProxierSyncReport {
-  full: boolean;
-  /** True when the canary was missing (ruleset flushed by someone else) and everything was rewritten. */
-  recoveredFromFlush: boolean;
-  changedServicePorts: number;
-  lines: number;
-  conntrackFlowsDeleted: number;
-  applyMs: number;
-}
-
 /** Backend + applier + conntrack cleanup for one family: what kube-proxy's sync loop calls. */
 export interface IptablesProxier {
   readonly backend: IptablesBackend;
@@ -177,50 +165,19 @@ export function createIptablesProxier(
     ...(options.netns !== undefined ? { netns: options.netns } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });
-  const cleaner = createConntrackCleaner({
-    ...(options.netns !== undefined ? { netns: options.netns } : {}),
-  });
-  const flushCheck = createFlushCheck(options);
-  let started = false;
-  let previous: ProxyModel | undefined;
   return {
     backend,
     applier,
-    async sync(model, opts = {}) {
-      const signal = opts.signal;
-      let full = opts.full === true || !started;
-      let recoveredFromFlush = false;
-      if (flushCheck.due(started) && !(await applier.canaryExists({ ...(signal ? { signal } : {}) }))) {
-        full = true;
-        recoveredFromFlush = true;
-      }
-      if (full) await applier.ensureBaseRules({ ...(signal ? { signal } : {}) });
-      const existing = full ? await applier.listNatChains({ ...(signal ? { signal } : {}) }) : undefined;
-      const result = backend.sync(model, { full, ...(existing ? { existingNatChains: existing } : {}) });
-      const t0 = performance.now();
-      try {
-        await applier.apply(result, { ...(signal ? { signal } : {}) });
-      } catch (err) {
-        backend.invalidate();
-        throw err;
-      }
-      const applyMs = performance.now() - t0;
-      started = true;
-      if (result.full) flushCheck.reset();
-      let conntrackFlowsDeleted = 0;
-      if (options.conntrack !== false) {
-        const filters = staleConntrackFilters(previous, model).filter((f) => f.family === backend.family);
-        conntrackFlowsDeleted = await cleaner.clear(filters, { ...(signal ? { signal } : {}) });
-      }
-      previous = model;
-      return {
-        full: result.full,
-        recoveredFromFlush,
-        changedServicePorts: result.changedServicePorts,
-        lines: result.lines,
-        conntrackFlowsDeleted,
-        applyMs,
-      };
-    },
+    sync: createProxierSync(options, {
+      family: backend.family,
+      rulesIntact: (s) => applier.canaryExists(s),
+      async generate(model, full, s) {
+        if (!full) return backend.sync(model, { full });
+        await applier.ensureBaseRules(s);
+        return backend.sync(model, { full, existingNatChains: await applier.listNatChains(s) });
+      },
+      apply: (result, s) => applier.apply(result, s),
+      invalidate: () => backend.invalidate(),
+    }),
   };
 }

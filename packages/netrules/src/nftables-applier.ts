@@ -1,7 +1,4 @@
-import { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 import { applyError, type CommandOptions, runCommand } from "./exec.js";
-import { createFlushCheck, type ProxierOptions } from "./flush-check.js";
-import type { ProxierSyncReport } from "./iptables-applier.js";
 import type { ProxyModel } from "./model.js";
 import {
   createNftablesBackend,
@@ -9,6 +6,7 @@ import {
   type NftablesBackendOptions,
   type NftablesSyncResult,
 } from "./nftables.js";
+import { createProxierSync, type ProxierOptions, type ProxierSyncReport } from "./proxier-loop.js";
 
 /** An empty chain kept in our table: adding it again is how the applier checks the table is still there. */
 export const NFT_CANARY_CHAIN = "canary";
@@ -80,51 +78,17 @@ export function createNftablesProxier(
     ...(options.netns !== undefined ? { netns: options.netns } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });
-  const cleaner = createConntrackCleaner({
-    ...(options.netns !== undefined ? { netns: options.netns } : {}),
-  });
   const nftFamily = backend.family === "IPv4" ? "ip" : "ip6";
-  const flushCheck = createFlushCheck(options);
-  let started = false;
-  let previous: ProxyModel | undefined;
   return {
     backend,
     applier,
-    async sync(model, opts = {}) {
-      const signal = opts.signal;
-      const s = signal ? { signal } : {};
-      let full = opts.full === true || !started;
-      let recoveredFromFlush = false;
+    sync: createProxierSync(options, {
+      family: backend.family,
       // The table is our canary: if it is gone, someone flushed the ruleset.
-      if (flushCheck.due(started) && !(await applier.tableExists(nftFamily, backend.tableName, s))) {
-        full = true;
-        recoveredFromFlush = true;
-      }
-      const result = backend.sync(model, { full });
-      const t0 = performance.now();
-      try {
-        await applier.apply(result, s);
-      } catch (err) {
-        backend.invalidate();
-        throw err;
-      }
-      const applyMs = performance.now() - t0;
-      started = true;
-      if (result.full) flushCheck.reset();
-      let conntrackFlowsDeleted = 0;
-      if (options.conntrack !== false) {
-        const filters = staleConntrackFilters(previous, model).filter((f) => f.family === backend.family);
-        conntrackFlowsDeleted = await cleaner.clear(filters, s);
-      }
-      previous = model;
-      return {
-        full: result.full,
-        recoveredFromFlush,
-        changedServicePorts: result.changedServicePorts,
-        lines: result.lines,
-        conntrackFlowsDeleted,
-        applyMs,
-      };
-    },
+      rulesIntact: (s) => applier.tableExists(nftFamily, backend.tableName, s),
+      generate: async (model, full) => backend.sync(model, { full }),
+      apply: (result, s) => applier.apply(result, s),
+      invalidate: () => backend.invalidate(),
+    }),
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createFlushCheck } from "./flush-check.js";
+import { createFlushCheck } from "./proxier-loop.js";
 
 describe("createFlushCheck", () => {
   it("probes before every sync by default, never before the first", () => {

@@ -1,0 +1,120 @@
+import { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
+import type { IPFamily } from "./ip.js";
+import type { ProxyModel } from "./model.js";
+
+/** Options every proxier takes besides its backend's. */
+export interface ProxierOptions {
+  /** Run the rule tools inside this named network namespace. */
+  netns?: string;
+  /** Kill a rule tool that runs longer than this. */
+  timeoutMs?: number;
+  /** Delete stale UDP/SCTP conntrack entries after each sync. Default true. */
+  conntrack?: boolean;
+  /**
+   * How often to probe for a flushed ruleset before a sync. Default 0: before every sync. kube-proxy
+   * probes once per syncPeriod (30 s): at 10k services each probe is an extra tool run.
+   */
+  flushCheckIntervalMs?: number;
+  /** Clock for `flushCheckIntervalMs`, in ms. Default Date.now. */
+  now?: () => number;
+}
+
+/** Decides when a proxier probes for a flushed ruleset (its canary). */
+export interface FlushCheck {
+  /** True when a probe is due now (never before the first sync). */
+  due(started: boolean): boolean;
+  /** A full sync has just rewritten everything: the next probe can wait a whole interval. */
+  reset(): void;
+}
+
+export function createFlushCheck(options: Pick<ProxierOptions, "flushCheckIntervalMs" | "now">): FlushCheck {
+  const intervalMs = options.flushCheckIntervalMs ?? 0;
+  const now = options.now ?? Date.now;
+  let last = Number.NEGATIVE_INFINITY;
+  return {
+    due(started) {
+      if (!started) return false;
+      const t = now();
+      if (t - last < intervalMs) return false;
+      last = t;
+      return true;
+    },
+    reset() {
+      last = now();
+    },
+  };
+}
+
+/** What one proxier `sync` did. */
+export interface ProxierSyncReport {
+  full: boolean;
+  /** True when the canary was missing (ruleset flushed by someone else) and everything was rewritten. */
+  recoveredFromFlush: boolean;
+  changedServicePorts: number;
+  lines: number;
+  conntrackFlowsDeleted: number;
+  applyMs: number;
+}
+
+type Signal = { signal?: AbortSignal };
+
+/** The mode-specific steps of a proxier; the loop around them is {@link createProxierSync}. */
+export interface ProxierSteps<R extends { full: boolean; changedServicePorts: number; lines: number }> {
+  family: IPFamily;
+  /** False when someone flushed the rules this proxier installed (its canary is gone). */
+  rulesIntact(opts: Signal): Promise<boolean>;
+  /** Generates the payload for `model` (everything when `full`), preparing the kernel side if needed. */
+  generate(model: ProxyModel, full: boolean, opts: Signal): Promise<R>;
+  apply(result: R, opts: Signal): Promise<void>;
+  /** Forget what was applied: the next generate must be full. */
+  invalidate(): void;
+}
+
+/**
+ * One sync step as kube-proxy's proxiers do it, for any mode: full on first use, when asked, or
+ * after the rules were flushed; an apply failure invalidates the backend so the next sync is
+ * full; stale UDP/SCTP conntrack entries are deleted afterwards.
+ */
+export function createProxierSync<R extends { full: boolean; changedServicePorts: number; lines: number }>(
+  options: ProxierOptions,
+  steps: ProxierSteps<R>,
+): (model: ProxyModel, opts?: { full?: boolean; signal?: AbortSignal }) => Promise<ProxierSyncReport> {
+  const cleaner = createConntrackCleaner(options.netns !== undefined ? { netns: options.netns } : {});
+  const flushCheck = createFlushCheck(options);
+  let started = false;
+  let previous: ProxyModel | undefined;
+  return async (model, opts = {}) => {
+    const s: Signal = opts.signal ? { signal: opts.signal } : {};
+    let full = opts.full === true || !started;
+    let recoveredFromFlush = false;
+    if (flushCheck.due(started) && !(await steps.rulesIntact(s))) {
+      full = true;
+      recoveredFromFlush = true;
+    }
+    const result = await steps.generate(model, full, s);
+    const t0 = performance.now();
+    try {
+      await steps.apply(result, s);
+    } catch (err) {
+      steps.invalidate();
+      throw err;
+    }
+    const applyMs = performance.now() - t0;
+    started = true;
+    if (result.full) flushCheck.reset();
+    let conntrackFlowsDeleted = 0;
+    if (options.conntrack !== false) {
+      const filters = staleConntrackFilters(previous, model).filter((f) => f.family === steps.family);
+      conntrackFlowsDeleted = await cleaner.clear(filters, s);
+    }
+    previous = model;
+    return {
+      full: result.full,
+      recoveredFromFlush,
+      changedServicePorts: result.changedServicePorts,
+      lines: result.lines,
+      conntrackFlowsDeleted,
+      applyMs,
+    };
+  };
+}
