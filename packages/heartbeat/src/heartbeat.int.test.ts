@@ -2,9 +2,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { createFakeClock, createKubeClient, type KubeClient, loadKubeConfig } from "@kubenode/kube";
-import { type ApiServer, startApiServer } from "@kubenode/testkit";
+import { type ApiServer, advanceFakeClock, startApiServer, waitFor } from "@kubenode/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { advance, until } from "./__tests__/drive.js";
 import type { Lease } from "./lease.js";
 import { createLeaseController, type LeaseController } from "./lease-controller.js";
 import { createLeaseFleet, type LeaseFleet } from "./lease-fleet.js";
@@ -62,8 +61,8 @@ describe("lease controller against the API server", () => {
     });
     const { c, clock } = controllerFor(await clientFor("system:node:node-a"), "node-a");
     c.start();
-    await advance(clock, 0);
-    await advance(clock, 60_000);
+    await advanceFakeClock(clock, 0);
+    await advanceFakeClock(clock, 60_000);
     expect(leaseCalls("node-a").map((r) => `${r.verb}:${r.code}`)).toEqual([
       "get:404",
       "create:201",
@@ -83,10 +82,10 @@ describe("lease controller against the API server", () => {
   it("re-reads the lease after injected 409 Conflicts and still renews", async () => {
     const { c, clock } = controllerFor(await clientFor("system:node:node-a"), "node-a");
     c.start();
-    await advance(clock, 0);
+    await advanceFakeClock(clock, 0);
     server.requests.length = 0;
     server.injectFault({ verb: "update", resource: "leases", status: 409, times: 2 });
-    await advance(clock, 10_000);
+    await advanceFakeClock(clock, 10_000);
     expect(leaseCalls().map((r) => `${r.verb}:${r.code}`)).toEqual([
       "update:409",
       "get:200",
@@ -100,9 +99,9 @@ describe("lease controller against the API server", () => {
   it("survives the API server being down for 60 s: backs off, then renews again", async () => {
     const { c, clock } = controllerFor(await clientFor("system:node:node-a"), "node-a");
     c.start();
-    await advance(clock, 0);
+    await advanceFakeClock(clock, 0);
     await server.suspend();
-    await advance(clock, 60_000);
+    await advanceFakeClock(clock, 60_000);
     const down = c.health();
     expect(down.lastError?.code).toBe("Network");
     // 200 ms doubling to 7 s over a minute is about a dozen attempts, not a hot loop.
@@ -110,7 +109,7 @@ describe("lease controller against the API server", () => {
     expect(down.consecutiveFailures).toBeLessThanOrEqual(25);
     await server.resume();
     server.requests.length = 0;
-    await advance(clock, 7_000);
+    await advanceFakeClock(clock, 7_000);
     expect(c.health()).toMatchObject({ consecutiveFailures: 0, lastError: undefined });
     const lease = JSON.parse(
       await kubectl("get", "lease", "-n", "kube-node-lease", "node-a", "-o", "json"),
@@ -122,7 +121,7 @@ describe("lease controller against the API server", () => {
     const nodeA = await clientFor("system:node:node-a");
     const { c, clock } = controllerFor(nodeA, "node-b");
     c.start();
-    await advance(clock, 1_000);
+    await advanceFakeClock(clock, 1_000);
     expect(c.health().lastError?.code).toBe("Forbidden");
     expect(c.health().lastError?.message).toMatch(/node-a/);
     expect(await kubectl("get", "leases", "-n", "kube-node-lease", "-o", "name")).not.toContain("node-b");
@@ -130,7 +129,7 @@ describe("lease controller against the API server", () => {
     // node-b's own lease exists; node-a still may not write it.
     const { c: cb, clock: clockB } = controllerFor(await clientFor("system:node:node-b"), "node-b");
     cb.start();
-    await advance(clockB, 0);
+    await advanceFakeClock(clockB, 0);
     const lease = JSON.parse(
       await kubectl("get", "lease", "-n", "kube-node-lease", "node-b", "-o", "json"),
     ) as Lease;
@@ -161,7 +160,11 @@ describe("lease fleet against the API server", () => {
     cleanups.push(() => fleet.stop());
     fleet.start();
     const settle = () =>
-      until(() => fleet.summary().inFlight === 0 && fleet.summary().backlog === 0, "fleet idle");
+      waitFor(
+        "fleet idle",
+        () => (fleet.summary().inFlight === 0 && fleet.summary().backlog === 0 ? true : undefined),
+        { intervalMs: 5, timeoutMs: 10_000 },
+      );
     for (let t = 0; t < 50; t++) {
       await settle();
       await clock.step(1_000);

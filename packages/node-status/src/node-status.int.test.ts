@@ -9,9 +9,8 @@ import {
   type KubeClient,
   loadKubeConfig,
 } from "@kubenode/kube";
-import { type ApiServer, startApiServer } from "@kubenode/testkit";
+import { type ApiServer, advanceFakeClock, startApiServer, waitFor } from "@kubenode/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { advance, until } from "./__tests__/drive.js";
 import type { NodeStatusError } from "./errors.js";
 import { createHostMachineInfoProvider, readMemTotalBytes } from "./host.js";
 import type { NodePressure, RuntimeInfoProvider } from "./providers.js";
@@ -101,7 +100,7 @@ describe("node registration and status against the API server", () => {
     const { reporter, clock } = await rig("node-a");
     reporter.start();
     await reporter.registered();
-    await advance(clock, 0);
+    await advanceFakeClock(clock, 0);
     const table = await kubectl("get", "nodes", "--no-headers");
     expect(table).toMatch(/^node-a\s+Ready\s+/m);
     const yaml = await kubectl("get", "node", "node-a", "-o", "yaml");
@@ -160,16 +159,16 @@ describe("node registration and status against the API server", () => {
     const { reporter, clock } = await rig("node-a", undefined, { pressure: () => pressure });
     reporter.start();
     await reporter.registered();
-    await advance(clock, 0);
+    await advanceFakeClock(clock, 0);
     server.requests.length = 0;
-    await advance(clock, 290_000);
+    await advanceFakeClock(clock, 290_000);
     expect(statusPatches()).toHaveLength(0);
     expect(server.requests.filter((r) => r.resource === "nodes" && r.verb === "get")).toHaveLength(0);
-    await advance(clock, 10_000);
+    await advanceFakeClock(clock, 10_000);
     expect(statusPatches().map((r) => `${r.patchType}:${r.code}`)).toEqual(["strategic:200"]);
 
     pressure = { memory: true, disk: false, pid: false };
-    await advance(clock, 10_000);
+    await advanceFakeClock(clock, 10_000);
     expect(statusPatches()).toHaveLength(2);
     const node = JSON.parse(await kubectl("get", "node", "node-a", "-o", "json")) as Node;
     const mem = node.status?.conditions?.find((c) => c.type === "MemoryPressure");
@@ -184,12 +183,16 @@ describe("node registration and status against the API server", () => {
     const { reporter, clock } = await rig("node-a", undefined, { bootID: () => boot });
     reporter.start();
     await reporter.registered();
-    await advance(clock, 0);
+    await advanceFakeClock(clock, 0);
     boot = "22222222-2222-2222-2222-222222222222";
-    await advance(clock, 10_000);
-    await until(
-      () => server.requests.some((r) => r.resource === "events" && r.verb === "create" && r.code === 201),
+    await advanceFakeClock(clock, 10_000);
+    await waitFor(
       "events",
+      () =>
+        server.requests.some((r) => r.resource === "events" && r.verb === "create" && r.code === 201)
+          ? true
+          : undefined,
+      { intervalMs: 5, timeoutMs: 10_000 },
     );
     let events: { items: { reason: string; type: string; message: string }[] } = { items: [] };
     for (let i = 0; i < 50 && !events.items.some((e) => e.reason === "Rebooted"); i++) {
@@ -207,14 +210,14 @@ describe("node registration and status against the API server", () => {
     const { reporter, clock, errors } = await rig("node-a", undefined, { pressure: () => pressure });
     reporter.start();
     await reporter.registered();
-    await advance(clock, 0);
+    await advanceFakeClock(clock, 0);
     await server.suspend();
     pressure = { memory: false, disk: false, pid: true };
-    await advance(clock, 60_000);
+    await advanceFakeClock(clock, 60_000);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every((e) => e.code === "UpdateFailed")).toBe(true);
     await server.resume();
-    await advance(clock, 10_000);
+    await advanceFakeClock(clock, 10_000);
     const node = JSON.parse(await kubectl("get", "node", "node-a", "-o", "json")) as Node;
     expect(node.status?.conditions?.find((c) => c.type === "PIDPressure")?.status).toBe("True");
   });
@@ -224,11 +227,11 @@ describe("node registration and status against the API server", () => {
     const { reporter, clock, errors } = await rig("node-a", undefined, { pressure: () => pressure });
     reporter.start();
     await reporter.registered();
-    await advance(clock, 0);
+    await advanceFakeClock(clock, 0);
     server.requests.length = 0;
     server.injectFault({ verb: "patch", resource: "nodes", subresource: "status", status: 409, times: 2 });
     pressure = { memory: false, disk: true, pid: false };
-    await advance(clock, 10_000);
+    await advanceFakeClock(clock, 10_000);
     const calls = server.requests.filter((r) => r.resource === "nodes").map((r) => `${r.verb}:${r.code}`);
     expect(calls).toEqual(["patch:409", "get:200", "patch:409", "get:200", "patch:200"]);
     expect(errors.map((e) => e.code)).toEqual(["UpdateFailed", "UpdateFailed"]);
@@ -239,7 +242,7 @@ describe("node registration and status against the API server", () => {
   it("NodeRestriction: node-a's identity cannot register or patch node-b", async () => {
     const { reporter, clock, errors } = await rig("node-b", "system:node:node-a");
     reporter.start();
-    await advance(clock, 1_000);
+    await advanceFakeClock(clock, 1_000);
     expect(errors[0]).toMatchObject({ code: "RegistrationFailed" });
     expect(errors[0]?.cause).toMatchObject({ code: "Forbidden" });
     expect(await kubectl("get", "nodes", "-o", "name")).not.toContain("node-b");

@@ -35,6 +35,7 @@ export {
 // Real host components (root): packages, network namespaces, containerd, registry, images.
 export { TestkitError, type TestkitErrorCode } from "./env/errors.js";
 export { type RunOptions, type RunResult, run, waitFor } from "./env/exec.js";
+export { advanceFakeClock, type SteppableClock } from "./env/fake-clock.js";
 export {
   canUseRealComponents,
   ensureHostPackages,
