@@ -22,8 +22,7 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, iptables mode", () => {
   let ep2: string;
   let nodeIP: string;
 
-  const clusterIP = async (name: string) =>
-    rig.kubectl(["get", "service", name, "-o", "jsonpath={.spec.clusterIP}"]);
+  const clusterIP = (name: string) => rig.clusterIP(name);
   const natRules = async () => (await rig.node.exec(["iptables-save", "-t", "nat"])).stdout;
   const answers = async (ip: string, port: number, n: number, from = rig.node) => {
     const seen = new Map<string, number>();
@@ -39,18 +38,13 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, iptables mode", () => {
     ep1 = rig.lab.host("ep1").ip;
     ep2 = rig.lab.host("ep2").ip;
     nodeIP = rig.node.ip;
-    proxy = rig.startProxy([
+    proxy = await rig.startHealthyProxy([
       `--kubeconfig=${rig.kubeconfig}`,
       "--hostname-override=node",
       "--cluster-cidr=10.244.0.0/16",
       "--sync-period=3s",
       "--v=2",
     ]);
-    await until("kubenode-proxy /healthz", async () =>
-      (await rig.httpGet("http://127.0.0.1:10256/healthz")).code === 200 ? true : undefined,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nkubenode-proxy output:\n${proxy.output()}`);
-    });
   });
 
   afterAll(async () => {

@@ -17,15 +17,14 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, nftables mode", () => {
   let ep1: string;
   let ep2: string;
 
-  const clusterIP = async (name: string) =>
-    rig.kubectl(["get", "service", name, "-o", "jsonpath={.spec.clusterIP}"]);
+  const clusterIP = (name: string) => rig.clusterIP(name);
   const tables = async () => (await rig.node.exec(["nft", "list", "tables"])).stdout;
 
   beforeAll(async () => {
     rig = await createRig();
     ep1 = rig.lab.host("ep1").ip;
     ep2 = rig.lab.host("ep2").ip;
-    proxy = rig.startProxy([
+    proxy = await rig.startHealthyProxy([
       `--kubeconfig=${rig.kubeconfig}`,
       "--hostname-override=node",
       "--proxy-mode=nftables",
@@ -33,11 +32,6 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, nftables mode", () => {
       "--sync-period=3s",
       "--logging-format=json",
     ]);
-    await until("kubenode-proxy /healthz", async () =>
-      (await rig.httpGet("http://127.0.0.1:10256/healthz")).code === 200 ? true : undefined,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}\nkubenode-proxy output:\n${proxy.output()}`);
-    });
   });
 
   afterAll(async () => {

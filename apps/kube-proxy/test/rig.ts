@@ -66,6 +66,10 @@ export interface Rig {
   kubeconfig: string;
   kubectl(args: readonly string[], input?: string): Promise<string>;
   startProxy(flags: readonly string[]): ProxyProcess;
+  /** startProxy, then waits for /healthz to answer 200 (the error carries the proxy's output). */
+  startHealthyProxy(flags: readonly string[]): Promise<ProxyProcess>;
+  /** The ClusterIP kubectl reports for Service `name` in the default namespace. */
+  clusterIP(name: string): Promise<string>;
   /** Runs kubenode-proxy to completion inside the node namespace (e.g. --cleanup). */
   runProxy(flags: readonly string[]): Promise<{ stdout: string; stderr: string }>;
   /** What `nc` reads from ip:port, from `from` (default the node itself); rejects when nothing answers. */
@@ -205,6 +209,18 @@ export async function createRig(): Promise<Rig> {
       kubeconfig,
       kubectl,
       startProxy,
+      async startHealthyProxy(flags) {
+        const proxy = startProxy(flags);
+        await until("kubenode-proxy /healthz", async () =>
+          (await httpGet("http://127.0.0.1:10256/healthz")).code === 200 ? true : undefined,
+        ).catch(async (err: Error) => {
+          const output = proxy.output();
+          await proxy.stop();
+          throw new Error(`${err.message}\nkubenode-proxy output:\n${output}`);
+        });
+        return proxy;
+      },
+      clusterIP: (name) => kubectl(["get", "service", name, "-o", "jsonpath={.spec.clusterIP}"]),
       runProxy: (flags) => node.exec(["env", ...env, process.execPath, MAIN, ...flags]),
       request: async (ip, port, from = node) =>
         (await from.exec(["busybox", "nc", "-w", "2", ip, String(port)], { timeoutMs: 5_000 })).stdout.trim(),
@@ -256,19 +272,9 @@ export function sliceManifest(
   });
 }
 
-/** Asks `request` until it answers (rules are programmed asynchronously). */
+/** Asks `fn` until it answers (rules are programmed asynchronously); waitFor retries on errors too. */
 export function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  return waitFor(
-    what,
-    async () => {
-      try {
-        return await fn();
-      } catch {
-        return undefined;
-      }
-    },
-    { timeoutMs, intervalMs: 200 },
-  );
+  return waitFor(what, fn, { timeoutMs, intervalMs: 200 });
 }
 
 export async function writeText(path: string, text: string): Promise<void> {
