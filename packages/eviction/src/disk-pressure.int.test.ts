@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Containerd, canUseRealComponents, startContainerd } from "@kubenode/testkit";
+import { type Containerd, canUseRealComponents, startContainerd, waitFor } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHostStatsProvider } from "./host/host-stats.js";
 import { createEvictionManager, type EvictionManager } from "./manager.js";
@@ -14,7 +14,6 @@ import { parseThresholdConfig } from "./thresholds.js";
 import type { EvictionPod, KillRequest, PodStats } from "./types.js";
 
 const real = await canUseRealComponents(["containerd", "runc", "umoci", "busybox-static"]);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function dirBytes(path: string): number {
   let total = 0;
@@ -25,15 +24,8 @@ function dirBytes(path: string): number {
   return total;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  waitFor(what, fn, { timeoutMs, intervalMs: 100 });
 
 describe.runIf(real)("real disk pressure on a private node filesystem", () => {
   let ctd: Containerd;

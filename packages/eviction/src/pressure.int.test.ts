@@ -3,7 +3,7 @@
 // sits just below the free memory measured before the hog starts, and the manager - fed by the
 // host stats provider and cgroup pod stats, with the polling notifier on - must pick the hog's pod
 // and kill it through `ctr`, leaving the other pods running.
-import { type Containerd, canUseRealComponents, startContainerd } from "@kubenode/testkit";
+import { type Containerd, canUseRealComponents, startContainerd, waitFor } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mi } from "../test/fixtures.js";
 import { type CgroupMode, detectCgroupMode, readCgroupMemory } from "./host/cgroup.js";
@@ -18,15 +18,8 @@ const real = await canUseRealComponents(["containerd", "runc", "umoci", "busybox
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> =>
+  waitFor(what, fn, { timeoutMs, intervalMs: 100 });
 
 describe.runIf(real)("real memory pressure in a private containerd", () => {
   let ctd: Containerd;
@@ -155,8 +148,12 @@ describe.runIf(real)("real memory pressure in a private containerd", () => {
     // Memory came back: the threshold is no longer met.
     const after = await host.getSummary();
     expect(after.node.memory!.availableBytes!).toBeGreaterThan(thresholdMi * Mi);
-    // One eviction only: the others stay below the threshold's needs.
-    await sleep(1500);
+    // One eviction only: the others stay below the threshold's needs. Let the manager finish a
+    // whole cycle after the recovery before counting.
+    const seen = manager.lastObservations();
+    await until("a manager cycle after the recovery", async () =>
+      manager!.lastObservations() !== seen ? true : undefined,
+    );
     expect(kills.map((k) => idOf(k.pod))).toEqual([ids.hog]);
     console.log(
       `eviction: hog started -> kill call ${killed.atMs - hogStarted} ms (includes allocating 1536Mi); threshold ${thresholdMi}Mi`,

@@ -1,7 +1,7 @@
 // The informer and client against the testkit API server simulator over real HTTPS: outages,
 // resumption, 410 relists, and interop with @kubernetes/client-node.
 
-import { type ApiServer, startApiServer } from "@kubenode/testkit";
+import { type ApiServer, startApiServer, waitFor } from "@kubenode/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import { createKubeClient, type KubeClient } from "./client.js";
 import { clientNodePatchOptions, toClientNodeConfig } from "./client-node.js";
@@ -33,13 +33,8 @@ async function start(
   return { server, client };
 }
 
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const until = (cond: () => boolean, what: string): Promise<true> =>
+  waitFor(what, () => (cond() ? true : undefined), { timeoutMs: 10_000, intervalMs: 5 });
 
 const node = (name: string, labels: Record<string, string> = {}) => ({
   apiVersion: "v1",

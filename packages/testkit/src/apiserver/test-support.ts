@@ -1,29 +1,18 @@
 import { request as httpRequest } from "node:http";
 import { request } from "node:https";
+import { waitFor } from "../env/exec.js";
 import type { ApiServer } from "./server.js";
 import type { Json } from "./types.js";
 
 /** Polls `fn` until it returns a truthy value (or stops throwing), failing after `timeoutMs`. */
-export async function eventually<T>(
+export function eventually<T>(
   fn: () => T | Promise<T>,
   timeoutMs = 10_000,
   what = "condition",
 ): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}${last ? `: ${String((last as Error).message ?? last)}` : ""}`,
-      );
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return waitFor(what, async () => (await fn()) || undefined, { timeoutMs, intervalMs: 20 }) as Promise<
+    NonNullable<T>
+  >;
 }
 
 /** A raw HTTP(S) request as an identity: used for wire-level and bad-input checks. */
