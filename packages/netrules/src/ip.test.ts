@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { hashName } from "./hash.js";
 import { cidrContains, parseCidr, parseIP } from "./ip.js";
 
 describe("ip helpers", () => {
@@ -18,7 +17,25 @@ describe("ip helpers", () => {
     expect(parseCidr("fd00::1/64")!.text).toBe("fd00::/64");
     expect(parseCidr("10.0.0.0/33")).toBeUndefined();
   });
-  it("hashes like kube-proxy", () => {
-    expect(hashName("ns1/svc1:p80tcp", 16)).toBe("XPGD46QRK7WJZT7O");
+  it("accepts only canonical dotted-quad IPv4", () => {
+    for (const ok of ["0.0.0.0", "10.0.0.1", "255.255.255.255", "192.168.100.200", "1.2.3.4"]) {
+      expect(parseIP(ok), ok).toEqual({ family: "IPv4", ip: ok });
+    }
+    for (const bad of [
+      "256.0.0.1",
+      "1.2.3.4.5",
+      "1.2.3.",
+      ".1.2.3",
+      "1..2.3",
+      "01.2.3.4",
+      "1.2.3.04",
+      "1.2.3.4 ",
+      "1.2.3.a",
+      "1234.1.1.1",
+      "",
+      "1.2.3.-1",
+    ]) {
+      expect(parseIP(bad), bad).toBeUndefined();
+    }
   });
 });

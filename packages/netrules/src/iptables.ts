@@ -2,6 +2,7 @@ import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
 import { type EndpointModel, type ProxyModel, type ServicePortModel, trafficRouting } from "./model.js";
+import { TextBlocks } from "./text-blocks.js";
 
 /** Options of {@link createIptablesBackend}. */
 export interface IptablesBackendOptions {
@@ -426,14 +427,14 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       };
       const oldCtx: Ctx = { ...ctx, largeMode: lastLargeMode ?? largeMode };
       const next = new Map<string, CacheEntry>();
-      // Per changed service: its chain declarations and rules as one string each, so the many
-      // per-line strings die young instead of living until the payload is joined.
-      const changedDecls: string[] = [];
-      const changedRules: string[] = [];
+      // Per changed service: its chain declarations and rules, one string each, sealed into large
+      // blocks as they come (see TextBlocks) so the per-line strings die young.
+      const changedDecls = new TextBlocks();
+      const changedRules = new TextBlocks();
       let changedCount = 0;
-      let joinedExtra = 0;
       const staleCandidates: string[] = [];
-      const active = new Set<string>();
+      /** The chains of changed services; made into a set only when some chain may be stale. */
+      const activeChains: string[][] = [];
       for (const sp of ports) {
         const old = cache.get(sp.key);
         if (!full && old && old.sp === sp) {
@@ -448,27 +449,34 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
             next.set(sp.key, { sp, global: old.global });
             continue;
           }
-          staleCandidates.push(...oldRules.natChains);
+          for (const c of oldRules.natChains) staleCandidates.push(c);
         }
-        for (const c of rules.natChains) active.add(c);
+        activeChains.push(rules.natChains);
         next.set(sp.key, { sp, global: globalOf(rules) });
         changedCount++;
-        if (rules.natChains.length > 0)
-          changedDecls.push(rules.natChains.map((c) => `:${c} - [0:0]`).join("\n"));
-        if (rules.natRules.length > 0) changedRules.push(rules.natRules.join("\n"));
-        // Joined chunks count as one array entry: remember the lines they hold.
-        joinedExtra += Math.max(0, rules.natChains.length - 1) + Math.max(0, rules.natRules.length - 1);
+        if (rules.natChains.length > 0) {
+          let decls = "";
+          for (const c of rules.natChains) decls += decls === "" ? `:${c} - [0:0]` : `\n:${c} - [0:0]`;
+          changedDecls.push(decls, rules.natChains.length);
+        }
+        if (rules.natRules.length > 0) changedRules.push(rules.natRules.join("\n"), rules.natRules.length);
       }
       for (const [k, old] of cache) {
-        if (!next.has(k)) staleCandidates.push(...genService(old.sp, oldCtx).natChains);
+        if (!next.has(k)) for (const c of genService(old.sp, oldCtx).natChains) staleCandidates.push(c);
       }
       if (syncOptions.existingNatChains)
         for (const c of syncOptions.existingNatChains) staleCandidates.push(c);
-      const deletedChains = [...new Set(staleCandidates)]
-        .filter((c) => isServiceChainName(c) && !active.has(c))
-        .sort();
+      let deletedChains: string[] = [];
+      if (staleCandidates.length > 0) {
+        const active = new Set(activeChains.flat());
+        deletedChains = [...new Set(staleCandidates)]
+          .filter((c) => isServiceChainName(c) && !active.has(c))
+          .sort();
+      }
 
-      const filter: string[] = ["*filter"];
+      const out = new TextBlocks();
+      const all = [...next.values()].map((e) => e.global);
+      out.push("*filter");
       for (const c of [
         KUBE_SERVICES,
         KUBE_EXTERNAL_SERVICES,
@@ -476,52 +484,50 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         KUBE_NODEPORTS,
         KUBE_PROXY_FIREWALL,
       ]) {
-        filter.push(`:${c} - [0:0]`);
+        out.push(`:${c} - [0:0]`);
       }
-      const nat: string[] = ["*nat"];
-      for (const c of [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ])
-        nat.push(`:${c} - [0:0]`);
-      for (const d of changedDecls) nat.push(d);
-      for (const c of deletedChains) nat.push(`:${c} - [0:0]`);
-
-      const all = [...next.values()].map((e) => e.global);
-      for (const r of all) for (const l of r.filterNodePorts) filter.push(l);
-      for (const r of all) for (const l of r.filterServices) filter.push(l);
-      for (const r of all) for (const l of r.filterExternal) filter.push(l);
-      filter.push(`-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID -j DROP`);
-      filter.push(
+      for (const r of all) for (const l of r.filterNodePorts) out.push(l);
+      for (const r of all) for (const l of r.filterServices) out.push(l);
+      for (const r of all) for (const l of r.filterExternal) out.push(l);
+      out.push(`-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID -j DROP`);
+      out.push(
         `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${masqMark}/${masqMark} -j ACCEPT`,
       );
-      filter.push(
+      out.push(
         `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
       );
-      for (const r of all) for (const l of r.filterFirewall) filter.push(l);
-      filter.push("COMMIT");
+      for (const r of all) for (const l of r.filterFirewall) out.push(l);
+      out.push("COMMIT");
 
-      for (const r of all) for (const l of r.natServices) nat.push(l);
-      for (const l of nodePortTail()) nat.push(l);
-      for (const r of all) for (const l of r.natNodePorts) nat.push(l);
-      nat.push(`-A ${KUBE_POSTROUTING} -m mark ! --mark ${masqMark}/${masqMark} -j RETURN`);
-      nat.push(`-A ${KUBE_POSTROUTING} -j MARK --xor-mark ${masqMark}`);
-      nat.push(
+      out.push("*nat");
+      for (const c of [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ])
+        out.push(`:${c} - [0:0]`);
+      out.append(changedDecls);
+      for (const c of deletedChains) out.push(`:${c} - [0:0]`);
+      for (const r of all) for (const l of r.natServices) out.push(l);
+      for (const l of nodePortTail()) out.push(l);
+      for (const r of all) for (const l of r.natNodePorts) out.push(l);
+      out.push(`-A ${KUBE_POSTROUTING} -m mark ! --mark ${masqMark}/${masqMark} -j RETURN`);
+      out.push(`-A ${KUBE_POSTROUTING} -j MARK --xor-mark ${masqMark}`);
+      out.push(
         `-A ${KUBE_POSTROUTING} -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE${randomFully ? " --random-fully" : ""}`,
       );
-      nat.push(`-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${masqMark}`);
-      for (const r of changedRules) nat.push(r);
-      for (const c of deletedChains) nat.push(`-X ${c}`);
-      nat.push("COMMIT");
+      out.push(`-A ${KUBE_MARK_MASQ} -j MARK --or-mark ${masqMark}`);
+      out.append(changedRules);
+      for (const c of deletedChains) out.push(`-X ${c}`);
+      out.push("COMMIT");
 
       cache = next;
       lastLargeMode = largeMode;
       valid = true;
-      const payload = `${filter.join("\n")}\n${nat.join("\n")}\n`;
+      const payload = out.toString();
       return {
         family,
         payload,
         full,
         changedServicePorts: changedCount,
         deletedChains,
-        lines: filter.length + nat.length + joinedExtra,
+        lines: out.lines,
       };
     },
   };

@@ -1,6 +1,6 @@
 import { NetrulesError } from "./errors.js";
-import { type Cidr, type IPFamily, joinHostPort, parseCidr, parseIP } from "./ip.js";
-import type { EndpointSliceLike, ServiceLike } from "./types.js";
+import { type Cidr, canonicalIP, type IPFamily, joinHostPort, parseCidr, parseIP } from "./ip.js";
+import type { EndpointLike, EndpointSliceLike, ServiceLike } from "./types.js";
 
 /** Transport protocols a Service port can use. */
 export type Protocol = "TCP" | "UDP" | "SCTP";
@@ -177,18 +177,14 @@ class ObjectError extends Error {
 interface ParsedSlice {
   family: IPFamily;
   ports: { name: string; port: number; protocol: Protocol }[];
-  endpoints: {
-    ips: string[];
-    ready: boolean;
-    serving: boolean;
-    terminating: boolean;
-    nodeName: string | undefined;
-    zone: string | undefined;
-    zoneHints: string[];
-    nodeHints: string[];
-  }[];
+  /** The validated endpoints, as given. */
+  endpoints: EndpointLike[];
+  /** Canonical text of each endpoint's first address (kube-proxy only uses that one). */
+  ips: string[];
 }
 
+// Validates a slice without copying its endpoints: EndpointModels are made from them directly,
+// one per endpoint and service port (100k per full build at 10k services x 10 endpoints).
 function parseSlice(slice: EndpointSliceLike): ParsedSlice | undefined {
   const type = slice.addressType;
   if (type === "FQDN") return undefined; // kube-proxy ignores FQDN slices
@@ -206,39 +202,25 @@ function parseSlice(slice: EndpointSliceLike): ParsedSlice | undefined {
       throw new ObjectError(`ports[${i}].port`, `port ${String(p.port)} out of range 1-65535`);
     ports.push({ name: p.name ?? "", port: p.port, protocol: protocol as Protocol });
   });
-  const endpoints: ParsedSlice["endpoints"] = [];
-  (slice.endpoints ?? []).forEach((ep, i) => {
-    const addresses = ep.addresses ?? [];
+  const endpoints = slice.endpoints ?? [];
+  const ips: string[] = new Array(endpoints.length);
+  for (let i = 0; i < endpoints.length; i++) {
+    const addresses = endpoints[i]!.addresses ?? [];
     if (!Array.isArray(addresses) || addresses.length === 0) {
       throw new ObjectError(`endpoints[${i}].addresses`, "endpoint has no addresses");
     }
-    const ips = addresses.map((a, j) => {
-      const ip = parseIP(a);
-      if (!ip || ip.family !== type) {
+    for (let j = 0; j < addresses.length; j++) {
+      const ip = canonicalIP(addresses[j]!, type);
+      if (ip === undefined) {
         throw new ObjectError(
           `endpoints[${i}].addresses[${j}]`,
-          `invalid ${type} address ${JSON.stringify(a)}`,
+          `invalid ${type} address ${JSON.stringify(addresses[j])}`,
         );
       }
-      return ip.ip;
-    });
-    // Mirrors the EndpointSlice API defaults: ready unset means ready, serving unset means ready.
-    const ready = ep.conditions?.ready ?? true;
-    const serving = ep.conditions?.serving ?? ready;
-    const terminating = ep.conditions?.terminating ?? false;
-    endpoints.push({
-      // kube-proxy only uses the first address of an endpoint.
-      ips,
-      ready,
-      serving,
-      terminating,
-      nodeName: ep.nodeName ?? undefined,
-      zone: ep.zone ?? undefined,
-      zoneHints: ep.hints?.forZones ? ep.hints.forZones.map((z) => z.name) : NONE,
-      nodeHints: ep.hints?.forNodes ? ep.hints.forNodes.map((n) => n.name) : NONE,
-    });
-  });
-  return { family: type, ports, endpoints };
+      if (j === 0) ips[i] = ip;
+    }
+  }
+  return { family: type, ports, endpoints, ips };
 }
 
 interface ParsedServicePort {
@@ -435,6 +417,67 @@ function categorize(sp: ServicePortModel, nodeName: string, nodeZone: string | u
   }
 }
 
+/** The texts of the items of one family; the shared empty array when there are none. */
+function ofFamily<T extends { family: IPFamily }>(
+  items: readonly T[],
+  family: IPFamily,
+  text: (item: T) => string,
+): string[] {
+  if (items.length === 0) return NONE;
+  const out: string[] = [];
+  for (const item of items) if (item.family === family) out.push(text(item));
+  return out;
+}
+
+/** Appends one EndpointModel per endpoint of `slice`, for the slice port numbered `port`. */
+function addEndpoints(out: EndpointModel[], slice: ParsedSlice, port: number, nodeName: string): void {
+  const { endpoints, ips } = slice;
+  for (let i = 0; i < endpoints.length; i++) {
+    const ep = endpoints[i]!;
+    const ip = ips[i]!;
+    const conditions = ep.conditions;
+    // Mirrors the EndpointSlice API defaults: ready unset means ready, serving unset means ready.
+    const ready = conditions?.ready ?? true;
+    const hints = ep.hints;
+    out.push({
+      ip,
+      port,
+      address: joinHostPort(ip, port),
+      ready,
+      serving: conditions?.serving ?? ready,
+      terminating: conditions?.terminating ?? false,
+      local: ep.nodeName === nodeName,
+      nodeName: ep.nodeName ?? undefined,
+      zone: ep.zone ?? undefined,
+      zoneHints: hints?.forZones ? hints.forZones.map((z) => z.name) : NONE,
+      nodeHints: hints?.forNodes ? hints.forNodes.map((n) => n.name) : NONE,
+    });
+  }
+}
+
+/**
+ * Sorts endpoints by their "ip:port" string, as upstream does for stable output, and keeps the
+ * first of several with the same address (the same endpoint listed in two slices). Slices are
+ * usually already in order, so that is checked first.
+ */
+function sortAndDedupe(eps: EndpointModel[]): void {
+  let ordered = true;
+  for (let i = 1; i < eps.length; i++) {
+    if (eps[i - 1]!.address >= eps[i]!.address) {
+      ordered = false;
+      break;
+    }
+  }
+  if (ordered) return;
+  // Array.prototype.sort is stable: the first occurrence of an address stays first among equals.
+  eps.sort((a, b) => compareStrings(a.address, b.address));
+  let kept = 1;
+  for (let i = 1; i < eps.length; i++) {
+    if (eps[i]!.address !== eps[kept - 1]!.address) eps[kept++] = eps[i]!;
+  }
+  eps.length = kept;
+}
+
 /** @internal */
 export function buildService(
   svc: ServiceLike,
@@ -476,33 +519,13 @@ export function buildService(
   for (const [family, clusterIP] of p.clusterIPs) {
     for (const port of p.ports) {
       const name = `${namespace}/${svcName}${port.portName ? `:${port.portName}` : ""}`;
-      const byAddress = new Map<string, EndpointModel>();
+      const endpoints: EndpointModel[] = [];
       for (const slice of parsedSlices) {
         if (slice.family !== family) continue;
         const sp = slice.ports.find((x) => x.name === port.portName && x.protocol === port.protocol);
-        if (!sp) continue;
-        for (const ep of slice.endpoints) {
-          const ip = ep.ips[0]!;
-          const address = joinHostPort(ip, sp.port);
-          if (byAddress.has(address)) continue;
-          byAddress.set(address, {
-            ip,
-            port: sp.port,
-            address,
-            ready: ep.ready,
-            serving: ep.serving,
-            terminating: ep.terminating,
-            local: ep.nodeName !== undefined && ep.nodeName === nodeName,
-            nodeName: ep.nodeName,
-            zone: ep.zone,
-            zoneHints: ep.zoneHints,
-            nodeHints: ep.nodeHints,
-          });
-        }
+        if (sp) addEndpoints(endpoints, slice, sp.port, nodeName);
       }
-      // Upstream sorts endpoints by their "ip:port" string so output is stable.
-      const endpoints = [...byAddress.values()].sort((a, b) => compareStrings(a.address, b.address));
-      const familyRanges = p.sourceRanges.filter((c) => c.family === family).map((c) => c.text);
+      sortAndDedupe(endpoints);
       const model: ServicePortModel = {
         key: `${family}|${name}|${port.protocol}`,
         family,
@@ -514,9 +537,9 @@ export function buildService(
         clusterIP,
         port: port.port,
         nodePort: port.nodePort,
-        externalIPs: p.externalIPs.filter((x) => x.family === family).map((x) => x.ip),
-        loadBalancerIPs: p.lbIPs.filter((x) => x.family === family).map((x) => x.ip),
-        loadBalancerSourceRanges: familyRanges,
+        externalIPs: ofFamily(p.externalIPs, family, (x) => x.ip),
+        loadBalancerIPs: ofFamily(p.lbIPs, family, (x) => x.ip),
+        loadBalancerSourceRanges: ofFamily(p.sourceRanges, family, (c) => c.text),
         affinityTimeoutSeconds: p.affinityTimeoutSeconds,
         externallyAccessible: p.externallyAccessible,
         externalPolicyLocal: p.etpLocal,

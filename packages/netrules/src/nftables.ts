@@ -2,6 +2,7 @@ import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
 import { type EndpointModel, type ProxyModel, type ServicePortModel, trafficRouting } from "./model.js";
+import { TextBlocks } from "./text-blocks.js";
 
 /** Options of {@link createNftablesBackend}. */
 export interface NftablesBackendOptions {
@@ -93,8 +94,11 @@ interface AffinitySet {
   timeoutSeconds: number;
 }
 
+/** A chain and its rules, in the order they are written. */
+type Chain = [name: string, rules: string[]];
+
 interface ServiceObjects {
-  chains: Map<string, string[]>;
+  chains: Chain[];
   elements: Element[];
   affinitySets: AffinitySet[];
   /** Compact layout: the endpoint count whose shared lb-N chains this service uses. */
@@ -113,22 +117,31 @@ function dnatTarget(ep: EndpointModel): string {
   return ep.ip.includes(":") ? `[${ep.ip}]:${ep.port}` : `${ep.ip}:${ep.port}`;
 }
 
+/** The LB source-range filter of a service port, or undefined when it has none. */
+function firewallRule(sp: ServicePortModel, ctx: Ctx): string | undefined {
+  if (sp.loadBalancerIPs.length === 0 || sp.loadBalancerSourceRanges.length === 0) return undefined;
+  const sources = [...sp.loadBalancerSourceRanges];
+  // Mirrors kube-proxy: when a range covers a node IP, traffic the node sends to the LB IP is allowed.
+  if (sp.loadBalancerSourceRanges.some((t) => ctx.nodeIPs.some((ip) => cidrContains(parseCidr(t)!, ip)))) {
+    sources.push(...sp.loadBalancerIPs);
+  }
+  return `${ctx.ipX} saddr != { ${sources.join(", ")} } drop`;
+}
+
 function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   const { ipX } = ctx;
   const proto = sp.protocol.toLowerCase();
   const base = nftServiceChainBase(sp);
-  const clusterChain = `service-${base}`;
-  const localChain = `local-${base}`;
-  const externalChain = `external-${base}`;
-  const fwChain = `firewall-${base}`;
-  const chains = new Map<string, string[]>();
+  const chains: Chain[] = [];
   const elements: Element[] = [];
   const affinitySets: AffinitySet[] = [];
   const el = (set: string, key: string, value?: string, comment?: string): void => {
     elements.push({ set, key, value, comment });
   };
+  const key = (ip: string, port: number) => `${ip} . ${proto} . ${port}`;
+  const fwChain = `firewall-${base}`;
+  const fw = firewallRule(sp, ctx);
   const affinity = sp.affinityTimeoutSeconds !== undefined;
-  const useEndpointChains = !ctx.compact || affinity;
   // Compact layout, plain services (no affinity, Cluster traffic policies): no per-service chain at
   // all. The dispatch maps send the packet to a shared chain per endpoint count N, which picks the
   // endpoint with one lookup of (VIP, protocol, port, numgen random mod N) in a named map.
@@ -142,41 +155,32 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   ) {
     const eps = sp.clusterEndpoints;
     const n = eps.length;
-    const key = (ip: string, port: number) => `${ip} . ${proto} . ${port}`;
     el("cluster-ips", sp.clusterIP);
     const vip = (ip: string, chain: string) => {
-      el("service-ips", key(ip, sp.port), `goto ${chain}-${n}`);
-      for (const [i, e] of eps.entries())
-        el("flat-endpoints", `${key(ip, sp.port)} . ${i}`, `${e.ip} . ${e.port}`);
+      const k = key(ip, sp.port);
+      el("service-ips", k, `goto ${chain}-${n}`);
+      for (let i = 0; i < n; i++) el("flat-endpoints", `${k} . ${i}`, `${eps[i]!.ip} . ${eps[i]!.port}`);
     };
     vip(sp.clusterIP, "lb");
     for (const ip of sp.externalIPs) vip(ip, "lbx");
-    const usesFW = sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
-    if (usesFW) {
-      const sources = [...sp.loadBalancerSourceRanges];
-      if (
-        sp.loadBalancerSourceRanges.some((t) => ctx.nodeIPs.some((ip) => cidrContains(parseCidr(t)!, ip)))
-      ) {
-        sources.push(...sp.loadBalancerIPs);
-      }
-      chains.set(fwChain, [`${ipX} saddr != { ${sources.join(", ")} } drop`]);
-    }
+    if (fw) chains.push([fwChain, [fw]]);
     for (const ip of sp.loadBalancerIPs) {
       vip(ip, "lbx");
-      if (usesFW) el("firewall-ips", key(ip, sp.port), `goto ${fwChain}`, sp.name);
+      if (fw) el("firewall-ips", key(ip, sp.port), `goto ${fwChain}`, sp.name);
     }
     if (sp.nodePort !== 0) {
       el("service-nodeports", `${proto} . ${sp.nodePort}`, `goto lbnp-${n}`);
-      for (const [i, e] of eps.entries())
-        el("flat-nodeport-endpoints", `${proto} . ${sp.nodePort} . ${i}`, `${e.ip} . ${e.port}`);
+      for (let i = 0; i < n; i++)
+        el("flat-nodeport-endpoints", `${proto} . ${sp.nodePort} . ${i}`, `${eps[i]!.ip} . ${eps[i]!.port}`);
     }
     for (const e of sp.reachableEndpoints) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
     return { chains, elements, affinitySets, flatSize: n };
   }
 
-  const epBase = new Map<EndpointModel, string>();
-  for (const e of sp.reachableEndpoints) epBase.set(e, nftEndpointChainBase(sp, e));
-  const hasEndpoints = sp.hasEndpoints;
+  const useEndpointChains = !ctx.compact || affinity;
+  const clusterChain = `service-${base}`;
+  const localChain = `local-${base}`;
+  const externalChain = `external-${base}`;
   const {
     usesClusterPolicyChain,
     usesLocalPolicyChain,
@@ -185,73 +189,88 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
     usesExternalChain,
     ...routing
   } = trafficRouting(sp);
+  const hasEndpoints = sp.hasEndpoints;
+  // Mirrors kube-proxy: reject when there is no endpoint at all, drop when only local ones are missing.
+  const noEndpointVerdict = hasEndpoints ? "drop" : "goto reject-chain";
+
+  // Rules are pushed to these arrays directly: looking chains up by their (long, freshly built)
+  // names was a third of the generation time at 10k services.
+  const endpointBase = new Map<EndpointModel, string>();
+  const endpointRules: string[][] = [];
+  if (useEndpointChains) {
+    for (const e of sp.reachableEndpoints) {
+      const b = nftEndpointChainBase(sp, e);
+      const rules: string[] = [];
+      endpointBase.set(e, b);
+      endpointRules.push(rules);
+      chains.push([`endpoint-${b}`, rules]);
+    }
+  }
+  const clusterRules: string[] = [];
+  const localRules: string[] = [];
+  const externalRules: string[] = [];
+  if (usesClusterPolicyChain) chains.push([clusterChain, clusterRules]);
+  if (usesLocalPolicyChain) chains.push([localChain, localRules]);
+  if (usesExternalChain) chains.push([externalChain, externalRules]);
+  const internalRules = routing.internal === "local" ? localRules : clusterRules;
   const internalChain = routing.internal === "local" ? localChain : clusterChain;
   const externalPolicyChain = routing.external === "local" ? localChain : clusterChain;
-  // Mirrors kube-proxy: reject when there is no endpoint at all, drop when only local ones are missing.
-  const internalVerdict = hasEndpoints ? "drop" : "goto reject-chain";
-  const externalVerdict = internalVerdict;
-  const key = (ip: string, port: number) => `${ip} . ${proto} . ${port}`;
-
-  if (useEndpointChains) for (const e of sp.reachableEndpoints) chains.set(`endpoint-${epBase.get(e)!}`, []);
-  if (usesClusterPolicyChain) chains.set(clusterChain, []);
-  if (usesLocalPolicyChain) chains.set(localChain, []);
-  if (usesExternalChain) chains.set(externalChain, []);
 
   el("cluster-ips", sp.clusterIP);
   if (hasInternal) el("service-ips", key(sp.clusterIP, sp.port), `goto ${internalChain}`);
-  else el("no-endpoint-services", key(sp.clusterIP, sp.port), internalVerdict, sp.name);
+  else el("no-endpoint-services", key(sp.clusterIP, sp.port), noEndpointVerdict, sp.name);
   for (const ip of sp.externalIPs) {
     if (hasEndpoints) el("service-ips", key(ip, sp.port), `goto ${externalChain}`);
-    if (!hasExternal) el("no-endpoint-services", key(ip, sp.port), externalVerdict, sp.name);
+    if (!hasExternal) el("no-endpoint-services", key(ip, sp.port), noEndpointVerdict, sp.name);
   }
-  const usesFW = sp.loadBalancerIPs.length > 0 && sp.loadBalancerSourceRanges.length > 0;
-  if (usesFW) {
-    const sources = [...sp.loadBalancerSourceRanges];
-    if (sp.loadBalancerSourceRanges.some((t) => ctx.nodeIPs.some((ip) => cidrContains(parseCidr(t)!, ip)))) {
-      sources.push(...sp.loadBalancerIPs);
-    }
-    chains.set(fwChain, [`${ipX} saddr != { ${sources.join(", ")} } drop`]);
-  }
+  if (fw) chains.push([fwChain, [fw]]);
   for (const ip of sp.loadBalancerIPs) {
     if (hasEndpoints) el("service-ips", key(ip, sp.port), `goto ${externalChain}`);
-    if (usesFW) el("firewall-ips", key(ip, sp.port), `goto ${fwChain}`, sp.name);
-    if (!hasExternal) el("no-endpoint-services", key(ip, sp.port), externalVerdict, sp.name);
+    if (fw) el("firewall-ips", key(ip, sp.port), `goto ${fwChain}`, sp.name);
+    if (!hasExternal) el("no-endpoint-services", key(ip, sp.port), noEndpointVerdict, sp.name);
   }
   if (sp.nodePort !== 0) {
     if (hasEndpoints) el("service-nodeports", `${proto} . ${sp.nodePort}`, `goto ${externalChain}`);
-    if (!hasExternal) el("no-endpoint-nodeports", `${proto} . ${sp.nodePort}`, externalVerdict, sp.name);
+    if (!hasExternal) el("no-endpoint-nodeports", `${proto} . ${sp.nodePort}`, noEndpointVerdict, sp.name);
   }
   if (hasInternal) {
     const match = `${ipX} daddr ${sp.clusterIP} ${proto} dport ${sp.port}`;
-    if (ctx.masqueradeAll) chains.get(internalChain)!.push(`${match} jump mark-for-masquerade`);
-    else if (ctx.localCidr) {
-      chains.get(internalChain)!.push(`${match} ${ipX} saddr != ${ctx.localCidr} jump mark-for-masquerade`);
-    }
+    if (ctx.masqueradeAll) internalRules.push(`${match} jump mark-for-masquerade`);
+    else if (ctx.localCidr)
+      internalRules.push(`${match} ${ipX} saddr != ${ctx.localCidr} jump mark-for-masquerade`);
   }
   if (usesExternalChain) {
-    const ext = chains.get(externalChain)!;
-    if (!sp.externalPolicyLocal) ext.push("jump mark-for-masquerade");
+    if (!sp.externalPolicyLocal) externalRules.push("jump mark-for-masquerade");
     else {
       if (ctx.localCidr)
-        ext.push(`${ipX} saddr ${ctx.localCidr} goto ${clusterChain} comment "short-circuit pod traffic"`);
-      ext.push(`fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"`);
-      ext.push(`fib saddr type local goto ${clusterChain} comment "short-circuit local traffic"`);
+        externalRules.push(
+          `${ipX} saddr ${ctx.localCidr} goto ${clusterChain} comment "short-circuit pod traffic"`,
+        );
+      externalRules.push(`fib saddr type local jump mark-for-masquerade comment "masquerade local traffic"`);
+      externalRules.push(`fib saddr type local goto ${clusterChain} comment "short-circuit local traffic"`);
     }
-    if (hasExternal) ext.push(`goto ${externalPolicyChain}`);
+    if (hasExternal) externalRules.push(`goto ${externalPolicyChain}`);
   }
   if (affinity) {
     for (const e of sp.reachableEndpoints) {
-      affinitySets.push({ name: `affinity-${epBase.get(e)!}`, timeoutSeconds: sp.affinityTimeoutSeconds! });
+      affinitySets.push({
+        name: `affinity-${endpointBase.get(e)!}`,
+        timeoutSeconds: sp.affinityTimeoutSeconds!,
+      });
     }
   }
-  const toEndpoints = (chain: string, eps: EndpointModel[]) => {
-    const rules = chains.get(chain)!;
+  const toEndpoints = (rules: string[], eps: EndpointModel[]) => {
     if (affinity) {
-      for (const e of eps)
-        rules.push(`${ipX} saddr @affinity-${epBase.get(e)!} goto endpoint-${epBase.get(e)!}`);
+      for (const e of eps) {
+        const b = endpointBase.get(e)!;
+        rules.push(`${ipX} saddr @affinity-${b} goto endpoint-${b}`);
+      }
     }
     if (useEndpointChains) {
-      const entries = eps.map((e, i) => `${i} : goto endpoint-${epBase.get(e)!}`).join(", ");
+      let entries = "";
+      for (let i = 0; i < eps.length; i++) {
+        entries += `${i === 0 ? "" : ", "}${i} : goto endpoint-${endpointBase.get(eps[i]!)!}`;
+      }
       rules.push(`numgen random mod ${eps.length} vmap { ${entries} }`);
     } else if (eps.length === 1) {
       rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(eps[0]!)}`);
@@ -260,16 +279,15 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
       rules.push(`meta l4proto ${proto} dnat ${ipX} to numgen random mod ${eps.length} map { ${entries} }`);
     }
   };
-  if (usesClusterPolicyChain) toEndpoints(clusterChain, sp.clusterEndpoints);
-  if (usesLocalPolicyChain) toEndpoints(localChain, sp.localEndpoints);
+  if (usesClusterPolicyChain) toEndpoints(clusterRules, sp.clusterEndpoints);
+  if (usesLocalPolicyChain) toEndpoints(localRules, sp.localEndpoints);
   if (useEndpointChains) {
-    for (const e of sp.reachableEndpoints) {
-      const b = epBase.get(e)!;
-      const rules = chains.get(`endpoint-${b}`)!;
+    sp.reachableEndpoints.forEach((e, i) => {
+      const rules = endpointRules[i]!;
       rules.push(`${ipX} saddr ${e.ip} jump mark-for-masquerade`);
-      if (affinity) rules.push(`update @affinity-${b} { ${ipX} saddr }`);
+      if (affinity) rules.push(`update @affinity-${endpointBase.get(e)!} { ${ipX} saddr }`);
       rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(e)}`);
-    }
+    });
   } else {
     // Only endpoints on this node can send traffic through this node's rules back to themselves.
     for (const e of sp.reachableEndpoints) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
@@ -362,7 +380,8 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
   const now = options.now ?? Date.now;
   const loopback = family === "IPv4" ? "127.0.0.0/8" : "::1";
 
-  const flatChains = (n: number): string[] => {
+  /** Compact layout: the shared chains of services with `n` endpoints, as [name, rules]. */
+  const flatChains = (n: number): [string, string[]][] => {
     const dnat = (map: string, key: string) =>
       `meta l4proto { tcp, udp, sctp } dnat ${ipX} to ${key} . numgen random mod ${n} map @${map}`;
     const vipKey = `${ipX} daddr . meta l4proto . th dport`;
@@ -371,19 +390,14 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       : ctx.localCidr
         ? [`${ipX} saddr != ${ctx.localCidr} jump mark-for-masquerade`]
         : [];
-    const out: string[] = [];
-    const chain = (name: string, rules: string[]) => {
-      out.push(`add chain ${table} ${name}`);
-      for (const r of rules) out.push(`add rule ${table} ${name} ${r}`);
-    };
-    chain(`lb-${n}`, [...masq, dnat("flat-endpoints", vipKey)]);
-    chain(`lbx-${n}`, ["jump mark-for-masquerade", dnat("flat-endpoints", vipKey)]);
-    chain(`lbnp-${n}`, [
-      "jump mark-for-masquerade",
-      dnat("flat-nodeport-endpoints", "meta l4proto . th dport"),
-    ]);
-    return out;
+    return [
+      [`lb-${n}`, [...masq, dnat("flat-endpoints", vipKey)]],
+      [`lbx-${n}`, ["jump mark-for-masquerade", dnat("flat-endpoints", vipKey)]],
+      [`lbnp-${n}`, ["jump mark-for-masquerade", dnat("flat-nodeport-endpoints", "meta l4proto . th dport")]],
+    ];
   };
+  const affinitySetSpec = (s: AffinitySet) =>
+    `{ type ${addr}; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`;
   let flatSizes = new Set<number>();
 
   let valid = false;
@@ -530,78 +544,63 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       for (const sp of updates) cache.set(sp.key, sp);
       const ports = full ? model.servicePorts.filter((sp) => sp.family === family) : [];
 
-      const L: string[] = [];
-      let joinedExtra = 0; // lines inside chunks pushed as one entry
+      const L = new TextBlocks();
       let elementsAdded = 0;
       let elementsDeleted = 0;
       const deletedChains: string[] = [];
       if (full) {
-        L.push(...baseDefinition());
+        for (const line of baseDefinition()) L.push(line);
         elements = new Map();
         stale = new Map();
-        const bySet = new Map<string, string[]>();
+        const bySet = new Map<string, ElementLines>();
         const setsDone = new Set<string>();
         flatSizes = new Set();
+        // Chains and sets go in one table block: each chain name is written once, not once per
+        // rule as in `add rule` commands, which roughly halves the payload at 10k services.
+        L.push(`table ${table} {`);
         for (const sp of ports) {
           const objs = genService(sp, ctx);
+          const text: string[] = [];
           if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
             flatSizes.add(objs.flatSize);
-            const fc = flatChains(objs.flatSize);
-            L.push(fc.join("\n"));
-            joinedExtra += fc.length - 1;
+            for (const [name, rules] of flatChains(objs.flatSize)) chainBlock(text, name, rules);
           }
           for (const s of objs.affinitySets) {
             if (setsDone.has(s.name)) continue;
             setsDone.add(s.name);
-            L.push(
-              `add set ${table} ${s.name} { type ${addr}; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`,
-            );
+            text.push(`\tset ${s.name} ${affinitySetSpec(s)}`);
           }
-          // One string per service: the per-line strings die young.
-          const text: string[] = [];
-          for (const [name, rules] of objs.chains) {
-            text.push(`add chain ${table} ${name}`);
-            for (const r of rules) text.push(`add rule ${table} ${name} ${r}`);
-          }
-          if (text.length > 0) {
-            L.push(text.join("\n"));
-            joinedExtra += text.length - 1;
-          }
+          for (const [name, rules] of objs.chains) chainBlock(text, name, rules);
+          // One string per service: its many per-line strings die young.
+          if (text.length > 0) L.push(text.join("\n"), text.length);
           for (const e of objs.elements) {
-            if (PER_SERVICE_SETS.has(e.set)) {
-              // Keys unique to one service: diffed per service, never kept in the state.
-              let list = bySet.get(e.set);
-              if (!list) {
-                list = [];
-                bySet.set(e.set, list);
+            // Keys of per-service sets are unique to one service: diffed per service, never kept
+            // in the state. Others are refcounted (service ports may share a ClusterIP).
+            if (!PER_SERVICE_SETS.has(e.set)) {
+              let m = elements.get(e.set);
+              if (!m) {
+                m = new Map();
+                elements.set(e.set, m);
               }
-              list.push(elementText(e));
-              continue;
+              const cur = m.get(e.key);
+              if (cur) {
+                cur.refs++;
+                continue;
+              }
+              m.set(e.key, { value: e.value, comment: e.comment, refs: 1 });
             }
-            let m = elements.get(e.set);
-            if (!m) {
-              m = new Map();
-              elements.set(e.set, m);
+            let lines = bySet.get(e.set);
+            if (!lines) {
+              lines = new ElementLines(`add element ${table} ${e.set} { `);
+              bySet.set(e.set, lines);
             }
-            const cur = m.get(e.key);
-            if (cur) {
-              cur.refs++;
-              continue;
-            }
-            m.set(e.key, { value: e.value, comment: e.comment, refs: 1 });
-            let list = bySet.get(e.set);
-            if (!list) {
-              list = [];
-              bySet.set(e.set, list);
-            }
-            list.push(elementText(e));
+            lines.add(elementText(e));
           }
         }
-        for (const [set, list] of bySet) {
-          for (let i = 0; i < list.length; i += 1000) {
-            L.push(`add element ${table} ${set} { ${list.slice(i, i + 1000).join(", ")} }`);
-          }
-          elementsAdded += list.length;
+        L.push("}");
+        for (const lines of bySet.values()) {
+          L.append(lines.finish());
+          elementsAdded += lines.count;
         }
       } else {
         // 1. Element diff (refcounted: several service ports may share a ClusterIP or endpoint).
@@ -685,7 +684,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         const wanted = new Map<string, string[]>();
         for (const objs of changedNew) for (const [n, r] of objs.chains) wanted.set(n, r);
         const oldChains = new Set<string>();
-        for (const objs of changedOld) for (const n of objs.chains.keys()) oldChains.add(n);
+        for (const objs of changedOld) for (const [n] of objs.chains) oldChains.add(n);
         const wantedSets = new Map<string, AffinitySet>();
         for (const objs of changedNew) for (const s of objs.affinitySets) wantedSets.set(s.name, s);
         const oldSets = new Set<string>();
@@ -700,14 +699,15 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         }
         for (const [name, s] of wantedSets) {
           if (oldSets.has(name)) continue;
-          L.push(
-            `add set ${table} ${name} { type ${addr}; flags dynamic,timeout; timeout ${s.timeoutSeconds}s; }`,
-          );
+          L.push(`add set ${table} ${name} ${affinitySetSpec(s)}`);
         }
         for (const objs of changedNew) {
           if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
             flatSizes.add(objs.flatSize);
-            L.push(...flatChains(objs.flatSize));
+            for (const [name, rules] of flatChains(objs.flatSize)) {
+              L.push(`add chain ${table} ${name}`);
+              for (const r of rules) L.push(`add rule ${table} ${name} ${r}`);
+            }
           }
         }
         for (const name of wanted.keys()) {
@@ -715,9 +715,9 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
           else L.push(`add chain ${table} ${name}`);
           stale.delete(name);
         }
-        L.push(...dels);
+        for (const line of dels) L.push(line);
         for (const [name, rules] of wanted) for (const r of rules) L.push(`add rule ${table} ${name} ${r}`);
-        L.push(...adds);
+        for (const line of adds) L.push(line);
         for (const c of oldChains) {
           if (wanted.has(c)) continue;
           L.push(`flush chain ${table} ${c}`);
@@ -727,7 +727,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         for (const s of oldSets) if (!wantedSets.has(s)) L.push(`delete set ${table} ${s}`);
       }
       valid = true;
-      const payload = L.length > 0 ? `${L.join("\n")}\n` : "";
+      const payload = L.toString();
       return {
         family,
         payload,
@@ -736,18 +736,54 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         elementsAdded,
         elementsDeleted,
         deletedChains,
-        lines: L.length + joinedExtra,
+        lines: L.lines,
       };
     },
   };
 }
 
+/** The `add element` lines of one set, 1000 elements a line, written as each line fills. */
+class ElementLines {
+  readonly #lines = new TextBlocks();
+  #pending: string[] = [];
+  /** Elements added. */
+  count = 0;
+
+  constructor(readonly prefix: string) {}
+
+  add(element: string): void {
+    this.#pending.push(element);
+    this.count++;
+    if (this.#pending.length === 1000) this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#pending.length === 0) return;
+    this.#lines.push(`${this.prefix}${this.#pending.join(", ")} }`);
+    this.#pending = [];
+  }
+
+  finish(): TextBlocks {
+    this.#flush();
+    return this.#lines;
+  }
+}
+
+/** Appends a chain declaration, as inside a `table { }` block, to `text`. */
+function chainBlock(text: string[], name: string, rules: readonly string[]): void {
+  text.push(`\tchain ${name} {`);
+  for (const r of rules) text.push(`\t\t${r}`);
+  text.push("\t}");
+}
+
 function sameObjects(a: ServiceObjects, b: ServiceObjects): boolean {
-  if (a.chains.size !== b.chains.size || a.elements.length !== b.elements.length) return false;
+  if (a.chains.length !== b.chains.length || a.elements.length !== b.elements.length) return false;
   if (a.affinitySets.length !== b.affinitySets.length) return false;
-  for (const [n, r] of a.chains) {
-    const o = b.chains.get(n);
-    if (!o || o.length !== r.length || o.some((x, i) => x !== r[i])) return false;
+  for (let i = 0; i < a.chains.length; i++) {
+    const [name, rules] = a.chains[i]!;
+    const [otherName, otherRules] = b.chains[i]!;
+    if (name !== otherName || rules.length !== otherRules.length) return false;
+    if (rules.some((r, j) => r !== otherRules[j])) return false;
   }
   for (let i = 0; i < a.elements.length; i++) {
     const x = a.elements[i]!;
