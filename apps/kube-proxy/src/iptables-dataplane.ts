@@ -30,10 +30,11 @@ export interface IptablesDataplaneOptions {
 function createRuleCounter() {
   const byChain = new Map<string, { table: string; n: number }>();
   return {
-    apply(payload: string) {
+    /** Counts the rules of a payload given as chunks that end at line boundaries. */
+    apply(chunks: readonly string[]) {
       let table = "";
       const touched = new Map<string, number>();
-      for (const line of payload.split("\n")) {
+      for (const line of chunks.flatMap((c) => c.split("\n"))) {
         if (line.startsWith("*")) table = line.slice(1);
         else if (line.startsWith(":")) touched.set(`${table}/${line.slice(1).split(" ")[0]}`, 0);
         else if (line.startsWith("-A ")) {
@@ -103,7 +104,7 @@ export function createIptablesDataplane(options: IptablesDataplaneOptions): Data
           throw err;
         }
         if (result.full) p.counter.reset();
-        p.counter.apply(result.payload);
+        p.counter.apply(result.chunks);
         for (const [table, n] of Object.entries(p.counter.totals()))
           ruleCounts[table] = (ruleCounts[table] ?? 0) + n;
         lines += result.lines;

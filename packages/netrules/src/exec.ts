@@ -23,12 +23,13 @@ export function inNetns(argv: readonly string[], netns: string | undefined): str
 }
 
 /**
- * Runs a tool with an argument array, `input` on stdin, never through a shell. Resolves with its
- * exit code and output (a non-zero exit is not an error here: callers interpret it).
+ * Runs a tool with an argument array, `input` on stdin (a string, or pieces written one after the
+ * other), never through a shell. Resolves with its exit code and output (a non-zero exit is not
+ * an error here: callers interpret it).
  */
 export function runCommand(
   argv: readonly string[],
-  input: string | undefined,
+  input: string | readonly string[] | undefined,
   options: CommandOptions = {},
 ): Promise<CommandResult> {
   const full = inNetns(argv, options.netns);
@@ -81,7 +82,11 @@ export function runCommand(
     child.stdin.on("error", () => {
       // the tool exited before reading all input; its exit status tells the story
     });
-    child.stdin.end(input ?? "");
+    if (typeof input === "string" || input === undefined) child.stdin.end(input ?? "");
+    else {
+      for (const chunk of input) child.stdin.write(chunk);
+      child.stdin.end();
+    }
   });
 }
 

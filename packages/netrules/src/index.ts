@@ -52,6 +52,7 @@ export { createNftablesBackend, nftEndpointChainBase, nftServiceChainBase } from
 export type { NftablesApplier, NftablesApplierOptions, NftablesProxier } from "./nftables-applier.js";
 export { createNftablesApplier, createNftablesProxier, NFT_CANARY_CHAIN } from "./nftables-applier.js";
 export type { ProxierOptions, ProxierSyncReport } from "./proxier-loop.js";
+export type { PayloadChunks } from "./text-blocks.js";
 export type {
   EndpointLike,
   EndpointSliceLike,

@@ -52,9 +52,9 @@ export function createIptablesApplier(options: IptablesApplierOptions = {}): Ipt
   };
   return {
     async apply(payload, opts = {}) {
-      const text = typeof payload === "string" ? payload : payload.payload;
-      const r = await runCommand([restore, "-w", "--noflush", "--counters"], text, cmd(opts.signal));
-      if (r.code !== 0) throw applyError(restore, r, text);
+      const input = typeof payload === "string" ? payload : payload.chunks;
+      const r = await runCommand([restore, "-w", "--noflush", "--counters"], input, cmd(opts.signal));
+      if (r.code !== 0) throw applyError(restore, r, typeof payload === "string" ? payload : payload.payload);
     },
     async ensureBaseRules(opts = {}) {
       for (const table of ["mangle", "nat", "filter"]) {

@@ -2,7 +2,7 @@ import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
 import { type EndpointModel, type ProxyModel, type ServicePortModel, trafficRouting } from "./model.js";
-import { TextBlocks } from "./text-blocks.js";
+import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createIptablesBackend}. */
 export interface IptablesBackendOptions {
@@ -37,11 +37,12 @@ export interface SyncOptions {
   existingNatChains?: Iterable<string>;
 }
 
-/** The result of one iptables sync: an `iptables-restore --noflush` payload. */
-export interface IptablesSyncResult {
+/**
+ * The result of one iptables sync: an `iptables-restore --noflush` payload (`*filter ... COMMIT`
+ * then `*nat ... COMMIT`), as `payload` or as `chunks` to write one after the other.
+ */
+export interface IptablesSyncResult extends PayloadChunks {
   family: IPFamily;
-  /** The payload (`*filter ... COMMIT` then `*nat ... COMMIT`), for stdin of iptables-restore. */
-  payload: string;
   full: boolean;
   /** Service ports whose chains were (re)written. */
   changedServicePorts: number;
@@ -520,15 +521,10 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       cache = next;
       lastLargeMode = largeMode;
       valid = true;
-      const payload = out.toString();
-      return {
-        family,
-        payload,
-        full,
-        changedServicePorts: changedCount,
-        deletedChains,
-        lines: out.lines,
-      };
+      return withPayload(
+        { family, full, changedServicePorts: changedCount, deletedChains, lines: out.lines },
+        out,
+      );
     },
   };
 }

@@ -41,10 +41,11 @@ export function createNftablesApplier(options: NftablesApplierOptions = {}): Nft
   });
   return {
     async apply(payload, opts = {}) {
-      const text = typeof payload === "string" ? payload : payload.payload;
-      if (text === "") return;
-      const r = await runCommand(["nft", "-f", "-"], text, cmd(opts.signal));
-      if (r.code !== 0) throw applyError("nft -f -", r, text);
+      const input = typeof payload === "string" ? payload : payload.chunks;
+      if (input.length === 0) return; // nothing changed
+      const r = await runCommand(["nft", "-f", "-"], input, cmd(opts.signal));
+      if (r.code !== 0)
+        throw applyError("nft -f -", r, typeof payload === "string" ? payload : payload.payload);
     },
     async tableExists(family, table, opts = {}) {
       const text = `add chain ${family} ${table} ${NFT_CANARY_CHAIN}\n`;

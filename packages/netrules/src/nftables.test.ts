@@ -22,11 +22,12 @@ describe("nftables backend", () => {
     const { model } = buildProxyModel(featureScenario());
     const r = createNftablesBackend(opts).sync(model);
     expect(r.full).toBe(true);
-    // Service chains are declared in a `table ip kube-proxy { ... }` block: one line per rule.
-    expect(r.payload).toContain("\tchain service-ULMVA6XW-ns1/svc1/tcp/p80 {\n");
-    expect(r.payload).toContain("\tchain endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80 {\n");
+    expect(r.payload).toContain("add chain ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80\n");
     expect(r.payload).toContain(
-      "\t\tnumgen random mod 2 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80, 1 : goto ",
+      "add chain ip kube-proxy endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80\n",
+    );
+    expect(r.payload).toContain(
+      "add rule ip kube-proxy service-ULMVA6XW-ns1/svc1/tcp/p80 numgen random mod 2 vmap { 0 : goto endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80, 1 : goto ",
     );
     await expect(r.payload).toMatchFileSnapshot("./__golden__/nftables-full.nft");
   });
@@ -41,14 +42,14 @@ describe("nftables backend", () => {
       "172.30.0.41 . tcp . 80 . 0 : 10.180.0.1 . 80, 172.30.0.41 . tcp . 80 . 1 : 10.180.1.1 . 80",
     );
     expect(r.payload).toContain(
-      "\tchain lb-2 {\n\t\tip saddr != 10.0.0.0/8 jump mark-for-masquerade\n\t\tmeta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @flat-endpoints\n",
+      "add rule ip kube-proxy lb-2 meta l4proto { tcp, udp, sctp } dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 2 map @flat-endpoints",
     );
     expect(r.payload).not.toContain("service-ULMVA6XW");
     // ETP Local services keep their own chains
-    expect(r.payload).toContain("\tchain external-42NFTM6N-ns2/svc2/tcp/p80 {");
+    expect(r.payload).toContain("add chain ip kube-proxy external-42NFTM6N-ns2/svc2/tcp/p80");
     // ClientIP affinity keeps per-endpoint chains and sets in the compact layout too
     expect(r.payload).toMatch(
-      /\tset affinity-\S+ \{ type ipv4_addr; flags dynamic,timeout; timeout 300s; \}/,
+      /add set ip kube-proxy affinity-\S+ \{ type ipv4_addr; flags dynamic,timeout; timeout 300s; \}/,
     );
     await expect(r.payload).toMatchFileSnapshot("./__golden__/nftables-compact.nft");
   });

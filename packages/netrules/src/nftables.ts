@@ -2,7 +2,7 @@ import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
 import { type EndpointModel, type ProxyModel, type ServicePortModel, trafficRouting } from "./model.js";
-import { TextBlocks } from "./text-blocks.js";
+import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createNftablesBackend}. */
 export interface NftablesBackendOptions {
@@ -32,11 +32,12 @@ export interface NftablesBackendOptions {
   now?: () => number;
 }
 
-/** The result of one nftables sync: an `nft -f -` transaction. */
-export interface NftablesSyncResult {
+/**
+ * The result of one nftables sync: an `nft -f -` transaction (atomic: all or nothing), as
+ * `payload` or as `chunks` to write one after the other (the appliers do; no 40 MB join).
+ */
+export interface NftablesSyncResult extends PayloadChunks {
   family: IPFamily;
-  /** The transaction text, for stdin of `nft -f -` (atomic: all or nothing). */
-  payload: string;
   full: boolean;
   changedServicePorts: number;
   /** Map/set elements added and deleted by this transaction. */
@@ -64,11 +65,22 @@ function hashAndTruncate(name: string): string {
   return out.length > PREFIX_LEN_MAX ? `${out.slice(0, PREFIX_LEN_MAX - 3)}...` : out;
 }
 
+/** "ns/name/proto/port": what upstream hashes into a service port's chain names. */
+function servicePortPart(sp: Pick<ServicePortModel, "namespace" | "serviceName" | "portName" | "protocol">) {
+  return `${sp.namespace}/${sp.serviceName}/${sp.protocol.toLowerCase()}/${sp.portName}`;
+}
+
+/** The base of an endpoint's chain and affinity-set names, given its service port's part. */
+function endpointChainBase(servicePart: string, ep: Pick<EndpointModel, "ip" | "port">): string {
+  const ip = ep.ip.includes(":") ? ep.ip.replaceAll(":", ".") : ep.ip;
+  return hashAndTruncate(`${servicePart}__${ip}/${ep.port}`);
+}
+
 /** The "HASH-ns/name/proto/port" base of a service port's chain names. */
 export function nftServiceChainBase(
   sp: Pick<ServicePortModel, "namespace" | "serviceName" | "portName" | "protocol">,
 ): string {
-  return hashAndTruncate(`${sp.namespace}/${sp.serviceName}/${sp.protocol.toLowerCase()}/${sp.portName}`);
+  return hashAndTruncate(servicePortPart(sp));
 }
 
 /** The "HASH-ns/name/proto/port__ip/port" base of an endpoint's chain and affinity-set names. */
@@ -76,10 +88,7 @@ export function nftEndpointChainBase(
   sp: Pick<ServicePortModel, "namespace" | "serviceName" | "portName" | "protocol">,
   ep: Pick<EndpointModel, "ip" | "port">,
 ): string {
-  const ip = ep.ip.includes(":") ? ep.ip.replaceAll(":", ".") : ep.ip;
-  return hashAndTruncate(
-    `${sp.namespace}/${sp.serviceName}/${sp.protocol.toLowerCase()}/${sp.portName}__${ip}/${ep.port}`,
-  );
+  return endpointChainBase(servicePortPart(sp), ep);
 }
 
 interface Element {
@@ -131,7 +140,8 @@ function firewallRule(sp: ServicePortModel, ctx: Ctx): string | undefined {
 function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   const { ipX } = ctx;
   const proto = sp.protocol.toLowerCase();
-  const base = nftServiceChainBase(sp);
+  const servicePart = servicePortPart(sp);
+  const base = hashAndTruncate(servicePart);
   const chains: Chain[] = [];
   const elements: Element[] = [];
   const affinitySets: AffinitySet[] = [];
@@ -195,17 +205,25 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
 
   // Rules are pushed to these arrays directly: looking chains up by their (long, freshly built)
   // names was a third of the generation time at 10k services.
-  const endpointBase = new Map<EndpointModel, string>();
+  const reachable = sp.reachableEndpoints;
+  const endpointBases: string[] = [];
   const endpointRules: string[][] = [];
   if (useEndpointChains) {
-    for (const e of sp.reachableEndpoints) {
-      const b = nftEndpointChainBase(sp, e);
+    for (const e of reachable) {
+      const b = endpointChainBase(servicePart, e);
       const rules: string[] = [];
-      endpointBase.set(e, b);
+      endpointBases.push(b);
       endpointRules.push(rules);
       chains.push([`endpoint-${b}`, rules]);
     }
   }
+  /** The endpoint chain bases of `eps`, a subset of the reachable endpoints (usually all of them). */
+  let index: Map<EndpointModel, number> | undefined;
+  const basesOf = (eps: EndpointModel[]): string[] => {
+    if (eps === reachable) return endpointBases;
+    index ??= new Map(reachable.map((e, i) => [e, i]));
+    return eps.map((e) => endpointBases[index!.get(e)!]!);
+  };
   const clusterRules: string[] = [];
   const localRules: string[] = [];
   const externalRules: string[] = [];
@@ -252,25 +270,16 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
     if (hasExternal) externalRules.push(`goto ${externalPolicyChain}`);
   }
   if (affinity) {
-    for (const e of sp.reachableEndpoints) {
-      affinitySets.push({
-        name: `affinity-${endpointBase.get(e)!}`,
-        timeoutSeconds: sp.affinityTimeoutSeconds!,
-      });
-    }
+    for (const b of endpointBases)
+      affinitySets.push({ name: `affinity-${b}`, timeoutSeconds: sp.affinityTimeoutSeconds! });
   }
   const toEndpoints = (rules: string[], eps: EndpointModel[]) => {
-    if (affinity) {
-      for (const e of eps) {
-        const b = endpointBase.get(e)!;
-        rules.push(`${ipX} saddr @affinity-${b} goto endpoint-${b}`);
-      }
-    }
     if (useEndpointChains) {
+      const bases = basesOf(eps);
+      if (affinity) for (const b of bases) rules.push(`${ipX} saddr @affinity-${b} goto endpoint-${b}`);
       let entries = "";
-      for (let i = 0; i < eps.length; i++) {
-        entries += `${i === 0 ? "" : ", "}${i} : goto endpoint-${endpointBase.get(eps[i]!)!}`;
-      }
+      for (let i = 0; i < bases.length; i++)
+        entries += `${i === 0 ? "" : ", "}${i} : goto endpoint-${bases[i]!}`;
       rules.push(`numgen random mod ${eps.length} vmap { ${entries} }`);
     } else if (eps.length === 1) {
       rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(eps[0]!)}`);
@@ -282,15 +291,19 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   if (usesClusterPolicyChain) toEndpoints(clusterRules, sp.clusterEndpoints);
   if (usesLocalPolicyChain) toEndpoints(localRules, sp.localEndpoints);
   if (useEndpointChains) {
-    sp.reachableEndpoints.forEach((e, i) => {
-      const rules = endpointRules[i]!;
-      rules.push(`${ipX} saddr ${e.ip} jump mark-for-masquerade`);
-      if (affinity) rules.push(`update @affinity-${endpointBase.get(e)!} { ${ipX} saddr }`);
-      rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(e)}`);
-    });
+    for (let i = 0; i < reachable.length; i++) {
+      const e = reachable[i]!;
+      const masquerade = `${ipX} saddr ${e.ip} jump mark-for-masquerade`;
+      const dnat = `meta l4proto ${proto} dnat to ${dnatTarget(e)}`;
+      endpointRules[i]!.push(
+        ...(affinity
+          ? [masquerade, `update @affinity-${endpointBases[i]!} { ${ipX} saddr }`, dnat]
+          : [masquerade, dnat]),
+      );
+    }
   } else {
     // Only endpoints on this node can send traffic through this node's rules back to themselves.
-    for (const e of sp.reachableEndpoints) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
+    for (const e of reachable) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
   }
   return { chains, elements, affinitySets };
 }
@@ -555,22 +568,19 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         const bySet = new Map<string, ElementLines>();
         const setsDone = new Set<string>();
         flatSizes = new Set();
-        // Chains and sets go in one table block: each chain name is written once, not once per
-        // rule as in `add rule` commands, which roughly halves the payload at 10k services.
-        L.push(`table ${table} {`);
         for (const sp of ports) {
           const objs = genService(sp, ctx);
           const text: string[] = [];
           if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
             flatSizes.add(objs.flatSize);
-            for (const [name, rules] of flatChains(objs.flatSize)) chainBlock(text, name, rules);
+            for (const [name, rules] of flatChains(objs.flatSize)) addChain(text, table, name, rules);
           }
           for (const s of objs.affinitySets) {
             if (setsDone.has(s.name)) continue;
             setsDone.add(s.name);
-            text.push(`\tset ${s.name} ${affinitySetSpec(s)}`);
+            text.push(`add set ${table} ${s.name} ${affinitySetSpec(s)}`);
           }
-          for (const [name, rules] of objs.chains) chainBlock(text, name, rules);
+          for (const [name, rules] of objs.chains) addChain(text, table, name, rules);
           // One string per service: its many per-line strings die young.
           if (text.length > 0) L.push(text.join("\n"), text.length);
           for (const e of objs.elements) {
@@ -597,7 +607,6 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
             lines.add(elementText(e));
           }
         }
-        L.push("}");
         for (const lines of bySet.values()) {
           L.append(lines.finish());
           elementsAdded += lines.count;
@@ -704,10 +713,9 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         for (const objs of changedNew) {
           if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
             flatSizes.add(objs.flatSize);
-            for (const [name, rules] of flatChains(objs.flatSize)) {
-              L.push(`add chain ${table} ${name}`);
-              for (const r of rules) L.push(`add rule ${table} ${name} ${r}`);
-            }
+            const text: string[] = [];
+            for (const [name, rules] of flatChains(objs.flatSize)) addChain(text, table, name, rules);
+            for (const line of text) L.push(line);
           }
         }
         for (const name of wanted.keys()) {
@@ -727,17 +735,18 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         for (const s of oldSets) if (!wantedSets.has(s)) L.push(`delete set ${table} ${s}`);
       }
       valid = true;
-      const payload = L.toString();
-      return {
-        family,
-        payload,
-        full,
-        changedServicePorts: full ? ports.length : changedCount,
-        elementsAdded,
-        elementsDeleted,
-        deletedChains,
-        lines: L.lines,
-      };
+      return withPayload(
+        {
+          family,
+          full,
+          changedServicePorts: full ? ports.length : changedCount,
+          elementsAdded,
+          elementsDeleted,
+          deletedChains,
+          lines: L.lines,
+        },
+        L,
+      );
     },
   };
 }
@@ -769,11 +778,15 @@ class ElementLines {
   }
 }
 
-/** Appends a chain declaration, as inside a `table { }` block, to `text`. */
-function chainBlock(text: string[], name: string, rules: readonly string[]): void {
-  text.push(`\tchain ${name} {`);
-  for (const r of rules) text.push(`\t\t${r}`);
-  text.push("\t}");
+/**
+ * Appends the commands creating a chain and its rules to `text`: `add chain`, then one `add rule`
+ * per rule, as upstream writes them. Measured at 10k services, nft applies these 8-13% faster than
+ * the same chains declared with their rules inline (`add chain T C { R1; R2; }`) and 18% faster
+ * than inside a `table { }` block, although both are about 40% smaller.
+ */
+function addChain(text: string[], table: string, name: string, rules: readonly string[]): void {
+  text.push(`add chain ${table} ${name}`);
+  for (const r of rules) text.push(`add rule ${table} ${name} ${r}`);
 }
 
 function sameObjects(a: ServiceObjects, b: ServiceObjects): boolean {

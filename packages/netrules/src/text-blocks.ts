@@ -5,7 +5,9 @@ const BLOCK_CHARS = 256 * 1024;
  * The lines of a large payload (300-400k lines at 10k services). Kept as one string per line,
  * every line would survive young-generation collections until the final join and be copied by
  * each of them; here pending lines are joined into ~256k-character blocks as they arrive, and
- * V8 allocates blocks that size outside the young generation, where nothing copies them.
+ * V8 allocates blocks that size outside the young generation, where nothing copies them. The
+ * blocks are handed out as they are (see {@link PayloadChunks}): joining them into one string
+ * would copy the whole payload once more only to write it to a pipe.
  */
 export class TextBlocks {
   #blocks: string[] = [];
@@ -29,21 +31,45 @@ export class TextBlocks {
   /** Appends every line of `other`. */
   append(other: TextBlocks): void {
     this.#seal();
-    other.#seal();
-    for (const block of other.#blocks) this.#blocks.push(block);
+    for (const block of other.chunks()) this.#blocks.push(block);
     this.#lines += other.#lines;
   }
 
   #seal(): void {
     if (this.#pending.length === 0) return;
+    this.#pending.push(""); // every block ends with a newline
     this.#blocks.push(this.#pending.join("\n"));
     this.#pending = [];
     this.#pendingChars = 0;
   }
 
-  /** Every line, each ending in a newline; "" when there is none. */
-  toString(): string {
+  /** The text in consecutive pieces, each ending with a newline; none when empty. */
+  chunks(): readonly string[] {
     this.#seal();
-    return this.#blocks.length === 0 ? "" : `${this.#blocks.join("\n")}\n`;
+    return this.#blocks;
   }
+}
+
+/** A payload as consecutive pieces, joined into one string only when asked for. */
+export interface PayloadChunks {
+  /** The pieces of `payload`, in order: writing them one after the other writes the payload. */
+  readonly chunks: readonly string[];
+  /** The whole payload (joined from `chunks` on first use). */
+  readonly payload: string;
+}
+
+/** Adds `chunks` and a lazily joined `payload` holding the lines of `text` to `fields`. */
+export function withPayload<T extends object>(fields: T, text: TextBlocks): T & PayloadChunks {
+  const chunks = text.chunks();
+  let joined: string | undefined;
+  return Object.defineProperties(fields, {
+    chunks: { value: chunks, enumerable: true },
+    payload: {
+      get: () => {
+        joined ??= chunks.length === 1 ? chunks[0]! : chunks.join("");
+        return joined;
+      },
+      enumerable: true,
+    },
+  }) as T & PayloadChunks;
 }
