@@ -141,7 +141,6 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   const { ipX } = ctx;
   const proto = sp.protocol.toLowerCase();
   const servicePart = servicePortPart(sp);
-  const base = hashAndTruncate(servicePart);
   const chains: Chain[] = [];
   const elements: Element[] = [];
   const affinitySets: AffinitySet[] = [];
@@ -149,8 +148,9 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
     elements.push({ set, key, value, comment });
   };
   const key = (ip: string, port: number) => `${ip} . ${proto} . ${port}`;
-  const fwChain = `firewall-${base}`;
   const fw = firewallRule(sp, ctx);
+  // Hashed only when a chain needs it: plain services in the compact layout have none.
+  const fwChain = fw === undefined ? "" : `firewall-${hashAndTruncate(servicePart)}`;
   const affinity = sp.affinityTimeoutSeconds !== undefined;
   // Compact layout, plain services (no affinity, Cluster traffic policies): no per-service chain at
   // all. The dispatch maps send the packet to a shared chain per endpoint count N, which picks the
@@ -188,6 +188,7 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   }
 
   const useEndpointChains = !ctx.compact || affinity;
+  const base = hashAndTruncate(servicePart);
   const clusterChain = `service-${base}`;
   const localChain = `local-${base}`;
   const externalChain = `external-${base}`;
