@@ -1,16 +1,19 @@
 // Generation and apply benchmark. Run: npm run bench (builds, then runs this file with Node 24).
 // Apply numbers need root (they create fresh network namespaces); pass --no-apply to skip them.
+// `--baseline <module>` also measures generation with another build of this package (for example
+// the last release's dist/index.js) and prints its rows beside ours.
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
-import {
-  buildProxyModel,
-  createIptablesBackend,
-  createNftablesBackend,
-  createProxyModelBuilder,
-  type EndpointSliceLike,
-  runCommand,
-  type ServiceLike,
-} from "../dist/index.js";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { EndpointSliceLike, ServiceLike } from "../dist/index.js";
+
+const BASELINE_ENV = "NETRULES_BENCH_MODULE";
+const lib: typeof import("../dist/index.js") = await import(
+  process.env[BASELINE_ENV] ? pathToFileURL(process.env[BASELINE_ENV]).href : "../dist/index.js"
+);
+const { buildProxyModel, createIptablesBackend, createNftablesBackend, createProxyModelBuilder, runCommand } =
+  lib;
 
 const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,40000").split(",").map(Number);
 const APPLY = !process.argv.includes("--no-apply");
@@ -111,15 +114,15 @@ if (process.argv[2] === "--generation-child") {
   const input = makeInput(n);
   gc();
   const heap0 = process.memoryUsage().heapUsed;
-  const built = measure(3, () => buildProxyModel(input).model);
+  const built = measure(5, () => buildProxyModel(input).model);
   const model = built.result;
   rows.push([n, "build model", built.text, "-", mib(process.memoryUsage().heapUsed - heap0)]);
-  const fromObjects = measure(3, () => createNftablesBackend(OPTS).sync(buildProxyModel(input).model).lines);
+  const fromObjects = measure(5, () => createNftablesBackend(OPTS).sync(buildProxyModel(input).model).lines);
   rows.push([n, "objects to nft upstream full transaction (model + generation)", fromObjects.text, "-", "-"]);
   const full = {
-    iptables: measure(3, () => createIptablesBackend(OPTS).sync(model).lines),
-    "nft upstream": measure(3, () => createNftablesBackend(OPTS).sync(model).lines),
-    "nft compact": measure(3, () => createNftablesBackend({ ...OPTS, layout: "compact" }).sync(model).lines),
+    iptables: measure(5, () => createIptablesBackend(OPTS).sync(model).lines),
+    "nft upstream": measure(5, () => createNftablesBackend(OPTS).sync(model).lines),
+    "nft compact": measure(5, () => createNftablesBackend({ ...OPTS, layout: "compact" }).sync(model).lines),
   };
   for (const [kind, m] of Object.entries(full)) rows.push([n, `${kind} full payload`, m.text, m.result, "-"]);
 
@@ -236,14 +239,16 @@ async function apply(netns: string, argv: string[], input: string | readonly str
 }
 
 /** Runs this file again in a fresh Node process with `flags` and `args`; parses what it prints. */
-function child<T>(flags: string[], args: string[]): T {
+function child<T>(flags: string[], args: string[], env: NodeJS.ProcessEnv = process.env): T {
   const out = execFileSync(
     process.execPath,
     ["--expose-gc", ...flags, new URL(import.meta.url).pathname, ...args],
-    { encoding: "utf8", maxBuffer: 1 << 24 },
+    { encoding: "utf8", maxBuffer: 1 << 24, env },
   );
   return JSON.parse(out) as T;
 }
+const baselineIndex = process.argv.indexOf("--baseline");
+const baseline = baselineIndex > 0 ? resolve(process.argv[baselineIndex + 1] ?? "") : undefined;
 
 const table: string[] = [];
 const row = (...cells: Row) => {
@@ -262,7 +267,14 @@ row("---", "---", "---", "---", "---");
 
 for (const n of SIZES) {
   const generation = child<Row[]>([], ["--generation-child", String(n)]);
-  for (const r of generation) row(...r);
+  const before = baseline
+    ? child<Row[]>([], ["--generation-child", String(n)], { ...process.env, [BASELINE_ENV]: baseline })
+    : [];
+  for (const r of generation) {
+    row(...r);
+    const b = before.find((x) => x[1] === r[1]);
+    if (b) row(b[0]!, `  baseline: ${b[1]}`, ...b.slice(2));
+  }
   const fullMs = (kind: string) =>
     Number(String(generation.find((r) => r[1] === `${kind} full payload`)![2]).split(" ")[0]);
   if (!APPLY || n > NFT_APPLY_MAX) continue;
