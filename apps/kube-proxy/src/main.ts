@@ -1,14 +1,12 @@
 #!/usr/bin/env -S node --max-semi-space-size=2
 // kubenode-proxy: the Kubernetes network proxy on @kubenode/netrules.
-import { setFlagsFromString } from "node:v8";
+//
+// The shebang caps V8's young generation: with Node's default (semi-spaces of up to 64 MiB, no
+// pointer compression) the proxy sat at ~280 MiB RSS for 10k Services with ~120 MiB of heap in use;
+// with 2 MiB semi-spaces it is ~155 MiB at the same sync latency (see README, Benchmark). V8 sizes
+// the young generation at startup, so `node main.js` must be given the flag on its command line;
+// setting it from here (v8.setFlagsFromString) was measured to change nothing.
 
-// A small young generation keeps RSS close to the live heap: with V8's default semi-space size the
-// proxy sat at ~280 MiB RSS for 10k Services (heap used ~120 MiB); with 2 MiB semi-spaces it is
-// ~160 MiB at the same sync latency (see README, Benchmark). The shebang passes the flag when the
-// binary is run directly; `node main.js` gets it here, before anything else allocates (less
-// effective: part of the heap is already sized).
-if (!process.execArgv.some((a) => a.startsWith("--max-semi-space-size")))
-  setFlagsFromString("--max-semi-space-size=2");
+import { runCli } from "./cli.js";
 
-const { runCli } = await import("./cli.js");
 await runCli(process.argv.slice(2));
