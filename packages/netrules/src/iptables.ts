@@ -455,11 +455,8 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         activeChains.push(rules.natChains);
         next.set(sp.key, { sp, global: globalOf(rules) });
         changedCount++;
-        if (rules.natChains.length > 0) {
-          let decls = "";
-          for (const c of rules.natChains) decls += decls === "" ? `:${c} - [0:0]` : `\n:${c} - [0:0]`;
-          changedDecls.push(decls, rules.natChains.length);
-        }
+        if (rules.natChains.length > 0)
+          changedDecls.push(rules.natChains.map((c) => `:${c} - [0:0]`).join("\n"), rules.natChains.length);
         if (rules.natRules.length > 0) changedRules.push(rules.natRules.join("\n"), rules.natRules.length);
       }
       for (const [k, old] of cache) {
