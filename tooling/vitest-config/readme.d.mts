@@ -1,0 +1,15 @@
+/** What running a README example produced. */
+export interface ReadmeExampleRun {
+  /** The example's source (the README's first ```ts block). */
+  code: string;
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the first ```ts block of the package's README as an ES module in a new Node process started
+ * in `packageDir`, so `@kubenode/*` imports resolve to the built workspace packages.
+ */
+export declare function runReadmeExample(packageDir: URL, options?: { timeoutMs?: number }): ReadmeExampleRun;
