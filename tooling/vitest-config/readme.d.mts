@@ -1,6 +1,6 @@
 /** What running a README example produced. */
 export interface ReadmeExampleRun {
-  /** The example's source (the README's first ```ts block). */
+  /** The example's source (the README's first ```ts or ```js block). */
   code: string;
   status: number | null;
   signal: NodeJS.Signals | null;
@@ -9,7 +9,7 @@ export interface ReadmeExampleRun {
 }
 
 /**
- * Runs the first ```ts block of the package's README as an ES module in a new Node process started
+ * Runs the first ```ts (or ```js) block of the package's README as an ES module in a new Node process started
  * in `packageDir`, so `@kubenode/*` imports resolve to the built workspace packages.
  */
 export declare function runReadmeExample(packageDir: URL, options?: { timeoutMs?: number }): ReadmeExampleRun;

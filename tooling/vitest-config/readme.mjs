@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /**
- * Runs the first ```ts block of a package's README the way a user would: as an ES module in a new
+ * Runs the first ```ts (or ```js) block of a package's README the way a user would: as an ES module in a new
  * Node process started in the package's directory, so `@kubenode/*` imports resolve to the built
  * workspace packages. Type annotations are not stripped: README examples are plain JavaScript
  * that is also valid TypeScript.
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
  */
 export function runReadmeExample(packageDir, options = {}) {
   const readme = readFileSync(new URL("README.md", packageDir), "utf8");
-  const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  const code = /```(?:ts|js)\n([\s\S]*?)```/.exec(readme)?.[1];
   if (code === undefined)
     throw new Error(`no \`\`\`ts block in ${fileURLToPath(new URL("README.md", packageDir))}`);
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
