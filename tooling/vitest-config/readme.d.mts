@@ -12,4 +12,12 @@ export interface ReadmeExampleRun {
  * Runs the first ```ts (or ```js) block of the package's README as an ES module in a new Node process started
  * in `packageDir`, so `@kubenode/*` imports resolve to the built workspace packages.
  */
-export declare function runReadmeExample(packageDir: URL, options?: { timeoutMs?: number }): ReadmeExampleRun;
+export declare function runReadmeExample(
+  packageDir: URL,
+  options?: {
+    /** Default 60 000. */
+    timeoutMs?: number;
+    /** Added to this process's environment, for examples that read one. */
+    env?: Record<string, string>;
+  },
+): ReadmeExampleRun;

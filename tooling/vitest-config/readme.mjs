@@ -8,7 +8,8 @@ import { fileURLToPath } from "node:url";
  * workspace packages. Type annotations are not stripped: README examples are plain JavaScript
  * that is also valid TypeScript.
  * @param {URL} packageDir the package's directory (ending in "/")
- * @param {{ timeoutMs?: number }} [options]
+ * @param {{ timeoutMs?: number, env?: Record<string, string> }} [options] `env` is added to this
+ *   process's environment (for examples that read one, such as a CRI endpoint)
  */
 export function runReadmeExample(packageDir, options = {}) {
   const readme = readFileSync(new URL("README.md", packageDir), "utf8");
@@ -19,6 +20,7 @@ export function runReadmeExample(packageDir, options = {}) {
     cwd: fileURLToPath(packageDir),
     encoding: "utf8",
     timeout: options.timeoutMs ?? 60_000,
+    env: { ...process.env, ...options.env },
   });
   return { code, status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
