@@ -31,6 +31,35 @@ describe("buildProxyModel", () => {
     expect(sp.hasEndpoints).toBe(true);
   });
 
+  it("lists an endpoint found in two slices once, as the first slice has it", () => {
+    const { model } = buildProxyModel({
+      ...base,
+      services: [svc("ns1", "svc1", { clusterIP: "172.30.0.41", ports: [{ name: "p80", port: 80 }] })],
+      endpointSlices: [
+        slice(
+          "ns1",
+          "svc1",
+          [ep("10.180.0.9"), ep("10.180.0.2", "node-a")],
+          [{ name: "p80", port: 8080 }],
+          "IPv4",
+          "a",
+        ),
+        slice(
+          "ns1",
+          "svc1",
+          [ep("10.180.0.2", "node-c"), ep("10.180.0.1")],
+          [{ name: "p80", port: 8080 }],
+          "IPv4",
+          "b",
+        ),
+      ],
+    });
+    const eps = model.servicePorts[0]!.endpoints;
+    expect(eps.map((e) => e.address)).toEqual(["10.180.0.1:8080", "10.180.0.2:8080", "10.180.0.9:8080"]);
+    expect(eps[1]!.nodeName).toBe("node-a");
+    expect(eps[1]!.local).toBe(true);
+  });
+
   it("names an unnamed port ns/name", () => {
     const { model } = buildProxyModel({
       ...base,
