@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import type { Writable } from "node:stream";
 import { NetrulesError } from "./errors.js";
 
 /** Where and how to run the rule tools. */
@@ -83,11 +84,29 @@ export function runCommand(
       // the tool exited before reading all input; its exit status tells the story
     });
     if (typeof input === "string" || input === undefined) child.stdin.end(input ?? "");
-    else {
-      for (const chunk of input) child.stdin.write(chunk);
-      child.stdin.end();
-    }
+    else void writeChunks(child.stdin, input);
   });
+}
+
+/**
+ * Writes `chunks` one at a time, waiting for the pipe to drain in between, so only one chunk at a
+ * time is held as bytes (a 10k-service payload is 30-40 MB). Stops when the tool has gone away.
+ */
+async function writeChunks(stdin: Writable, chunks: readonly string[]): Promise<void> {
+  for (const chunk of chunks) {
+    if (stdin.destroyed) return;
+    if (stdin.write(chunk)) continue;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        stdin.off("drain", done);
+        stdin.off("close", done);
+        resolve();
+      };
+      stdin.on("drain", done);
+      stdin.on("close", done);
+    });
+  }
+  if (!stdin.destroyed) stdin.end();
 }
 
 /** Extracts the failing line number from iptables-restore / nft error output. */

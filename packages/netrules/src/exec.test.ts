@@ -1,0 +1,22 @@
+import { describe, expect, it } from "vitest";
+import { runCommand } from "./exec.js";
+
+describe("runCommand", () => {
+  it("writes chunks to stdin in order, through a pipe that fills up", async () => {
+    // 8 MB in 200 chunks: far more than a pipe holds, so writing waits for the reader.
+    const chunks = Array.from(
+      { length: 200 },
+      (_, i) => `${String(i).padStart(3, "0")}:${"x".repeat(40_000)}\n`,
+    );
+    const r = await runCommand(["cat"], chunks);
+    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBe(chunks.join("").length);
+    expect(r.stdout).toBe(chunks.join(""));
+  });
+
+  it("resolves with the exit status when the tool stops reading early", async () => {
+    const chunks = Array.from({ length: 100 }, () => "y".repeat(100_000));
+    const r = await runCommand(["sh", "-c", "head -c 10 >/dev/null; exit 3"], chunks);
+    expect(r.code).toBe(3);
+  });
+});
