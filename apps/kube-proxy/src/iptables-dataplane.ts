@@ -34,17 +34,18 @@ function createRuleCounter() {
     apply(chunks: readonly string[]) {
       let table = "";
       const touched = new Map<string, number>();
-      for (const line of chunks.flatMap((c) => c.split("\n"))) {
-        if (line.startsWith("*")) table = line.slice(1);
-        else if (line.startsWith(":")) touched.set(`${table}/${line.slice(1).split(" ")[0]}`, 0);
-        else if (line.startsWith("-A ")) {
-          const k = `${table}/${line.slice(3, line.indexOf(" ", 3))}`;
-          touched.set(k, (touched.get(k) ?? 0) + 1);
-        } else if (line.startsWith("-X ")) {
-          byChain.delete(`${table}/${line.slice(3).trim()}`);
-          touched.delete(`${table}/${line.slice(3).trim()}`);
+      for (const chunk of chunks)
+        for (const line of chunk.split("\n")) {
+          if (line.startsWith("*")) table = line.slice(1);
+          else if (line.startsWith(":")) touched.set(`${table}/${line.slice(1).split(" ")[0]}`, 0);
+          else if (line.startsWith("-A ")) {
+            const k = `${table}/${line.slice(3, line.indexOf(" ", 3))}`;
+            touched.set(k, (touched.get(k) ?? 0) + 1);
+          } else if (line.startsWith("-X ")) {
+            byChain.delete(`${table}/${line.slice(3).trim()}`);
+            touched.delete(`${table}/${line.slice(3).trim()}`);
+          }
         }
-      }
       for (const [k, n] of touched) byChain.set(k, { table: k.split("/")[0]!, n });
     },
     totals(): Record<string, number> {

@@ -55,13 +55,13 @@ export interface Proxier {
   readonly stats: { full: number; partial: number; failed: number; flushesDetected: number };
 }
 
-/** Creates the proxier. */
 /** "namespace/name" back to its parts (names cannot contain "/"). */
 function splitKey(key: string): [string, string] {
   const i = key.indexOf("/");
   return [key.slice(0, i), key.slice(i + 1)];
 }
 
+/** Creates the proxier. */
 export function createProxier(options: ProxierOptions): Proxier {
   const { tracker, dataplane, clock, metrics, health, log } = options;
   const fullSyncPeriodMs = options.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS;

@@ -17,6 +17,7 @@ import {
   startApiServer,
   startContainerd,
   startRegistry,
+  waitFor,
 } from "@kubenode/testkit";
 import { criNodeStatusProviders } from "./cri-providers.js";
 import { kubectl } from "./kubectl.js";
@@ -252,10 +253,11 @@ export async function runDemo(
             await node.exec(["busybox", "nc", "-w", "1", clusterIP, "80"]).catch(() => ({ stdout: "" }))
           ).stdout.trim();
         const started = performance.now();
-        while (!(await ask()).startsWith("hello")) {
-          if (performance.now() - started > 30_000)
-            throw new Error(`ClusterIP ${clusterIP}:80 did not answer within 30 s`);
-        }
+        await waitFor(
+          `ClusterIP ${clusterIP}:80 to answer`,
+          async () => ((await ask()).startsWith("hello") ? true : undefined),
+          { timeoutMs: 30_000, intervalMs: 100 },
+        );
         log(
           `ClusterIP answered ${Math.round(performance.now() - started)} ms after the apply (kube-proxy started just before)`,
         );

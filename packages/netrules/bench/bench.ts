@@ -105,6 +105,11 @@ function measure<T>(runs: number, step: () => T): { result: T; text: string; wal
 }
 
 type Row = (string | number)[];
+/** What a generation child reports: its table rows and the median wall ms of each full payload. */
+interface Generation {
+  rows: Row[];
+  fullMs: Record<string, number>;
+}
 
 // Generation at one size, in a fresh process holding what a proxy holds (the input objects and a
 // model): rows of the table, as JSON.
@@ -166,7 +171,8 @@ if (process.argv[2] === "--generation-child") {
   steady("rebuild model with buildProxyModel, 1 service changed", times.rebuild!);
   steady("incremental model builder, 1 slice changed", times.incremental!);
   for (const kind of Object.keys(backends)) steady(`${kind} 1-service payload`, times[kind]!, lines[kind]);
-  console.log(JSON.stringify(rows));
+  const fullMs = Object.fromEntries(Object.entries(full).map(([kind, m]) => [kind, m.wallMedian]));
+  console.log(JSON.stringify({ rows, fullMs } satisfies Generation));
   process.exit(0);
 }
 
@@ -266,17 +272,16 @@ row("services", "step", "ms", "lines", "heap MiB");
 row("---", "---", "---", "---", "---");
 
 for (const n of SIZES) {
-  const generation = child<Row[]>([], ["--generation-child", String(n)]);
+  const generation = child<Generation>([], ["--generation-child", String(n)]);
   const before = baseline
-    ? child<Row[]>([], ["--generation-child", String(n)], { ...process.env, [BASELINE_ENV]: baseline })
+    ? child<Generation>([], ["--generation-child", String(n)], { ...process.env, [BASELINE_ENV]: baseline })
+        .rows
     : [];
-  for (const r of generation) {
+  for (const r of generation.rows) {
     row(...r);
     const b = before.find((x) => x[1] === r[1]);
     if (b) row(b[0]!, `  baseline: ${b[1]}`, ...b.slice(2));
   }
-  const fullMs = (kind: string) =>
-    Number(String(generation.find((r) => r[1] === `${kind} full payload`)![2]).split(" ")[0]);
   if (!APPLY || n > NFT_APPLY_MAX) continue;
 
   const input = makeInput(n);
@@ -303,7 +308,7 @@ for (const n of SIZES) {
     await inFreshNetns(async (netns) => {
       const applyMs = await apply(netns, ["nft", "-f", "-"], full.chunks);
       row(n, `APPLY nft ${layout} full`, applyMs, full.lines, "-");
-      const ratio = Math.round((fullMs(`nft ${layout}`) / applyMs) * 1000) / 10;
+      const ratio = Math.round((generation.fullMs[`nft ${layout}`]! / applyMs) * 1000) / 10;
       row(n, `generation / apply (nft ${layout} full)`, `${ratio}%`, "-", "-");
       // End to end 1-service change, as kubenode-proxy does it: the slice goes into the
       // incremental model builder, then generate and nft -f. Median of 5.
