@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { createWriteStream } from "node:fs";
+import { copyFile, mkdir, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type CriClient, createCriClient } from "@kubenode/cri-client";
 import { createEvictionManager, createHostStatsProvider, parseThresholdConfig } from "@kubenode/eviction";
@@ -12,6 +12,7 @@ import {
   type ApiServer,
   type Containerd,
   canUseRealComponents,
+  createCleanup,
   createNetworkLab,
   type Registry,
   startApiServer,
@@ -41,15 +42,27 @@ interface Cluster {
   cri: CriClient;
 }
 
+/** Options of {@link runDemo}. */
+export interface DemoOptions {
+  /** Where component logs are kept after the demo (they survive teardown). */
+  logsDir: string;
+  out?: (line: string) => void;
+  /** Aborting stops the demo between steps and tears everything down. */
+  signal?: AbortSignal;
+}
+
 /**
  * The local cluster demo: an API server simulator, a private registry and containerd, a node that
  * registers and heartbeats through the blocks, and a pod run through CRI. Everything started is
- * stopped and removed at the end, also on failure.
+ * stopped and removed at the end, also on failure: every teardown step runs, and all teardown
+ * failures are reported together. Rejects when a step or the teardown failed.
  */
-export async function runDemo(
-  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
-): Promise<void> {
-  const cleanup: (() => Promise<void> | void)[] = [];
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const { logsDir } = options;
+  await rm(logsDir, { recursive: true, force: true });
+  await mkdir(logsDir, { recursive: true });
+  const cleanup = createCleanup();
   const cluster: Partial<Cluster> = {};
   const steps: [string, (log: Log) => Promise<void>][] = [
     [
@@ -67,7 +80,7 @@ export async function runDemo(
       async (log) => {
         const server = await startApiServer();
         cluster.server = server;
-        cleanup.push(() => server.stop());
+        cleanup.add("API server", () => server.stop());
         log(`serving ${server.url}; admin kubeconfig ${server.kubeconfigPath}`);
         for (const line of (await kubectl(server.kubeconfigPath, ["get", "namespaces"]))
           .trimEnd()
@@ -84,13 +97,20 @@ export async function runDemo(
         ]);
         cluster.registry = registry;
         cluster.containerd = containerd;
-        cleanup.push(
-          () => registry.stop(),
-          () => containerd.stop(),
+        cleanup.add("registry", () => registry.stop());
+        cleanup.add("containerd (containers, pod network namespaces, mounts, bridge)", () =>
+          containerd.stop(),
+        );
+        // Runs before the components stop (teardown is newest first), so their logs outlive them.
+        cleanup.add("component logs saved", () =>
+          Promise.all([
+            copyFile(containerd.logFile, join(logsDir, "containerd.log")),
+            copyFile(join(registry.dir, "registry.log"), join(logsDir, "registry.log")),
+          ]),
         );
         const cri = createCriClient({ endpoint: containerd.endpoint });
         cluster.cri = cri;
-        cleanup.push(() => cri.close());
+        cleanup.add("CRI connection", () => cri.close());
         const v = await cri.connect();
         log(`registry http://${registry.host}, image ${registry.busyboxRef}`);
         log(
@@ -105,7 +125,7 @@ export async function runDemo(
         const client = createKubeClient(
           loadKubeConfig({ path: await server.kubeconfigFor(`system:node:${NODE_NAME}`) }),
         );
-        cleanup.push(() => client.close());
+        cleanup.add("node API client", () => client.close());
         const eviction = createEvictionManager({
           thresholds: parseThresholdConfig({}),
           stats: createHostStatsProvider({ rootDir: "/" }),
@@ -134,10 +154,8 @@ export async function runDemo(
         const lease = createLeaseController({ client, nodeName: NODE_NAME });
         reporter.start();
         lease.start();
-        cleanup.push(
-          () => lease.stop(),
-          () => reporter.stop(),
-        );
+        cleanup.add("node status reporter", () => reporter.stop());
+        cleanup.add("lease controller", () => lease.stop());
         await reporter.registered();
         await reporter.sync();
         await lease.sync();
@@ -176,15 +194,15 @@ export async function runDemo(
           auth: { username: CREDENTIALS.username, password: CREDENTIALS.password },
         });
         log(`pulled ${image} with credentials`);
-        const logDirectory = await mkdtemp(join(tmpdir(), "kubenode-demo-logs-"));
-        cleanup.push(() => rm(logDirectory, { recursive: true, force: true }));
+        const logDirectory = join(logsDir, "pods", "default_web");
+        await mkdir(logDirectory, { recursive: true });
         const sandboxConfig = {
           metadata: { name: "web", namespace: "default", uid: randomUUID(), attempt: 0 },
           hostname: "web",
           logDirectory,
         };
         const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig });
-        cleanup.push(async () => {
+        cleanup.add("pod web (sandbox and container)", async () => {
           await cri.stopPodSandbox({ podSandboxId });
           await cri.removePodSandbox({ podSandboxId });
         });
@@ -221,7 +239,7 @@ export async function runDemo(
       async (log) => {
         const { server } = cluster as Cluster;
         const lab = await createNetworkLab({ hosts: ["node", "web1", "web2"] });
-        cleanup.push(() => lab.destroy());
+        cleanup.add("kube-proxy, backends and their network namespaces", () => lab.destroy());
         const node = lab.host("node");
         // Like a real node: a default route, so Service IPs leave through the rules, not "no route".
         await node.exec(["ip", "route", "add", "default", "dev", "eth0"]);
@@ -232,7 +250,7 @@ export async function runDemo(
         }
         // The simulator listens on the host's loopback; bridge its port into the node namespace.
         await node.bridgeHostPort(Number(new URL(server.url).port));
-        node.spawn([
+        const proxy = node.spawn([
           process.execPath,
           KUBE_PROXY,
           `--kubeconfig=${server.kubeconfigPath}`,
@@ -240,6 +258,9 @@ export async function runDemo(
           "--proxy-mode=nftables",
           "--cluster-cidr=10.244.0.0/16",
         ]);
+        const proxyLog = createWriteStream(join(logsDir, "kube-proxy.log"));
+        proxy.stdout?.pipe(proxyLog);
+        proxy.stderr?.pipe(proxyLog);
         const manifest = serviceManifest(lab.host("web1").ip, lab.host("web2").ip);
         await kubectl(server.kubeconfigPath, ["apply", "-f", "-"], manifest);
         const clusterIP = (
@@ -278,19 +299,45 @@ export async function runDemo(
     ],
   ];
 
-  try {
-    for (const [i, [title, body]] of steps.entries()) {
-      const started = performance.now();
-      out(`[${i + 1}/${steps.length}] ${title}`);
-      await body((line) => out(`      ${line}`));
-      out(`      done in ${Math.round(performance.now() - started)} ms`);
+  let failure: { step: string; error: unknown } | undefined;
+  for (const [i, [title, body]] of steps.entries()) {
+    const step = `[${i + 1}/${steps.length}] ${title}`;
+    if (options.signal?.aborted) {
+      failure = { step, error: new Error("interrupted before this step") };
+      break;
     }
-  } finally {
-    for (const stop of cleanup.reverse()) await stop();
-    out(
-      "torn down: kube-proxy and its namespaces, pod, node agents, containerd (containers, mounts, bridge), registry, API server",
+    const started = performance.now();
+    out(step);
+    try {
+      await body((line) => out(`      ${line}`));
+    } catch (error) {
+      failure = { step, error };
+      out(`      FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      break;
+    }
+    out(`      done in ${Math.round(performance.now() - started)} ms`);
+  }
+
+  out("tearing down");
+  let teardownError: unknown;
+  const done = await cleanup.run().catch((err: unknown) => {
+    teardownError = err;
+    return [];
+  });
+  for (const what of done) out(`      removed ${what}`);
+  if (teardownError !== undefined)
+    out(`      ${teardownError instanceof Error ? teardownError.message : String(teardownError)}`);
+  out(`logs: ${logsDir}`);
+  if (failure) {
+    const why = failure.error instanceof Error ? failure.error.message : String(failure.error);
+    throw new Error(
+      `${failure.step} failed: ${why}\n(logs of containerd, the registry and kube-proxy: ${logsDir})`,
+      {
+        cause: failure.error,
+      },
     );
   }
+  if (teardownError !== undefined) throw teardownError;
 }
 
 /** A selector-less Service and the EndpointSlice a controller would make for two backends. */
@@ -318,15 +365,13 @@ function serviceManifest(ip1: string, ip2: string): string {
 }
 
 /** The pod's HTTP server takes a moment to bind after StartContainer returns. */
-async function fetchWithRetry(url: string, timeoutMs = 10_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-      return await res.text();
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+function fetchWithRetry(url: string): Promise<string> {
+  return waitFor(
+    `${url} to answer`,
+    async () => (await fetch(url, { signal: AbortSignal.timeout(2_000) })).text(),
+    {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    },
+  );
 }

@@ -1,26 +1,52 @@
 #!/usr/bin/env node
 // kubenode-local-cluster: brings a local cluster up on this machine from the kubenode blocks.
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { sweepStaleInstances } from "@kubenode/testkit";
 import { runDemo } from "./demo.js";
 
-const USAGE = `Usage: kubenode-local-cluster demo
+const USAGE = `Usage: kubenode-local-cluster demo [--down]
 
-  demo   start an API server simulator, a private registry and containerd, register a node
-         (status, lease, eviction signals), run a pod through CRI, show each with kubectl,
-         then tear everything down
+  demo          start an API server simulator, a private registry and containerd, register a node
+                (status, lease, eviction signals), run a pod through CRI, show each with kubectl,
+                then tear everything down
+  demo --down   remove whatever an earlier run left behind (a run that was killed or whose
+                teardown failed): its containerd, registry, kube-proxy, namespaces, mounts, files
+
+Logs of the last run are kept in .kubenode/logs/ (under the directory npm was started in).
 `;
+
+const print = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { help: { type: "boolean", short: "h", default: false } },
+    options: {
+      help: { type: "boolean", short: "h", default: false },
+      down: { type: "boolean", default: false },
+    },
   });
-  if (values.help || positionals[0] !== "demo") {
+  if (values.help || positionals[0] !== "demo" || positionals.length > 1) {
     process.stdout.write(USAGE);
     if (!values.help) process.exitCode = 2;
     return;
   }
-  await runDemo();
+  if (values.down) {
+    const removed = await sweepStaleInstances();
+    print(removed.length > 0 ? `removed:\n  ${removed.join("\n  ")}` : "nothing left behind by earlier runs");
+    return;
+  }
+  // npm sets INIT_CWD to where `npm run demo` was typed (the repository root).
+  const logsDir = join(process.env.INIT_CWD ?? process.cwd(), ".kubenode", "logs");
+  const interrupted = new AbortController();
+  const stop = () => {
+    if (interrupted.signal.aborted) process.exit(130);
+    print("interrupted: finishing the current step, then tearing down (again to quit at once)");
+    interrupted.abort();
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+  await runDemo({ logsDir, signal: interrupted.signal });
 }
 
 main().catch((err: unknown) => {

@@ -43,7 +43,9 @@ export function generate(outDir: string): void {
     { cwd: protoDir, encoding: "utf8" },
   );
   if (result.error) {
-    throw new Error(`cannot run protoc (install Debian's protobuf-compiler): ${result.error.message}`);
+    throw new Error(
+      `cannot run protoc: ${result.error.message} (install Debian's protobuf-compiler: apt-get install protobuf-compiler)`,
+    );
   }
   if (result.status !== 0) throw new Error(`protoc failed (exit ${result.status}): ${result.stderr}`);
 }

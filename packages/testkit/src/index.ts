@@ -33,6 +33,7 @@ export {
   sweepStaleContainerds,
 } from "./env/containerd.js";
 // Real host components (root): packages, network namespaces, containerd, registry, images.
+export { type Cleanup, createCleanup } from "./env/cleanup.js";
 export { TestkitError, type TestkitErrorCode } from "./env/errors.js";
 export { type RunOptions, type RunResult, run, waitFor } from "./env/exec.js";
 export { advanceFakeClock, type SteppableClock } from "./env/fake-clock.js";
@@ -57,3 +58,4 @@ export {
   type RegistryOptions,
   startRegistry,
 } from "./env/registry.js";
+export { sweepStaleInstances } from "./env/sweep.js";

@@ -1,12 +1,12 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { parse as parseYaml } from "yaml";
 import { TestkitError } from "../env/errors.js";
+import { instanceDir } from "../env/paths.js";
 import { authorize, forbiddenMessage, identityUser, type RequestAttributes, TokenAuthority } from "./auth.js";
 import { type CertPair, createServerPki, type ServerPki } from "./certs.js";
 import { type ControllerSet, startControllers } from "./controllers.js";
@@ -316,7 +316,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     throw new TestkitError("InvalidArgument", `startApiServer: ${(e as Error).message}`, { cause: e });
   }
   const bookmarkMs = options.bookmarkIntervalMs ?? 60_000;
-  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "kubenode-apiserver-")));
+  const dir = options.dir ?? (await instanceDir("apiserver"));
   const ownDir = options.dir === undefined;
   const pki: ServerPki | undefined = useTls ? createServerPki() : undefined;
   const tokens = new TokenAuthority("https://kubernetes.default.svc.cluster.local");

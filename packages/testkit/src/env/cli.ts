@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // kubenode-testenv: the real test environment from a shell.
 import { parseArgs } from "node:util";
-import { startContainerd, sweepStaleContainerds } from "./containerd.js";
+import { startContainerd } from "./containerd.js";
 import { TestkitError } from "./errors.js";
 import { ensureHostPackages, HOST_PACKAGES } from "./host-packages.js";
 import { buildTestImages } from "./images.js";
-import { sweepStaleNetworkLabs } from "./netns.js";
 import { startRegistry } from "./registry.js";
+import { sweepStaleInstances } from "./sweep.js";
 
 const USAGE = `Usage: kubenode-testenv <command>
 
@@ -16,7 +16,9 @@ Commands:
   up        start a private containerd and registry, print their endpoints, run until Ctrl-C
             --registry-auth USER:PASSWORD   require credentials on the registry
             --no-cni                        containerd without a pod network
-  sweep     remove containerd instances and network labs left by crashed test runs
+  sweep     remove what killed or crashed runs left behind: containerd (containers, pod
+            namespaces, mounts, bridge), registries, network labs and the processes in them,
+            API server and other instance directories
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -45,7 +47,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case "sweep": {
-      const swept = [...(await sweepStaleContainerds()), ...(await sweepStaleNetworkLabs())];
+      const swept = await sweepStaleInstances();
       process.stdout.write(swept.length ? `removed:\n${swept.join("\n")}\n` : "nothing stale\n");
       return;
     }

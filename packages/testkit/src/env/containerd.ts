@@ -8,8 +8,8 @@ import { TestkitError } from "./errors.js";
 import { run, terminate, waitFor } from "./exec.js";
 import { ensureHostPackages } from "./host-packages.js";
 import { buildTestImages, type OciImage, type TestImages } from "./images.js";
-import { instanceDir } from "./paths.js";
-import { isProcessAlive, mountsUnder, pidsWithCmdline } from "./processes.js";
+import { INSTANCE_DIR, instanceDir, instanceOwner } from "./paths.js";
+import { isOwnerAlive, mountsUnder, pidsWithCmdline } from "./processes.js";
 
 export interface ContainerdOptions {
   /** Give pods a CNI network (bridge + host-local IPAM + portmap) of their own. Default true. */
@@ -85,6 +85,10 @@ oom_score = 0
   sandbox_image = ${q(sandboxImage)}
   # Needed where the daemon lacks CAP_SYS_RESOURCE (runc then fails: "can't get final child's PID from pipe").
   restrict_oom_score_adj = true
+  # Pod network namespaces live in our state dir, not /run/netns: on a host where /run/netns is
+  # still a plain directory, the first "ip netns add" bind-mounts it over itself, hiding (and
+  # pinning) any nsfs mount already there, and the sandbox can then never be removed.
+  netns_mounts_under_state_dir = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_cdi = false
@@ -155,8 +159,8 @@ async function importImage(ctr: Containerd["ctr"], image: OciImage, scratch: str
   }
 }
 
-/** Network namespace paths held by the sandboxes of a containerd state dir (from their OCI specs). */
-function sandboxNetnsPaths(stateDir: string): string[] {
+/** Network namespace paths under /var/run/netns held by the sandboxes of a containerd state dir (from their OCI specs). */
+function hostNetnsPaths(stateDir: string): string[] {
   const tasks = join(stateDir, "io.containerd.runtime.v2.task");
   const paths: string[] = [];
   if (!existsSync(tasks)) return paths;
@@ -177,10 +181,22 @@ function sandboxNetnsPaths(stateDir: string): string[] {
   return [...new Set(paths)];
 }
 
-/** Removes what a containerd instance created, whether it stopped cleanly or its owner crashed. */
+/**
+ * Removes what a containerd instance created, whether it stopped cleanly or its owner crashed.
+ * Every step runs even when an earlier one fails; the failures are reported together.
+ */
 async function teardown(meta: Meta, daemon: ChildProcess | undefined): Promise<void> {
+  const errors: string[] = [];
+  const step = async (what: string, fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (err) {
+      errors.push(`${what}: ${TestkitError.from(err).message}`);
+    }
+  };
   const stateDir = join(meta.dir, "state");
-  const netnsPaths = sandboxNetnsPaths(stateDir);
+  // Sandboxes of an instance started before netns_mounts_under_state_dir was set.
+  const netnsPaths = hostNetnsPaths(stateDir);
   const taskDir = join(stateDir, "io.containerd.runtime.v2.task", "k8s.io");
   const taskIds = existsSync(taskDir) ? readdirSync(taskDir) : [];
   // runc delete --force kills each container's processes and removes its cgroups and state.
@@ -189,53 +205,77 @@ async function teardown(meta: Meta, daemon: ChildProcess | undefined): Promise<v
     for (const ns of await readdir(runcRoot)) {
       const root = join(runcRoot, ns);
       for (const id of await readdir(root).catch(() => [])) {
-        await run(["runc", "--root", root, "delete", "--force", id]).catch(() => {});
+        await step(`runc delete ${id}`, () =>
+          run(["runc", "--root", root, "delete", "--force", id]).catch((err: TestkitError) => {
+            if (!/does not exist/.test(err.message)) throw err;
+          }),
+        );
       }
     }
   }
-  if (daemon) await terminate(daemon, 5_000);
-  for (const pid of pidsWithCmdline(meta.socketPath)) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // gone already
+  if (daemon) await step("stop containerd", () => terminate(daemon, 5_000));
+  // The daemon (`--config <dir>/config.toml`) and its shims (`-address <dir>/containerd.sock`)
+  // all name the instance directory: that finds them even when their owner is gone.
+  await step("kill containerd and its shims", async () => {
+    for (const pid of pidsWithCmdline(meta.dir)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
     }
-  }
-  await waitFor(
-    "containerd shims to exit",
-    () => (pidsWithCmdline(meta.socketPath).length === 0 ? true : undefined),
-    {
-      timeoutMs: 10_000,
-    },
-  );
+    await waitFor(
+      "containerd and its shims to exit",
+      () => (pidsWithCmdline(meta.dir).length === 0 ? true : undefined),
+      { timeoutMs: 10_000 },
+    );
+  });
   // Shim sockets live outside our dir, named by a hash of (daemon socket, namespace, task id).
   for (const id of taskIds) {
     const hash = createHash("sha256")
       .update(join(meta.socketPath, "k8s.io", id))
       .digest("hex");
-    await rm(join(SHIM_SOCKET_DIR, hash), { force: true });
+    await step(`shim socket of ${id}`, () => rm(join(SHIM_SOCKET_DIR, hash), { force: true }));
   }
   for (const path of netnsPaths) {
-    await run(["ip", "netns", "del", basename(path)]).catch(() => {});
+    await step(`network namespace ${path}`, () =>
+      run(["ip", "netns", "del", basename(path)]).catch((err: TestkitError) => {
+        if (!/No such file/.test(err.message)) throw err;
+      }),
+    );
   }
-  for (const m of mountsUnder(meta.dir)) await run(["umount", "-l", m]).catch(() => {});
-  if (meta.bridge) await run(["ip", "link", "del", meta.bridge]).catch(() => {});
-  await rm(meta.dir, { recursive: true, force: true, maxRetries: 3 });
+  // Pod network namespaces (nsfs mounts under the state dir), rootfs and shm mounts.
+  for (const m of mountsUnder(meta.dir)) await step(`unmount ${m}`, () => run(["umount", "-l", m]));
+  const bridge = meta.bridge;
+  if (bridge) {
+    await step(`bridge ${bridge}`, () =>
+      run(["ip", "link", "del", bridge]).catch((err: TestkitError) => {
+        if (!/Cannot find device/.test(err.message)) throw err;
+      }),
+    );
+  }
+  await step(`remove ${meta.dir}`, () => rm(meta.dir, { recursive: true, force: true, maxRetries: 3 }));
+  if (errors.length > 0) {
+    throw new TestkitError("CleanupFailed", `containerd teardown: ${errors.join("; ")}`);
+  }
 }
 
-/** Removes containerd instances left behind by test processes that no longer exist. */
+/** Removes containerd instances left behind by processes that no longer exist (crashed or killed runs). */
 export async function sweepStaleContainerds(): Promise<string[]> {
   const swept: string[] = [];
   for (const entry of readdirSync(tmpdir())) {
-    const m = /^kn-containerd-(\d+)-/.exec(entry);
-    if (!m || isProcessAlive(Number(m[1]))) continue;
     const dir = join(tmpdir(), entry);
+    const m = INSTANCE_DIR.exec(entry);
+    const owner = m?.[1] === "containerd" ? instanceOwner(dir, entry) : undefined;
+    if (!owner || isOwnerAlive(owner)) continue;
+    let meta: Meta;
     try {
-      const meta = JSON.parse(await readFile(join(dir, "instance.json"), "utf8")) as Meta;
-      await teardown(meta, undefined);
+      meta = JSON.parse(await readFile(join(dir, "instance.json"), "utf8")) as Meta;
     } catch {
-      await rm(dir, { recursive: true, force: true });
+      // Died before it wrote its record: nothing but the directory (and what runs from it).
+      meta = { dir, socketPath: join(dir, "containerd.sock"), bridge: undefined };
     }
+    await teardown(meta, undefined);
     swept.push(dir);
   }
   return swept;

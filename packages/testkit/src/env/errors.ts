@@ -7,7 +7,9 @@ export type TestkitErrorCode =
   /** A component did not become ready in time. */
   | "Timeout"
   /** The caller passed something unusable. */
-  | "InvalidArgument";
+  | "InvalidArgument"
+  /** One or more teardown steps failed; every step still ran, `cause` is an AggregateError of all failures. */
+  | "CleanupFailed";
 
 /** The one error class of @kubenode/testkit's environment helpers. */
 export class TestkitError extends Error {

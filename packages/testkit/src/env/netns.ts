@@ -1,8 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { TestkitError } from "./errors.js";
 import { type RunOptions, type RunResult, run, terminate, waitFor } from "./exec.js";
 import { bridgeHostPort, type HostPortBridge } from "./host-port-bridge.js";
-import { isProcessAlive } from "./processes.js";
+import { INSTANCE_DIR, instanceDir, instanceOwner } from "./paths.js";
+import { isOwnerAlive, isProcessAlive } from "./processes.js";
 
 export interface NetworkLabOptions {
   /** Names of the hosts, one network namespace each (lower-case letters, digits, `-`; max 15). */
@@ -76,14 +81,38 @@ async function deleteNetns(ns: string): Promise<void> {
   });
 }
 
-/** Removes lab namespaces left behind by test processes that no longer exist. */
+// Each lab records the namespaces it made in an instance directory `kn-lab-<pid>-*` (netns.json),
+// with its owner's pid and start time, so a sweep can tell a dead run's lab from a live one.
+const NETNS_RECORD = "netns.json";
+
+/**
+ * Removes lab namespaces (and every process in them) left behind by processes that are gone: those
+ * recorded by a lab whose owner died, and any `kn-<pid>-*` namespace whose pid no longer runs.
+ */
 export async function sweepStaleNetworkLabs(): Promise<string[]> {
-  const stale = (await listNetns()).filter((ns) => {
+  const stale = new Set<string>();
+  const records: string[] = [];
+  for (const entry of readdirSync(tmpdir())) {
+    if (INSTANCE_DIR.exec(entry)?.[1] !== "lab") continue;
+    const dir = join(tmpdir(), entry);
+    const owner = instanceOwner(dir, entry);
+    if (!owner || isOwnerAlive(owner)) continue;
+    records.push(dir);
+    try {
+      for (const ns of JSON.parse(readFileSync(join(dir, NETNS_RECORD), "utf8")) as string[]) stale.add(ns);
+    } catch {
+      // died before recording any namespace
+    }
+  }
+  const existing = await listNetns();
+  for (const ns of existing) {
     const m = /^kn-(\d+)-/.exec(ns);
-    return m !== null && !isProcessAlive(Number(m[1]));
-  });
-  for (const ns of stale) await deleteNetns(ns);
-  return stale;
+    if (m !== null && !isProcessAlive(Number(m[1]))) stale.add(ns);
+  }
+  const removed = [...stale].filter((ns) => existing.includes(ns));
+  for (const ns of removed) await deleteNetns(ns);
+  for (const dir of records) await rm(dir, { recursive: true, force: true });
+  return removed.map((ns) => `network namespace ${ns}`);
 }
 
 /**
@@ -112,7 +141,14 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
 
   const base = `${PREFIX}${process.pid}-${seq++}`;
   const switchNs = `${base}-sw`;
+  const record = await instanceDir("lab");
   const created: string[] = [];
+  // Recorded before each namespace exists, so a run killed mid-creation is still swept.
+  const addNetns = async (ns: string) => {
+    created.push(ns);
+    writeFileSync(join(record, NETNS_RECORD), JSON.stringify(created));
+    await run(["ip", "netns", "add", ns]);
+  };
   const children = new Set<ChildProcess>();
   const bridges = new Set<HostPortBridge>();
 
@@ -155,18 +191,22 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
     await Promise.all([...bridges].map((b) => b.close()));
     bridges.clear();
     await Promise.all([...children].map((c) => terminate(c, 1_000)));
-    for (const ns of created.reverse()) await deleteNetns(ns);
+    const errors: string[] = [];
+    for (const ns of [...created].reverse()) {
+      await deleteNetns(ns).catch((err: unknown) => errors.push(`${ns}: ${TestkitError.from(err).message}`));
+    }
     created.length = 0;
+    await rm(record, { recursive: true, force: true });
+    if (errors.length > 0)
+      throw new TestkitError("CleanupFailed", `network lab teardown: ${errors.join("; ")}`);
   };
 
   try {
-    await run(["ip", "netns", "add", switchNs]);
-    created.push(switchNs);
+    await addNetns(switchNs);
     await run(["ip", "-n", switchNs, "link", "add", "br0", "type", "bridge"]);
     await run(["ip", "-n", switchNs, "link", "set", "br0", "up"]);
     for (const [i, h] of hosts.entries()) {
-      await run(["ip", "netns", "add", h.netns]);
-      created.push(h.netns);
+      await addNetns(h.netns);
       // Both veth ends are created straight inside their namespaces: no interface ever appears on the host.
       await run([
         "ip",
@@ -200,7 +240,7 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
       }
     }
   } catch (err) {
-    await destroy();
+    await destroy().catch(() => {});
     throw TestkitError.from(err);
   }
 

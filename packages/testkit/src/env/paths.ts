@@ -1,6 +1,8 @@
+import { readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp } from "node:fs/promises";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
+import { processStartTime } from "./processes.js";
 
 /** Cache shared by every run (built images), outside any repository: $KUBENODE_CACHE_DIR or ~/.cache/kubenode. */
 export function cacheDir(...parts: string[]): string {
@@ -10,10 +12,37 @@ export function cacheDir(...parts: string[]): string {
   return join(base, ...parts);
 }
 
+/** Where a component instance's directory records the process that owns it. */
+const OWNER_FILE = "owner.json";
+
+/** The process that made an instance directory: its pid and start time (pids get reused). */
+export interface InstanceOwner {
+  pid: number;
+  /** Start time of the process in clock ticks since boot (field 22 of /proc/<pid>/stat). */
+  startTime: number | undefined;
+}
+
+/** Instance directories are `kn-<kind>-<owner pid>-<random>` in the temp dir. */
+export const INSTANCE_DIR = /^kn-([a-z]+)-(\d+)-[A-Za-z0-9]{6}$/;
+
 /**
- * A fresh private directory for one component instance. The owner pid is in the name so a later
- * run can tell what a crashed run left behind. Kept short: unix socket paths are limited to 107 bytes.
+ * A fresh private directory for one component instance. The owner (pid and its start time) is
+ * recorded in it, so a later run can tell what a crashed or killed run left behind. Kept short:
+ * unix socket paths are limited to 107 bytes.
  */
-export function instanceDir(kind: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `kn-${kind}-${process.pid}-`));
+export async function instanceDir(kind: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `kn-${kind}-${process.pid}-`));
+  const owner: InstanceOwner = { pid: process.pid, startTime: processStartTime(process.pid) };
+  writeFileSync(join(dir, OWNER_FILE), JSON.stringify(owner));
+  return dir;
+}
+
+/** The owner recorded in an instance directory, falling back to the pid in its name. */
+export function instanceOwner(dir: string, name: string): InstanceOwner | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, OWNER_FILE), "utf8")) as InstanceOwner;
+  } catch {
+    const pid = INSTANCE_DIR.exec(name)?.[2];
+    return pid === undefined ? undefined : { pid: Number(pid), startTime: undefined };
+  }
 }

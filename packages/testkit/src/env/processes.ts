@@ -10,6 +10,30 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Start time of a process in clock ticks since boot (field 22 of /proc/<pid>/stat), or undefined
+ * when it does not exist. With the pid it names one process for good: pids are reused.
+ */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) is in parentheses and may hold spaces: count from its end.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const start = Number(fields[19]);
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True while the process that recorded `(pid, startTime)` still runs (not a later one with its pid). */
+export function isOwnerAlive(owner: { pid: number; startTime?: number | undefined }): boolean {
+  if (!isProcessAlive(owner.pid)) return false;
+  if (owner.startTime === undefined) return true;
+  const now = processStartTime(owner.pid);
+  return now === undefined || now === owner.startTime;
+}
+
 /** Pids of the processes whose command line contains `needle` (read from /proc). */
 export function pidsWithCmdline(needle: string): number[] {
   const pids: number[] = [];
