@@ -102,7 +102,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           containerd.stop(),
         );
         // Runs before the components stop (teardown is newest first), so their logs outlive them.
-        cleanup.add("component logs saved", () =>
+        cleanup.add(`component logs copied to ${logsDir}`, () =>
           Promise.all([
             copyFile(containerd.logFile, join(logsDir, "containerd.log")),
             copyFile(join(registry.dir, "registry.log"), join(logsDir, "registry.log")),
@@ -324,7 +324,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     teardownError = err;
     return [];
   });
-  for (const what of done) out(`      removed ${what}`);
+  for (const what of done) out(`      done: ${what}`);
   if (teardownError !== undefined)
     out(`      ${teardownError instanceof Error ? teardownError.message : String(teardownError)}`);
   out(`logs: ${logsDir}`);

@@ -54,7 +54,7 @@ async function leftoversOf(pid: number): Promise<string[]> {
 describe.runIf(real)("kubenode-local-cluster demo", () => {
   it("brings the cluster up, shows each part working through kubectl and CRI, and tears down", async () => {
     const cwd = await userDir();
-    const child = spawn(process.execPath, [main, "demo"], { env: { ...process.env, INIT_CWD: cwd } });
+    const child = spawn(process.execPath, [main, "demo"], { cwd });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
@@ -77,7 +77,7 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
       "registry",
       "API server",
     ])
-      expect(stdout).toContain(`removed ${what}`);
+      expect(stdout).toContain(`done: ${what}`);
     expect(await leftoversOf(child.pid ?? 0)).toEqual([]);
     // Component logs outlive the teardown, where the user ran the demo.
     const logs = join(cwd, ".kubenode", "logs");
@@ -88,8 +88,7 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
 
   it("--down removes everything a demo killed with SIGKILL mid-run left behind", async () => {
     const cwd = await userDir();
-    const env = { ...process.env, INIT_CWD: cwd };
-    const child = spawn(process.execPath, [main, "demo"], { env });
+    const child = spawn(process.execPath, [main, "demo"], { cwd });
     let stdout = "";
     child.stdout.on("data", (d: Buffer) => {
       stdout += d.toString();
@@ -111,12 +110,12 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     expect(left.some((l) => l.startsWith("process ") && l.includes("containerd"))).toBe(true);
     expect(left.some((l) => l.startsWith("netns "))).toBe(true);
 
-    const down = await run(process.execPath, [main, "demo", "--down"], { env, timeout: 120_000 });
+    const down = await run(process.execPath, [main, "demo", "--down"], { cwd, timeout: 120_000 });
     expect(down.stdout).toMatch(/^removed:/m);
     expect(down.stdout).toContain(`kn-containerd-${pid}-`);
     expect(await leftoversOf(pid)).toEqual([]);
     // A second sweep finds nothing of this run.
-    const again = await run(process.execPath, [main, "demo", "--down"], { env, timeout: 120_000 });
+    const again = await run(process.execPath, [main, "demo", "--down"], { cwd, timeout: 120_000 });
     expect(again.stdout).not.toContain(`-${pid}-`);
   });
 

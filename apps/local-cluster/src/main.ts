@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // kubenode-local-cluster: brings a local cluster up on this machine from the kubenode blocks.
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { sweepStaleInstances } from "@kubenode/testkit";
 import { runDemo } from "./demo.js";
@@ -13,10 +14,23 @@ const USAGE = `Usage: kubenode-local-cluster demo [--down]
   demo --down   remove whatever an earlier run left behind (a run that was killed or whose
                 teardown failed): its containerd, registry, kube-proxy, namespaces, mounts, files
 
-Logs of the last run are kept in .kubenode/logs/ (under the directory npm was started in).
+Logs of the last run are kept in .kubenode/logs/ at the root of the npm workspace (else the
+current directory).
 `;
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+
+/** The npm workspace root above `dir` (where `npm run demo` is typed), else `dir` itself. */
+function workspaceRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      if ("workspaces" in JSON.parse(readFileSync(join(d, "package.json"), "utf8"))) return d;
+    } catch {
+      // no package.json here
+    }
+    if (dirname(d) === d) return dir;
+  }
+}
 
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -36,8 +50,7 @@ async function main(): Promise<void> {
     print(removed.length > 0 ? `removed:\n  ${removed.join("\n  ")}` : "nothing left behind by earlier runs");
     return;
   }
-  // npm sets INIT_CWD to where `npm run demo` was typed (the repository root).
-  const logsDir = join(process.env.INIT_CWD ?? process.cwd(), ".kubenode", "logs");
+  const logsDir = join(workspaceRoot(process.cwd()), ".kubenode", "logs");
   const interrupted = new AbortController();
   const stop = () => {
     if (interrupted.signal.aborted) process.exit(130);
