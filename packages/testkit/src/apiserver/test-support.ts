@@ -1,5 +1,7 @@
+import { execFile } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { request } from "node:https";
+import { dirname, join } from "node:path";
 import { waitFor } from "../env/exec.js";
 import type { ApiServer } from "./server.js";
 import type { Json } from "./types.js";
@@ -70,4 +72,52 @@ export function statusOf(e: unknown): { code: number; reason?: string; message?:
   const err = e as { code?: number; body?: unknown };
   const body = typeof err.body === "string" ? JSON.parse(err.body) : err.body;
   return { code: err.code ?? 0, ...(body ?? {}) };
+}
+
+/** What a kubectl run printed and how it exited. */
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs kubectl with an argument array (never a shell); a manifest goes to stdin (`-f -`). */
+export function kubectl(
+  kubeconfig: string,
+  args: string[],
+  stdin?: string,
+  timeoutMs = 120_000,
+): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      "kubectl",
+      // a private discovery cache: servers on recycled ports must not see each other's cache
+      ["--kubeconfig", kubeconfig, "--cache-dir", join(dirname(kubeconfig), "kubectl-cache"), ...args],
+      { timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === "number"
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
+    if (stdin !== undefined) child.stdin?.end(stdin);
+    else child.stdin?.end();
+  });
+}
+
+/**
+ * Whether kubectl is on PATH. Under CI=true a missing kubectl fails the test file (naming it)
+ * instead of skipping; elsewhere it warns loudly and the caller skips.
+ */
+export async function requireKubectl(what: string): Promise<boolean> {
+  const available = await new Promise<boolean>((resolve) => {
+    execFile("kubectl", ["version", "--client", "-o", "json"], (err) => resolve(!err));
+  });
+  if (!available && process.env.CI === "true")
+    throw new Error(`kubectl is required for ${what} (install kubectl 1.32) but was not found on PATH`);
+  if (!available) console.warn(`SKIPPING ${what}: kubectl not found on PATH`);
+  return available;
 }
