@@ -9,7 +9,7 @@ import { parse as parseYaml } from "yaml";
 import { TestkitError } from "../env/errors.js";
 import { authorize, forbiddenMessage, identityUser, type RequestAttributes, TokenAuthority } from "./auth.js";
 import { type CertPair, createServerPki, type ServerPki } from "./certs.js";
-import { type ControllerSet, startControllers } from "./controllers.js";
+import { type ControllerSet, startControllers } from "./controllers/index.js";
 import {
   type AllocationOptions,
   type ApiClock,
@@ -42,6 +42,10 @@ export interface ControllerOptions {
   nodeLifecycle?: boolean;
   /** Finishes namespace deletion and creates each namespace's `default` ServiceAccount. */
   namespaces?: boolean;
+  /** apps/v1 Deployment and ReplicaSet controllers (rollouts, scaling, revisions). */
+  deployments?: boolean;
+  /** batch/v1 Job controller (completions, parallelism, backoffLimit, conditions). */
+  jobs?: boolean;
 }
 
 /** Options of {@link startApiServer}. */
@@ -655,6 +659,21 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         if (subresource !== "log") throw badRequest("Upgrade request required");
         const target = kubeletLocation(core, namespace, name, subresource, q);
         finish(await proxyGet(target, kubeletClient, res));
+        return;
+      }
+      if (subresource === "scale") {
+        let scale: Json;
+        if (verb === "get") scale = core.getScale(def, namespace, name);
+        else if (verb === "update") scale = core.updateScale(def, namespace, name, body, dryRun);
+        else if (rec.patchType === "apply")
+          throw new StatusFailure(
+            415,
+            "UnsupportedMediaType",
+            "apply patches are not supported on the scale subresource",
+          );
+        else scale = core.patchScale(def, namespace, name, rec.patchType as PatchType, body, dryRun);
+        send(res, 200, JSON.stringify(scale));
+        finish(200);
         return;
       }
       if (subresource && subresource !== "status" && subresource !== "finalize") {
