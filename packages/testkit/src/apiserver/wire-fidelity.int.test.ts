@@ -102,3 +102,27 @@ describe("boolean query parameters (runtime.Convert_Slice_string_To_bool)", () =
     expect(events(r.stdout).some((e) => e.type === "ADDED" && e.object.metadata.name === "seen")).toBe(true);
   });
 });
+
+describe.skipIf(!hasKubectl)("protobuf bodies decode to what JSON gives (issue item 5, in part)", () => {
+  it("kubectl create secret/service/pdb: zero values are absent, so defaults apply", async () => {
+    const kc = server.kubeconfigPath;
+    const run = async (...args: string[]): Promise<string> => {
+      const r = await kubectl(kc, args);
+      expect(r.stderr, args.join(" ")).toBe("");
+      return r.stdout;
+    };
+    await run("create", "secret", "generic", "s1", "--from-literal=a=b");
+    const secret = JSON.parse(await run("get", "secret", "s1", "-o", "json"));
+    expect(secret.type).toBe("Opaque");
+    expect(secret.metadata.generateName).toBeUndefined();
+    await run("create", "service", "clusterip", "svc1", "--tcp=80:8080");
+    const svc = JSON.parse(await run("get", "service", "svc1", "-o", "json"));
+    expect(svc.spec.sessionAffinity).toBe("None");
+    expect(svc.spec.ports).toEqual([{ name: "80-8080", port: 80, protocol: "TCP", targetPort: 8080 }]);
+    expect(await run("create", "poddisruptionbudget", "pdb1", "--selector=app=x", "--min-available=1")).toBe(
+      "poddisruptionbudget.policy/pdb1 created\n",
+    );
+    const pdb = JSON.parse(await run("get", "pdb", "pdb1", "-o", "json"));
+    expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: { app: "x" } } });
+  });
+});
