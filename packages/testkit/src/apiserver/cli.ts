@@ -14,7 +14,8 @@ Options:
   --node <name>            also write kubeconfig-<name> for identity system:node:<name> (repeatable)
   --no-tls                 serve plain HTTP (tokens optional, full access without) instead of HTTPS
   --service-account-volumes  add the projected kube-api-access volume to new pods (SA admission)
-  --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces (repeatable)
+  --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces |
+                           deployments | jobs (repeatable)
   --help                   show this help
 `;
 
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
     process.stderr.write(`kubenode-apiserver: --port must be an integer 0-65535, got "${v.port}"\n`);
     process.exit(2);
   }
-  const known = ["scheduler", "endpointSlices", "nodeLifecycle", "namespaces"];
+  const known = ["scheduler", "endpointSlices", "nodeLifecycle", "namespaces", "deployments", "jobs"];
   const controllers: Record<string, boolean> = {};
   for (const d of v.disable ?? []) {
     if (!known.includes(d)) {

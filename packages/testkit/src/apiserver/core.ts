@@ -15,6 +15,7 @@ import {
 } from "./status.js";
 import type { ApiStorage } from "./storage.js";
 import type { Json, KubeObject } from "./types.js";
+import { generationChanged, prepareJobForCreate, scaleReplicas, toScale } from "./workloads.js";
 
 /** A source of wall-clock time in milliseconds since the epoch (injectable for tests). */
 export interface ApiClock {
@@ -210,11 +211,12 @@ export class ApiCore {
     delete m.deletionGracePeriodSeconds;
     delete m.selfLink;
     delete m.managedFields;
-    m.generation = 1;
-    if (def.kind === "Pod" || def.kind === "Node" || def.kind === "Namespace" || def.kind === "Service") {
-      if (def.kind !== "Pod") delete m.generation;
-    } else if (!["Deployment"].includes(def.kind)) delete m.generation;
+    if (hasGeneration(def)) m.generation = 1;
+    else delete m.generation;
+    if (def.kind === "Job") prepareJobForCreate(obj);
     applyDefaults(def, obj);
+    // status starts empty (PrepareForCreate of the apps and batch strategies)
+    if (def.kind === "Deployment" || def.kind === "ReplicaSet" || def.kind === "Job") obj.status = {};
     // status resets on create (PrepareForCreate of the pod and service strategies)
     if (def.kind === "Pod") {
       if (this.saVolume) addServiceAccountVolume(obj);
@@ -501,7 +503,7 @@ export class ApiCore {
     }
     if (errs.length) throw invalid(def.kind, def.group, name, errs);
     if (def.kind === "Service" && subresource !== "status") this.allocateService(out, cur, dryRun);
-    if (subresource !== "status" && hasGeneration(def) && !deepEqual(out.spec, cur.spec))
+    if (subresource !== "status" && hasGeneration(def) && generationChanged(def, cur, out, deepEqual))
       om.generation = (cm.generation ?? 1) + 1;
     if (bareJson(cur) === JSON.stringify(out)) return cur;
     if (dryRun) return out;
@@ -599,7 +601,7 @@ export class ApiCore {
       return { object: this.storage.write(def.key, "MODIFIED", next, cur), deleted: false };
     }
     let finalizers = [...(cm.finalizers ?? [])];
-    const policy = options.propagationPolicy;
+    const policy = options.propagationPolicy ?? def.defaultPropagationPolicy;
     if (policy !== undefined && !["Orphan", "Background", "Foreground"].includes(policy))
       throw invalid("DeleteOptions", "", "", [
         fieldInvalid("propagationPolicy", policy, 'must be one of "Orphan", "Background" or "Foreground"'),
@@ -645,6 +647,46 @@ export class ApiCore {
     const gone = { ...cur, metadata: { ...cm } };
     if (def.kind === "Service") this.releaseService(cur);
     return { object: this.storage.write(def.key, "DELETED", gone, cur), deleted: true };
+  }
+
+  /** GET .../scale: the autoscaling/v1 Scale of a Deployment or ReplicaSet. */
+  getScale(def: ResourceDef, ns: string, name: string): Json {
+    return toScale(this.get(def, ns, name));
+  }
+
+  /** PUT .../scale: sets spec.replicas of the parent (with the Scale's resourceVersion as precondition). */
+  updateScale(def: ResourceDef, ns: string, name: string, body: Json, dryRun = false): Json {
+    const cur = this.get(def, ns, name);
+    if (body === null || typeof body !== "object" || Array.isArray(body))
+      throw badRequest("the object provided is unrecognized (must be of type Scale)");
+    if (body.kind !== undefined && body.kind !== "Scale")
+      throw badRequest(
+        `${body.kind} in version "${body.apiVersion ?? ""}" cannot be handled as a Scale: no kind "${body.kind}" is registered for version "${body.apiVersion ?? ""}" in scheme`,
+      );
+    if (body.metadata?.name !== undefined && body.metadata.name !== name)
+      throw badRequest(
+        `the name of the object (${body.metadata.name}) does not match the name on the URL (${name})`,
+      );
+    const rv = body.metadata?.resourceVersion;
+    if (rv !== undefined && rv !== "" && rv !== cur.metadata.resourceVersion)
+      throw conflict(def.plural, def.group, name, STALE);
+    const replicas = scaleReplicas(body, name);
+    const next = cloneJson(cur);
+    next.spec = { ...(next.spec ?? {}), replicas };
+    return toScale(this.replace(def, cur, next, undefined, dryRun));
+  }
+
+  /** PATCH .../scale: the patch applies to the Scale view, then as {@link updateScale}. */
+  patchScale(def: ResourceDef, ns: string, name: string, type: PatchType, patch: Json, dryRun = false): Json {
+    const doc = toScale(this.get(def, ns, name));
+    let result: Json;
+    if (type === "json") result = applyJsonPatch(doc, patch);
+    else if (patch === null || typeof patch !== "object" || Array.isArray(patch))
+      throw badRequest("json: cannot unmarshal array into Go value of type map[string]interface {}");
+    else if (type === "merge") result = applyMergePatch(doc, patch);
+    else result = applyStrategicMergePatch(doc, patch, "Scale");
+    if (!patchSetsRv(patch) && result?.metadata) delete result.metadata.resourceVersion;
+    return this.updateScale(def, ns, name, result, dryRun);
   }
 
   /** Writes a prepared successor of `cur` without update validation (bindings, controllers' system writes). */
@@ -724,7 +766,7 @@ function patchSetsRv(patch: Json): boolean {
 }
 
 function hasGeneration(def: ResourceDef): boolean {
-  return def.kind === "Pod";
+  return ["Pod", "Deployment", "ReplicaSet", "Job"].includes(def.kind);
 }
 
 /** Computes the pod QoS class from container resources (mirrors qos.GetPodQOS, simplified). */

@@ -1,6 +1,7 @@
 import type { ResourceDef } from "./resources.js";
 import { type FieldError, fieldDuplicate, fieldInvalid, fieldNotSupported, fieldRequired } from "./status.js";
 import type { Json, KubeObject } from "./types.js";
+import { defaultWorkload, validateWorkload } from "./workloads.js";
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -32,7 +33,7 @@ export function validateName(def: ResourceDef, name: string, field = "metadata.n
   return [];
 }
 
-function validateLabels(labels: Json, field: string): FieldError[] {
+export function validateLabels(labels: Json, field: string): FieldError[] {
   const errs: FieldError[] = [];
   if (labels === undefined || labels === null) return errs;
   if (typeof labels !== "object" || Array.isArray(labels))
@@ -58,7 +59,7 @@ function validateLabels(labels: Json, field: string): FieldError[] {
   return errs;
 }
 
-function validateContainers(list: Json, field: string, required: boolean): FieldError[] {
+export function validateContainers(list: Json, field: string, required: boolean): FieldError[] {
   const errs: FieldError[] = [];
   if (list === undefined || list === null) {
     if (required) errs.push(fieldRequired(field, ""));
@@ -184,6 +185,11 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
       }
       break;
     }
+    case "Deployment":
+    case "ReplicaSet":
+    case "Job":
+      errs.push(...validateWorkload(def, obj));
+      break;
     case "Lease": {
       const s = obj.spec ?? {};
       if (
@@ -223,34 +229,42 @@ function defaultContainer(c: Json): void {
   }
 }
 
+/** SetDefaults_PodSpec with its containers and volumes: pods and pod templates alike. */
+export function defaultPodSpec(s: Json): void {
+  s.restartPolicy ??= "Always";
+  s.terminationGracePeriodSeconds ??= 30;
+  s.dnsPolicy ??= "ClusterFirst";
+  s.schedulerName ??= "default-scheduler";
+  s.securityContext ??= {};
+  if (s.serviceAccountName === undefined && s.serviceAccount !== undefined)
+    s.serviceAccountName = s.serviceAccount;
+  if (Array.isArray(s.containers)) s.containers.forEach(defaultContainer);
+  if (Array.isArray(s.initContainers)) s.initContainers.forEach(defaultContainer);
+  if (Array.isArray(s.volumes)) {
+    for (const v of s.volumes) {
+      if (!v || typeof v !== "object") continue;
+      if (v.secret) v.secret.defaultMode ??= 420;
+      if (v.configMap) v.configMap.defaultMode ??= 420;
+      if (v.projected) v.projected.defaultMode ??= 420;
+      if (v.hostPath) v.hostPath.type ??= "";
+      if (!Object.keys(v).some((k) => k !== "name")) v.emptyDir = {};
+    }
+  }
+}
+
 /** Applies API defaults (SetDefaults_* of k8s.io/kubernetes/pkg/apis/core/v1) to a fresh object, in place. */
 export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
   switch (def.kind) {
     case "Pod": {
       const s = obj.spec;
       if (!s || typeof s !== "object") return;
-      s.restartPolicy ??= "Always";
-      s.terminationGracePeriodSeconds ??= 30;
-      s.dnsPolicy ??= "ClusterFirst";
-      s.schedulerName ??= "default-scheduler";
-      s.securityContext ??= {};
+      defaultPodSpec(s);
+      // SetDefaults_Pod, then the Priority and ServiceAccount admission plugins (pods, not templates)
       s.enableServiceLinks ??= true;
       s.preemptionPolicy ??= "PreemptLowerPriority";
       s.priority ??= 0;
       if (s.serviceAccountName === undefined) s.serviceAccountName = s.serviceAccount ?? "default";
       s.serviceAccount ??= s.serviceAccountName;
-      if (Array.isArray(s.containers)) s.containers.forEach(defaultContainer);
-      if (Array.isArray(s.initContainers)) s.initContainers.forEach(defaultContainer);
-      if (Array.isArray(s.volumes)) {
-        for (const v of s.volumes) {
-          if (!v || typeof v !== "object") continue;
-          if (v.secret) v.secret.defaultMode ??= 420;
-          if (v.configMap) v.configMap.defaultMode ??= 420;
-          if (v.projected) v.projected.defaultMode ??= 420;
-          if (v.hostPath) v.hostPath.type ??= "";
-          if (!Object.keys(v).some((k) => k !== "name")) v.emptyDir = {};
-        }
-      }
       // mirrors the DefaultTolerationSeconds admission plugin (300 s for not-ready / unreachable)
       const tol: Json[] = Array.isArray(s.tolerations) ? s.tolerations : [];
       for (const key of ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"]) {
@@ -293,6 +307,11 @@ export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
     case "EndpointSlice":
       if (Array.isArray(obj.ports))
         for (const p of obj.ports) if (p && typeof p === "object") p.protocol ??= "TCP";
+      break;
+    case "Deployment":
+    case "ReplicaSet":
+    case "Job":
+      defaultWorkload(def, obj);
       break;
     case "Node":
       break;

@@ -1,51 +1,9 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { type ApiServer, startApiServer } from "./server.js";
-import { eventually, raw } from "./test-support.js";
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs kubectl with an argument array; a manifest goes to stdin (`-f -`). */
-function kubectl(kubeconfig: string, args: string[], stdin?: string): Promise<Result> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      "kubectl",
-      // a private discovery cache: servers on recycled ports must not see each other's cache
-      ["--kubeconfig", kubeconfig, "--cache-dir", join(dirname(kubeconfig), "kubectl-cache"), ...args],
-      { timeout: 60_000 },
-      (err, stdout, stderr) => {
-        const code = err
-          ? typeof (err as { code?: unknown }).code === "number"
-            ? (err as { code: number }).code
-            : 1
-          : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
-    if (stdin !== undefined) child.stdin?.end(stdin);
-    else child.stdin?.end();
-  });
-}
-
-function kubectlAvailable(): Promise<boolean> {
-  return new Promise((resolve) => {
-    execFile("kubectl", ["version", "--client", "-o", "json"], (err) => resolve(!err));
-  });
-}
-
-const available = await kubectlAvailable();
-if (!available && process.env.CI === "true") {
-  throw new Error(
-    "kubectl is required for the kubectl black-box tests (install kubectl 1.32) but was not found on PATH",
-  );
-}
-if (!available) console.warn("SKIPPING kubectl black-box tests: kubectl not found on PATH");
+import { eventually, kubectl, raw, requireKubectl } from "./test-support.js";
 
 const MANIFEST = `apiVersion: v1
 kind: Pod
@@ -71,6 +29,8 @@ spec:
   - port: 80
     name: http
 `;
+
+const available = await requireKubectl("the kubectl black-box tests");
 
 describe.skipIf(!available)("kubectl as a black box", () => {
   let server: ApiServer;

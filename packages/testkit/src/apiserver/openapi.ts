@@ -58,6 +58,32 @@ const CONTAINER = obj("A single application container that you want to run withi
   ),
 });
 
+const LABEL_SELECTOR = obj("A label query over pods. It must match the pod template's labels.", {
+  matchLabels: {
+    type: "object",
+    description: "matchLabels is a map of {key,value} pairs.",
+    additionalProperties: { type: "string" },
+  },
+  matchExpressions: arr(
+    "matchExpressions is a list of label selector requirements. The requirements are ANDed.",
+    obj(
+      "A label selector requirement is a selector that contains values, a key, and an operator that relates the key and values.",
+    ),
+  ),
+});
+const INT_OR_STRING = (description: string): Json => ({ "x-kubernetes-int-or-string": true, description });
+
+/** PodTemplateSpec: metadata plus the Pod spec fields (filled in once SPEC_FIELDS exists). */
+const podTemplateSpec: Record<string, Json> = {};
+const podTemplate = (): Json =>
+  obj("Template describes the pods that will be created.", {
+    metadata: {
+      allOf: [{ $ref: `#/components/schemas/${META}` }],
+      description: "Standard object's metadata.",
+    },
+    spec: obj("Specification of the desired behavior of the pod.", podTemplateSpec),
+  });
+
 const SPEC_FIELDS: Record<string, Record<string, Json>> = {
   Pod: {
     containers: arr("List of containers belonging to the pod.", CONTAINER, "name"),
@@ -117,6 +143,70 @@ const SPEC_FIELDS: Record<string, Record<string, Json>> = {
     ),
     clusterIP: str("clusterIP is the IP address of the service and is usually assigned randomly."),
   },
+  Deployment: {
+    replicas: int("Number of desired pods. Defaults to 1."),
+    selector: LABEL_SELECTOR,
+    template: podTemplate(),
+    strategy: obj("The deployment strategy to use to replace existing pods with new ones.", {
+      type: str('Type of deployment. Can be "Recreate" or "RollingUpdate". Default is RollingUpdate.'),
+      rollingUpdate: obj(
+        "Rolling update config params. Present only if DeploymentStrategyType = RollingUpdate.",
+        {
+          maxUnavailable: INT_OR_STRING(
+            "The maximum number of pods that can be unavailable during the update.",
+          ),
+          maxSurge: INT_OR_STRING(
+            "The maximum number of pods that can be scheduled above the desired number of pods.",
+          ),
+        },
+      ),
+    }),
+    minReadySeconds: int(
+      "Minimum number of seconds for which a newly created pod should be ready to be considered available.",
+    ),
+    revisionHistoryLimit: int("The number of old ReplicaSets to retain to allow rollback. Defaults to 10."),
+    paused: { type: "boolean", description: "Indicates that the deployment is paused." },
+    progressDeadlineSeconds: int(
+      "The maximum time in seconds for a deployment to make progress before it is considered to be failed. Defaults to 600s.",
+    ),
+  },
+  ReplicaSet: {
+    replicas: int("Replicas is the number of desired pods. Defaults to 1."),
+    selector: LABEL_SELECTOR,
+    template: podTemplate(),
+    minReadySeconds: int(
+      "Minimum number of seconds for which a newly created pod should be ready to be considered available.",
+    ),
+  },
+  Job: {
+    parallelism: int("Specifies the maximum desired number of pods the job should run at any given time."),
+    completions: int(
+      "Specifies the desired number of successfully finished pods the job should be run with.",
+    ),
+    backoffLimit: int("Specifies the number of retries before marking this job failed. Defaults to 6."),
+    activeDeadlineSeconds: {
+      type: "integer",
+      format: "int64",
+      description:
+        "Specifies the duration in seconds relative to the startTime that the job may be continuously active before the system tries to terminate it.",
+    },
+    completionMode: str(
+      "completionMode specifies how Pod completions are tracked. It can be `NonIndexed` (default) or `Indexed`.",
+    ),
+    suspend: {
+      type: "boolean",
+      description: "suspend specifies whether the Job controller should create Pods or not.",
+    },
+    manualSelector: {
+      type: "boolean",
+      description: "manualSelector controls generation of pod labels and pod selectors.",
+    },
+    selector: LABEL_SELECTOR,
+    template: podTemplate(),
+    ttlSecondsAfterFinished: int(
+      "ttlSecondsAfterFinished limits the lifetime of a Job that has finished execution.",
+    ),
+  },
   Lease: {
     holderIdentity: str("holderIdentity contains the identity of the holder of a current lease."),
     leaseDurationSeconds: int(
@@ -136,7 +226,12 @@ const SPEC_FIELDS: Record<string, Record<string, Json>> = {
   },
 };
 
+Object.assign(podTemplateSpec, SPEC_FIELDS.Pod);
+
 const DESCRIPTIONS: Record<string, string> = {
+  Deployment: "Deployment enables declarative updates for Pods and ReplicaSets.",
+  ReplicaSet: "ReplicaSet ensures that a specified number of pod replicas are running at any given time.",
+  Job: "Job represents the configuration of a single job.",
   Pod: "Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.",
   Node: "Node is a worker node in Kubernetes. Each node will have a unique identifier in the cache (i.e. in etcd).",
   Service:

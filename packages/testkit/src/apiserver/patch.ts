@@ -183,6 +183,9 @@ export const MERGE_KEYS: Record<string, Record<string, string>> = {
   Namespace: { ...META_KEYS, "status.conditions": "type" },
   ServiceAccount: { ...META_KEYS, secrets: "name" },
   PodDisruptionBudget: { ...META_KEYS, "status.conditions": "type" },
+  Deployment: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
+  ReplicaSet: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
+  Job: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
 };
 
 function strategicFor(kind: string): Record<string, string> {

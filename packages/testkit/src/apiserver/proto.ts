@@ -10,9 +10,27 @@ import type { Json } from "./types.js";
 
 type FieldSpec = [
   name: string,
-  kind: "string" | "int" | "bool" | "msg" | "msgs" | "strings" | "map" | "bytesmap" | "intorstring",
+  kind:
+    | "string"
+    | "int"
+    | "bool"
+    | "int*"
+    | "bool*"
+    | "msg"
+    | "msgs"
+    | "strings"
+    | "map"
+    | "bytesmap"
+    | "quantitymap"
+    | "intorstring",
   sub?: Schema,
 ];
+/**
+ * Field number -> JSON name and kind. Go's protobuf encoder writes every non-pointer field, zero
+ * values included, where JSON would omit them (`omitempty`): "string", "int" and "bool" fields
+ * with zero values are dropped so a protobuf body decodes to the object JSON gives (and defaulting
+ * sees absent fields). Pointer fields ("int*", "bool*") are only sent when set and keep zeros.
+ */
 type Schema = Record<number, FieldSpec>;
 
 const OBJECT_META: Schema = {
@@ -27,9 +45,9 @@ const OBJECT_META: Schema = {
 };
 const PRECONDITIONS: Schema = { 1: ["uid", "string"], 2: ["resourceVersion", "string"] };
 const DELETE_OPTIONS: Schema = {
-  1: ["gracePeriodSeconds", "int"],
+  1: ["gracePeriodSeconds", "int*"],
   2: ["preconditions", "msg", PRECONDITIONS],
-  3: ["orphanDependents", "bool"],
+  3: ["orphanDependents", "bool*"],
   4: ["propagationPolicy", "string"],
   5: ["dryRun", "strings"],
 };
@@ -43,7 +61,132 @@ const RESOURCE_ATTRIBUTES: Schema = {
   7: ["name", "string"],
 };
 const NON_RESOURCE: Schema = { 1: ["path", "string"], 2: ["verb", "string"] };
+const LABEL_SELECTOR: Schema = {
+  1: ["matchLabels", "map"],
+  2: [
+    "matchExpressions",
+    "msgs",
+    { 1: ["key", "string"], 2: ["operator", "string"], 3: ["values", "strings"] },
+  ],
+};
+// the container and pod spec fields kubectl's generators (create deployment|job) set
+const CONTAINER: Schema = {
+  1: ["name", "string"],
+  2: ["image", "string"],
+  3: ["command", "strings"],
+  4: ["args", "strings"],
+  5: ["workingDir", "string"],
+  6: [
+    "ports",
+    "msgs",
+    {
+      1: ["name", "string"],
+      2: ["hostPort", "int"],
+      3: ["containerPort", "int"],
+      4: ["protocol", "string"],
+      5: ["hostIP", "string"],
+    },
+  ],
+  7: ["env", "msgs", { 1: ["name", "string"], 2: ["value", "string"] }],
+  8: ["resources", "msg", { 1: ["limits", "quantitymap"], 2: ["requests", "quantitymap"] }],
+  13: ["terminationMessagePath", "string"],
+  14: ["imagePullPolicy", "string"],
+  16: ["stdin", "bool"],
+  17: ["stdinOnce", "bool"],
+  18: ["tty", "bool"],
+  20: ["terminationMessagePolicy", "string"],
+};
+const POD_TEMPLATE: Schema = {
+  1: ["metadata", "msg", OBJECT_META],
+  2: [
+    "spec",
+    "msg",
+    {
+      2: ["containers", "msgs", CONTAINER],
+      3: ["restartPolicy", "string"],
+      4: ["terminationGracePeriodSeconds", "int*"],
+      5: ["activeDeadlineSeconds", "int*"],
+      6: ["dnsPolicy", "string"],
+      7: ["nodeSelector", "map"],
+      8: ["serviceAccountName", "string"],
+      10: ["nodeName", "string"],
+      11: ["hostNetwork", "bool"],
+      16: ["hostname", "string"],
+      17: ["subdomain", "string"],
+      19: ["schedulerName", "string"],
+      20: ["initContainers", "msgs", CONTAINER],
+      21: ["automountServiceAccountToken", "bool*"],
+      24: ["priorityClassName", "string"],
+    },
+  ],
+};
+const EMPTY: Schema = {};
+
 const SCHEMAS: Record<string, Schema> = {
+  // kubectl create deployment / job / poddisruptionbudget
+  Deployment: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: [
+      "spec",
+      "msg",
+      {
+        1: ["replicas", "int*"],
+        2: ["selector", "msg", LABEL_SELECTOR],
+        3: ["template", "msg", POD_TEMPLATE],
+        4: [
+          "strategy",
+          "msg",
+          {
+            1: ["type", "string"],
+            2: [
+              "rollingUpdate",
+              "msg",
+              { 1: ["maxUnavailable", "intorstring"], 2: ["maxSurge", "intorstring"] },
+            ],
+          },
+        ],
+        5: ["minReadySeconds", "int"],
+        6: ["revisionHistoryLimit", "int*"],
+        7: ["paused", "bool"],
+        9: ["progressDeadlineSeconds", "int*"],
+      },
+    ],
+    3: ["status", "msg", EMPTY],
+  },
+  Job: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: [
+      "spec",
+      "msg",
+      {
+        1: ["parallelism", "int*"],
+        2: ["completions", "int*"],
+        3: ["activeDeadlineSeconds", "int*"],
+        4: ["selector", "msg", LABEL_SELECTOR],
+        5: ["manualSelector", "bool*"],
+        6: ["template", "msg", POD_TEMPLATE],
+        7: ["backoffLimit", "int*"],
+        8: ["ttlSecondsAfterFinished", "int*"],
+        9: ["completionMode", "string"],
+        10: ["suspend", "bool*"],
+      },
+    ],
+    3: ["status", "msg", EMPTY],
+  },
+  PodDisruptionBudget: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: [
+      "spec",
+      "msg",
+      {
+        1: ["minAvailable", "intorstring"],
+        2: ["selector", "msg", LABEL_SELECTOR],
+        3: ["maxUnavailable", "intorstring"],
+        4: ["unhealthyPodEvictionPolicy", "string"],
+      },
+    ],
+    3: ["status", "msg", EMPTY],
+  },
   SelfSubjectAccessReview: {
     1: ["metadata", "msg", OBJECT_META],
     2: [
@@ -83,7 +226,7 @@ const SCHEMAS: Record<string, Schema> = {
           "msg",
           { 1: ["kind", "string"], 2: ["apiVersion", "string"], 3: ["name", "string"], 4: ["uid", "string"] },
         ],
-        4: ["expirationSeconds", "int"],
+        4: ["expirationSeconds", "int*"],
       },
     ],
   },
@@ -98,19 +241,19 @@ const SCHEMAS: Record<string, Schema> = {
     1: ["metadata", "msg", OBJECT_META],
     2: ["data", "map"],
     3: ["binaryData", "bytesmap"],
-    4: ["immutable", "bool"],
+    4: ["immutable", "bool*"],
   },
   Secret: {
     1: ["metadata", "msg", OBJECT_META],
     2: ["data", "bytesmap"],
     3: ["type", "string"],
     4: ["stringData", "map"],
-    5: ["immutable", "bool"],
+    5: ["immutable", "bool*"],
   },
   ServiceAccount: {
     1: ["metadata", "msg", OBJECT_META],
     3: ["imagePullSecrets", "msgs", { 1: ["name", "string"] }],
-    4: ["automountServiceAccountToken", "bool"],
+    4: ["automountServiceAccountToken", "bool*"],
   },
   Service: {
     1: ["metadata", "msg", OBJECT_META],
@@ -189,15 +332,34 @@ function decodeMessage(buf: Buffer, schema: Schema): Json {
     if (!spec) continue;
     const [name, kind, sub] = spec;
     switch (kind) {
-      case "string":
-        obj[name] = f.bytes?.toString("utf8") ?? "";
+      case "string": {
+        const v = f.bytes?.toString("utf8") ?? "";
+        if (v !== "") obj[name] = v;
         break;
+      }
       case "int":
-        obj[name] = Number(BigInt.asIntN(64, f.varint ?? 0n));
+      case "int*": {
+        const v = Number(BigInt.asIntN(64, f.varint ?? 0n));
+        if (v !== 0 || kind === "int*") obj[name] = v;
         break;
+      }
       case "bool":
-        obj[name] = (f.varint ?? 0n) !== 0n;
+      case "bool*": {
+        const v = (f.varint ?? 0n) !== 0n;
+        if (v || kind === "bool*") obj[name] = v;
         break;
+      }
+      case "quantitymap": {
+        // map<string, resource.Quantity>; a Quantity is a message holding its string form
+        const fields = readFields(f.bytes ?? Buffer.alloc(0));
+        const k = fields.find((x) => x.no === 1)?.bytes?.toString("utf8") ?? "";
+        const q = decodeMessage(fields.find((x) => x.no === 2)?.bytes ?? Buffer.alloc(0), {
+          1: ["s", "string"],
+        });
+        obj[name] ??= {};
+        obj[name][k] = q.s ?? "0";
+        break;
+      }
       case "strings":
         obj[name] ??= [];
         obj[name].push(f.bytes?.toString("utf8") ?? "");

@@ -23,6 +23,8 @@ export interface ResourceDef {
   key: string;
   /** Whether an update that does not find the object creates it (events, like upstream). */
   createOnUpdate?: boolean;
+  /** Propagation policy of a DELETE that names none (batch/v1 Jobs orphan, like upstream). */
+  defaultPropagationPolicy?: "Orphan";
   /** Converts between the stored shape and this version's wire shape when storage is shared. */
   convert?: { out(o: KubeObject): Json; in(o: KubeObject): KubeObject; field(path: string): string };
 }
@@ -32,6 +34,8 @@ import type { Json, KubeObject } from "./types.js";
 
 const CRUD = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 const STATUS = { verbs: ["get", "patch", "update"] };
+/** The scale subresource: client-go's scale client reads the Scale GVK from this discovery entry. */
+const SCALE = { kind: "Scale", group: "autoscaling", version: "v1", verbs: ["get", "patch", "update"] };
 
 function def(
   d: Omit<ResourceDef, "apiVersion" | "key" | "subresources" | "verbs" | "stored" | "fieldLabels"> &
@@ -207,6 +211,40 @@ export const RESOURCES: readonly ResourceDef[] = [
     ],
     createOnUpdate: true,
     convert: eventsV1,
+  }),
+  def({
+    group: "apps",
+    version: "v1",
+    plural: "deployments",
+    singular: "deployment",
+    kind: "Deployment",
+    namespaced: true,
+    shortNames: ["deploy"],
+    categories: ["all"],
+    subresources: { status: { kind: "Deployment", ...STATUS }, scale: SCALE },
+  }),
+  def({
+    group: "apps",
+    version: "v1",
+    plural: "replicasets",
+    singular: "replicaset",
+    kind: "ReplicaSet",
+    namespaced: true,
+    shortNames: ["rs"],
+    categories: ["all"],
+    subresources: { status: { kind: "ReplicaSet", ...STATUS }, scale: SCALE },
+  }),
+  def({
+    group: "batch",
+    version: "v1",
+    plural: "jobs",
+    singular: "job",
+    kind: "Job",
+    namespaced: true,
+    categories: ["all"],
+    subresources: { status: { kind: "Job", ...STATUS } },
+    // batch/v1 Jobs leave their pods behind unless the client asks otherwise (DefaultGarbageCollectionPolicy)
+    defaultPropagationPolicy: "Orphan",
   }),
   def({
     group: "authentication.k8s.io",

@@ -9,7 +9,7 @@ import { TestkitError } from "../env/errors.js";
 import { instanceDir } from "../env/paths.js";
 import { authorize, forbiddenMessage, identityUser, type RequestAttributes, TokenAuthority } from "./auth.js";
 import { type CertPair, createServerPki, type ServerPki } from "./certs.js";
-import { type ControllerSet, startControllers } from "./controllers.js";
+import { type ControllerSet, startControllers } from "./controllers/index.js";
 import {
   type AllocationOptions,
   type ApiClock,
@@ -23,6 +23,7 @@ import { unknownFields } from "./fields.js";
 import { type KubeletClientCert, kubeletLocation, proxyGet, proxyUpgrade } from "./kubelet-proxy.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
 import { decodeProtobuf } from "./proto.js";
+import { queryBool } from "./query.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
 import { badRequest, forbidden, StatusFailure } from "./status.js";
@@ -41,6 +42,10 @@ export interface ControllerOptions {
   nodeLifecycle?: boolean;
   /** Finishes namespace deletion and creates each namespace's `default` ServiceAccount. */
   namespaces?: boolean;
+  /** apps/v1 Deployment and ReplicaSet controllers (rollouts, scaling, revisions). */
+  deployments?: boolean;
+  /** batch/v1 Job controller (completions, parallelism, backoffLimit, conditions). */
+  jobs?: boolean;
 }
 
 /** Options of {@link startApiServer}. */
@@ -261,7 +266,7 @@ function parseDeleteOptions(body: Json, q: URLSearchParams): Json {
   const o: Json = body && typeof body === "object" ? { ...body } : {};
   if (q.has("gracePeriodSeconds")) o.gracePeriodSeconds = Number(q.get("gracePeriodSeconds"));
   if (q.has("propagationPolicy")) o.propagationPolicy = q.get("propagationPolicy");
-  if (q.get("orphanDependents") === "true" || o.orphanDependents === true) o.propagationPolicy ??= "Orphan";
+  if (queryBool(q, "orphanDependents") || o.orphanDependents === true) o.propagationPolicy ??= "Orphan";
   if (q.get("dryRun") === "All" || (Array.isArray(o.dryRun) && o.dryRun.includes("All"))) o.dryRun = true;
   else delete o.dryRun;
   return o;
@@ -524,7 +529,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         throw new StatusFailure(404, "NotFound", "the server could not find the requested resource", {});
       const { def, namespace, name, subresource } = route;
       const q = url.searchParams;
-      const isWatch = route.watchPrefix || q.get("watch") === "true" || q.get("watch") === "1";
+      const isWatch = route.watchPrefix || queryBool(q, "watch");
       let verb: string;
       switch (method) {
         case "GET":
@@ -654,6 +659,21 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         if (subresource !== "log") throw badRequest("Upgrade request required");
         const target = kubeletLocation(core, namespace, name, subresource, q);
         finish(await proxyGet(target, kubeletClient, res));
+        return;
+      }
+      if (subresource === "scale") {
+        let scale: Json;
+        if (verb === "get") scale = core.getScale(def, namespace, name);
+        else if (verb === "update") scale = core.updateScale(def, namespace, name, body, dryRun);
+        else if (rec.patchType === "apply")
+          throw new StatusFailure(
+            415,
+            "UnsupportedMediaType",
+            "apply patches are not supported on the scale subresource",
+          );
+        else scale = core.patchScale(def, namespace, name, rec.patchType as PatchType, body, dryRun);
+        send(res, 200, JSON.stringify(scale));
+        finish(200);
         return;
       }
       if (subresource && subresource !== "status" && subresource !== "finalize") {
@@ -938,8 +958,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     const rvParam = q.get("resourceVersion") ?? "";
     if (rvParam && !/^\d+$/.test(rvParam))
       throw badRequest(`resourceVersion: Invalid value: "${rvParam}": must be a non-negative integer`);
-    const bookmarks = q.get("allowWatchBookmarks") === "true";
-    const sendInitial = q.get("sendInitialEvents") === "true";
+    const bookmarks = queryBool(q, "allowWatchBookmarks");
+    const sendInitial = queryBool(q, "sendInitialEvents");
     const timeoutStr = q.get("timeoutSeconds");
     const timeoutMs = timeoutStr ? Number(timeoutStr) * 1000 : (1800 + Math.random() * 1800) * 1000;
     const ns = def.namespaced && namespace ? namespace : undefined;

@@ -113,7 +113,7 @@ export const invalid = (kind: string, group: string, name: string, causes: Field
   new StatusFailure(
     422,
     "Invalid",
-    `${kind} "${name}" is invalid: ${causes.length === 1 ? causes[0]!.text : `[${causes.map((c) => c.text).join(", ")}]`}`,
+    `${group ? `${kind}.${group}` : kind} "${name}" is invalid: ${causes.length === 1 ? causes[0]!.text : `[${causes.map((c) => c.text).join(", ")}]`}`,
     {
       name,
       ...(group ? { group } : {}),

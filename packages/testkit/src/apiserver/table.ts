@@ -1,5 +1,6 @@
 import type { ResourceDef } from "./resources.js";
 import type { Json, KubeObject } from "./types.js";
+import { selectorString } from "./workloads.js";
 
 /** Whether the client asked for a meta.k8s.io Table (kubectl get's human-readable output). */
 export function wantsTable(accept: string | undefined): boolean {
@@ -51,6 +52,41 @@ function podStatus(p: KubeObject): string {
   )
     return "Pending";
   return reason;
+}
+
+/** -o wide columns of the workload kinds: template containers, images and the selector. */
+const templateCols: Column[] = [
+  {
+    name: "Containers",
+    type: "string",
+    priority: 1,
+    cell: (o) => (o.spec?.template?.spec?.containers ?? []).map((c: Json) => c.name).join(","),
+  },
+  {
+    name: "Images",
+    type: "string",
+    priority: 1,
+    cell: (o) => (o.spec?.template?.spec?.containers ?? []).map((c: Json) => c.image).join(","),
+  },
+  {
+    name: "Selector",
+    type: "string",
+    priority: 1,
+    cell: (o) => selectorString(o.spec?.selector) || "<none>",
+  },
+];
+
+const condTrue = (o: KubeObject, type: string): boolean =>
+  (o.status?.conditions ?? []).some((c: Json) => c.type === type && c.status === "True");
+
+/** The Job STATUS column: Complete, Failed, Terminating, Suspended, FailureTarget, else Running. */
+function jobStatus(j: KubeObject): string {
+  if (condTrue(j, "Complete")) return "Complete";
+  if (condTrue(j, "Failed")) return "Failed";
+  if (j.metadata.deletionTimestamp) return "Terminating";
+  if (condTrue(j, "Suspended")) return "Suspended";
+  if (condTrue(j, "FailureTarget")) return "FailureTarget";
+  return "Running";
 }
 
 function columnsFor(def: ResourceDef): Column[] {
@@ -194,6 +230,56 @@ function columnsFor(def: ResourceDef): Column[] {
           },
         },
         { name: "Message", type: "string", cell: (e) => e.message ?? e.note ?? "" },
+      ];
+    case "Deployment":
+      return [
+        nameCol,
+        {
+          name: "Ready",
+          type: "string",
+          cell: (d) => `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`,
+        },
+        { name: "Up-to-date", type: "integer", cell: (d) => d.status?.updatedReplicas ?? 0 },
+        { name: "Available", type: "integer", cell: (d) => d.status?.availableReplicas ?? 0 },
+        ageCol,
+        ...templateCols,
+      ];
+    case "ReplicaSet":
+      return [
+        nameCol,
+        { name: "Desired", type: "integer", cell: (r) => r.spec?.replicas ?? 0 },
+        { name: "Current", type: "integer", cell: (r) => r.status?.replicas ?? 0 },
+        { name: "Ready", type: "integer", cell: (r) => r.status?.readyReplicas ?? 0 },
+        ageCol,
+        ...templateCols,
+      ];
+    case "Job":
+      return [
+        nameCol,
+        { name: "Status", type: "string", cell: jobStatus },
+        {
+          name: "Completions",
+          type: "string",
+          cell: (j) => {
+            const done = j.status?.succeeded ?? 0;
+            if (j.spec?.completions !== undefined && j.spec.completions !== null)
+              return `${done}/${j.spec.completions}`;
+            const parallelism = j.spec?.parallelism ?? 0;
+            return parallelism > 1 ? `${done}/1 of ${parallelism}` : `${done}/1`;
+          },
+        },
+        {
+          name: "Duration",
+          type: "string",
+          cell: (j) => {
+            const start = j.status?.startTime;
+            if (!start) return "";
+            const end = j.status?.completionTime ? Date.parse(j.status.completionTime) : Date.now();
+            return humanDuration(end - Date.parse(start));
+          },
+        },
+        ageCol,
+        ...templateCols,
       ];
     default:
       return [nameCol, ageCol];
