@@ -36,3 +36,13 @@ export {
 } from "./patch.js";
 export type { Quantity, QuantityFormat } from "./quantity.js";
 export { formatQuantity, parseQuantity, quantityValue } from "./quantity.js";
+export {
+  DNS1035_LABEL_MAX_LENGTH,
+  DNS1123_LABEL_MAX_LENGTH,
+  DNS1123_SUBDOMAIN_MAX_LENGTH,
+  PORT_NAME_MAX_LENGTH,
+  validateDNS1035Label,
+  validateDNS1123Label,
+  validateDNS1123Subdomain,
+  validatePortName,
+} from "./validation.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { cidrContains, parseCidr, parseIP } from "./ip.js";
+import { cidrContains, parseCidr, parseIP, parseIPSloppy } from "./ip.js";
 
 describe("ip helpers", () => {
   it("canonicalises IPv6 and rejects junk", () => {
@@ -37,5 +37,32 @@ describe("ip helpers", () => {
     ]) {
       expect(parseIP(bad), bad).toBeUndefined();
     }
+  });
+});
+
+describe("parseIPSloppy (k8s.io/utils/net ParseIPSloppy)", () => {
+  it("reads legacy leading-zero IPv4 octets as decimal", () => {
+    expect(parseIPSloppy("010.096.0.1")).toEqual({ family: "IPv4", ip: "10.96.0.1" });
+    expect(parseIPSloppy("1.2.3.04")).toEqual({ family: "IPv4", ip: "1.2.3.4" });
+    expect(parseIPSloppy("0000010.0.0.1")).toEqual({ family: "IPv4", ip: "10.0.0.1" });
+    expect(parseIPSloppy("10.96.0.1")).toEqual({ family: "IPv4", ip: "10.96.0.1" });
+    expect(parseIPSloppy("FD00::A")).toEqual({ family: "IPv6", ip: "fd00::a" });
+  });
+  it("still rejects what is not an address", () => {
+    for (const bad of [
+      "0256.0.0.1",
+      "1.2.3",
+      "1.2.3.4.5",
+      "1.2.3.4 ",
+      " 1.2.3.4",
+      "1.2.3.a",
+      "",
+      "0x1.2.3.4",
+    ]) {
+      expect(parseIPSloppy(bad), bad).toBeUndefined();
+    }
+  });
+  it("is what CIDRs are parsed with", () => {
+    expect(parseCidr("010.0.0.0/08")!.text).toBe("10.0.0.0/8");
   });
 });

@@ -42,6 +42,24 @@ export function parseIP(text: string): { family: IPFamily; ip: string } | undefi
 }
 
 /**
+ * Parses an IP address the way kube-proxy does (k8s.io/utils/net ParseIPSloppy): like
+ * {@link parseIP}, but IPv4 octets may carry leading zeros, read as decimal ("010.096.0.1" is
+ * 10.96.0.1), as Go's parser did before 1.17 and as objects stored back then may still hold.
+ */
+export function parseIPSloppy(text: string): { family: IPFamily; ip: string } | undefined {
+  const strict = parseIP(text);
+  if (strict !== undefined || typeof text !== "string") return strict;
+  const m = LEGACY_IPV4.exec(text);
+  if (!m) return undefined;
+  const octets = [m[1]!, m[2]!, m[3]!, m[4]!].map(Number);
+  if (octets.some((o) => o > 255)) return undefined;
+  return { family: "IPv4", ip: octets.join(".") };
+}
+
+/** Four groups of decimal digits: ParseIPSloppy takes any number of digits while the value fits. */
+const LEGACY_IPV4 = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/;
+
+/**
  * The canonical text of `text` if it is an address of `family`, else undefined. Same rules as
  * {@link parseIP}, without allocating for IPv4.
  */
@@ -114,12 +132,15 @@ function fromBigInt(family: IPFamily, v: bigint): string {
   return canonicalIPv6(groups.join(":"));
 }
 
-/** Parses "a.b.c.d/n" or "x::/n" (host bits are masked off); undefined when invalid. */
+/**
+ * Parses "a.b.c.d/n" or "x::/n" (host bits are masked off); undefined when invalid. Like
+ * kube-proxy's ParseCIDRSloppy, IPv4 octets may carry leading zeros ("010.0.0.0/8").
+ */
 export function parseCidr(text: string): Cidr | undefined {
   if (typeof text !== "string") return undefined;
   const slash = text.indexOf("/");
   if (slash < 0) return undefined;
-  const ip = parseIP(text.slice(0, slash));
+  const ip = parseIPSloppy(text.slice(0, slash));
   const lenText = text.slice(slash + 1);
   if (!ip || !/^\d{1,3}$/.test(lenText)) return undefined;
   const prefixLength = Number(lenText);

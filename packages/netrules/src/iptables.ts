@@ -1,7 +1,13 @@
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
-import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
-import { type EndpointModel, type ProxyModel, type ServicePortModel, trafficRouting } from "./model.js";
+import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
+import {
+  assertRuleSafe,
+  type EndpointModel,
+  type ProxyModel,
+  type ServicePortModel,
+  trafficRouting,
+} from "./model.js";
 import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createIptablesBackend}. */
@@ -150,6 +156,8 @@ interface ServiceRules {
 }
 
 function genService(sp: ServicePortModel, ctx: Ctx): ServiceRules {
+  // Comments and chain-name hashes are built from these names only (and canonical IPs / numbers).
+  assertRuleSafe(sp);
   const proto = sp.protocol.toLowerCase();
   const name = sp.name;
   const suffix = servicePortChainSuffix(name, proto);
@@ -376,7 +384,12 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
     if (!c) throw new NetrulesError("InvalidInput", `nodePortAddresses: invalid CIDR ${JSON.stringify(t)}`);
     return c;
   });
-  const nodeIPs = options.nodeIPs ?? [];
+  // Node IPs reach rule text (NodePort destinations, nodeport-ips): only real addresses get there.
+  const nodeIPs = (options.nodeIPs ?? []).map((t) => {
+    const ip = parseIPSloppy(t);
+    if (!ip) throw new NetrulesError("InvalidInput", `nodeIPs: invalid IP ${JSON.stringify(t)}`);
+    return ip.ip;
+  });
   const localhostNodePorts = options.localhostNodePorts ?? true;
   const randomFully = options.randomFully ?? true;
   const threshold = options.largeClusterEndpointsThreshold ?? 1000;

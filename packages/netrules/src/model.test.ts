@@ -266,6 +266,7 @@ describe("buildProxyModel", () => {
         name: "dup",
         field: "metadata.name",
         message: "duplicate service in input",
+        skipped: "object",
       },
     ]);
     expect(model.servicePorts.map((p) => p.clusterIP)).toEqual(["10.0.0.1"]);
@@ -283,5 +284,107 @@ describe("buildProxyModel", () => {
     const { model, errors } = buildProxyModel({ ...base, services: [s], endpointSlices: [fqdn] });
     expect(errors).toEqual([]);
     expect(model.servicePorts[0]!.endpoints).toEqual([]);
+  });
+
+  describe("one bad field skips just that field, as kube-proxy does (issue 13 item 4)", () => {
+    // kube-proxy's newBaseServiceInfo filters externalIPs, ingress IPs and source ranges through
+    // MapIPsByIPFamily / MapCIDRsByIPFamily, which skip (and log) what ParseIPSloppy /
+    // ParseCIDRSloppy cannot read; ParseIPSloppy reads leading-zero IPv4 octets as decimal.
+    const lb = (spec: object, ingress: string[]) =>
+      svc(
+        "ns",
+        "lb",
+        { type: "LoadBalancer", clusterIP: "10.0.0.9", ports: [{ port: 80, nodePort: 30009 }], ...spec },
+        ingress,
+      );
+
+    it("skips an invalid externalIPs entry and keeps the Service", () => {
+      const { model, errors } = buildProxyModel({
+        ...base,
+        services: [
+          svc("ns", "s", {
+            clusterIP: "10.0.0.1",
+            externalIPs: ["192.0.2.1", "bogus", "192.0.2.3"],
+            ports: [{ port: 80 }],
+          }),
+        ],
+        endpointSlices: [],
+      });
+      expect(model.servicePorts.map((sp) => [sp.clusterIP, sp.externalIPs])).toEqual([
+        ["10.0.0.1", ["192.0.2.1", "192.0.2.3"]],
+      ]);
+      expect(errors).toEqual([
+        {
+          kind: "Service",
+          namespace: "ns",
+          name: "s",
+          field: "spec.externalIPs[1]",
+          message: 'Invalid value: "bogus": not an IP address; skipped',
+          skipped: "field",
+        },
+      ]);
+    });
+
+    it("reads legacy leading-zero IPv4 addresses as decimal (ParseIPSloppy)", () => {
+      const { model, errors } = buildProxyModel({
+        ...base,
+        services: [
+          svc("ns", "s", {
+            clusterIP: "010.096.0.1",
+            externalIPs: ["192.000.002.001"],
+            ports: [{ port: 80 }],
+          }),
+          lb({ loadBalancerSourceRanges: ["010.0.0.0/8"] }, ["005.006.007.008"]),
+        ],
+        endpointSlices: [],
+      });
+      expect(errors).toEqual([]);
+      expect(model.servicePorts[0]).toMatchObject({ clusterIP: "10.96.0.1", externalIPs: ["192.0.2.1"] });
+      expect(model.servicePorts[1]).toMatchObject({
+        loadBalancerIPs: ["5.6.7.8"],
+        loadBalancerSourceRanges: ["10.0.0.0/8"],
+      });
+    });
+
+    it("skips an invalid source range or ingress IP and keeps the rest", () => {
+      const { model, errors } = buildProxyModel({
+        ...base,
+        services: [
+          lb({ loadBalancerSourceRanges: [" 203.0.113.0/25 ", "203.0.113.300/32"] }, ["nope", "5.6.7.8"]),
+        ],
+        endpointSlices: [],
+      });
+      expect(model.servicePorts[0]).toMatchObject({
+        clusterIP: "10.0.0.9",
+        nodePort: 30009,
+        loadBalancerIPs: ["5.6.7.8"],
+        loadBalancerSourceRanges: ["203.0.113.0/25"],
+      });
+      expect(errors.map((e) => [e.field, e.message, e.skipped])).toEqual([
+        ["status.loadBalancer.ingress[0].ip", 'Invalid value: "nope": not an IP address; skipped', "field"],
+        [
+          "spec.loadBalancerSourceRanges[1]",
+          'Invalid value: "203.0.113.300/32": not a CIDR; skipped',
+          "field",
+        ],
+      ]);
+    });
+
+    it("fails closed when no source range is valid: no LoadBalancer IP rather than an open one", () => {
+      const { model, errors } = buildProxyModel({
+        ...base,
+        services: [lb({ loadBalancerSourceRanges: ["everyone"] }, ["5.6.7.8"])],
+        endpointSlices: [],
+      });
+      expect(model.servicePorts[0]).toMatchObject({
+        clusterIP: "10.0.0.9",
+        nodePort: 30009,
+        loadBalancerIPs: [],
+      });
+      expect(errors.map((e) => e.field)).toEqual([
+        "spec.loadBalancerSourceRanges[0]",
+        "spec.loadBalancerSourceRanges",
+      ]);
+    });
   });
 });

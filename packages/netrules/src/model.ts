@@ -1,5 +1,6 @@
+import { validateDNS1035Label, validateDNS1123Label, validateDNS1123Subdomain } from "@kubenode/kube";
 import { NetrulesError } from "./errors.js";
-import { type Cidr, canonicalIP, type IPFamily, joinHostPort, parseCidr, parseIP } from "./ip.js";
+import { type Cidr, canonicalIP, type IPFamily, joinHostPort, parseCidr, parseIPSloppy } from "./ip.js";
 import type { EndpointLike, EndpointSliceLike, ServiceLike } from "./types.js";
 
 /** Transport protocols a Service port can use. */
@@ -64,14 +65,22 @@ export interface ServicePortModel {
   usesLocalEndpoints: boolean;
 }
 
-/** A problem with one input object; that object is skipped, everything else is programmed. */
+/**
+ * A problem with one input object. Usually the whole object is skipped and everything else is
+ * programmed; a bad entry of a list kube-proxy filters entry by entry (an external IP, a
+ * LoadBalancer ingress IP or source range) skips only that entry (`skipped: "field"`).
+ */
 export interface ModelError {
   kind: "Service" | "EndpointSlice";
+  /** The object's namespace and name as given (they may be the invalid values themselves). */
   namespace: string;
   name: string;
   /** The field at fault, e.g. "spec.ports[0].port". */
   field: string;
+  /** What is wrong; an invalid value is quoted as a JSON string, so the message is one safe line. */
   message: string;
+  /** What was left out: the whole object (default) or only the field named. */
+  skipped: "object" | "field";
 }
 
 /** Input of {@link buildProxyModel}. */
@@ -152,6 +161,29 @@ export function trafficRouting(sp: ServicePortModel): TrafficRouting {
   };
 }
 
+/** "ns/name" or "ns/name:port" built from names that passed Kubernetes' name rules. */
+const RULE_SAFE_NAME = /^[a-z0-9-]+\/[a-z0-9-]+(?::[a-z0-9-]+)?$/;
+const RULE_SAFE_PART = /^[a-z0-9-]*$/;
+
+/**
+ * @internal Backends call this before a service port's names go into rule text: a model made by
+ * {@link buildProxyModel} always passes, a hand-made one with names that could break out of a
+ * comment or a chain name (quotes, spaces, newlines, braces) is refused instead of applied.
+ */
+export function assertRuleSafe(sp: ServicePortModel): void {
+  if (
+    RULE_SAFE_NAME.test(sp.name) &&
+    RULE_SAFE_PART.test(sp.namespace) &&
+    RULE_SAFE_PART.test(sp.serviceName) &&
+    RULE_SAFE_PART.test(sp.portName)
+  )
+    return;
+  throw new NetrulesError(
+    "InvalidInput",
+    `service port ${JSON.stringify(sp.name)} has names that are not valid Kubernetes names; build the model with buildProxyModel`,
+  );
+}
+
 /** The label linking an EndpointSlice to its Service. */
 export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
 
@@ -174,6 +206,21 @@ class ObjectError extends Error {
   }
 }
 
+/** An invalid value, quoted so that no character of it can break a log line. */
+function quoted(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * Checks a name against one of Kubernetes' name rules (as the API server would): names reach
+ * chain names and rule comments, so anything else must never get that far.
+ */
+function checkName(field: string, value: unknown, validate: (v: unknown) => string[]): void {
+  const problems = validate(value);
+  if (problems.length > 0)
+    throw new ObjectError(field, `Invalid value: ${quoted(value)}: ${problems.join("; ")}`);
+}
+
 interface ParsedSlice {
   family: IPFamily;
   ports: { name: string; port: number; protocol: Protocol }[];
@@ -186,6 +233,9 @@ interface ParsedSlice {
 // Validates a slice without copying its endpoints: EndpointModels are made from them directly,
 // one per endpoint and service port (100k per full build at 10k services x 10 endpoints).
 function parseSlice(slice: EndpointSliceLike): ParsedSlice | undefined {
+  // Mirrors ValidateEndpointSlice: the name is a DNS-1123 subdomain, port names DNS-1123 labels.
+  checkName("metadata.name", slice.metadata?.name, validateDNS1123Subdomain);
+  checkName("metadata.namespace", slice.metadata?.namespace, validateDNS1123Label);
   const type = slice.addressType;
   if (type === "FQDN") return undefined; // kube-proxy ignores FQDN slices
   if (type !== "IPv4" && type !== "IPv6") {
@@ -197,10 +247,12 @@ function parseSlice(slice: EndpointSliceLike): ParsedSlice | undefined {
     if (!PROTOCOLS.has(protocol)) {
       throw new ObjectError(`ports[${i}].protocol`, `unknown protocol ${JSON.stringify(protocol)}`);
     }
+    const name = p.name ?? "";
+    if (name !== "") checkName(`ports[${i}].name`, name, validateDNS1123Label);
     if (p.port === undefined || p.port === null) return; // a port with no number matches nothing
     if (!validPort(p.port))
       throw new ObjectError(`ports[${i}].port`, `port ${String(p.port)} out of range 1-65535`);
-    ports.push({ name: p.name ?? "", port: p.port, protocol: protocol as Protocol });
+    ports.push({ name, port: p.port, protocol: protocol as Protocol });
   });
   const endpoints = slice.endpoints ?? [];
   const ips: string[] = new Array(endpoints.length);
@@ -245,7 +297,11 @@ interface ParsedService {
   healthCheckNodePort: number;
 }
 
-function parseService(svc: ServiceLike): ParsedService | undefined {
+function parseService(svc: ServiceLike, fieldErrors: ObjectError[]): ParsedService | undefined {
+  // Mirrors ValidateService: names and namespaces reach chain names and comments, so they are
+  // checked with the API server's own rules before anything else.
+  checkName("metadata.name", svc.metadata?.name, validateDNS1035Label);
+  checkName("metadata.namespace", svc.metadata?.namespace, validateDNS1123Label);
   const spec = svc.spec;
   if (!spec) throw new ObjectError("spec", "service has no spec");
   const type = spec.type ?? "ClusterIP";
@@ -258,7 +314,7 @@ function parseService(svc: ServiceLike): ParsedService | undefined {
   if (rawIPs.length === 0 || rawIPs[0] === "None" || rawIPs[0] === "") return undefined; // headless / unallocated
   const clusterIPs = new Map<IPFamily, string>();
   rawIPs.forEach((raw, i) => {
-    const ip = parseIP(raw);
+    const ip = parseIPSloppy(raw);
     if (!ip) throw new ObjectError(`spec.clusterIPs[${i}]`, `invalid cluster IP ${JSON.stringify(raw)}`);
     if (clusterIPs.has(ip.family)) {
       throw new ObjectError(`spec.clusterIPs[${i}]`, `more than one ${ip.family} cluster IP`);
@@ -279,6 +335,8 @@ function parseService(svc: ServiceLike): ParsedService | undefined {
       throw new ObjectError(`spec.ports[${i}].nodePort`, `nodePort ${String(nodePort)} out of range 1-65535`);
     }
     const portName = p.name ?? "";
+    // Service port names are DNS-1123 labels (validateServicePort), not IANA_SVC_NAMEs.
+    if (portName !== "") checkName(`spec.ports[${i}].name`, portName, validateDNS1123Label);
     const id = `${portName}/${protocol}`;
     if (seen.has(id))
       throw new ObjectError(`spec.ports[${i}]`, `duplicate port name ${JSON.stringify(portName)}`);
@@ -290,10 +348,19 @@ function parseService(svc: ServiceLike): ParsedService | undefined {
       nodePort: type === "ClusterIP" ? 0 : nodePort,
     });
   });
-  const externalIPs = (spec.externalIPs ?? []).map((raw, i) => {
-    const ip = parseIP(raw);
-    if (!ip) throw new ObjectError(`spec.externalIPs[${i}]`, `invalid external IP ${JSON.stringify(raw)}`);
-    return ip;
+  // Mirrors kube-proxy's MapIPsByIPFamily / MapCIDRsByIPFamily: an entry that does not parse is
+  // skipped (and logged), the rest of the Service is programmed.
+  const externalIPs: { family: IPFamily; ip: string }[] = [];
+  (spec.externalIPs ?? []).forEach((raw, i) => {
+    const ip = parseIPSloppy(raw);
+    if (ip) externalIPs.push(ip);
+    else
+      fieldErrors.push(
+        new ObjectError(
+          `spec.externalIPs[${i}]`,
+          `Invalid value: ${quoted(raw)}: not an IP address; skipped`,
+        ),
+      );
   });
   const lbIPs: { family: IPFamily; ip: string }[] = [];
   if (type === "LoadBalancer") {
@@ -301,20 +368,42 @@ function parseService(svc: ServiceLike): ParsedService | undefined {
       if (!ing.ip) return; // hostname-only ingress is not proxied
       // ipMode Proxy: the load balancer delivers to the node itself, kube-proxy does not capture the VIP.
       if (ing.ipMode === "Proxy") return;
-      const ip = parseIP(ing.ip);
-      if (!ip)
-        throw new ObjectError(`status.loadBalancer.ingress[${i}].ip`, `invalid IP ${JSON.stringify(ing.ip)}`);
-      lbIPs.push(ip);
+      const ip = parseIPSloppy(ing.ip);
+      if (ip) lbIPs.push(ip);
+      else
+        fieldErrors.push(
+          new ObjectError(
+            `status.loadBalancer.ingress[${i}].ip`,
+            `Invalid value: ${quoted(ing.ip)}: not an IP address; skipped`,
+          ),
+        );
     });
   }
-  const sourceRanges = (type === "LoadBalancer" ? (spec.loadBalancerSourceRanges ?? []) : []).map(
-    (raw, i) => {
-      const c = parseCidr(raw.trim());
-      if (!c)
-        throw new ObjectError(`spec.loadBalancerSourceRanges[${i}]`, `invalid CIDR ${JSON.stringify(raw)}`);
-      return c;
-    },
-  );
+  const rawRanges = type === "LoadBalancer" ? (spec.loadBalancerSourceRanges ?? []) : [];
+  const sourceRanges: Cidr[] = [];
+  rawRanges.forEach((raw, i) => {
+    const c = typeof raw === "string" ? parseCidr(raw.trim()) : undefined;
+    if (c) sourceRanges.push(c);
+    else
+      fieldErrors.push(
+        new ObjectError(
+          `spec.loadBalancerSourceRanges[${i}]`,
+          `Invalid value: ${quoted(raw)}: not a CIDR; skipped`,
+        ),
+      );
+  });
+  if (rawRanges.length > 0 && sourceRanges.length === 0 && lbIPs.length > 0) {
+    // Upstream would program the LoadBalancer IPs with no firewall at all: open to every source,
+    // although the user asked to restrict them. Ours fail closed: the LoadBalancer IPs are left
+    // out (ClusterIP and NodePort are programmed as usual).
+    fieldErrors.push(
+      new ObjectError(
+        "spec.loadBalancerSourceRanges",
+        "no valid source range left; LoadBalancer IPs skipped rather than opened to every source",
+      ),
+    );
+    lbIPs.length = 0;
+  }
   let affinityTimeoutSeconds: number | undefined;
   if (spec.sessionAffinity === "ClientIP") {
     const t = spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_TIMEOUT_SECONDS;
@@ -489,14 +578,31 @@ export function buildService(
   const namespace = svc.metadata?.namespace ?? "";
   const svcName = svc.metadata?.name ?? "";
   let parsed: ParsedService | undefined;
+  const fieldErrors: ObjectError[] = [];
   try {
     if (!svcName) throw new ObjectError("metadata.name", "service has no name");
-    parsed = parseService(svc);
+    parsed = parseService(svc, fieldErrors);
   } catch (err) {
     if (!(err instanceof ObjectError)) throw err;
-    errors.push({ kind: "Service", namespace, name: svcName, field: err.field, message: err.message });
+    errors.push({
+      kind: "Service",
+      namespace,
+      name: svcName,
+      field: err.field,
+      message: err.message,
+      skipped: "object",
+    });
     return [];
   }
+  for (const e of fieldErrors)
+    errors.push({
+      kind: "Service",
+      namespace,
+      name: svcName,
+      field: e.field,
+      message: e.message,
+      skipped: "field",
+    });
   if (!parsed) return [];
   const p = parsed;
   const parsedSlices: ParsedSlice[] = [];
@@ -512,6 +618,7 @@ export function buildService(
         name: slice.metadata?.name ?? "",
         field: err.field,
         message: err.message,
+        skipped: "object",
       });
     }
   }
@@ -630,6 +737,7 @@ export function buildProxyModel(
         name,
         field: "metadata.name",
         message: "duplicate service in input",
+        skipped: "object",
       });
       continue;
     }

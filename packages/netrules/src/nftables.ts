@@ -1,7 +1,13 @@
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
-import { cidrContains, type IPFamily, parseCidr } from "./ip.js";
-import { type EndpointModel, type ProxyModel, type ServicePortModel, trafficRouting } from "./model.js";
+import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
+import {
+  assertRuleSafe,
+  type EndpointModel,
+  type ProxyModel,
+  type ServicePortModel,
+  trafficRouting,
+} from "./model.js";
 import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createNftablesBackend}. */
@@ -138,6 +144,8 @@ function firewallRule(sp: ServicePortModel, ctx: Ctx): string | undefined {
 }
 
 function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
+  // Chain names and element comments are built from these names only (and canonical IPs / numbers).
+  assertRuleSafe(sp);
   const { ipX } = ctx;
   const proto = sp.protocol.toLowerCase();
   const servicePart = servicePortPart(sp);
@@ -379,7 +387,12 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
   const nodePortCidrs = cidrs(options.nodePortAddresses, "nodePortAddresses").filter(
     (c) => c.family === family,
   );
-  const nodeIPs = options.nodeIPs ?? [];
+  // Node IPs reach rule text (NodePort destinations, nodeport-ips): only real addresses get there.
+  const nodeIPs = (options.nodeIPs ?? []).map((t) => {
+    const ip = parseIPSloppy(t);
+    if (!ip) throw new NetrulesError("InvalidInput", `nodeIPs: invalid IP ${JSON.stringify(t)}`);
+    return ip.ip;
+  });
   const ctx: Ctx = {
     ipX,
     masqueradeAll: options.masqueradeAll ?? false,

@@ -147,7 +147,11 @@ function slice(
 ): EndpointSliceLike {
   const port = proto === "UDP" ? 5353 : 8080;
   return {
-    metadata: { namespace: "lab", name: `${name}-${family}`, labels: { "kubernetes.io/service-name": name } },
+    metadata: {
+      namespace: "lab",
+      name: `${name}-${family.toLowerCase()}`,
+      labels: { "kubernetes.io/service-name": name },
+    },
     addressType: family,
     endpoints,
     ports: [{ name: "p", port, protocol: proto }],
