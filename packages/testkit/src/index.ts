@@ -26,14 +26,14 @@ export {
   startApiServer,
   type UserInfo,
 } from "./apiserver/index.js";
+// Real host components (root): packages, network namespaces, containerd, registry, images.
+export { type Cleanup, createCleanup } from "./env/cleanup.js";
 export {
   type Containerd,
   type ContainerdOptions,
   startContainerd,
   sweepStaleContainerds,
 } from "./env/containerd.js";
-// Real host components (root): packages, network namespaces, containerd, registry, images.
-export { type Cleanup, createCleanup } from "./env/cleanup.js";
 export { TestkitError, type TestkitErrorCode } from "./env/errors.js";
 export { type RunOptions, type RunResult, run, waitFor } from "./env/exec.js";
 export { advanceFakeClock, type SteppableClock } from "./env/fake-clock.js";
