@@ -16,6 +16,7 @@ export interface ObjectMeta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
+  [key: string]: unknown;
 }
 
 export interface OwnerReference {
