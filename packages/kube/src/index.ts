@@ -25,6 +25,8 @@ export type {
 export { createInformer, indexByNamespace, indexByNodeName, objectKey } from "./informer.js";
 export type { KubeConnection, LoadKubeConfigOptions } from "./kubeconfig.js";
 export { inClusterConnection, loadKubeConfig, parseKubeConfig } from "./kubeconfig.js";
+export type { LogFields, LogFormat, Logger, LoggerOptions } from "./logger.js";
+export { createLogger, silentLogger } from "./logger.js";
 export type { JsonPatchOperation, PatchContentType, PatchOptions, RetryOnConflictOptions } from "./patch.js";
 export {
   jsonPatch,

@@ -1,0 +1,346 @@
+/*
+ * createKubelet(): the composition root of the kubelet.
+ *
+ * Contract for callers (main.ts, the node module, library users):
+ *
+ *   const kubelet = createKubelet({ nodeName, client, criEndpoint, podManifestPath, ... });
+ *   kubelet.addAdmitHandler((pod, others) => ({ admit: false, reason: "OutOfpods", message: "..." }));
+ *   await kubelet.start();   // runtime connected, sources watching, PLEG relisting, workers syncing
+ *   kubelet.activePods();    // pods admitted and not yet terminal, for eviction ranking / admission
+ *   kubelet.plegHealth();    // { healthy, message } for the node's Ready condition
+ *   await kubelet.killPod(pod, { gracePeriodSeconds, status });   // eviction's pod killer
+ *   kubelet.runtime;         // the PodRuntime in use (version, health, for node status providers)
+ *   await kubelet.stop();    // loops stopped; running containers are left running (adopted next start)
+ *
+ * - `client` absent = standalone mode: static pods from `podManifestPath` only, no API writes.
+ * - `runtime` replaces the CRI runtime module (a virtual node passes its own PodRuntime);
+ *   otherwise `criEndpoint` is required.
+ * - Admission handlers run for every new pod before anything of it starts, in the order added;
+ *   the first rejection wins: the pod is never started and its status becomes phase Failed with
+ *   the handler's reason and message (upstream's rejectPod).
+ * - `killPod` resolves once the pod's containers are stopped and its status (e.g. Evicted) is
+ *   recorded; the pod worker then finishes termination (API pods stay until deleted by their owner).
+ */
+import { networkInterfaces } from "node:os";
+import {
+  type Clock,
+  createRealClock,
+  type KubeClient,
+  KubeError,
+  type Logger,
+  silentLogger,
+  type TimerHandle,
+} from "@kubenode/kube";
+import { type Pod, type PodStatus, podDesc } from "./api.js";
+import { createPleg } from "./pleg/pleg.js";
+import { createCriRuntime } from "./runtime/cri-runtime.js";
+import type { PodRuntime, RuntimePod } from "./runtime/types.js";
+import { createApiPodSource } from "./sources/api-source.js";
+import { createMirrorPodManager, type MirrorPodManager } from "./sources/mirror-pods.js";
+import { createStaticPodSource } from "./sources/static-source.js";
+import type { PodSource } from "./sources/types.js";
+import { createStatusManager } from "./status/manager.js";
+import { createPodWorkers } from "./workers/pod-workers.js";
+
+/** What an admission handler decides for a new pod. */
+export type AdmitResult = { admit: true } | { admit: false; reason: string; message: string };
+
+/**
+ * Decides whether a new pod may run on this node, given the pods already admitted (upstream's
+ * PodAdmitHandler). Runs before the pod's sandbox is created.
+ */
+export type AdmitHandler = (pod: Pod, activePods: readonly Pod[]) => AdmitResult | Promise<AdmitResult>;
+
+/** PLEG health for the node's Ready condition. */
+export interface PlegHealth {
+  healthy: boolean;
+  /** Why unhealthy, in upstream's words ("PLEG is not healthy: pleg was last seen active 3m10s ago; threshold is 3m0s"). */
+  message?: string;
+}
+
+/** Options of {@link createKubelet}. */
+export interface KubeletOptions {
+  /** This node's name: API pods with `spec.nodeName` equal to it are run here. */
+  nodeName: string;
+  /** API client with the node's identity. Absent: standalone, static pods only. */
+  client?: KubeClient;
+  /** The runtime module. Default: the CRI runtime on `criEndpoint`. */
+  runtime?: PodRuntime;
+  /** CRI socket, `unix:///run/containerd/containerd.sock`; required unless `runtime` is given. */
+  criEndpoint?: string;
+  /** Directory (or single file) of static pod manifests. */
+  podManifestPath?: string;
+  /** How often the manifest directory is re-read (upstream fileCheckFrequency 20 s). */
+  fileCheckFrequencyMs?: number;
+  /** Kubelet state directory (upstream `--root-dir`, default /var/lib/kubelet). */
+  rootDir?: string;
+  /** Where container logs go (upstream podLogsDir, default /var/log/pods). */
+  podLogsDir?: string;
+  /** Cluster DNS server IPs for ClusterFirst pods (upstream clusterDNS). */
+  clusterDNS?: string[];
+  /** Cluster domain (upstream clusterDomain, e.g. `cluster.local`). */
+  clusterDomain?: string;
+  /** Host resolver config for dnsPolicy Default (upstream resolvConf, default /etc/resolv.conf). */
+  resolvConf?: string;
+  /** Per-call CRI deadline (upstream `--runtime-request-timeout`, default 2 min). */
+  runtimeRequestTimeoutMs?: number;
+  /** The node's IPs, written as pods' hostIP(s). Default: the first non-loopback address. */
+  nodeIPs?: string[];
+  logger?: Logger;
+  clock?: Clock;
+  /** Crash-loop and image-pull backoff: first delay (default 10 000 ms) and cap (default 300 000 ms). */
+  backoffInitialMs?: number;
+  backoffMaxMs?: number;
+  /** PLEG relist period, default 1000 ms. */
+  relistPeriodMs?: number;
+}
+
+/** A running kubelet. */
+export interface Kubelet {
+  /** Starts the runtime, pod sources, PLEG, workers and the status manager. */
+  start(): Promise<void>;
+  /** Stops every loop and closes connections; running containers keep running. */
+  stop(): Promise<void>;
+  /** The runtime module in use. */
+  readonly runtime: PodRuntime;
+  /** Pods admitted on this node that are not terminal and not being terminated. */
+  activePods(): Pod[];
+  /**
+   * Stops a pod with the given grace period and records `status` (merged over the computed one,
+   * e.g. phase Failed, reason Evicted). Resolves when the pod's containers are stopped.
+   */
+  killPod(pod: Pod, options: { gracePeriodSeconds: number; status?: PodStatus }): Promise<void>;
+  /** PLEG health (relist seen within 3 min). */
+  plegHealth(): PlegHealth;
+  /** Adds an admission check for new pods. */
+  addAdmitHandler(handler: AdmitHandler): void;
+}
+
+/** The first non-loopback IPv4 address (else IPv6, else 127.0.0.1): the default node IP. */
+function defaultNodeIPs(): string[] {
+  const all = Object.values(networkInterfaces()).flatMap((list) => list ?? []);
+  const pick = all.find((a) => !a.internal && a.family === "IPv4") ?? all.find((a) => !a.internal);
+  return [pick?.address ?? "127.0.0.1"];
+}
+
+// Housekeeping (orphan cleanup) at most every 2 s (upstream housekeepingPeriod).
+const HOUSEKEEPING_MS = 2000;
+const MIRROR_RESYNC_MS = 10_000;
+
+/** Creates a kubelet from its modules. */
+export function createKubelet(options: KubeletOptions): Kubelet {
+  if (!options.nodeName) throw new TypeError("createKubelet: nodeName is required");
+  if (!options.runtime && !options.criEndpoint) {
+    throw new TypeError("createKubelet: pass criEndpoint (a CRI socket) or a runtime module");
+  }
+  const clock = options.clock ?? createRealClock();
+  const logger = (options.logger ?? silentLogger).withName("kubelet");
+  const client = options.client;
+  const nodeIPs = options.nodeIPs ?? defaultNodeIPs();
+  const runtime: PodRuntime =
+    options.runtime ??
+    createCriRuntime({
+      endpoint: options.criEndpoint!,
+      ...(options.runtimeRequestTimeoutMs !== undefined
+        ? { requestTimeoutMs: options.runtimeRequestTimeoutMs }
+        : {}),
+      ...(options.podLogsDir !== undefined ? { podLogsDir: options.podLogsDir } : {}),
+      ...(options.clusterDNS !== undefined ? { clusterDNS: options.clusterDNS } : {}),
+      ...(options.clusterDomain !== undefined ? { clusterDomain: options.clusterDomain } : {}),
+      ...(options.resolvConf !== undefined ? { resolvConf: options.resolvConf } : {}),
+      logger,
+    });
+  const admitHandlers: AdmitHandler[] = [];
+  const status = createStatusManager({ client, clock, logger });
+  const staticPods = new Map<string, Pod>();
+
+  const workers = createPodWorkers({
+    runtime,
+    status,
+    clock,
+    logger,
+    nodeIPs,
+    ...(options.backoffInitialMs !== undefined ? { backoffInitialMs: options.backoffInitialMs } : {}),
+    ...(options.backoffMaxMs !== undefined ? { backoffMaxMs: options.backoffMaxMs } : {}),
+    pullSecrets: (pod) => pullSecrets(pod),
+    async admit(pod) {
+      const others = workers.activePods().filter((p) => p.metadata.uid !== pod.metadata.uid);
+      for (const h of admitHandlers) {
+        const r = await h(pod, others);
+        if (!r.admit) return r;
+      }
+      return { admit: true };
+    },
+  });
+
+  async function pullSecrets(pod: Pod): Promise<string[]> {
+    if (!client) return [];
+    const out: string[] = [];
+    for (const ref of pod.spec.imagePullSecrets ?? []) {
+      if (!ref.name) continue;
+      try {
+        const secret = await client.request<{ type?: string; data?: Record<string, string> }>({
+          method: "GET",
+          path: `/api/v1/namespaces/${encodeURIComponent(pod.metadata.namespace ?? "default")}/secrets/${encodeURIComponent(ref.name)}`,
+        });
+        const raw = secret.data?.[".dockerconfigjson"] ?? secret.data?.[".dockercfg"];
+        if (raw) out.push(Buffer.from(raw, "base64").toString("utf8"));
+      } catch (err) {
+        // Upstream warns (FailedToRetrieveImagePullSecret) and pulls without that secret.
+        logger.warn("image pull secret unavailable; pulling without it", {
+          pod: podDesc(pod),
+          secret: ref.name,
+          err: KubeError.from(err).message,
+        });
+      }
+    }
+    return out;
+  }
+
+  const mirrors: MirrorPodManager | undefined = client
+    ? createMirrorPodManager({ client, nodeName: options.nodeName, logger })
+    : undefined;
+  let mirrorTimer: TimerHandle | undefined;
+  let mirrorRun: Promise<void> | undefined;
+  function reconcileMirrors(): void {
+    if (!mirrors || mirrorRun || stopped) return;
+    mirrorRun = mirrors
+      .reconcile([...staticPods.values()])
+      .catch((err) => logger.warn("mirror pods not in sync; will retry", { err: String(err) }))
+      .finally(() => {
+        mirrorRun = undefined;
+      });
+  }
+  function mirrorLoop(): void {
+    if (stopped) return;
+    reconcileMirrors();
+    mirrorTimer = clock.setTimeout(mirrorLoop, MIRROR_RESYNC_MS);
+  }
+
+  const sources: PodSource[] = [];
+  if (client) {
+    sources.push(
+      createApiPodSource({
+        client,
+        nodeName: options.nodeName,
+        clock,
+        logger,
+        handler: {
+          upsert: (pod) => workers.update(pod),
+          remove: (uid) => {
+            workers.remove(uid);
+          },
+        },
+        onApiPod: (pod) => status.observeApiPod(pod),
+        onMirror(mirror, removed) {
+          mirrors?.observe(mirror, removed);
+          const key = `${mirror.metadata.namespace}/${mirror.metadata.name}`;
+          for (const s of staticPods.values()) {
+            if (`${s.metadata.namespace}/${s.metadata.name}` !== key) continue;
+            if (!removed) status.observeApiPod(mirror, s.metadata.uid);
+          }
+          if (removed || mirror.metadata.deletionTimestamp) reconcileMirrors();
+        },
+      }),
+    );
+  }
+  if (options.podManifestPath) {
+    sources.push(
+      createStaticPodSource({
+        path: options.podManifestPath,
+        nodeName: options.nodeName,
+        clock,
+        logger,
+        ...(options.fileCheckFrequencyMs !== undefined
+          ? { checkIntervalMs: options.fileCheckFrequencyMs }
+          : {}),
+        handler: {
+          upsert(pod) {
+            staticPods.set(pod.metadata.uid!, pod);
+            workers.update(pod);
+            reconcileMirrors();
+          },
+          remove(uid) {
+            staticPods.delete(uid);
+            workers.remove(uid);
+            reconcileMirrors();
+          },
+        },
+      }),
+    );
+  }
+
+  let lastHousekeepingMs = 0;
+  let housekeeping: Promise<void> | undefined;
+  function onRelist(pods: readonly RuntimePod[]): void {
+    if (housekeeping || clock.now() - lastHousekeepingMs < HOUSEKEEPING_MS) return;
+    // Orphans can only be told apart once every source delivered its complete set.
+    if (!sources.every((s) => s.synced())) return;
+    lastHousekeepingMs = clock.now();
+    const known = workers.knownUids();
+    const orphans = pods.filter((p) => !known.has(p.uid));
+    if (orphans.length === 0) return;
+    housekeeping = workers
+      .cleanupOrphans(orphans)
+      .catch((err) => logger.warn("orphan cleanup incomplete; will retry", { err: String(err) }))
+      .finally(() => {
+        housekeeping = undefined;
+      });
+  }
+
+  const pleg = createPleg({
+    runtime,
+    clock,
+    logger,
+    onPodChanged: (uid) => workers.sync(uid),
+    onRelist,
+    ...(options.relistPeriodMs !== undefined ? { relistPeriodMs: options.relistPeriodMs } : {}),
+  });
+
+  let started = false;
+  let stopped = false;
+  return {
+    runtime,
+    async start() {
+      if (started) throw new Error("kubelet already started");
+      started = true;
+      await runtime.start();
+      status.start();
+      for (const s of sources) await s.start();
+      pleg.start();
+      if (mirrors) mirrorLoop();
+      logger.info("kubelet started", { node: options.nodeName, standalone: !client, runtime: runtime.name });
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      const errors: unknown[] = [];
+      const step = async (fn: () => Promise<unknown> | undefined) => {
+        try {
+          await fn();
+        } catch (err) {
+          errors.push(err);
+        }
+      };
+      if (mirrorTimer) clock.clearTimeout(mirrorTimer);
+      await step(() => pleg.stop());
+      for (const s of sources) await step(() => s.stop());
+      await step(() => workers.stop());
+      await step(() => housekeeping);
+      await step(() => mirrorRun);
+      await step(() => status.stop());
+      await step(() => runtime.stop());
+      if (errors.length > 0) throw new AggregateError(errors, "stopping the kubelet failed");
+    },
+    activePods: () => workers.activePods(),
+    killPod: (pod, o) =>
+      workers.kill(pod, {
+        gracePeriodSeconds: o.gracePeriodSeconds,
+        ...(o.status ? { status: o.status } : {}),
+      }),
+    plegHealth: () => pleg.health(),
+    addAdmitHandler(handler) {
+      admitHandlers.push(handler);
+    },
+  };
+}

@@ -1,0 +1,285 @@
+// The kubenode-kubelet binary, built and run as a user runs it: command-line errors, and a real
+// run against the API simulator and a private containerd that registers the node, runs a static
+// pod with its mirror pod, and stops cleanly on SIGTERM.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createKubeClient, type KubeClient, loadKubeConfig } from "@kubenode/kube";
+import {
+  type ApiServer,
+  type Containerd,
+  canUseRealComponents,
+  startApiServer,
+  startContainerd,
+  waitFor,
+} from "@kubenode/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
+const MAIN = join(APP, "dist", "main.js");
+
+let dir: string;
+
+beforeAll(async () => {
+  // The test runs the built binary, so build it first (tsup, as `npm run build`).
+  const r = spawnSync("npx", ["tsup"], { cwd: APP, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`building kubenode-kubelet failed:\n${r.stdout}\n${r.stderr}`);
+  dir = await mkdtemp(join(tmpdir(), "kubenode-kubelet-cli-"));
+}, 180_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function kubelet(...args: string[]) {
+  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("kubenode-kubelet command line", () => {
+  it("prints --version and --help and exits 0", () => {
+    const version = kubelet("--version");
+    expect(version).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^kubenode-kubelet v\d+\.\d+\.\d+/),
+    });
+    const raw = kubelet("--version=raw");
+    expect(JSON.parse(raw.stdout)).toMatchObject({
+      gitVersion: expect.stringMatching(/^v/),
+      nodeVersion: process.version,
+    });
+    const help = kubelet("--help");
+    expect(help.code).toBe(0);
+    for (const flag of [
+      "--config",
+      "--kubeconfig",
+      "--container-runtime-endpoint",
+      "--hostname-override",
+      "--node-ip",
+      "--node-labels",
+      "--register-with-taints",
+      "--register-node",
+      "--pod-manifest-path",
+      "--root-dir",
+      "--max-pods",
+      "--cluster-dns",
+      "--cluster-domain",
+      "--runtime-request-timeout",
+      "--eviction-hard",
+      "--eviction-soft",
+      "--eviction-soft-grace-period",
+      "--eviction-minimum-reclaim",
+      "--v",
+      "--logging-format",
+    ])
+      expect(help.stdout).toContain(flag);
+  });
+
+  it("exits 1 naming an unknown flag or a bad flag value", () => {
+    const unknown = kubelet("--no-such-flag");
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(
+      /^E\d{4} [\d:.]+ +\d+ kubelet\] "command failed" err="failed to parse kubelet flag: unknown flag: --no-such-flag"\n/,
+    );
+    expect(unknown.stderr).toContain("Run 'kubenode-kubelet --help' for usage.");
+    const bad = kubelet("--max-pods=many");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('invalid argument \\"many\\" for \\"--max-pods\\" flag');
+  });
+
+  it("exits 1 naming unknown and mistyped fields of the config file", async () => {
+    const file = join(dir, "bad.yaml");
+    await writeFile(
+      file,
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nmaxPod: 20\nregisterNode: sometimes\n",
+    );
+    const r = kubelet(`--config=${file}`);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      `failed to load kubelet config file, path: ${file}, error: strict decoding error: unknown field \\"maxPod\\"`,
+    );
+    const typed = join(dir, "typed.yaml");
+    await writeFile(
+      typed,
+      "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nregisterNode: sometimes\n",
+    );
+    expect(kubelet(`--config=${typed}`).stderr).toContain(
+      "cannot unmarshal string into field registerNode of type bool",
+    );
+  });
+
+  it("refuses to start with a node label in a kubernetes.io namespace outside the allowed set", () => {
+    const r = kubelet("--node-labels=node-role.kubernetes.io/worker=,team=a");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      "failed to validate kubelet flags: unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: [node-role.kubernetes.io/worker]",
+    );
+  });
+
+  it("exits 1 for an unsupported --logging-format", () => {
+    const r = kubelet("--logging-format=xml");
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(
+      'logging.format: Unsupported value: \\"xml\\": supported values: \\"json\\", \\"text\\"',
+    );
+  });
+});
+
+const realComponents = await canUseRealComponents();
+
+describe.runIf(realComponents)("kubenode-kubelet against the API simulator and containerd", () => {
+  let containerd: Containerd;
+  let server: ApiServer;
+  let admin: KubeClient;
+  let child: ChildProcess | undefined;
+  let stderr = "";
+  const cleanup: (() => Promise<unknown>)[] = [];
+
+  beforeAll(async () => {
+    [containerd, server] = await Promise.all([
+      startContainerd(),
+      startApiServer({ controllers: { nodeLifecycle: false } }),
+    ]);
+    cleanup.push(
+      () => containerd.stop(),
+      () => server.stop(),
+    );
+    admin = createKubeClient(loadKubeConfig({ path: server.kubeconfigPath }));
+    cleanup.push(async () => admin.close());
+  }, 180_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill("SIGKILL");
+    const errors: unknown[] = [];
+    for (const fn of cleanup.reverse()) await fn().catch((e) => errors.push(e));
+    if (errors.length > 0) throw new AggregateError(errors, "cleanup failed");
+  });
+
+  it("registers the node Ready, runs a static pod with its mirror pod, and exits 0 on SIGTERM", async () => {
+    const manifests = join(dir, "manifests");
+    const root = join(dir, "root");
+    await rm(manifests, { recursive: true, force: true });
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(manifests, { recursive: true });
+    await writeFile(
+      join(manifests, "static-web.yaml"),
+      [
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata:",
+        "  name: static-web",
+        "  namespace: default",
+        "spec:",
+        "  hostNetwork: true",
+        "  containers:",
+        "    - name: sleeper",
+        `      image: ${containerd.busyboxImage}`,
+        "      imagePullPolicy: Never",
+        '      command: ["sleep", "3600"]',
+        "",
+      ].join("\n"),
+    );
+    const config = join(dir, "kubelet.yaml");
+    await writeFile(
+      config,
+      [
+        "apiVersion: kubelet.config.k8s.io/v1beta1",
+        "kind: KubeletConfiguration",
+        `staticPodPath: ${manifests}`,
+        `podLogsDir: ${join(dir, "logs")}`,
+        "fileCheckFrequency: 1s",
+        "nodeStatusUpdateFrequency: 1s",
+        "maxPods: 20",
+        "",
+      ].join("\n"),
+    );
+    const kubeconfig = await server.kubeconfigFor("system:node:cli-node");
+    child = spawn(
+      process.execPath,
+      [
+        MAIN,
+        `--config=${config}`,
+        `--kubeconfig=${kubeconfig}`,
+        `--container-runtime-endpoint=${containerd.endpoint}`,
+        "--hostname-override=CLI-Node",
+        "--node-ip=127.0.0.1",
+        "--node-labels=node.kubernetes.io/pool=cli",
+        `--root-dir=${root}`,
+        "--max-pods=15",
+        "--v=2",
+        "--logging-format=json",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    child.stderr!.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
+
+    const node = await waitFor(
+      "node cli-node Ready",
+      async () => {
+        const n = await admin
+          .request<{
+            metadata: { labels?: Record<string, string> };
+            status?: { capacity?: Record<string, string>; conditions?: { type: string; status: string }[] };
+          }>({
+            method: "GET",
+            path: "/api/v1/nodes/cli-node",
+          })
+          .catch(() => undefined);
+        return n?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") ? n : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}\nkubelet stderr:\n${stderr}`);
+    });
+    expect(node.metadata.labels?.["node.kubernetes.io/pool"]).toBe("cli");
+    // The flag overrides the file.
+    expect(node.status?.capacity?.pods).toBe("15");
+
+    const mirror = await waitFor(
+      "mirror pod of static-web Running",
+      async () => {
+        const p = await admin
+          .request<{ metadata: { annotations?: Record<string, string> }; status?: { phase?: string } }>({
+            method: "GET",
+            path: "/api/v1/namespaces/default/pods/static-web-cli-node",
+          })
+          .catch(() => undefined);
+        return p?.status?.phase === "Running" ? p : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 250 },
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}\nkubelet stderr:\n${stderr}`);
+    });
+    expect(mirror.metadata.annotations?.["kubernetes.io/config.mirror"]).toBeTruthy();
+    const records = () =>
+      stderr
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records()).toContainEqual(
+      expect.objectContaining({ msg: "Started kubelet", v: 0, node: "cli-node", ts: expect.any(Number) }),
+    );
+
+    child.kill("SIGTERM");
+    const code = await Promise.race([
+      exited,
+      new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000)),
+    ]);
+    expect(code, `kubelet stderr:\n${stderr}`).toBe(0);
+    expect(records()).toContainEqual(
+      expect.objectContaining({ msg: "Received signal, shutting down", signal: "SIGTERM" }),
+    );
+    // Every line on stderr is a JSON record.
+    expect(stderr.split("\n").filter((l) => l !== "" && !l.startsWith("{"))).toEqual([]);
+
+    // The static pod's container keeps running after the kubelet stops (adopted by the next
+    // start); remove it so the private containerd stops clean.
+    const listed = await containerd.ctr(["containers", "list", "-q"]);
+    expect(listed.trim()).not.toBe("");
+  }, 240_000);
+});

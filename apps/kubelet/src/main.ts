@@ -1,0 +1,238 @@
+#!/usr/bin/env node
+// kubenode-kubelet: the binary. Parses flags and the config file, builds the logger, the CRI and
+// API clients, the kubelet (createKubelet) and its node module, and stops them cleanly on
+// SIGTERM/SIGINT. Exits 0 after --help/--version or a clean stop, 1 on any error, printing it as
+// upstream's kubelet does (`"command failed" err="..."`).
+import { createRequire } from "node:module";
+import { type CriClient, createCriClient } from "@kubenode/cri-client";
+import {
+  createKubeClient,
+  createLogger,
+  createRealClock,
+  type KubeClient,
+  type LogFormat,
+  type Logger,
+  loadKubeConfig,
+} from "@kubenode/kube";
+import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConfig } from "./config/index.js";
+import { createKubelet, type Kubelet } from "./kubelet.js";
+import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
+import { createCriRuntime } from "./runtime/cri-runtime.js";
+
+const BIN = "kubenode-kubelet";
+
+function packageVersion(): string {
+  try {
+    return (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+  } catch {
+    return "0.0.0";
+  }
+}
+
+/** Node module settings from the resolved configuration. */
+export function nodeModuleConfig(r: ResolvedKubeletConfig, kubeletVersion: string): NodeModuleConfig {
+  const c = r.config;
+  return {
+    maxPods: c.maxPods,
+    registerNode: c.registerNode,
+    registerWithTaints: c.registerWithTaints,
+    nodeLabels: r.flags.nodeLabels,
+    nodeIPs: r.flags.nodeIPs,
+    kubeReserved: c.kubeReserved,
+    systemReserved: c.systemReserved,
+    eviction: {
+      ...(c.evictionHard ? { evictionHard: c.evictionHard } : {}),
+      evictionSoft: c.evictionSoft,
+      evictionSoftGracePeriod: c.evictionSoftGracePeriod,
+      evictionMinimumReclaim: c.evictionMinimumReclaim,
+      mergeDefaultEvictionSettings: c.mergeDefaultEvictionSettings,
+      enforceNodeAllocatable: c.enforceNodeAllocatable,
+    },
+    evictionPressureTransitionPeriodMs: durationMs(c.evictionPressureTransitionPeriod),
+    evictionMaxPodGracePeriodSeconds: c.evictionMaxPodGracePeriod,
+    localStorageCapacityIsolation: c.localStorageCapacityIsolation,
+    nodeStatusUpdateFrequencyMs: durationMs(c.nodeStatusUpdateFrequency),
+    nodeStatusReportFrequencyMs: durationMs(c.nodeStatusReportFrequency),
+    nodeLeaseDurationSeconds: c.nodeLeaseDurationSeconds,
+    nodeStatusMaxImages: c.nodeStatusMaxImages,
+    kubeletVersion,
+    kubeletPort: c.port,
+    rootDir: r.flags.rootDir,
+  };
+}
+
+interface Running {
+  stop(): Promise<void>;
+}
+
+async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Promise<Running> {
+  const c = r.config;
+  const closers: (() => Promise<unknown> | unknown)[] = [];
+  const stopAll = async () => {
+    const errors: unknown[] = [];
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, "stopping the kubelet failed");
+  };
+  try {
+    for (const field of r.ignoredFields)
+      log.warn("KubeletConfiguration field is not supported by this kubelet and is ignored", { field });
+    let client: KubeClient | undefined;
+    if (r.flags.kubeconfig) {
+      try {
+        client = createKubeClient(loadKubeConfig({ path: r.flags.kubeconfig }), {
+          userAgent: `${BIN}/v${version} (${r.nodeName})`,
+        });
+      } catch (err) {
+        throw new Error(
+          `invalid kubeconfig ${JSON.stringify(r.flags.kubeconfig)}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
+      closers.push(() => client?.close());
+    } else {
+      log.info("Standalone mode, no API client: running static pods only", {
+        podManifestPath: c.staticPodPath || "<none>",
+      });
+    }
+    const runtimeRequestTimeoutMs = durationMs(c.runtimeRequestTimeout);
+    const cri: CriClient = createCriClient({
+      endpoint: c.containerRuntimeEndpoint,
+      timeoutMs: runtimeRequestTimeoutMs,
+    });
+    closers.push(() => cri.close());
+    const clock = createRealClock();
+    const runtimeSettings = {
+      podLogsDir: c.podLogsDir,
+      clusterDNS: c.clusterDNS,
+      clusterDomain: c.clusterDomain,
+      resolvConf: c.resolvConf,
+    };
+    const kubelet: Kubelet = createKubelet({
+      nodeName: r.nodeName,
+      ...(client ? { client } : {}),
+      runtime: createCriRuntime({
+        client: cri,
+        requestTimeoutMs: runtimeRequestTimeoutMs,
+        logger: log,
+        ...runtimeSettings,
+      }),
+      ...runtimeSettings,
+      ...(c.staticPodPath ? { podManifestPath: c.staticPodPath } : {}),
+      fileCheckFrequencyMs: durationMs(c.fileCheckFrequency),
+      rootDir: r.flags.rootDir,
+      runtimeRequestTimeoutMs,
+      ...(r.flags.nodeIPs.length ? { nodeIPs: r.flags.nodeIPs } : {}),
+      logger: log,
+      clock,
+    });
+    const node: NodeModule = createNodeModule({
+      nodeName: r.nodeName,
+      ...(client ? { client } : {}),
+      runtime: kubelet.runtime,
+      cri,
+      kubelet,
+      config: nodeModuleConfig(r, `v${version}`),
+      clock,
+      logger: log,
+    });
+    kubelet.addAdmitHandler((pod, active) => node.admit(pod, active));
+    // Stop order: the node module (it kills pods through the kubelet), then the kubelet, then clients.
+    closers.push(() => kubelet.stop());
+    await kubelet.start();
+    closers.push(() => node.stop());
+    node.start();
+    log.info("Started kubelet", { node: r.nodeName, version: `v${version}`, standalone: r.standalone });
+    return { stop: stopAll };
+  } catch (err) {
+    await stopAll().catch((e) => log.error("Cleanup after a failed start failed", e));
+    throw err;
+  }
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof AggregateError) return [err.message, ...err.errors.map(errorText)].join("; ");
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** The binary's entry point; returns the exit code once the kubelet has stopped (or failed). */
+export async function main(
+  argv: readonly string[],
+  io: { stdout: (s: string) => void; stderr: (s: string) => void } = {
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+  },
+  signals: NodeJS.EventEmitter = process,
+): Promise<number> {
+  const version = packageVersion();
+  let log: Logger = createLogger({ write: io.stderr, source: "kubelet" });
+  let resolved: ResolvedKubeletConfig;
+  try {
+    const cmd = await resolveKubeletConfig(argv);
+    if (cmd.action === "help") {
+      io.stdout(cmd.text);
+      return 0;
+    }
+    if (cmd.action === "version") {
+      io.stdout(
+        cmd.raw
+          ? `${JSON.stringify({ gitVersion: `v${version}`, nodeVersion: process.version, platform: `${process.platform}/${process.arch}` })}\n`
+          : `${BIN} v${version}\n`,
+      );
+      return 0;
+    }
+    resolved = cmd.resolved;
+  } catch (err) {
+    log.error("command failed", errorText(err));
+    if (err instanceof ConfigError && err.code === "InvalidFlag")
+      io.stderr(`Run '${BIN} --help' for usage.\n`);
+    return 1;
+  }
+  log = createLogger({
+    write: io.stderr,
+    source: "kubelet",
+    format: resolved.config.logging.format as LogFormat,
+    verbosity: resolved.config.logging.verbosity,
+  });
+  let running: Running;
+  try {
+    running = await run(resolved, log, version);
+  } catch (err) {
+    log.error("command failed", errorText(err));
+    return 1;
+  }
+  const signal = await new Promise<string>((resolve) => {
+    const on = (name: string) => () => resolve(name);
+    signals.once("SIGTERM", on("SIGTERM"));
+    signals.once("SIGINT", on("SIGINT"));
+  });
+  log.info("Received signal, shutting down", { signal });
+  // A second signal while stopping exits at once.
+  const force = () => process.exit(1);
+  signals.once("SIGTERM", force);
+  signals.once("SIGINT", force);
+  try {
+    await running.stop();
+    log.info("Kubelet stopped");
+    return 0;
+  } catch (err) {
+    log.error("command failed", errorText(err));
+    return 1;
+  } finally {
+    signals.off("SIGTERM", force);
+    signals.off("SIGINT", force);
+  }
+}
+
+// Run only as the binary, not when imported (tests import main()).
+const invokedAs = process.argv[1] ?? "";
+if (/(^|[/\\])(main\.(js|ts)|kubenode-kubelet)$/.test(invokedAs)) {
+  void main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -1,0 +1,233 @@
+// End to end: pods run by createKubelet on a private containerd, driven through the API simulator.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ContainerStatus, Pod } from "../src/api.js";
+import type { Kubelet } from "../src/kubelet.js";
+import { httpd, type Rig, realComponents, startRig } from "./rig.js";
+
+const status = (pod: Pod, name: string): ContainerStatus | undefined =>
+  pod.status?.containerStatuses?.find((c) => c.name === name);
+const cond = (pod: Pod, type: string) => pod.status?.conditions?.find((c) => c.type === type)?.status;
+
+describe.runIf(realComponents)("kubelet pod lifecycle (containerd + API simulator)", () => {
+  let rig: Rig;
+  let kubelet: Kubelet;
+  let image: string;
+
+  beforeAll(async () => {
+    rig = await startRig();
+    image = rig.containerd.busyboxImage;
+    kubelet = await rig.startKubelet();
+  });
+  afterAll(async () => {
+    await rig?.stop();
+  });
+
+  it("runs a pod to Running with upstream's status, its IP reachable on the pod network", async () => {
+    const created = await rig.createPod({
+      metadata: { name: "web", labels: { app: "web" } },
+      spec: {
+        containers: [
+          {
+            name: "web",
+            image,
+            command: httpd("hello-web"),
+            ports: [{ containerPort: 8080 }],
+            resources: { limits: { cpu: "250m", memory: "64Mi" } },
+          },
+        ],
+      },
+    });
+    const pod = await rig.waitPod("web", "Ready", (p) => cond(p, "Ready") === "True");
+    const cs = status(pod, "web")!;
+    expect(pod.status?.phase).toBe("Running");
+    expect(cs.state.running?.startedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(cs).toMatchObject({ ready: true, started: true, restartCount: 0, lastState: {} });
+    expect(cs.containerID).toMatch(/^containerd:\/\/[0-9a-f]{64}$/);
+    expect(cs.imageID).not.toBe("");
+    expect(pod.status?.qosClass).toBe("Guaranteed");
+    expect(pod.status?.hostIP).toBe("127.0.0.1");
+    expect(pod.status?.startTime).toBeDefined();
+    for (const t of ["PodReadyToStartContainers", "Initialized", "ContainersReady", "Ready"])
+      expect(cond(pod, t)).toBe("True");
+    const podIP = pod.status?.podIP ?? "";
+    const subnetPrefix = rig.containerd.podSubnet!.split(".").slice(0, 3).join(".");
+    expect(podIP.startsWith(`${subnetPrefix}.`)).toBe(true);
+    expect(pod.status?.podIPs).toEqual([{ ip: podIP }]);
+    const body = await fetchRetry(`http://${podIP}:8080/`);
+    expect(body.trim()).toBe("hello-web");
+
+    // What crictl and a restarted kubelet read: upstream's labels and annotations.
+    const { containers } = await rig.cri.listContainers({
+      filter: { labelSelector: { "io.kubernetes.pod.uid": created.metadata.uid! } },
+    });
+    expect(containers).toHaveLength(1);
+    expect(containers[0]!.labels).toEqual({
+      "io.kubernetes.pod.name": "web",
+      "io.kubernetes.pod.namespace": "default",
+      "io.kubernetes.pod.uid": created.metadata.uid,
+      "io.kubernetes.container.name": "web",
+    });
+    expect(containers[0]!.annotations["io.kubernetes.container.restartCount"]).toBe("0");
+    expect(containers[0]!.annotations["io.kubernetes.container.hash"]).toMatch(/^[0-9a-f]+$/);
+    const { items: sandboxes } = await rig.cri.listPodSandbox({
+      filter: { labelSelector: { "io.kubernetes.pod.uid": created.metadata.uid! } },
+    });
+    expect(sandboxes[0]!.labels.app).toBe("web");
+    // The CRI log of restart 0 under <podLogsDir>/<ns>_<name>_<uid>/<container>/0.log exists.
+    const logFile = join(rig.podLogsDir, `default_web_${created.metadata.uid}`, "web", "0.log");
+    await expect(readFile(logFile, "utf8")).resolves.toBeTypeOf("string");
+    const wide = await rig.kubectl(["get", "pods", "web", "-o", "wide"]);
+    expect(wide).toMatch(
+      new RegExp(`web\\s+1/1\\s+Running\\s+0\\s+\\S+\\s+${podIP.replaceAll(".", "\\.")}\\s+node-a`),
+    );
+  });
+
+  it("runs every container of a multi-container pod in one sandbox", async () => {
+    await rig.createPod({
+      metadata: { name: "multi" },
+      spec: {
+        containers: [
+          { name: "server", image, command: httpd("from-server") },
+          // The second container reaches the first over the shared localhost, then keeps running.
+          {
+            name: "client",
+            image,
+            command: [
+              "sh",
+              "-c",
+              "until wget -q -O /tmp/got http://127.0.0.1:8080/; do sleep 0.2; done; cat /tmp/got; exec sleep 3600",
+            ],
+          },
+        ],
+      },
+    });
+    const pod = await rig.waitPod("multi", "both containers ready", (p) => cond(p, "Ready") === "True");
+    expect(pod.status?.containerStatuses?.map((c) => c.name)).toEqual(["server", "client"]);
+    expect(status(pod, "server")!.containerID).not.toBe(status(pod, "client")!.containerID);
+    const log = await readFile(
+      join(rig.podLogsDir, `default_multi_${pod.metadata.uid}`, "client", "0.log"),
+      "utf8",
+    );
+    expect(log).toMatch(/ stdout F from-server$/m);
+  });
+
+  it("ends restartPolicy Never pods Succeeded on exit 0 and Failed with the exit code on exit 1", async () => {
+    for (const [name, code] of [
+      ["ok", 0],
+      ["bad", 1],
+    ] as const) {
+      await rig.createPod({
+        metadata: { name },
+        spec: {
+          restartPolicy: "Never",
+          containers: [{ name: "main", image, command: ["sh", "-c", `exit ${code}`] }],
+        },
+      });
+    }
+    const ok = await rig.waitPod("ok", "Succeeded", (p) => p.status?.phase === "Succeeded");
+    expect(status(ok, "main")!.state.terminated).toMatchObject({ exitCode: 0, reason: "Completed" });
+    expect(cond(ok, "Ready")).toBe("False");
+    const bad = await rig.waitPod("bad", "Failed", (p) => p.status?.phase === "Failed");
+    expect(status(bad, "main")!.state.terminated).toMatchObject({ exitCode: 1, reason: "Error" });
+    expect(status(bad, "main")!.restartCount).toBe(0);
+  });
+
+  it("stops a deleted pod with SIGTERM within its grace period, then the pod leaves the API", async () => {
+    const created = await rig.createPod({
+      metadata: { name: "graceful" },
+      spec: {
+        terminationGracePeriodSeconds: 30,
+        containers: [
+          {
+            name: "main",
+            image,
+            command: ["sh", "-c", "trap 'echo got-TERM; exit 0' TERM; while true; do sleep 0.2; done"],
+          },
+        ],
+      },
+    });
+    await rig.waitPod("graceful", "Running", (p) => cond(p, "Ready") === "True");
+    const t0 = Date.now();
+    await rig.admin.request({ method: "DELETE", path: "/api/v1/namespaces/default/pods/graceful" });
+    const { waitFor } = await import("@kubenode/testkit");
+    await waitFor("pod graceful deleted", async () => ((await rig.getPod("graceful")) ? undefined : true), {
+      timeoutMs: 60_000,
+    });
+    // Gone well within the 30 s grace period: the container honoured SIGTERM.
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const log = await readFile(
+      join(rig.podLogsDir, `default_graceful_${created.metadata.uid}`, "main", "0.log"),
+      "utf8",
+    );
+    expect(log).toMatch(/stdout F got-TERM/);
+    await waitFor("runtime state of the pod removed", async () => {
+      const { containers } = await rig.cri.listContainers({
+        filter: { labelSelector: { "io.kubernetes.pod.uid": created.metadata.uid! } },
+      });
+      const { items } = await rig.cri.listPodSandbox({
+        filter: { labelSelector: { "io.kubernetes.pod.uid": created.metadata.uid! } },
+      });
+      return containers.length === 0 && items.length === 0 ? true : undefined;
+    });
+  });
+
+  it("gives a bad pod a clear waiting reason and leaves the other pods running", async () => {
+    await rig.createPod({
+      metadata: { name: "bad-image" },
+      spec: { containers: [{ name: "main", image: "Not A Valid//Image" }] },
+    });
+    await rig.createPod({
+      metadata: { name: "bad-env" },
+      spec: {
+        containers: [
+          {
+            name: "main",
+            image,
+            command: ["sleep", "3600"],
+            env: [{ name: "X", valueFrom: { configMapKeyRef: { name: "nope", key: "k" } } }],
+          },
+        ],
+      },
+    });
+    await rig.createPod({
+      metadata: { name: "good" },
+      spec: { containers: [{ name: "main", image, command: ["sleep", "3600"] }] },
+    });
+    const badImage = await rig.waitPod(
+      "bad-image",
+      "InvalidImageName",
+      (p) => status(p, "main")?.state.waiting?.reason === "InvalidImageName",
+    );
+    expect(status(badImage, "main")!.state.waiting!.message).toContain(
+      'couldn\'t parse image name "Not A Valid//Image"',
+    );
+    expect(badImage.status?.phase).toBe("Pending");
+    const badEnv = await rig.waitPod(
+      "bad-env",
+      "CreateContainerConfigError",
+      (p) => status(p, "main")?.state.waiting?.reason === "CreateContainerConfigError",
+    );
+    expect(status(badEnv, "main")!.state.waiting!.message).toContain('env var "X"');
+    await rig.waitPod("good", "Running", (p) => cond(p, "Ready") === "True");
+    expect(cond((await rig.getPod("web"))!, "Ready")).toBe("True");
+    expect(kubelet.plegHealth()).toEqual({ healthy: true });
+  });
+});
+
+async function fetchRetry(url: string): Promise<string> {
+  const { waitFor } = await import("@kubenode/testkit");
+  return waitFor(
+    `GET ${url}`,
+    async () => {
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+        return res.ok ? await res.text() : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
+}

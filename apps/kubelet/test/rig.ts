@@ -1,0 +1,202 @@
+// Shared rig of the kubelet's integration tests: a private containerd, the API server simulator
+// with this node registered, clients for the admin and the node identity, and kubelets built with
+// createKubelet against them. stop() removes everything it made, also after failures.
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type CriClient, createCriClient } from "@kubenode/cri-client";
+import {
+  type Clock,
+  createKubeClient,
+  createLogger,
+  type KubeClient,
+  loadKubeConfig,
+  silentLogger,
+} from "@kubenode/kube";
+import {
+  type ApiServer,
+  type Containerd,
+  canUseRealComponents,
+  startApiServer,
+  startContainerd,
+  waitFor,
+} from "@kubenode/testkit";
+import type { Pod } from "../src/api.js";
+import { createKubelet, type Kubelet, type KubeletOptions } from "../src/kubelet.js";
+
+export const NODE = "node-a";
+
+/** Whether the real components are usable; under CI=true a missing one fails the run. */
+export const realComponents = await canUseRealComponents();
+
+export interface Rig {
+  containerd: Containerd;
+  server: ApiServer;
+  admin: KubeClient;
+  /** The node's own identity (system:node:node-a), as a kubelet uses. */
+  nodeClient: KubeClient;
+  cri: CriClient;
+  tmp: string;
+  podLogsDir: string;
+  startKubelet(overrides?: Partial<KubeletOptions>): Promise<Kubelet>;
+  createPod(pod: Partial<Pod> & { metadata: { name: string } }): Promise<Pod>;
+  getPod(name: string, namespace?: string): Promise<Pod | undefined>;
+  waitPod(name: string, what: string, ok: (pod: Pod) => boolean, timeoutMs?: number): Promise<Pod>;
+  kubectl(args: string[]): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const exec = promisify(execFile);
+
+export async function startRig(): Promise<Rig> {
+  const cleanup: (() => Promise<unknown> | unknown)[] = [];
+  const stop = async () => {
+    const errors: unknown[] = [];
+    for (const fn of cleanup.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, "rig cleanup failed");
+  };
+  try {
+    const [containerd, server] = await Promise.all([
+      startContainerd(),
+      startApiServer({ controllers: { nodeLifecycle: false } }),
+    ]);
+    cleanup.push(
+      () => containerd.stop(),
+      () => server.stop(),
+    );
+    const tmp = await mkdtemp(join(tmpdir(), "kubenode-kubelet-test-"));
+    cleanup.push(() => rm(tmp, { recursive: true, force: true }));
+    const admin = createKubeClient(loadKubeConfig({ path: server.kubeconfigPath }));
+    const nodeClient = createKubeClient(
+      loadKubeConfig({ path: await server.kubeconfigFor(`system:node:${NODE}`) }),
+    );
+    cleanup.push(
+      () => admin.close(),
+      () => nodeClient.close(),
+    );
+    await admin.request({
+      method: "POST",
+      path: "/api/v1/nodes",
+      body: {
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name: NODE, labels: { "kubernetes.io/hostname": NODE } },
+      },
+    });
+    const cri = createCriClient({ endpoint: containerd.endpoint });
+    cleanup.push(() => cri.close());
+    const podLogsDir = join(tmp, "pods");
+    const kubelets: Kubelet[] = [];
+    cleanup.push(async () => {
+      for (const k of kubelets) await k.stop();
+    });
+    const logger = process.env.KUBELET_TEST_LOG
+      ? createLogger({ verbosity: Number(process.env.KUBELET_TEST_LOG) || 0 })
+      : silentLogger;
+    const rig: Rig = {
+      containerd,
+      server,
+      admin,
+      nodeClient,
+      cri,
+      tmp,
+      podLogsDir,
+      async startKubelet(overrides = {}) {
+        const kubelet = createKubelet({
+          nodeName: NODE,
+          client: nodeClient,
+          criEndpoint: containerd.endpoint,
+          podLogsDir,
+          rootDir: join(tmp, "root"),
+          nodeIPs: ["127.0.0.1"],
+          clusterDNS: ["10.96.0.10"],
+          clusterDomain: "cluster.local",
+          logger,
+          ...overrides,
+        });
+        kubelets.push(kubelet);
+        await kubelet.start();
+        return kubelet;
+      },
+      async createPod(pod) {
+        const ns = pod.metadata.namespace ?? "default";
+        return admin.request<Pod>({
+          method: "POST",
+          path: `/api/v1/namespaces/${ns}/pods`,
+          body: {
+            apiVersion: "v1",
+            kind: "Pod",
+            ...pod,
+            spec: { nodeName: NODE, terminationGracePeriodSeconds: 5, ...pod.spec },
+          },
+        });
+      },
+      async getPod(name, namespace = "default") {
+        try {
+          return await admin.request<Pod>({
+            method: "GET",
+            path: `/api/v1/namespaces/${namespace}/pods/${name}`,
+          });
+        } catch (err) {
+          if ((err as { code?: string }).code === "NotFound") return undefined;
+          throw err;
+        }
+      },
+      async waitPod(name, what, ok, timeoutMs = 90_000) {
+        let last: Pod | undefined;
+        try {
+          return await waitFor(
+            `pod ${name}: ${what}`,
+            async () => {
+              last = await rig.getPod(name);
+              return last && ok(last) ? last : undefined;
+            },
+            { timeoutMs, intervalMs: 200 },
+          );
+        } catch (err) {
+          throw new Error(`${(err as Error).message}; last status: ${JSON.stringify(last?.status)}`, {
+            cause: err,
+          });
+        }
+      },
+      async kubectl(args) {
+        const { stdout } = await exec("kubectl", ["--kubeconfig", server.kubeconfigPath, ...args]);
+        return stdout;
+      },
+      stop,
+    };
+    return rig;
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}
+
+/** Steps a fake clock one second at a time until `check` returns a value. */
+export async function stepUntil<T>(
+  clock: Clock & { step(ms: number): Promise<void> },
+  what: string,
+  check: () => Promise<T | undefined>,
+  { maxSteps = 600, stepMs = 1000 } = {},
+): Promise<T> {
+  const { advanceFakeClock } = await import("@kubenode/testkit");
+  for (let i = 0; i < maxSteps; i++) {
+    const v = await check();
+    if (v !== undefined) return v;
+    await advanceFakeClock(clock as never, stepMs, { timeoutMs: 60_000 });
+  }
+  throw new Error(`${what}: not reached after ${maxSteps} steps of ${stepMs} ms`);
+}
+
+/** A container command that serves HTTP on 8080 with a body naming the pod. */
+export function httpd(body: string): string[] {
+  return ["sh", "-c", `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 8080 -h /www`];
+}
