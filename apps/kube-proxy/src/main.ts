@@ -9,4 +9,6 @@
 
 import { runCli } from "./cli.js";
 
-await runCli(process.argv.slice(2));
+// runCli never rejects (errors become the exit code). No top-level await: the single-executable
+// build bundles this file as CommonJS.
+void runCli(process.argv.slice(2));

@@ -1,0 +1,3 @@
+import { kubenodeVitest } from "@kubenode/vitest-config";
+
+export default kubenodeVitest();
