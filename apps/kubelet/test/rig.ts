@@ -17,6 +17,7 @@ import {
 } from "@kubenode/kube";
 import {
   type ApiServer,
+  advanceFakeClock,
   type Containerd,
   canUseRealComponents,
   startApiServer,
@@ -180,18 +181,23 @@ export async function startRig(): Promise<Rig> {
   }
 }
 
-/** Steps a fake clock one second at a time until `check` returns a value. */
+/**
+ * Steps a fake clock one second at a time until `check` returns a value. After each step the real
+ * work it triggered (CRI calls, status writes) gets up to `settleMs` of real time, polled, so states
+ * that last only a few stepped seconds are still observed.
+ */
 export async function stepUntil<T>(
   clock: Clock & { step(ms: number): Promise<void> },
   what: string,
   check: () => Promise<T | undefined>,
-  { maxSteps = 600, stepMs = 1000 } = {},
+  { maxSteps = 600, stepMs = 1000, settleMs = 1000 } = {},
 ): Promise<T> {
-  const { advanceFakeClock } = await import("@kubenode/testkit");
   for (let i = 0; i < maxSteps; i++) {
-    const v = await check();
-    if (v !== undefined) return v;
-    await advanceFakeClock(clock as never, stepMs, { timeoutMs: 60_000 });
+    try {
+      return await waitFor(what, check, { timeoutMs: i === 0 ? 30_000 : settleMs, intervalMs: 100 });
+    } catch {
+      await advanceFakeClock(clock as never, stepMs, { timeoutMs: 60_000 });
+    }
   }
   throw new Error(`${what}: not reached after ${maxSteps} steps of ${stepMs} ms`);
 }
