@@ -266,7 +266,14 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
       clock,
       ...(cfg.podsCgroup ? { podsCgroup: cfg.podsCgroup } : {}),
       ...(cri
-        ? { pods: createCriPodStatsSource(cri), imageFs: () => criImageFsStats(cri, clock.now()) }
+        ? {
+            pods: createCriPodStatsSource(cri, (err) =>
+              logger.v(4, "ListPodSandboxStats failed, using ListContainerStats", {
+                err: err instanceof Error ? err.message : String(err),
+              }),
+            ),
+            imageFs: () => criImageFsStats(cri, clock.now()),
+          }
         : {}),
     });
   const recorder: EventRecorder | undefined = client
