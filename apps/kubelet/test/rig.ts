@@ -12,6 +12,7 @@ import {
   createKubeClient,
   createLogger,
   type KubeClient,
+  type Logger,
   loadKubeConfig,
   silentLogger,
 } from "@kubenode/kube";
@@ -205,4 +206,28 @@ export async function stepUntil<T>(
 /** A container command that serves HTTP on 8080 with a body naming the pod. */
 export function httpd(body: string): string[] {
   return ["sh", "-c", `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 8080 -h /www`];
+}
+
+/** One record kept by {@link recordingLogger}. */
+export interface LogRecord {
+  level: "info" | "warn" | "error";
+  name: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** A Logger that keeps records in memory, for assertions on what the kubelet reported. */
+export function recordingLogger(): { logger: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const make = (name: string): Logger => ({
+    info: (msg, fields = {}) => records.push({ level: "info", name, msg, fields }),
+    v: (level, msg, fields = {}) => {
+      if (level <= 2) records.push({ level: "info", name, msg, fields });
+    },
+    enabled: (level) => level <= 2,
+    warn: (msg, fields = {}) => records.push({ level: "warn", name, msg, fields }),
+    error: (msg, err, fields = {}) => records.push({ level: "error", name, msg, fields: { ...fields, err } }),
+    withName: (child) => make(name ? `${name}.${child}` : child),
+  });
+  return { logger: make(""), records };
 }
