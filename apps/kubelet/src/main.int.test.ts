@@ -118,6 +118,21 @@ describe("kubenode-kubelet command line", () => {
     );
   });
 
+  it("exits 1 naming an unreachable runtime socket or a missing kubeconfig", () => {
+    const socket = join(dir, "no-such.sock");
+    const runtime = kubelet(
+      `--container-runtime-endpoint=unix://${socket}`,
+      `--root-dir=${join(dir, "root-x")}`,
+    );
+    expect(runtime.code).toBe(1);
+    expect(runtime.stderr).toContain(
+      `"command failed" err="cannot reach the CRI runtime at unix://${socket}`,
+    );
+    const kubeconfig = kubelet(`--kubeconfig=${join(dir, "missing.conf")}`);
+    expect(kubeconfig.code).toBe(1);
+    expect(kubeconfig.stderr).toContain(`invalid kubeconfig \\"${join(dir, "missing.conf")}\\"`);
+  });
+
   it("exits 1 for an unsupported --logging-format", () => {
     const r = kubelet("--logging-format=xml");
     expect(r.code).toBe(1);
