@@ -297,4 +297,81 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
     const listed = await containerd.ctr(["containers", "list", "-q"]);
     expect(listed.trim()).not.toBe("");
   }, 240_000);
+
+  it("without --kubeconfig runs static pods only (standalone) and exits 0 on SIGINT", async () => {
+    const manifests = join(dir, "standalone-manifests");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(manifests, { recursive: true });
+    await writeFile(
+      join(manifests, "solo.json"),
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "solo", namespace: "default" },
+        spec: {
+          hostNetwork: true,
+          containers: [
+            {
+              name: "solo",
+              image: containerd.busyboxImage,
+              imagePullPolicy: "Never",
+              command: ["sleep", "3600"],
+            },
+          ],
+        },
+      }),
+    );
+    let err = "";
+    const solo = spawn(
+      process.execPath,
+      [
+        MAIN,
+        `--pod-manifest-path=${manifests}`,
+        `--container-runtime-endpoint=${containerd.endpoint}`,
+        "--hostname-override=solo-node",
+        `--root-dir=${join(dir, "standalone-root")}`,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    cleanup.push(async () => {
+      if (solo.exitCode === null) solo.kill("SIGKILL");
+    });
+    solo.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => solo.once("exit", (code) => resolve(code)));
+    // The static pod's container runs on containerd, labelled as the kubelet labels it.
+    await waitFor(
+      "static pod solo running on containerd",
+      async () => {
+        const out = await containerd.ctr(["containers", "list"]);
+        const labels = await Promise.all(
+          out
+            .split("\n")
+            .slice(1)
+            .map((l) => l.split(/\s+/)[0])
+            .filter((id): id is string => Boolean(id))
+            .map((id) => containerd.ctr(["containers", "info", id]).catch(() => "")),
+        );
+        return labels.some((info) => info.includes('"io.kubernetes.pod.name": "solo-solo-node"'))
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    ).catch((e) => {
+      throw new Error(`${(e as Error).message}\nkubelet stderr:\n${err}`);
+    });
+    expect(err).toContain('"Standalone mode, no API client: running static pods only"');
+    // No Node was registered for it.
+    await expect(admin.request({ method: "GET", path: "/api/v1/nodes/solo-node" })).rejects.toMatchObject({
+      code: "NotFound",
+    });
+    solo.kill("SIGINT");
+    const code = await Promise.race([
+      exited,
+      new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000)),
+    ]);
+    expect(code, `kubelet stderr:\n${err}`).toBe(0);
+    expect(err).toContain('"Received signal, shutting down" signal="SIGINT"');
+  }, 240_000);
 });
