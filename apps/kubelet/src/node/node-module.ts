@@ -195,13 +195,76 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     maxImages: cfg.nodeStatusMaxImages ?? 50,
   };
 
-  let eviction: EvictionManager | undefined;
+  const stats =
+    options.stats ??
+    createHostStatsProvider({
+      rootDir,
+      clock,
+      ...(cfg.podsCgroup ? { podsCgroup: cfg.podsCgroup } : {}),
+      ...(cri
+        ? {
+            pods: createCriPodStatsSource(cri, (err) =>
+              logger.v(4, "ListPodSandboxStats failed, using ListContainerStats", {
+                err: err instanceof Error ? err.message : String(err),
+              }),
+            ),
+            imageFs: () => criImageFsStats(cri, clock.now()),
+          }
+        : {}),
+    });
+  const recorder: EventRecorder | undefined = client
+    ? createApiEventRecorder(client, nodeName, clock)
+    : undefined;
+
+  const eviction = createEvictionManager({
+    thresholds,
+    stats,
+    clock,
+    nodeName,
+    logger: logger.withName("eviction"),
+    pods: { activePods: () => kubelet.activePods() as EvictionPod[] },
+    killer: {
+      async killPod(req) {
+        const pod = req.pod as Pod;
+        logger.info("Evicting pod", {
+          pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
+          signal: req.signal,
+        });
+        await kubelet.killPod(pod, {
+          gracePeriodSeconds: req.gracePeriodSeconds,
+          status: evictionStatus(req, new Date(clock.now()).toISOString().replace(/\.\d+Z$/, "Z")),
+        });
+      },
+    },
+    podCleanedUp: (pod) => !kubelet.activePods().some((p) => p.metadata.uid === pod.metadata?.uid),
+    ...(options.reclaim ? { reclaim: options.reclaim } : {}),
+    ...(recorder ? { recorder } : {}),
+    ...(options.evictionIntervalMs ? { monitoringIntervalMs: options.evictionIntervalMs } : {}),
+    ...(cfg.evictionPressureTransitionPeriodMs !== undefined
+      ? { pressureTransitionPeriodMs: cfg.evictionPressureTransitionPeriodMs }
+      : {}),
+    ...(cfg.evictionMaxPodGracePeriodSeconds !== undefined
+      ? { maxPodGracePeriodSeconds: cfg.evictionMaxPodGracePeriodSeconds }
+      : {}),
+    ...(cfg.localStorageCapacityIsolation !== undefined
+      ? { localStorageCapacityIsolation: cfg.localStorageCapacityIsolation }
+      : {}),
+    ...(cri
+      ? {
+          dedicatedImageFs: async () => {
+            const mount = await criImageFsMountpoint(cri);
+            return mount ? hasDedicatedImageFs(rootDir, mount) : false;
+          },
+        }
+      : {}),
+  });
+
   const pressure = {
     async pressure() {
       return {
-        memory: eviction?.isUnderMemoryPressure() ?? false,
-        disk: eviction?.isUnderDiskPressure() ?? false,
-        pid: eviction?.isUnderPIDPressure() ?? false,
+        memory: eviction.isUnderMemoryPressure(),
+        disk: eviction.isUnderDiskPressure(),
+        pid: eviction.isUnderPIDPressure(),
       };
     },
   };
@@ -259,71 +322,6 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
       })
     : undefined;
 
-  const stats =
-    options.stats ??
-    createHostStatsProvider({
-      rootDir,
-      clock,
-      ...(cfg.podsCgroup ? { podsCgroup: cfg.podsCgroup } : {}),
-      ...(cri
-        ? {
-            pods: createCriPodStatsSource(cri, (err) =>
-              logger.v(4, "ListPodSandboxStats failed, using ListContainerStats", {
-                err: err instanceof Error ? err.message : String(err),
-              }),
-            ),
-            imageFs: () => criImageFsStats(cri, clock.now()),
-          }
-        : {}),
-    });
-  const recorder: EventRecorder | undefined = client
-    ? createApiEventRecorder(client, nodeName, clock)
-    : undefined;
-
-  eviction = createEvictionManager({
-    thresholds,
-    stats,
-    clock,
-    nodeName,
-    logger: logger.withName("eviction"),
-    pods: { activePods: () => kubelet.activePods() as EvictionPod[] },
-    killer: {
-      async killPod(req) {
-        const pod = req.pod as Pod;
-        logger.info("Evicting pod", {
-          pod: `${pod.metadata.namespace}/${pod.metadata.name}`,
-          signal: req.signal,
-        });
-        await kubelet.killPod(pod, {
-          gracePeriodSeconds: req.gracePeriodSeconds,
-          status: evictionStatus(req, new Date(clock.now()).toISOString().replace(/\.\d+Z$/, "Z")),
-        });
-      },
-    },
-    podCleanedUp: (pod) => !kubelet.activePods().some((p) => p.metadata.uid === pod.metadata?.uid),
-    ...(options.reclaim ? { reclaim: options.reclaim } : {}),
-    ...(recorder ? { recorder } : {}),
-    ...(options.evictionIntervalMs ? { monitoringIntervalMs: options.evictionIntervalMs } : {}),
-    ...(cfg.evictionPressureTransitionPeriodMs !== undefined
-      ? { pressureTransitionPeriodMs: cfg.evictionPressureTransitionPeriodMs }
-      : {}),
-    ...(cfg.evictionMaxPodGracePeriodSeconds !== undefined
-      ? { maxPodGracePeriodSeconds: cfg.evictionMaxPodGracePeriodSeconds }
-      : {}),
-    ...(cfg.localStorageCapacityIsolation !== undefined
-      ? { localStorageCapacityIsolation: cfg.localStorageCapacityIsolation }
-      : {}),
-    ...(cri
-      ? {
-          dedicatedImageFs: async () => {
-            const mount = await criImageFsMountpoint(cri);
-            return mount ? hasDedicatedImageFs(rootDir, mount) : false;
-          },
-        }
-      : {}),
-  });
-  const manager = eviction;
-
   // The Node before the API has one (or in standalone mode): computed locally, as upstream's
   // initialNode, so admission has allocatable to check against from the first pod.
   let localNode: Node | undefined;
@@ -360,7 +358,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
 
   let started = false;
   return {
-    eviction: manager,
+    eviction,
     status,
     lease,
     node: () => status?.node ?? localNode,
@@ -369,7 +367,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
       started = true;
       status?.start();
       lease?.start();
-      manager.start();
+      eviction.start();
       logger.info("Node module started", {
         node: nodeName,
         mode: client ? (cfg.registerNode === false ? "adopt" : "register") : "standalone",
@@ -377,7 +375,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     },
     async stop() {
       const results = await Promise.allSettled([
-        manager.stop(),
+        eviction.stop(),
         status?.stop() ?? Promise.resolve(),
         lease?.stop() ?? Promise.resolve(),
       ]);
@@ -386,7 +384,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
         throw new AggregateError(errors, `stopping the node module of ${nodeName} failed`);
     },
     async admit(pod, activePods) {
-      const pressureResult = manager.admit(pod as EvictionPod);
+      const pressureResult = eviction.admit(pod as EvictionPod);
       if (!pressureResult.admit) return pressureResult;
       const node = status?.node ?? (await computeLocalNode());
       return admitPod(pod, node, activePods);
