@@ -119,6 +119,17 @@ featureGates:
     expect(r.ignoredFields).toEqual(["cgroupDriver", "featureGates"]);
   });
 
+  it("reads YAML as upstream's YAML 1.1 decoder does (yes/on are booleans)", async () => {
+    const r = await run(["--config", "/c.yaml"], {
+      "/c.yaml": `${HEADER}registerNode: no\nlocalStorageCapacityIsolation: off\nclusterDomain: "on"\n`,
+    });
+    expect(r.config.registerNode).toBe(false);
+    expect(r.config.localStorageCapacityIsolation).toBe(false);
+    expect(r.config.clusterDomain).toBe("on");
+    const err = await failure(["--config", "/c.yaml"], { "/c.yaml": `${HEADER}clusterDomain: yes\n` });
+    expect(err.message).toContain("cannot unmarshal boolean into field clusterDomain of type string");
+  });
+
   it("accepts the same document as JSON", async () => {
     const r = await run(["--config", "/c.json"], {
       "/c.json": JSON.stringify({
