@@ -275,6 +275,30 @@ describe.runIf(realComponents)("node module (API simulator + containerd)", () =>
       admit: false,
       reason: "NodeAffinity",
     });
+    // An administrator taints the Node: the next admission sees it.
+    await admin.request({
+      method: "PATCH",
+      path: "/api/v1/nodes/admit-node",
+      contentType: "application/merge-patch+json",
+      body: {
+        spec: {
+          taints: [
+            { key: "only", value: "me", effect: "NoExecute" },
+            { key: "maintenance", effect: "NoExecute" },
+          ],
+        },
+      },
+    });
+    await waitFor(
+      "admission sees the new taint",
+      async () => ((await module.admit(pod("after-taint"), [])).admit === false ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(await module.admit(pod("after-taint"), [])).toEqual({
+      admit: false,
+      reason: "TaintToleration",
+      message: "Predicate TaintToleration failed: node(s) had untolerated taint",
+    });
   });
 
   it("runs the eviction manager: memory pressure is reported on the Node and a pod is evicted with upstream's status", async () => {

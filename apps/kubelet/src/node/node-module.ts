@@ -17,7 +17,15 @@ import {
   type StatsProvider,
 } from "@kubenode/eviction";
 import { createLeaseController, type LeaseController } from "@kubenode/heartbeat";
-import { type Clock, createRealClock, type KubeClient, type Logger, silentLogger } from "@kubenode/kube";
+import {
+  type Clock,
+  createInformer,
+  createRealClock,
+  type Informer,
+  type KubeClient,
+  type Logger,
+  silentLogger,
+} from "@kubenode/kube";
 import {
   buildInitialNode,
   computeNodeStatus,
@@ -356,17 +364,30 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     return localNodePromise;
   }
 
+  // The Node as the API has it now (labels and taints an administrator changes included), for
+  // admission; upstream reads it from a node lister the same way.
+  const nodeWatch: Informer<Node> | undefined = client
+    ? createInformer<Node>({
+        client,
+        clock,
+        path: "/api/v1/nodes",
+        fieldSelector: `metadata.name=${nodeName}`,
+      })
+    : undefined;
+  const currentNode = (): Node | undefined => nodeWatch?.store.get(nodeName) ?? status?.node ?? localNode;
+
   let started = false;
   return {
     eviction,
     status,
     lease,
-    node: () => status?.node ?? localNode,
+    node: currentNode,
     start() {
       if (started) throw new Error(`node module for ${nodeName} already started`);
       started = true;
       status?.start();
       lease?.start();
+      nodeWatch?.start();
       eviction.start();
       logger.info("Node module started", {
         node: nodeName,
@@ -378,6 +399,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
         eviction.stop(),
         status?.stop() ?? Promise.resolve(),
         lease?.stop() ?? Promise.resolve(),
+        nodeWatch?.stop() ?? Promise.resolve(),
       ]);
       const errors = results.filter((r) => r.status === "rejected").map((r) => r.reason as unknown);
       if (errors.length > 0)
@@ -386,7 +408,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     async admit(pod, activePods) {
       const pressureResult = eviction.admit(pod as EvictionPod);
       if (!pressureResult.admit) return pressureResult;
-      const node = status?.node ?? (await computeLocalNode());
+      const node = currentNode() ?? (await computeLocalNode());
       return admitPod(pod, node, activePods);
     },
   };
