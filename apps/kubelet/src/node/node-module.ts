@@ -164,29 +164,41 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
   const thresholds = parseThresholdConfig(cfg.eviction ?? {});
   const hard = effectiveEvictionHard(cfg.eviction);
 
+  // Ready from the runtime: with a CRI client, its Status conditions as node-status formats them
+  // (`container runtime network not ready: NetworkReady=false reason:... message:...`); with only a
+  // runtime module (a virtual node), its health message, already worded that way, as a readiness error.
   const runtimeInfo: RuntimeInfoProvider = {
     async version() {
       const v = await options.runtime.version();
       return { name: v.runtimeName, version: v.runtimeVersion };
     },
     async status() {
-      const h = await options.runtime.health();
-      // PodRuntime folds both conditions' reasons into one message; keep it on the failing one.
+      if (!cri) {
+        await options.runtime.health();
+        return {
+          conditions: [
+            { type: "RuntimeReady", status: true },
+            { type: "NetworkReady", status: true },
+          ],
+        };
+      }
+      const { status } = await cri.status({});
       return {
-        conditions: [
-          {
-            type: "RuntimeReady",
-            status: h.runtimeReady,
-            ...(h.runtimeReady || !h.message ? {} : { message: h.message }),
-          },
-          {
-            type: "NetworkReady",
-            status: h.networkReady,
-            ...(h.networkReady || !h.message ? {} : { message: h.message }),
-          },
-        ],
+        conditions: (status?.conditions ?? []).map((c) => ({
+          type: c.type,
+          status: c.status,
+          reason: c.reason,
+          message: c.message,
+        })),
       };
     },
+  };
+  const runtimeModuleReadiness = async () => {
+    const h = await options.runtime.health();
+    if (h.runtimeReady && h.networkReady) return undefined;
+    return (
+      h.message ?? (h.runtimeReady ? "container runtime network not ready" : "container runtime not ready")
+    );
   };
   const statusConfig = {
     nodeName,
@@ -300,7 +312,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
           machine,
           runtime: runtimeInfo,
           pressure,
-          readinessChecks: [plegReadiness],
+          readinessChecks: cri ? [plegReadiness] : [runtimeModuleReadiness, plegReadiness],
           ...(cri
             ? {
                 images: {
