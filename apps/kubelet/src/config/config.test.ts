@@ -203,6 +203,56 @@ featureGates:
     );
   });
 
+  // Cases from upstream's validation_test.go (TestValidateKubeletConfiguration), same messages.
+  it.each([
+    ["maxPods: -1", "invalid configuration: maxPods (--max-pods) -1 must not be a negative number"],
+    [
+      "nodeLeaseDurationSeconds: -1",
+      "invalid configuration: nodeLeaseDurationSeconds must be greater than 0",
+    ],
+    [
+      "healthzPort: 65536",
+      "invalid configuration: healthzPort (--healthz-port) 65536 must be between 1 and 65535, inclusive",
+    ],
+    ["port: 65536", "invalid configuration: port (--port) 65536 must be between 1 and 65535, inclusive"],
+    [
+      "nodeStatusMaxImages: -2",
+      "invalid configuration: nodeStatusMaxImages (--node-status-max-images) -2 must be -1 or greater",
+    ],
+    [
+      "kubeAPIBurst: -1",
+      "invalid configuration: kubeAPIBurst (--kube-api-burst) -1 must not be a negative number",
+    ],
+    ["kubeAPIQPS: -1", "invalid configuration: kubeAPIQPS (--kube-api-qps) -1 must not be a negative number"],
+    [
+      "enforceNodeAllocatable: [invalid-enforce-node-allocatable]",
+      'invalid configuration: option "invalid-enforce-node-allocatable" specified for enforceNodeAllocatable (--enforce-node-allocatable). Valid options are "pods", "system-reserved", "system-reserved-compressible", "kube-reserved", "kube-reserved-compressible", or "none"',
+    ],
+    [
+      "enforceNodeAllocatable: [none, pods]",
+      'invalid configuration: enforceNodeAllocatable (--enforce-node-allocatable) may not contain additional enforcements when "none" is specified',
+    ],
+    [
+      "enforceNodeAllocatable: [system-reserved]",
+      'invalid configuration: systemReservedCgroup (--system-reserved-cgroup) must be specified when "system-reserved" contained in enforceNodeAllocatable (--enforce-node-allocatable)',
+    ],
+    [
+      "enforceNodeAllocatable: [kube-reserved]",
+      'invalid configuration: kubeReservedCgroup (--kube-reserved-cgroup) must be specified when "kube-reserved" contained in enforceNodeAllocatable (--enforce-node-allocatable)',
+    ],
+  ])("rejects %s", async (line, message) => {
+    const err = await failure(["--config", "/c.yaml"], { "/c.yaml": `${HEADER}${line}\n` });
+    expect(err.message).toBe(`failed to validate kubelet configuration, error: ${message}`);
+  });
+
+  it("accepts healthzPort 0 (disabled) and reserved enforcement with its cgroup", async () => {
+    const r = await run(["--config", "/c.yaml"], {
+      "/c.yaml": `${HEADER}healthzPort: 0\nenforceNodeAllocatable: [pods, system-reserved]\nsystemReservedCgroup: /system.slice\n`,
+    });
+    expect(r.config.healthzPort).toBe(0);
+    expect(r.config.enforceNodeAllocatable).toEqual(["pods", "system-reserved"]);
+  });
+
   it("validates eviction settings with the eviction block's rules", async () => {
     const err = await failure(["--config", "/c.yaml"], {
       "/c.yaml": `${HEADER}evictionSoft:\n  memory.available: 1Gi\n`,
