@@ -108,6 +108,7 @@ logging:
 cgroupDriver: systemd
 featureGates:
   SidecarContainers: true
+syncFrequency: 30s
 `,
     });
     expect(r.config.staticPodPath).toBe("/etc/kubernetes/manifests");
@@ -116,7 +117,8 @@ featureGates:
     expect(r.config.evictionHard).toEqual({ "memory.available": "200Mi" });
     expect(r.config.registerWithTaints).toEqual([{ key: "dedicated", value: "edge", effect: "NoSchedule" }]);
     expect(r.config.logging).toMatchObject({ format: "json", verbosity: 3, flushFrequency: "5s" });
-    expect(r.ignoredFields).toEqual(["cgroupDriver", "featureGates"]);
+    // Known fields this kubelet does not act on are listed, so the binary can warn about them.
+    expect(r.ignoredFields).toEqual(["cgroupDriver", "featureGates", "syncFrequency"]);
   });
 
   it("reads YAML as upstream's YAML 1.1 decoder does (yes/on are booleans)", async () => {

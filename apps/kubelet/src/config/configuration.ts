@@ -240,7 +240,6 @@ const HONOURED = new Set([
   "kind",
   "staticPodPath",
   "podLogsDir",
-  "syncFrequency",
   "fileCheckFrequency",
   "clusterDomain",
   "clusterDNS",
@@ -266,7 +265,6 @@ const HONOURED = new Set([
   "registerNode",
   "containerRuntimeEndpoint",
   "port",
-  "providerID",
   "logging",
 ]);
 
