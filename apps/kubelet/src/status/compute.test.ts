@@ -184,4 +184,36 @@ describe("pod status computation", () => {
     expect(done.podIP).toBe("10.1.0.5");
     expect(done.conditions?.find((c) => c.type === "Ready")?.reason).toBe("PodCompleted");
   });
+
+  it("reports init containers: PodInitializing app containers, Initialized=False until done, Failed on an init failure with Never", () => {
+    const withInit = (policy: "Always" | "Never"): Pod => ({
+      ...pod(policy),
+      spec: { ...pod(policy).spec, initContainers: [{ name: "setup", image: "x:1" }] },
+    });
+    const initRunning = computePodStatus(withInit("Always"), inputs(runtimePod([container("setup", {})])));
+    expect(initRunning.phase).toBe("Pending");
+    expect(initRunning.containerStatuses![0]!.state).toEqual({ waiting: { reason: "PodInitializing" } });
+    expect(initRunning.initContainerStatuses![0]).toMatchObject({
+      name: "setup",
+      ready: false,
+      state: { running: {} },
+    });
+    expect(initRunning.conditions?.find((c) => c.type === "Initialized")).toMatchObject({
+      status: "False",
+      reason: "ContainersNotInitialized",
+      message: "containers with incomplete status: [setup]",
+    });
+    const initDone = computePodStatus(
+      withInit("Always"),
+      inputs(runtimePod([container("main", {}), container("setup", { state: "exited", exitCode: 0 })])),
+    );
+    expect(initDone.phase).toBe("Running");
+    expect(initDone.initContainerStatuses![0]!.ready).toBe(true);
+    expect(initDone.conditions?.find((c) => c.type === "Initialized")?.status).toBe("True");
+    const initFailed = computePodStatus(
+      withInit("Never"),
+      inputs(runtimePod([container("setup", { state: "exited", exitCode: 2 })])),
+    );
+    expect(initFailed.phase).toBe("Failed");
+  });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Pod } from "../api.js";
 import { containerHash } from "../runtime/labels.js";
 import type { RuntimeContainer, RuntimePod, RuntimeSandbox } from "../runtime/types.js";
-import { computePodActions, sandboxChange } from "./actions.js";
+import { computePodActions, initProgress, sandboxChange } from "./actions.js";
 
 const spec = { name: "main", image: "busybox:1.36" };
 const pod = (restartPolicy: "Always" | "OnFailure" | "Never" = "Always", hostNetwork = false): Pod => ({
@@ -96,5 +96,57 @@ describe("computePodActions", () => {
     expect(sandboxChange(pod(), rp([sandbox({ ips: [] })], []))).toBe("sandbox has no IP");
     expect(sandboxChange(pod("Always", true), rp([sandbox()], []))).toBe("network namespace changed");
     expect(sandboxChange(pod(), rp([sandbox()], []))).toBeUndefined();
+  });
+
+  it("runs init containers one at a time before the app containers, again in a new sandbox", () => {
+    const withInit: Pod = {
+      ...pod(),
+      spec: {
+        ...pod().spec,
+        initContainers: [
+          { name: "i1", image: "x:1" },
+          { name: "i2", image: "x:1" },
+        ],
+      },
+    };
+    const fresh = computePodActions(withInit, undefined);
+    expect(fresh.start.map((s) => s.container.name)).toEqual(["i1"]);
+    const i1Done = ctr({ id: "i1", name: "i1", state: "exited", exitCode: 0 });
+    expect(computePodActions(withInit, rp([sandbox()], [i1Done])).start.map((s) => s.container.name)).toEqual(
+      ["i2"],
+    );
+    const i2Running = ctr({ id: "i2", name: "i2", state: "running" });
+    expect(computePodActions(withInit, rp([sandbox()], [i2Running, i1Done])).start).toEqual([]);
+    const i2Done = ctr({ id: "i2", name: "i2", state: "exited", exitCode: 0 });
+    expect(
+      computePodActions(withInit, rp([sandbox()], [i2Done, i1Done])).start.map((s) => s.container.name),
+    ).toEqual(["main"]);
+    // Containers of an older sandbox do not count.
+    expect(initProgress(withInit, rp([sandbox({ id: "sb2" })], [i2Done, i1Done]), "sb2")).toMatchObject({
+      state: "start",
+      start: { restartCount: 1 },
+    });
+  });
+
+  it("restarts a failed init container, or fails the pod with restartPolicy Never; sidecars keep running", () => {
+    const failing = (policy: "Always" | "Never"): Pod => ({
+      ...pod(policy),
+      spec: { ...pod(policy).spec, initContainers: [{ name: "i1", image: "x:1" }] },
+    });
+    const i1Failed = ctr({ id: "i1", name: "i1", state: "exited", exitCode: 1 });
+    expect(initProgress(failing("Never"), rp([sandbox()], [i1Failed]), "sb1")).toEqual({
+      state: "failed",
+      container: "i1",
+    });
+    expect(initProgress(failing("Always"), rp([sandbox()], [i1Failed]), "sb1")).toMatchObject({
+      state: "start",
+      start: { restartCount: 1 },
+    });
+    const sidecarPod: Pod = {
+      ...pod(),
+      spec: { ...pod().spec, initContainers: [{ name: "proxy", image: "x:1", restartPolicy: "Always" }] },
+    };
+    const proxyUp = ctr({ id: "p", name: "proxy", state: "running" });
+    expect(initProgress(sidecarPod, rp([sandbox()], [proxyUp]), "sb1")).toEqual({ state: "done" });
   });
 });
