@@ -1,11 +1,12 @@
 // The kubenode-kubelet binary, built and run as a user runs it: command-line errors, and a real
 // run against the API simulator and a private containerd that registers the node, runs a static
 // pod with its mirror pod, and stops cleanly on SIGTERM.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { createKubeClient, type KubeClient, loadKubeConfig } from "@kubenode/kube";
 import {
   type ApiServer,
@@ -19,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
+const execFileAsync = promisify(execFile);
 
 let dir: string;
 
@@ -271,6 +273,16 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
       throw new Error(`${(err as Error).message}\nkubelet stderr:\n${stderr}`);
     });
     expect(mirror.metadata.annotations?.["kubernetes.io/config.mirror"]).toBeTruthy();
+    // kubectl, an independent client, sees a normal node and pod. (Asynchronously: the simulator
+    // serves from this process.)
+    const kubectl = async (...args: string[]) =>
+      (await execFileAsync("kubectl", ["--kubeconfig", server.kubeconfigPath, ...args])).stdout;
+    const nodes = await kubectl("get", "nodes", "-o", "wide");
+    // (The simulator's node table stops at INTERNAL-IP; a real API server adds OS, kernel and runtime.)
+    expect(nodes).toMatch(/^cli-node\s+Ready\s+<none>\s+\S+\s+v\d+\.\d+\.\d+\s+127\.0\.0\.1\b/m);
+    const pods = await kubectl("get", "pods", "-o", "wide");
+    expect(pods).toMatch(/^static-web-cli-node\s+1\/1\s+Running\s+0\s+\S+\s+\S+\s+cli-node\s/m);
+
     const records = () =>
       stderr
         .split("\n")
