@@ -8,6 +8,7 @@ export {
   type KubeletOptions,
   type PlegHealth,
 } from "./kubelet.js";
+export { type CriRuntimeOptions, createCriRuntime } from "./runtime/cri-runtime.js";
 export {
   type PodRuntime,
   type RuntimeContainer,

@@ -202,13 +202,22 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     : undefined;
   let mirrorTimer: TimerHandle | undefined;
   let mirrorRun: Promise<void> | undefined;
+  let mirrorAgain = false;
   function reconcileMirrors(): void {
-    if (!mirrors || mirrorRun || stopped) return;
+    if (!mirrors || stopped) return;
+    if (mirrorRun) {
+      mirrorAgain = true;
+      return;
+    }
     mirrorRun = mirrors
       .reconcile([...staticPods.values()])
       .catch((err) => logger.warn("mirror pods not in sync; will retry", { err: String(err) }))
       .finally(() => {
         mirrorRun = undefined;
+        if (mirrorAgain) {
+          mirrorAgain = false;
+          reconcileMirrors();
+        }
       });
   }
   function mirrorLoop(): void {

@@ -1,11 +1,12 @@
 // The kubenode-kubelet binary, built and run as a user runs it: command-line errors, and a real
 // run against the API simulator and a private containerd that registers the node, runs a static
 // pod with its mirror pod, and stops cleanly on SIGTERM.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { createKubeClient, type KubeClient, loadKubeConfig } from "@kubenode/kube";
 import {
   type ApiServer,
@@ -19,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
+const execFileAsync = promisify(execFile);
 
 let dir: string;
 
@@ -116,6 +118,21 @@ describe("kubenode-kubelet command line", () => {
     expect(r.stderr).toContain(
       "failed to validate kubelet flags: unknown 'kubernetes.io' or 'k8s.io' labels specified with --node-labels: [node-role.kubernetes.io/worker]",
     );
+  });
+
+  it("exits 1 naming an unreachable runtime socket or a missing kubeconfig", () => {
+    const socket = join(dir, "no-such.sock");
+    const runtime = kubelet(
+      `--container-runtime-endpoint=unix://${socket}`,
+      `--root-dir=${join(dir, "root-x")}`,
+    );
+    expect(runtime.code).toBe(1);
+    expect(runtime.stderr).toContain(
+      `"command failed" err="cannot reach the CRI runtime at unix://${socket}`,
+    );
+    const kubeconfig = kubelet(`--kubeconfig=${join(dir, "missing.conf")}`);
+    expect(kubeconfig.code).toBe(1);
+    expect(kubeconfig.stderr).toContain(`invalid kubeconfig \\"${join(dir, "missing.conf")}\\"`);
   });
 
   it("exits 1 for an unsupported --logging-format", () => {
@@ -256,6 +273,16 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
       throw new Error(`${(err as Error).message}\nkubelet stderr:\n${stderr}`);
     });
     expect(mirror.metadata.annotations?.["kubernetes.io/config.mirror"]).toBeTruthy();
+    // kubectl, an independent client, sees a normal node and pod. (Asynchronously: the simulator
+    // serves from this process.)
+    const kubectl = async (...args: string[]) =>
+      (await execFileAsync("kubectl", ["--kubeconfig", server.kubeconfigPath, ...args])).stdout;
+    const nodes = await kubectl("get", "nodes", "-o", "wide");
+    // (The simulator's node table stops at INTERNAL-IP; a real API server adds OS, kernel and runtime.)
+    expect(nodes).toMatch(/^cli-node\s+Ready\s+<none>\s+\S+\s+v\d+\.\d+\.\d+\s+127\.0\.0\.1\b/m);
+    const pods = await kubectl("get", "pods", "-o", "wide");
+    expect(pods).toMatch(/^static-web-cli-node\s+1\/1\s+Running\s+0\s+\S+\s+\S+\s+cli-node\s/m);
+
     const records = () =>
       stderr
         .split("\n")
@@ -281,5 +308,82 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
     // start); remove it so the private containerd stops clean.
     const listed = await containerd.ctr(["containers", "list", "-q"]);
     expect(listed.trim()).not.toBe("");
+  }, 240_000);
+
+  it("without --kubeconfig runs static pods only (standalone) and exits 0 on SIGINT", async () => {
+    const manifests = join(dir, "standalone-manifests");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(manifests, { recursive: true });
+    await writeFile(
+      join(manifests, "solo.json"),
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "solo", namespace: "default" },
+        spec: {
+          hostNetwork: true,
+          containers: [
+            {
+              name: "solo",
+              image: containerd.busyboxImage,
+              imagePullPolicy: "Never",
+              command: ["sleep", "3600"],
+            },
+          ],
+        },
+      }),
+    );
+    let err = "";
+    const solo = spawn(
+      process.execPath,
+      [
+        MAIN,
+        `--pod-manifest-path=${manifests}`,
+        `--container-runtime-endpoint=${containerd.endpoint}`,
+        "--hostname-override=solo-node",
+        `--root-dir=${join(dir, "standalone-root")}`,
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    cleanup.push(async () => {
+      if (solo.exitCode === null) solo.kill("SIGKILL");
+    });
+    solo.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => solo.once("exit", (code) => resolve(code)));
+    // The static pod's container runs on containerd, labelled as the kubelet labels it.
+    await waitFor(
+      "static pod solo running on containerd",
+      async () => {
+        const out = await containerd.ctr(["containers", "list"]);
+        const labels = await Promise.all(
+          out
+            .split("\n")
+            .slice(1)
+            .map((l) => l.split(/\s+/)[0])
+            .filter((id): id is string => Boolean(id))
+            .map((id) => containerd.ctr(["containers", "info", id]).catch(() => "")),
+        );
+        return labels.some((info) => info.includes('"io.kubernetes.pod.name": "solo-solo-node"'))
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500 },
+    ).catch((e) => {
+      throw new Error(`${(e as Error).message}\nkubelet stderr:\n${err}`);
+    });
+    expect(err).toContain('"Standalone mode, no API client: running static pods only"');
+    // No Node was registered for it.
+    await expect(admin.request({ method: "GET", path: "/api/v1/nodes/solo-node" })).rejects.toMatchObject({
+      code: "NotFound",
+    });
+    solo.kill("SIGINT");
+    const code = await Promise.race([
+      exited,
+      new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 60_000)),
+    ]);
+    expect(code, `kubelet stderr:\n${err}`).toBe(0);
+    expect(err).toContain('"Received signal, shutting down" signal="SIGINT"');
   }, 240_000);
 });

@@ -201,18 +201,27 @@ export async function main(
     format: resolved.config.logging.format as LogFormat,
     verbosity: resolved.config.logging.verbosity,
   });
+  // Listen before starting: a signal that arrives during start-up stops the kubelet once started.
+  let onSignal: ((name: string) => void) | undefined;
+  const received = new Promise<string>((resolve) => {
+    onSignal = resolve;
+  });
+  const onTerm = () => onSignal?.("SIGTERM");
+  const onInt = () => onSignal?.("SIGINT");
+  signals.once("SIGTERM", onTerm);
+  signals.once("SIGINT", onInt);
   let running: Running;
   try {
     running = await run(resolved, log, version);
   } catch (err) {
+    signals.off("SIGTERM", onTerm);
+    signals.off("SIGINT", onInt);
     log.error("command failed", errorText(err));
     return 1;
   }
-  const signal = await new Promise<string>((resolve) => {
-    const on = (name: string) => () => resolve(name);
-    signals.once("SIGTERM", on("SIGTERM"));
-    signals.once("SIGINT", on("SIGINT"));
-  });
+  const signal = await received;
+  signals.off("SIGTERM", onTerm);
+  signals.off("SIGINT", onInt);
   log.info("Received signal, shutting down", { signal });
   // A second signal while stopping exits at once.
   const force = () => process.exit(1);

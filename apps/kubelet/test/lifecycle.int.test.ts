@@ -134,6 +134,47 @@ describe.runIf(realComponents)("kubelet pod lifecycle (containerd + API simulato
     expect(status(bad, "main")!.restartCount).toBe(0);
   });
 
+  it("runs init containers in order before the app container, and fails a Never pod whose init container fails", async () => {
+    await rig.createPod({
+      metadata: { name: "init" },
+      spec: {
+        initContainers: [
+          { name: "first", image, command: ["sh", "-c", "echo first"] },
+          { name: "second", image, command: ["sh", "-c", "echo second"] },
+        ],
+        containers: [{ name: "main", image, command: ["sleep", "3600"] }],
+      },
+    });
+    const pod = await rig.waitPod("init", "Ready", (p) => cond(p, "Ready") === "True");
+    expect(cond(pod, "Initialized")).toBe("True");
+    const inits = pod.status?.initContainerStatuses ?? [];
+    expect(
+      inits.map((c) => [c.name, c.ready, c.state.terminated?.exitCode, c.state.terminated?.reason]),
+    ).toEqual([
+      ["first", true, 0, "Completed"],
+      ["second", true, 0, "Completed"],
+    ]);
+    // "second" started only after "first" finished.
+    expect(Date.parse(inits[1]!.state.terminated!.startedAt!)).toBeGreaterThanOrEqual(
+      Date.parse(inits[0]!.state.terminated!.finishedAt!),
+    );
+
+    await rig.createPod({
+      metadata: { name: "init-fails" },
+      spec: {
+        restartPolicy: "Never",
+        initContainers: [{ name: "check", image, command: ["sh", "-c", "exit 7"] }],
+        containers: [{ name: "main", image, command: ["sleep", "3600"] }],
+      },
+    });
+    const failed = await rig.waitPod("init-fails", "Failed", (p) => p.status?.phase === "Failed");
+    expect(failed.status?.initContainerStatuses?.[0]?.state.terminated).toMatchObject({
+      exitCode: 7,
+      reason: "Error",
+    });
+    expect(status(failed, "main")!.state.waiting?.reason).toBe("PodInitializing");
+  });
+
   it("stops a deleted pod with SIGTERM within its grace period, then the pod leaves the API", async () => {
     const created = await rig.createPod({
       metadata: { name: "graceful" },

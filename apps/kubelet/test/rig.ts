@@ -12,11 +12,13 @@ import {
   createKubeClient,
   createLogger,
   type KubeClient,
+  type Logger,
   loadKubeConfig,
   silentLogger,
 } from "@kubenode/kube";
 import {
   type ApiServer,
+  advanceFakeClock,
   type Containerd,
   canUseRealComponents,
   startApiServer,
@@ -180,18 +182,23 @@ export async function startRig(): Promise<Rig> {
   }
 }
 
-/** Steps a fake clock one second at a time until `check` returns a value. */
+/**
+ * Steps a fake clock one second at a time until `check` returns a value. After each step the real
+ * work it triggered (CRI calls, status writes) gets up to `settleMs` of real time, polled, so states
+ * that last only a few stepped seconds are still observed.
+ */
 export async function stepUntil<T>(
   clock: Clock & { step(ms: number): Promise<void> },
   what: string,
   check: () => Promise<T | undefined>,
-  { maxSteps = 600, stepMs = 1000 } = {},
+  { maxSteps = 600, stepMs = 1000, settleMs = 1000 } = {},
 ): Promise<T> {
-  const { advanceFakeClock } = await import("@kubenode/testkit");
   for (let i = 0; i < maxSteps; i++) {
-    const v = await check();
-    if (v !== undefined) return v;
-    await advanceFakeClock(clock as never, stepMs, { timeoutMs: 60_000 });
+    try {
+      return await waitFor(what, check, { timeoutMs: i === 0 ? 30_000 : settleMs, intervalMs: 100 });
+    } catch {
+      await advanceFakeClock(clock as never, stepMs, { timeoutMs: 60_000 });
+    }
   }
   throw new Error(`${what}: not reached after ${maxSteps} steps of ${stepMs} ms`);
 }
@@ -199,4 +206,28 @@ export async function stepUntil<T>(
 /** A container command that serves HTTP on 8080 with a body naming the pod. */
 export function httpd(body: string): string[] {
   return ["sh", "-c", `mkdir -p /www && echo ${body} > /www/index.html && exec httpd -f -p 8080 -h /www`];
+}
+
+/** One record kept by {@link recordingLogger}. */
+export interface LogRecord {
+  level: "info" | "warn" | "error";
+  name: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+/** A Logger that keeps records in memory, for assertions on what the kubelet reported. */
+export function recordingLogger(): { logger: Logger; records: LogRecord[] } {
+  const records: LogRecord[] = [];
+  const make = (name: string): Logger => ({
+    info: (msg, fields = {}) => records.push({ level: "info", name, msg, fields }),
+    v: (level, msg, fields = {}) => {
+      if (level <= 2) records.push({ level: "info", name, msg, fields });
+    },
+    enabled: (level) => level <= 2,
+    warn: (msg, fields = {}) => records.push({ level: "warn", name, msg, fields }),
+    error: (msg, err, fields = {}) => records.push({ level: "error", name, msg, fields: { ...fields, err } }),
+    withName: (child) => make(name ? `${name}.${child}` : child),
+  });
+  return { logger: make(""), records };
 }

@@ -108,6 +108,7 @@ logging:
 cgroupDriver: systemd
 featureGates:
   SidecarContainers: true
+syncFrequency: 30s
 `,
     });
     expect(r.config.staticPodPath).toBe("/etc/kubernetes/manifests");
@@ -116,7 +117,19 @@ featureGates:
     expect(r.config.evictionHard).toEqual({ "memory.available": "200Mi" });
     expect(r.config.registerWithTaints).toEqual([{ key: "dedicated", value: "edge", effect: "NoSchedule" }]);
     expect(r.config.logging).toMatchObject({ format: "json", verbosity: 3, flushFrequency: "5s" });
-    expect(r.ignoredFields).toEqual(["cgroupDriver", "featureGates"]);
+    // Known fields this kubelet does not act on are listed, so the binary can warn about them.
+    expect(r.ignoredFields).toEqual(["cgroupDriver", "featureGates", "syncFrequency"]);
+  });
+
+  it("reads YAML as upstream's YAML 1.1 decoder does (yes/on are booleans)", async () => {
+    const r = await run(["--config", "/c.yaml"], {
+      "/c.yaml": `${HEADER}registerNode: no\nlocalStorageCapacityIsolation: off\nclusterDomain: "on"\n`,
+    });
+    expect(r.config.registerNode).toBe(false);
+    expect(r.config.localStorageCapacityIsolation).toBe(false);
+    expect(r.config.clusterDomain).toBe("on");
+    const err = await failure(["--config", "/c.yaml"], { "/c.yaml": `${HEADER}clusterDomain: yes\n` });
+    expect(err.message).toContain("cannot unmarshal boolean into field clusterDomain of type string");
   });
 
   it("accepts the same document as JSON", async () => {
@@ -190,6 +203,56 @@ featureGates:
         'invalid configuration: clusterDNS (--cluster-dns) "dns.local" is not a valid IP address, ' +
         'logging.format: Unsupported value: "xml": supported values: "json", "text"]',
     );
+  });
+
+  // Cases from upstream's validation_test.go (TestValidateKubeletConfiguration), same messages.
+  it.each([
+    ["maxPods: -1", "invalid configuration: maxPods (--max-pods) -1 must not be a negative number"],
+    [
+      "nodeLeaseDurationSeconds: -1",
+      "invalid configuration: nodeLeaseDurationSeconds must be greater than 0",
+    ],
+    [
+      "healthzPort: 65536",
+      "invalid configuration: healthzPort (--healthz-port) 65536 must be between 1 and 65535, inclusive",
+    ],
+    ["port: 65536", "invalid configuration: port (--port) 65536 must be between 1 and 65535, inclusive"],
+    [
+      "nodeStatusMaxImages: -2",
+      "invalid configuration: nodeStatusMaxImages (--node-status-max-images) -2 must be -1 or greater",
+    ],
+    [
+      "kubeAPIBurst: -1",
+      "invalid configuration: kubeAPIBurst (--kube-api-burst) -1 must not be a negative number",
+    ],
+    ["kubeAPIQPS: -1", "invalid configuration: kubeAPIQPS (--kube-api-qps) -1 must not be a negative number"],
+    [
+      "enforceNodeAllocatable: [invalid-enforce-node-allocatable]",
+      'invalid configuration: option "invalid-enforce-node-allocatable" specified for enforceNodeAllocatable (--enforce-node-allocatable). Valid options are "pods", "system-reserved", "system-reserved-compressible", "kube-reserved", "kube-reserved-compressible", or "none"',
+    ],
+    [
+      "enforceNodeAllocatable: [none, pods]",
+      'invalid configuration: enforceNodeAllocatable (--enforce-node-allocatable) may not contain additional enforcements when "none" is specified',
+    ],
+    [
+      "enforceNodeAllocatable: [system-reserved]",
+      'invalid configuration: systemReservedCgroup (--system-reserved-cgroup) must be specified when "system-reserved" contained in enforceNodeAllocatable (--enforce-node-allocatable)',
+    ],
+    [
+      "enforceNodeAllocatable: [kube-reserved]",
+      'invalid configuration: kubeReservedCgroup (--kube-reserved-cgroup) must be specified when "kube-reserved" contained in enforceNodeAllocatable (--enforce-node-allocatable)',
+    ],
+  ])("rejects %s", async (line, message) => {
+    const err = await failure(["--config", "/c.yaml"], { "/c.yaml": `${HEADER}${line}\n` });
+    expect(err.message).toBe(`failed to validate kubelet configuration, error: ${message}`);
+  });
+
+  it("accepts healthzPort 0 (disabled) and reserved enforcement with its cgroup", async () => {
+    const r = await run(["--config", "/c.yaml"], {
+      "/c.yaml": `${HEADER}healthzPort: 0\nenforceNodeAllocatable: [pods, system-reserved]\nsystemReservedCgroup: /system.slice\n`,
+    });
+    expect(r.config.healthzPort).toBe(0);
+    expect(r.config.enforceNodeAllocatable).toEqual(["pods", "system-reserved"]);
   });
 
   it("validates eviction settings with the eviction block's rules", async () => {

@@ -240,7 +240,6 @@ const HONOURED = new Set([
   "kind",
   "staticPodPath",
   "podLogsDir",
-  "syncFrequency",
   "fileCheckFrequency",
   "clusterDomain",
   "clusterDNS",
@@ -266,7 +265,6 @@ const HONOURED = new Set([
   "registerNode",
   "containerRuntimeEndpoint",
   "port",
-  "providerID",
   "logging",
 ]);
 
@@ -484,7 +482,8 @@ export interface DecodedConfigFile {
  * a typo such as `maxPod: 20` never silently runs a node with the default.
  */
 export function decodeKubeletConfiguration(text: string): DecodedConfigFile {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  // YAML 1.1 as sigs.k8s.io/yaml (go-yaml v2) reads it: `yes`/`on` are booleans, `010` is octal.
+  const doc = parseDocument(text, { version: "1.1", uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length > 0) {
     const dup = doc.errors.filter((e) => e.code === "DUPLICATE_KEY");
     if (dup.length > 0) {

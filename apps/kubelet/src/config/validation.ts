@@ -186,7 +186,7 @@ export function validateConfiguration(c: KubeletConfiguration): void {
   if (c.maxPods < 0) bad(`maxPods (--max-pods) ${c.maxPods} must not be a negative number`);
   if (c.nodeLeaseDurationSeconds <= 0) bad("nodeLeaseDurationSeconds must be greater than 0");
   if (c.port < 1 || c.port > 65535) bad(`port (--port) ${c.port} must be between 1 and 65535, inclusive`);
-  if (c.healthzPort < 0 || c.healthzPort > 65535)
+  if (c.healthzPort !== 0 && (c.healthzPort < 1 || c.healthzPort > 65535))
     bad(`healthzPort (--healthz-port) ${c.healthzPort} must be between 1 and 65535, inclusive`);
   if (c.nodeStatusMaxImages < -1)
     bad(`nodeStatusMaxImages (--node-status-max-images) ${c.nodeStatusMaxImages} must be -1 or greater`);
@@ -241,24 +241,38 @@ export function validateConfiguration(c: KubeletConfiguration): void {
       }
     }
   }
+  // enforceNodeAllocatable options (pkg/kubelet/types NodeAllocatable*Key), with upstream's checks.
   const allowedEnforcement = [
-    "none",
     "pods",
     "system-reserved",
     "system-reserved-compressible",
     "kube-reserved",
     "kube-reserved-compressible",
+    "none",
   ];
   for (const e of c.enforceNodeAllocatable) {
-    if (!allowedEnforcement.includes(e))
+    if (!allowedEnforcement.includes(e)) {
+      const quoted = allowedEnforcement.map((a) => JSON.stringify(a));
       bad(
-        `option ${JSON.stringify(e)} specified for enforceNodeAllocatable (--enforce-node-allocatable). Valid options are ${allowedEnforcement.map((a) => JSON.stringify(a)).join(", ")}`,
+        `option ${JSON.stringify(e)} specified for enforceNodeAllocatable (--enforce-node-allocatable). Valid options are ${quoted.slice(0, -1).join(", ")}, or ${quoted.at(-1)}`,
+      );
+    }
+    if (e.startsWith("system-reserved") && !c.systemReservedCgroup)
+      bad(
+        `systemReservedCgroup (--system-reserved-cgroup) must be specified when ${JSON.stringify(e)} contained in enforceNodeAllocatable (--enforce-node-allocatable)`,
+      );
+    if (e.startsWith("kube-reserved") && !c.kubeReservedCgroup)
+      bad(
+        `kubeReservedCgroup (--kube-reserved-cgroup) must be specified when ${JSON.stringify(e)} contained in enforceNodeAllocatable (--enforce-node-allocatable)`,
       );
   }
   if (c.enforceNodeAllocatable.includes("none") && c.enforceNodeAllocatable.length > 1)
     bad(
       'enforceNodeAllocatable (--enforce-node-allocatable) may not contain additional enforcements when "none" is specified',
     );
+  if (c.kubeAPIBurst < 0)
+    bad(`kubeAPIBurst (--kube-api-burst) ${c.kubeAPIBurst} must not be a negative number`);
+  if (c.kubeAPIQPS < 0) bad(`kubeAPIQPS (--kube-api-qps) ${c.kubeAPIQPS} must not be a negative number`);
   for (const t of c.registerWithTaints) {
     const keyErrs = qualifiedNameErrors(t.key ?? "");
     if (keyErrs.length > 0) bad(`registerWithTaints key ${JSON.stringify(t.key)}: ${keyErrs.join(", ")}`);

@@ -48,10 +48,13 @@ function sumRootfs(containers: NonNullable<PodStats["containers"]>): number | un
 /**
  * Per-pod stats from `ListPodSandboxStats` (pod working set, process count, containers' working
  * sets and writable layers), falling back to `ListContainerStats` summed per pod when the runtime
- * does not implement sandbox stats. Ephemeral storage counts writable layers only (container logs
+ * does not implement sandbox stats or fails them (reported to `onSandboxStatsError`). Ephemeral storage counts writable layers only (container logs
  * and emptyDir volumes are not measured here).
  */
-export function createCriPodStatsSource(cri: CriClient): PodStatsSource {
+export function createCriPodStatsSource(
+  cri: CriClient,
+  onSandboxStatsError?: (err: unknown) => void,
+): PodStatsSource {
   let sandboxStatsUnimplemented = false;
 
   async function fromContainers(signal?: AbortSignal): Promise<PodStats[]> {
@@ -87,11 +90,11 @@ export function createCriPodStatsSource(cri: CriClient): PodStatsSource {
       try {
         response = await cri.listPodSandboxStats({}, signal ? { signal } : {});
       } catch (err) {
-        if (err instanceof CriError && err.code === "Unimplemented") {
-          sandboxStatsUnimplemented = true;
-          return fromContainers(signal);
-        }
-        throw err;
+        // containerd 1.6 fails the whole call when one sandbox has no cgroup parent ("cgroupPath
+        // is empty"); container stats still work then. Unimplemented is remembered.
+        if (err instanceof CriError && err.code === "Unimplemented") sandboxStatsUnimplemented = true;
+        else onSandboxStatsError?.(err);
+        return fromContainers(signal);
       }
       const byUid = new Map<string, PodStats>();
       for (const s of response.stats) {

@@ -103,16 +103,17 @@ describe.runIf(realComponents)("node module (API simulator + containerd)", () =>
     return c;
   }
 
-  async function startModule(name: string, over: Partial<NodeModuleOptions> = {}) {
+  async function startModule(name: string, over: Partial<NodeModuleOptions> & { withoutCri?: boolean } = {}) {
     const fake = fakeKubelet();
+    const { withoutCri, ...rest } = over;
     const module: NodeModule = createNodeModule({
       nodeName: name,
       client: await nodeClient(name),
       runtime: criRuntime(cri),
-      cri,
+      ...(withoutCri ? {} : { cri }),
       kubelet: fake.kubelet,
       evictionIntervalMs: 200,
-      ...over,
+      ...rest,
       config: {
         rootDir: tmp,
         nodeStatusUpdateFrequencyMs: 200,
@@ -189,6 +190,38 @@ describe.runIf(realComponents)("node module (API simulator + containerd)", () =>
         timeoutMs: 30_000,
         intervalMs: 100,
       },
+    );
+  });
+
+  it("without a CRI client, takes Ready from the runtime module's health (a virtual node)", async () => {
+    const health = {
+      runtimeReady: true,
+      networkReady: false,
+      message:
+        "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:cni plugin not initialized",
+    };
+    await startModule("virtual-node", {
+      withoutCri: true,
+      runtime: {
+        version: async () => ({ runtimeName: "virtual", runtimeVersion: "1.0.0", runtimeApiVersion: "v1" }),
+        health: async () => health,
+      },
+    });
+    const node = await waitFor(
+      "virtual node NotReady from the network",
+      async () => {
+        const n = await getNode("virtual-node");
+        return cond(n, "Ready")?.status === "False" ? n : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(cond(node, "Ready")?.message).toBe(health.message);
+    expect(node.status?.nodeInfo?.containerRuntimeVersion).toBe("virtual://1.0.0");
+    health.networkReady = true;
+    await waitFor(
+      "virtual node Ready",
+      async () => (cond(await getNode("virtual-node"), "Ready")?.status === "True" ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 100 },
     );
   });
 
@@ -274,6 +307,30 @@ describe.runIf(realComponents)("node module (API simulator + containerd)", () =>
     expect(await module.admit(pod("elsewhere", { nodeSelector: { zone: "z" } }), [])).toMatchObject({
       admit: false,
       reason: "NodeAffinity",
+    });
+    // An administrator taints the Node: the next admission sees it.
+    await admin.request({
+      method: "PATCH",
+      path: "/api/v1/nodes/admit-node",
+      contentType: "application/merge-patch+json",
+      body: {
+        spec: {
+          taints: [
+            { key: "only", value: "me", effect: "NoExecute" },
+            { key: "maintenance", effect: "NoExecute" },
+          ],
+        },
+      },
+    });
+    await waitFor(
+      "admission sees the new taint",
+      async () => ((await module.admit(pod("after-taint"), [])).admit === false ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
+    expect(await module.admit(pod("after-taint"), [])).toEqual({
+      admit: false,
+      reason: "TaintToleration",
+      message: "Predicate TaintToleration failed: node(s) had untolerated taint",
     });
   });
 

@@ -17,7 +17,15 @@ import {
   type StatsProvider,
 } from "@kubenode/eviction";
 import { createLeaseController, type LeaseController } from "@kubenode/heartbeat";
-import { type Clock, createRealClock, type KubeClient, type Logger, silentLogger } from "@kubenode/kube";
+import {
+  type Clock,
+  createInformer,
+  createRealClock,
+  type Informer,
+  type KubeClient,
+  type Logger,
+  silentLogger,
+} from "@kubenode/kube";
 import {
   buildInitialNode,
   computeNodeStatus,
@@ -156,29 +164,41 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
   const thresholds = parseThresholdConfig(cfg.eviction ?? {});
   const hard = effectiveEvictionHard(cfg.eviction);
 
+  // Ready from the runtime: with a CRI client, its Status conditions as node-status formats them
+  // (`container runtime network not ready: NetworkReady=false reason:... message:...`); with only a
+  // runtime module (a virtual node), its health message, already worded that way, as a readiness error.
   const runtimeInfo: RuntimeInfoProvider = {
     async version() {
       const v = await options.runtime.version();
       return { name: v.runtimeName, version: v.runtimeVersion };
     },
     async status() {
-      const h = await options.runtime.health();
-      // PodRuntime folds both conditions' reasons into one message; keep it on the failing one.
+      if (!cri) {
+        await options.runtime.health();
+        return {
+          conditions: [
+            { type: "RuntimeReady", status: true },
+            { type: "NetworkReady", status: true },
+          ],
+        };
+      }
+      const { status } = await cri.status({});
       return {
-        conditions: [
-          {
-            type: "RuntimeReady",
-            status: h.runtimeReady,
-            ...(h.runtimeReady || !h.message ? {} : { message: h.message }),
-          },
-          {
-            type: "NetworkReady",
-            status: h.networkReady,
-            ...(h.networkReady || !h.message ? {} : { message: h.message }),
-          },
-        ],
+        conditions: (status?.conditions ?? []).map((c) => ({
+          type: c.type,
+          status: c.status,
+          reason: c.reason,
+          message: c.message,
+        })),
       };
     },
+  };
+  const runtimeModuleReadiness = async () => {
+    const h = await options.runtime.health();
+    if (h.runtimeReady && h.networkReady) return undefined;
+    return (
+      h.message ?? (h.runtimeReady ? "container runtime network not ready" : "container runtime not ready")
+    );
   };
   const statusConfig = {
     nodeName,
@@ -195,70 +215,6 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     maxImages: cfg.nodeStatusMaxImages ?? 50,
   };
 
-  let eviction: EvictionManager | undefined;
-  const pressure = {
-    async pressure() {
-      return {
-        memory: eviction?.isUnderMemoryPressure() ?? false,
-        disk: eviction?.isUnderDiskPressure() ?? false,
-        pid: eviction?.isUnderPIDPressure() ?? false,
-      };
-    },
-  };
-  const plegReadiness = () => {
-    const h = kubelet.plegHealth();
-    return h.healthy ? undefined : (h.message ?? "PLEG is not healthy");
-  };
-
-  const status = client
-    ? createNodeStatusReporter({
-        ...statusConfig,
-        client,
-        clock,
-        register:
-          cfg.registerNode === false
-            ? false
-            : {
-                ...(cfg.nodeLabels ? { labels: cfg.nodeLabels } : {}),
-                ...(cfg.registerWithTaints ? { taints: cfg.registerWithTaints } : {}),
-              },
-        ...(cfg.nodeIPs?.length ? { nodeIPs: cfg.nodeIPs } : {}),
-        ...(cfg.nodeStatusUpdateFrequencyMs ? { updateFrequencyMs: cfg.nodeStatusUpdateFrequencyMs } : {}),
-        ...(cfg.nodeStatusReportFrequencyMs ? { reportFrequencyMs: cfg.nodeStatusReportFrequencyMs } : {}),
-        providers: {
-          machine,
-          runtime: runtimeInfo,
-          pressure,
-          readinessChecks: [plegReadiness],
-          ...(cri
-            ? {
-                images: {
-                  async listImages() {
-                    const { images } = await cri.listImages({});
-                    // An image is known by its tags and digests (the kubelet's image list).
-                    return images.map((img) => ({
-                      names: [...img.repoTags, ...img.repoDigests],
-                      sizeBytes: Number(img.size),
-                    }));
-                  },
-                },
-              }
-            : {}),
-        },
-        onError: (err) => logger.error("Error updating node status, will retry", err, { node: nodeName }),
-      })
-    : undefined;
-
-  const lease = client
-    ? createLeaseController({
-        client,
-        nodeName,
-        clock,
-        ...(cfg.nodeLeaseDurationSeconds ? { leaseDurationSeconds: cfg.nodeLeaseDurationSeconds } : {}),
-        onRepeatedFailure: () => logger.warn("Node lease renewal keeps failing", { node: nodeName }),
-      })
-    : undefined;
-
   const stats =
     options.stats ??
     createHostStatsProvider({
@@ -266,14 +222,21 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
       clock,
       ...(cfg.podsCgroup ? { podsCgroup: cfg.podsCgroup } : {}),
       ...(cri
-        ? { pods: createCriPodStatsSource(cri), imageFs: () => criImageFsStats(cri, clock.now()) }
+        ? {
+            pods: createCriPodStatsSource(cri, (err) =>
+              logger.v(4, "ListPodSandboxStats failed, using ListContainerStats", {
+                err: err instanceof Error ? err.message : String(err),
+              }),
+            ),
+            imageFs: () => criImageFsStats(cri, clock.now()),
+          }
         : {}),
     });
   const recorder: EventRecorder | undefined = client
     ? createApiEventRecorder(client, nodeName, clock)
     : undefined;
 
-  eviction = createEvictionManager({
+  const eviction = createEvictionManager({
     thresholds,
     stats,
     clock,
@@ -315,7 +278,69 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
         }
       : {}),
   });
-  const manager = eviction;
+
+  const pressure = {
+    async pressure() {
+      return {
+        memory: eviction.isUnderMemoryPressure(),
+        disk: eviction.isUnderDiskPressure(),
+        pid: eviction.isUnderPIDPressure(),
+      };
+    },
+  };
+  const plegReadiness = () => {
+    const h = kubelet.plegHealth();
+    return h.healthy ? undefined : (h.message ?? "PLEG is not healthy");
+  };
+
+  const status = client
+    ? createNodeStatusReporter({
+        ...statusConfig,
+        client,
+        clock,
+        register:
+          cfg.registerNode === false
+            ? false
+            : {
+                ...(cfg.nodeLabels ? { labels: cfg.nodeLabels } : {}),
+                ...(cfg.registerWithTaints ? { taints: cfg.registerWithTaints } : {}),
+              },
+        ...(cfg.nodeIPs?.length ? { nodeIPs: cfg.nodeIPs } : {}),
+        ...(cfg.nodeStatusUpdateFrequencyMs ? { updateFrequencyMs: cfg.nodeStatusUpdateFrequencyMs } : {}),
+        ...(cfg.nodeStatusReportFrequencyMs ? { reportFrequencyMs: cfg.nodeStatusReportFrequencyMs } : {}),
+        providers: {
+          machine,
+          runtime: runtimeInfo,
+          pressure,
+          readinessChecks: cri ? [plegReadiness] : [runtimeModuleReadiness, plegReadiness],
+          ...(cri
+            ? {
+                images: {
+                  async listImages() {
+                    const { images } = await cri.listImages({});
+                    // An image is known by its tags and digests (the kubelet's image list).
+                    return images.map((img) => ({
+                      names: [...img.repoTags, ...img.repoDigests],
+                      sizeBytes: Number(img.size),
+                    }));
+                  },
+                },
+              }
+            : {}),
+        },
+        onError: (err) => logger.error("Error updating node status, will retry", err, { node: nodeName }),
+      })
+    : undefined;
+
+  const lease = client
+    ? createLeaseController({
+        client,
+        nodeName,
+        clock,
+        ...(cfg.nodeLeaseDurationSeconds ? { leaseDurationSeconds: cfg.nodeLeaseDurationSeconds } : {}),
+        onRepeatedFailure: () => logger.warn("Node lease renewal keeps failing", { node: nodeName }),
+      })
+    : undefined;
 
   // The Node before the API has one (or in standalone mode): computed locally, as upstream's
   // initialNode, so admission has allocatable to check against from the first pod.
@@ -351,18 +376,31 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     return localNodePromise;
   }
 
+  // The Node as the API has it now (labels and taints an administrator changes included), for
+  // admission; upstream reads it from a node lister the same way.
+  const nodeWatch: Informer<Node> | undefined = client
+    ? createInformer<Node>({
+        client,
+        clock,
+        path: "/api/v1/nodes",
+        fieldSelector: `metadata.name=${nodeName}`,
+      })
+    : undefined;
+  const currentNode = (): Node | undefined => nodeWatch?.store.get(nodeName) ?? status?.node ?? localNode;
+
   let started = false;
   return {
-    eviction: manager,
+    eviction,
     status,
     lease,
-    node: () => status?.node ?? localNode,
+    node: currentNode,
     start() {
       if (started) throw new Error(`node module for ${nodeName} already started`);
       started = true;
       status?.start();
       lease?.start();
-      manager.start();
+      nodeWatch?.start();
+      eviction.start();
       logger.info("Node module started", {
         node: nodeName,
         mode: client ? (cfg.registerNode === false ? "adopt" : "register") : "standalone",
@@ -370,18 +408,19 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     },
     async stop() {
       const results = await Promise.allSettled([
-        manager.stop(),
+        eviction.stop(),
         status?.stop() ?? Promise.resolve(),
         lease?.stop() ?? Promise.resolve(),
+        nodeWatch?.stop() ?? Promise.resolve(),
       ]);
       const errors = results.filter((r) => r.status === "rejected").map((r) => r.reason as unknown);
       if (errors.length > 0)
         throw new AggregateError(errors, `stopping the node module of ${nodeName} failed`);
     },
     async admit(pod, activePods) {
-      const pressureResult = manager.admit(pod as EvictionPod);
+      const pressureResult = eviction.admit(pod as EvictionPod);
       if (!pressureResult.admit) return pressureResult;
-      const node = status?.node ?? (await computeLocalNode());
+      const node = currentNode() ?? (await computeLocalNode());
       return admitPod(pod, node, activePods);
     },
   };

@@ -78,13 +78,36 @@ const STATES: Record<number, RuntimeContainerState> = {
   [ContainerState.CONTAINER_EXITED]: "exited",
 };
 
-// A reference: optional host[:port]/, lowercase path components, optional :tag, optional @digest.
-const IMAGE_REF =
-  /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$/;
+// docker/distribution reference grammar: [domain/]path[:tag][@digest]. The first component is a
+// domain only when it has a "." or a ":port" or is "localhost"; path components are lowercase.
+const DOMAIN =
+  /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*)(?::[0-9]+)?$/;
+const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 
-/** Whether `image` is a valid reference (docker/distribution reference grammar, simplified). */
+/** Whether `image` is a valid image reference (docker/distribution's grammar). */
 export function isValidImageRef(image: string): boolean {
-  return image.length > 0 && image.length <= 4096 && IMAGE_REF.test(image);
+  if (image.length === 0 || image.length > 4096) return false;
+  let rest = image;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    if (!DIGEST.test(rest.slice(at + 1))) return false;
+    rest = rest.slice(0, at);
+  }
+  const lastSlash = rest.lastIndexOf("/");
+  const colon = rest.lastIndexOf(":");
+  if (colon > lastSlash) {
+    if (!TAG.test(rest.slice(colon + 1))) return false;
+    rest = rest.slice(0, colon);
+  }
+  const parts = rest.split("/");
+  const first = parts[0] ?? "";
+  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
+    if (!DOMAIN.test(first)) return false;
+    parts.shift();
+  }
+  return parts.length > 0 && parts.every((p) => PATH_COMPONENT.test(p));
 }
 
 /** The effective pull policy: the API default is Always for `:latest` or untagged images. */

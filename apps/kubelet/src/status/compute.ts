@@ -53,10 +53,22 @@ function stateOf(c: RuntimeContainer, runtimeName: string): ContainerState {
   }
 }
 
-/** containerStatuses in spec order (convertToAPIContainerStatuses). */
-export function containerStatuses(pod: Pod, inputs: StatusInputs): ContainerStatus[] {
-  const previous = new Map((inputs.previous?.containerStatuses ?? []).map((s) => [s.name, s]));
-  return pod.spec.containers.map((spec) => {
+/**
+ * Statuses of `specs` in spec order (convertToAPIContainerStatuses): `init` for
+ * initContainerStatuses, else containerStatuses.
+ */
+export function containerStatuses(pod: Pod, inputs: StatusInputs, init = false): ContainerStatus[] {
+  const previous = new Map(
+    ((init ? inputs.previous?.initContainerStatuses : inputs.previous?.containerStatuses) ?? []).map((s) => [
+      s.name,
+      s,
+    ]),
+  );
+  const specs = init ? (pod.spec.initContainers ?? []) : pod.spec.containers;
+  // Regular containers of a pod with init containers wait as PodInitializing until those are done.
+  const defaultReason =
+    !init && (pod.spec.initContainers?.length ?? 0) > 0 ? "PodInitializing" : "ContainerCreating";
+  return specs.map((spec) => {
     // Newest first; the newest gives state and restartCount, the second lastState.
     const runs = (inputs.runtimePod?.containers ?? []).filter((c) => c.name === spec.name);
     const [latest, prior] = runs;
@@ -68,7 +80,7 @@ export function containerStatuses(pod: Pod, inputs: StatusInputs): ContainerStat
     } else {
       const prev = previous.get(spec.name);
       // A container removed from the runtime keeps the last state recorded for it.
-      state = prev?.state.terminated ? prev.state : { waiting: { reason: "ContainerCreating" } };
+      state = prev?.state.terminated ? prev.state : { waiting: { reason: defaultReason } };
       if (prev?.lastState && "terminated" in prev.lastState) lastState = prev.lastState;
     }
     const waiting = inputs.waiting.get(spec.name);
@@ -79,12 +91,14 @@ export function containerStatuses(pod: Pod, inputs: StatusInputs): ContainerStat
       };
     }
     const running = state.running !== undefined;
+    // No readiness or startup probes yet: a running container is ready and started. A plain init
+    // container is ready once it exited 0; a sidecar like a regular container.
+    const ready = init && spec.restartPolicy !== "Always" ? state.terminated?.exitCode === 0 : running;
     return {
       name: spec.name,
       state,
       lastState,
-      // No readiness or startup probes yet: a running container is ready and started.
-      ready: running,
+      ready,
       started: running,
       restartCount: latest?.restartCount ?? previous.get(spec.name)?.restartCount ?? 0,
       image: latest?.image || spec.image || "",
@@ -94,8 +108,48 @@ export function containerStatuses(pod: Pod, inputs: StatusInputs): ContainerStat
   });
 }
 
-/** The pod phase (getPhase), for pods without init containers. */
-export function podPhase(pod: Pod, statuses: readonly ContainerStatus[], terminal: boolean): PodPhase {
+/** Where the init containers stand for the phase and the Initialized condition (getPhase). */
+export function initState(
+  pod: Pod,
+  initStatuses: readonly ContainerStatus[],
+): { pending: string[]; failed: boolean } {
+  const pending: string[] = [];
+  let failed = false;
+  for (const spec of pod.spec.initContainers ?? []) {
+    const cs = initStatuses.find((s) => s.name === spec.name);
+    if (spec.restartPolicy === "Always") {
+      // A sidecar counts once started; its exits do not fail the pod.
+      if (!cs?.state.running) pending.push(spec.name);
+      continue;
+    }
+    const last = cs && "terminated" in cs.lastState ? cs.lastState.terminated : undefined;
+    if (cs?.state.terminated) {
+      if (cs.state.terminated.exitCode !== 0) {
+        failed = true;
+        pending.push(spec.name);
+      }
+    } else {
+      if (cs?.state.waiting && last && last.exitCode !== 0) failed = true;
+      pending.push(spec.name);
+    }
+  }
+  return { pending, failed };
+}
+
+/** The pod phase (getPhase). */
+export function podPhase(
+  pod: Pod,
+  statuses: readonly ContainerStatus[],
+  terminal: boolean,
+  initStatuses: readonly ContainerStatus[] = [],
+): PodPhase {
+  const policy = pod.spec.restartPolicy ?? "Always";
+  const init = initState(pod, initStatuses);
+  if (init.failed && policy === "Never") return "Failed";
+  const anyStarted = statuses.some(
+    (s) => s.state.running || s.state.terminated || "terminated" in s.lastState,
+  );
+  if (init.pending.length > 0 && !anyStarted) return "Pending";
   let running = 0;
   let waiting = 0;
   let stopped = 0;
@@ -119,7 +173,6 @@ export function podPhase(pod: Pod, statuses: readonly ContainerStatus[], termina
       } else waiting++;
     } else unknown++;
   }
-  const policy = pod.spec.restartPolicy ?? "Always";
   if (waiting > 0) return "Pending";
   if (running > 0 && unknown === 0) return "Running";
   if (running === 0 && stopped > 0 && unknown === 0) {
@@ -158,7 +211,8 @@ function condition(
 export function computePodStatus(pod: Pod, inputs: StatusInputs): PodStatus {
   const prev = inputs.previous ?? pod.status ?? {};
   const statuses = containerStatuses(pod, inputs);
-  let phase = podPhase(pod, statuses, inputs.terminal === true);
+  const initStatuses = containerStatuses(pod, inputs, true);
+  let phase = podPhase(pod, statuses, inputs.terminal === true, initStatuses);
   // Terminal phases stick (status manager: a terminal API phase is never moved back).
   if (isTerminalPhase(prev.phase)) phase = prev.phase!;
   const prevConds = prev.conditions ?? [];
@@ -168,9 +222,23 @@ export function computePodStatus(pod: Pod, inputs: StatusInputs): PodStatus {
   const readyReason = terminal ? "PodCompleted" : notReady.length > 0 ? "ContainersNotReady" : undefined;
   const readyMessage =
     !terminal && notReady.length > 0 ? `containers with unready status: [${notReady.join(" ")}]` : undefined;
+  const initialized = (): PodCondition => {
+    if (terminal) return condition("Initialized", true, prevConds, inputs.nowMs, "PodCompleted");
+    const { pending } = initState(pod, initStatuses);
+    return pending.length === 0
+      ? condition("Initialized", true, prevConds, inputs.nowMs)
+      : condition(
+          "Initialized",
+          false,
+          prevConds,
+          inputs.nowMs,
+          "ContainersNotInitialized",
+          `containers with incomplete status: [${pending.join(" ")}]`,
+        );
+  };
   const conditions: PodCondition[] = [
     condition("PodReadyToStartContainers", sandbox !== undefined, prevConds, inputs.nowMs),
-    condition("Initialized", true, prevConds, inputs.nowMs, terminal ? "PodCompleted" : undefined),
+    initialized(),
     condition(
       "ContainersReady",
       !terminal && notReady.length === 0,
@@ -203,6 +271,7 @@ export function computePodStatus(pod: Pod, inputs: StatusInputs): PodStatus {
       : {}),
     ...(podIPs[0] ? { podIP: podIPs[0], podIPs: podIPs.map((ip) => ({ ip })) } : {}),
     startTime: prev.startTime ?? rfc3339(inputs.nowMs),
+    ...(initStatuses.length > 0 ? { initContainerStatuses: initStatuses } : {}),
     containerStatuses: statuses,
     qosClass: podQosClass(pod),
   };

@@ -189,9 +189,10 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
       } catch (err) {
         failed = true;
         const k = KubeError.from(err);
-        if (k.code === "NotFound") {
-          // The pod is gone (or a static pod's mirror does not exist yet): retry later, latest wins.
-          log.v(2, "pod not in the API (yet)", { pod: podDesc(e.pod) });
+        if (k.code === "NotFound" || (isMirrorOrStatic(e.pod) && k.code === "Forbidden")) {
+          // The pod is gone, or a static pod's mirror does not exist yet (a node may only write
+          // status of pods that exist and are bound to it): retry later, latest wins.
+          log.v(2, "pod not in the API (yet)", { pod: podDesc(e.pod), err: k.message });
         } else log.warn("writing pod status failed; will retry", { pod: podDesc(e.pod), err: k.message });
         if (k.code === "Conflict" || k.code === "Invalid") e.api = undefined;
       }

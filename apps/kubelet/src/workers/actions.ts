@@ -58,6 +58,51 @@ export function sandboxChange(pod: Pod, runtimePod: RuntimePod | undefined): str
   return undefined;
 }
 
+/** Whether an init container is a sidecar (restartPolicy Always: started in order, kept running). */
+export function isSidecar(c: Container): boolean {
+  return c.restartPolicy === "Always";
+}
+
+/** Where init containers stand in the current sandbox (upstream findNextInitContainerToRun). */
+export type InitProgress =
+  | { state: "done" }
+  | { state: "waiting" }
+  | { state: "failed"; container: string }
+  | { state: "start"; start: ContainerStart };
+
+/**
+ * The next init container to run: each must exit 0 before the next starts (a sidecar must be
+ * running); a failed one is restarted unless restartPolicy is Never, which fails the pod. Only
+ * containers of the current sandbox count: a new sandbox runs the init containers again.
+ */
+export function initProgress(
+  pod: Pod,
+  runtimePod: RuntimePod | undefined,
+  sandboxId: string | undefined,
+): InitProgress {
+  const inSandbox = (runtimePod?.containers ?? []).filter((c) => c.sandboxId === sandboxId);
+  const latest = new Map<string, RuntimeContainer>();
+  for (const c of inSandbox) if (!latest.has(c.name)) latest.set(c.name, c);
+  // Restart counts continue across sandboxes.
+  const anyLatest = latestByName(runtimePod);
+  const policy = pod.spec.restartPolicy ?? "Always";
+  for (const container of pod.spec.initContainers ?? []) {
+    const prev = latest.get(container.name);
+    const older = anyLatest.get(container.name);
+    const restartCount = older ? older.restartCount + 1 : 0;
+    if (!prev) return { state: "start", start: { container, restartCount, previous: older } };
+    if (prev.state === "running") {
+      if (isSidecar(container)) continue;
+      return { state: "waiting" };
+    }
+    if (isSidecar(container)) return { state: "start", start: { container, restartCount, previous: prev } };
+    if (prev.state === "exited" && prev.exitCode === 0) continue;
+    if (prev.state === "exited" && policy === "Never") return { state: "failed", container: container.name };
+    return { state: "start", start: { container, restartCount, previous: prev } };
+  }
+  return { state: "done" };
+}
+
 /** Computes the actions that bring the runtime in line with `pod` (not being terminated). */
 export function computePodActions(pod: Pod, runtimePod: RuntimePod | undefined): PodActions {
   const latest = latestByName(runtimePod);
@@ -72,17 +117,34 @@ export function computePodActions(pod: Pod, runtimePod: RuntimePod | undefined):
       return { killPod: true, createSandboxAttempt: undefined, sandbox: undefined, start: [], kill: [] };
     }
     const start: ContainerStart[] = [];
-    for (const container of pod.spec.containers) {
-      const prev = latest.get(container.name);
-      // With OnFailure, containers that succeeded are not run again in the new sandbox.
-      if (prev && prev.state === "exited" && prev.exitCode === 0 && policy === "OnFailure") continue;
-      start.push({ container, restartCount: prev ? prev.restartCount + 1 : 0, previous: prev });
+    const firstInit = (pod.spec.initContainers ?? [])[0];
+    if (firstInit) {
+      // A new sandbox starts with the first init container; app containers wait for all of them.
+      const prev = latest.get(firstInit.name);
+      start.push({
+        container: firstInit,
+        restartCount: prev ? prev.restartCount + 1 : 0,
+        previous: undefined,
+      });
+    } else {
+      for (const container of pod.spec.containers) {
+        const prev = latest.get(container.name);
+        // With OnFailure, containers that succeeded are not run again in the new sandbox.
+        if (prev && prev.state === "exited" && prev.exitCode === 0 && policy === "OnFailure") continue;
+        start.push({ container, restartCount: prev ? prev.restartCount + 1 : 0, previous: prev });
+      }
     }
     return { killPod: hasRuntimeState, createSandboxAttempt: attempt, sandbox: undefined, start, kill: [] };
   }
   const sandbox = runtimePod!.sandboxes.find((s) => s.state === "ready")!;
   const start: ContainerStart[] = [];
   const kill: PodActions["kill"] = [];
+  if (pod.spec.initContainers?.length) {
+    const init = initProgress(pod, runtimePod, sandbox.id);
+    if (init.state === "start") start.push(init.start);
+    if (init.state !== "done")
+      return { killPod: false, createSandboxAttempt: undefined, sandbox, start, kill };
+  }
   for (const container of pod.spec.containers) {
     const prev = latest.get(container.name);
     if (!prev) {

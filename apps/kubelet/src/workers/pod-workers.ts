@@ -217,6 +217,18 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     if (errors.length > 0) throw new AggregateError(errors, `removing pod ${rp.namespace}/${rp.name} failed`);
   }
 
+  // When each exited container was first seen exited, on the kubelet's clock (bounded: pruned below).
+  const exitSeen = new Map<string, number>();
+  function exitSeenMs(c: RuntimeContainer): number {
+    let t = exitSeen.get(c.id);
+    if (t === undefined) {
+      t = clock.now();
+      exitSeen.set(c.id, t);
+      if (exitSeen.size > 10_000) exitSeen.delete(exitSeen.keys().next().value!);
+    }
+    return t;
+  }
+
   function crashKey(pod: Pod, name: string, hash: string): string {
     return `${pod.metadata.name}_${pod.metadata.namespace}_${pod.metadata.uid}_${name}_${hash}`;
   }
@@ -255,18 +267,21 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     const secrets = pod.spec.imagePullSecrets?.length ? await options.pullSecrets(pod) : [];
     for (const { container, restartCount, previous } of actions.start) {
       if (stopped) break;
-      // Crash-loop backoff, counted from when the previous container exited (doBackOff).
+      // Crash-loop backoff, counted from the previous container's exit (doBackOff). Upstream takes
+      // the runtime's finishedAt; we take when this kubelet first saw the exit on its own clock
+      // (at most one relist later), so an injected clock never mixes with the runtime's.
       if (previous && previous.state === "exited") {
         const key = crashKey(pod, container.name, containerHash(container));
-        if (crashBackoff.inBackoffSince(key, previous.finishedAtMs)) {
+        const exitedMs = exitSeenMs(previous);
+        if (crashBackoff.inBackoffSince(key, exitedMs)) {
           w.waiting.set(container.name, {
             reason: "CrashLoopBackOff",
             message: `back-off ${goDuration(crashBackoff.get(key))} restarting failed container=${container.name} pod=${podDesc(pod)}`,
           });
-          retryAt(w, crashBackoff.expiresAt(key, previous.finishedAtMs));
+          retryAt(w, crashBackoff.expiresAt(key, exitedMs));
           continue;
         }
-        crashBackoff.next(key, previous.finishedAtMs);
+        crashBackoff.next(key, exitedMs);
       }
       const image = container.image ?? "";
       const imageKey = `${pod.metadata.uid}_${image}`;
