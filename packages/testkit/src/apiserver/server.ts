@@ -61,7 +61,12 @@ export interface ApiServerOptions extends AllocationOptions {
   controllers?: ControllerOptions;
   /** Storage backend; default in-memory. */
   storage?: ApiStorage;
-  /** Watch events retained per resource for resumption when using the default storage (default 5000). */
+  /**
+   * Capacity of the watch cache window per resource when using the default storage (default
+   * 5000 events): a watch resuming from a resourceVersion older than the window gets a 410
+   * Expired ERROR event, like kube-apiserver's watch cache. The window starts when the server
+   * starts (bootstrap objects included), so resourceVersions from before are too old.
+   */
   watchHistoryPerResource?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 60 000 ms, like upstream's ~1 min). */
   bookmarkIntervalMs?: number;
@@ -128,6 +133,13 @@ export interface ApiServer {
   resume(): Promise<void>;
   /** Makes the next `times` matching requests fail with a proper Status body. */
   injectFault(fault: FaultSpec): void;
+  /**
+   * Moves the watch cache window of a resource (plural, e.g. `pods`, with `group` for grouped
+   * resources; all resources when omitted) to the current resourceVersion and ends its open
+   * watches: clients that re-watch from their last resourceVersion get 410 Expired and must
+   * relist, as after an etcd compaction. Returns the new window start.
+   */
+  expireWatchHistory(resource?: { resource: string; group?: string }): number;
   /** Requests served so far (mutable: tests may clear it with `requests.length = 0`). */
   readonly requests: RequestRecord[];
   /** The resource semantics layer, for in-process seeding without HTTP. */
@@ -334,7 +346,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const maxRecords = options.maxRequestRecords ?? 100_000;
   const faults: (FaultSpec & { left: number })[] = [];
   const sockets = new Set<Socket>();
-  const watches = new Set<() => void>();
+  /** Open watches: close function -> storage key of the watched resource. */
+  const watches = new Map<() => void, string>();
   const userCache = new WeakMap<Socket, UserInfo | null>();
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -1047,7 +1060,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       watches.delete(close);
       res.end();
     }
-    watches.add(close);
+    watches.set(close, def.key);
     req.on("close", close);
     res.on("close", close);
   }
@@ -1105,6 +1118,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       ports: [{ name: "https", port: actualPort, protocol: "TCP" }],
     });
   }
+
+  // the watch cache is initialised from a list now: older resourceVersions are outside its window
+  storage.compact?.();
 
   const kubeconfigText = (identity = "admin"): string => {
     const cert = clientCerts.get(identity);
@@ -1168,7 +1184,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   let suspended = false;
   let stopped = false;
   const dropConnections = (): void => {
-    for (const w of [...watches]) w();
+    for (const w of [...watches.keys()]) w();
     for (const s of sockets) s.destroy();
     sockets.clear();
   };
@@ -1210,6 +1226,29 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           `injectFault: status must be 409, 500, 503 or 429, got ${String(f.status)}`,
         );
       faults.push({ ...f, left: f.times });
+    },
+    expireWatchHistory(target) {
+      if (!storage.compact)
+        throw new TestkitError("InvalidArgument", "expireWatchHistory: the storage backend has no compact()");
+      let keys: string[] | undefined;
+      if (target) {
+        keys = [
+          ...new Set(
+            core
+              .storedResources()
+              .filter((r) => r.plural === target.resource && r.group === (target.group ?? ""))
+              .map((r) => r.key),
+          ),
+        ];
+        if (!keys.length)
+          throw new TestkitError(
+            "InvalidArgument",
+            `expireWatchHistory: no stored resource ${target.group ? `${target.resource}.${target.group}` : target.resource}`,
+          );
+        for (const k of keys) storage.compact(k);
+      } else storage.compact();
+      for (const [close, key] of [...watches]) if (!keys || keys.includes(key)) close();
+      return storage.resourceVersion;
     },
     requests,
     core,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ApiServer, startApiServer } from "./server.js";
-import { kubectl, raw, requireKubectl } from "./test-support.js";
+import { eventually, kubectl, raw, requireKubectl } from "./test-support.js";
 import type { Json } from "./types.js";
 
 const hasKubectl = await requireKubectl("the wire-fidelity tests");
@@ -124,5 +124,87 @@ describe.skipIf(!hasKubectl)("protobuf bodies decode to what JSON gives (issue i
     );
     const pdb = JSON.parse(await run("get", "pdb", "pdb1", "-o", "json"));
     expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: { app: "x" } } });
+  });
+});
+
+describe("the watch cache window (410 Expired)", () => {
+  const watchFrom = (s: ApiServer, rv: string | number, path = "/api/v1/namespaces/default/configmaps") =>
+    raw(s, "GET", `${path}?watch=1&resourceVersion=${rv}&timeoutSeconds=1`);
+  const createCm = async (s: ApiServer, name: string): Promise<number> => {
+    const r = await raw(
+      s,
+      "POST",
+      "/api/v1/namespaces/default/configmaps",
+      JSON.stringify({ metadata: { name } }),
+      { "Content-Type": "application/json" },
+    );
+    return Number(r.body.metadata.resourceVersion);
+  };
+
+  it("starts when the server starts: a watch from resourceVersion 1 is 410 Expired", async () => {
+    const r = await watchFrom(server, 1);
+    const [ev] = events(r.text);
+    expect(ev.type).toBe("ERROR");
+    expect(ev.object).toMatchObject({ kind: "Status", status: "Failure", reason: "Expired", code: 410 });
+    expect(ev.object.message).toMatch(/^too old resource version: 1 \(\d+\)$/);
+  });
+
+  it("holds watchHistoryPerResource events; older resourceVersions are 410 with the window start", async () => {
+    const small = await startApiServer({
+      watchHistoryPerResource: 3,
+      controllers: { scheduler: false, endpointSlices: false, nodeLifecycle: false, namespaces: false },
+    });
+    try {
+      const rvs: number[] = [];
+      for (const n of ["c1", "c2", "c3", "c4", "c5"]) rvs.push(await createCm(small, n));
+      const [r1, r2, r3] = rvs as [number, number, number];
+      const old = events((await watchFrom(small, r1)).text);
+      expect(old).toHaveLength(1);
+      expect(old[0].object.message).toBe(`too old resource version: ${r1} (${r3 - 1})`);
+      const resumed = events((await watchFrom(small, r2)).text);
+      expect(resumed.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual([
+        "ADDED c3",
+        "ADDED c4",
+        "ADDED c5",
+      ]);
+    } finally {
+      await small.stop();
+    }
+  });
+
+  it("expireWatchHistory ends open watches; resuming them is 410, other resources are untouched", async () => {
+    const rv = await createCm(server, "before-expiry");
+    const watchesBefore = server.requests.filter(
+      (q) => q.verb === "watch" && q.resource === "configmaps",
+    ).length;
+    const open = watchFrom(server, rv).then(() => "ended");
+    const longWatch = raw(
+      server,
+      "GET",
+      `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${rv}&timeoutSeconds=60`,
+    );
+    await eventually(
+      () =>
+        server.requests.filter((q) => q.verb === "watch" && q.resource === "configmaps").length >=
+        watchesBefore + 2,
+      10_000,
+      "watches open",
+    );
+    const floor = server.expireWatchHistory({ resource: "configmaps" });
+    expect(floor).toBeGreaterThan(rv);
+    await longWatch; // ended by the expiry, long before its 60 s timeout
+    await open;
+    const again = events((await watchFrom(server, rv)).text);
+    expect(again[0].object.message).toBe(`too old resource version: ${rv} (${floor})`);
+    const pods = events((await watchFrom(server, rv, "/api/v1/pods")).text);
+    expect(pods.filter((e) => e.type === "ERROR")).toEqual([]);
+    if (hasKubectl) {
+      const r = await kubectl(server.kubeconfigPath, [
+        "get",
+        "--raw",
+        `/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=${rv}`,
+      ]);
+      expect(events(r.stdout)[0]).toMatchObject({ type: "ERROR", object: { reason: "Expired", code: 410 } });
+    }
   });
 });

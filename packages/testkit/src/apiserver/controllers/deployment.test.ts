@@ -29,12 +29,18 @@ describe("fenceposts (deployment_util.ResolveFenceposts)", () => {
 });
 
 describe("podTemplateHash", () => {
-  const template = { metadata: { labels: { app: "web" } }, spec: { containers: [{ name: "c", image: "i" }] } };
+  const template = {
+    metadata: { labels: { app: "web" } },
+    spec: { containers: [{ name: "c", image: "i" }] },
+  };
   it("uses only SafeEncodeString's images of decimal digits", () => {
     expect(podTemplateHash(template)).toMatch(/^[456789bcdf]{1,10}$/);
   });
   it("is stable per template regardless of key order, and changes with the template or collisionCount", () => {
-    const reordered = { spec: { containers: [{ image: "i", name: "c" }] }, metadata: { labels: { app: "web" } } };
+    const reordered = {
+      spec: { containers: [{ image: "i", name: "c" }] },
+      metadata: { labels: { app: "web" } },
+    };
     expect(podTemplateHash(reordered)).toBe(podTemplateHash(template));
     const other = { ...template, spec: { containers: [{ name: "c", image: "j" }] } };
     expect(podTemplateHash(other)).not.toBe(podTemplateHash(template));
