@@ -32,6 +32,9 @@ export interface DeleteOptions {
 
 export type PatchType = "json" | "merge" | "strategic";
 
+/** An admission check of an update: sees the merged object and the stored one, throws to deny. */
+export type Admit = (next: KubeObject, cur: KubeObject) => void;
+
 const bareCache = new WeakMap<object, string>();
 
 /** JSON of a stored object without kind/apiVersion (cached: stored objects are immutable). */
@@ -391,7 +394,7 @@ export class ApiCore {
     ns: string,
     name: string,
     body: Json,
-    opts: { subresource?: string; dryRun?: boolean; expectKind?: string } = {},
+    opts: { subresource?: string; dryRun?: boolean; expectKind?: string; admit?: Admit } = {},
   ): { object: KubeObject; created: boolean } {
     const obj = this.normalizeBody(def, body, opts.expectKind);
     if (obj.metadata.name !== undefined && obj.metadata.name !== name)
@@ -410,7 +413,10 @@ export class ApiCore {
       }
       throw notFound(def.plural, def.group, name);
     }
-    return { object: this.replace(def, cur, obj, opts.subresource, opts.dryRun === true), created: false };
+    return {
+      object: this.replace(def, cur, obj, opts.subresource, opts.dryRun === true, opts.admit),
+      created: false,
+    };
   }
 
   /** Core of update and patch: `next` is a fresh object owned by the caller. */
@@ -420,6 +426,7 @@ export class ApiCore {
     next: KubeObject,
     subresource?: string,
     dryRun = false,
+    admit?: Admit,
   ): KubeObject {
     const name = cur.metadata.name;
     const m = next.metadata;
@@ -488,6 +495,7 @@ export class ApiCore {
         out.data[k] = Buffer.from(String(v)).toString("base64");
       delete out.stringData;
     }
+    admit?.(out, cur);
     const errs = validateObject(def, out);
     if (def.kind === "Pod" && subresource !== "status") errs.push(...podUpdateErrors(cur, out));
     if (def.kind === "Pod" && cm.deletionTimestamp) {
@@ -524,7 +532,7 @@ export class ApiCore {
     name: string,
     type: PatchType,
     patch: Json,
-    opts: { subresource?: string; dryRun?: boolean } = {},
+    opts: { subresource?: string; dryRun?: boolean; admit?: Admit } = {},
   ): KubeObject {
     const cur = this.get(def, ns, name);
     const doc = withKind(def, cur);
@@ -552,7 +560,7 @@ export class ApiCore {
       throw badRequest(
         `the name of the object (${String(next.metadata.name)}) does not match the name on the URL (${name})`,
       );
-    return this.replace(def, cur, next, opts.subresource, opts.dryRun === true);
+    return this.replace(def, cur, next, opts.subresource, opts.dryRun === true, opts.admit);
   }
 
   /**

@@ -7,10 +7,12 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { parse as parseYaml } from "yaml";
 import { TestkitError } from "../env/errors.js";
+import { admitNodeRequest, admitNodeUpdate } from "./admission.js";
 import { authorize, forbiddenMessage, identityUser, type RequestAttributes, TokenAuthority } from "./auth.js";
 import { type CertPair, createServerPki, type ServerPki } from "./certs.js";
 import { type ControllerSet, startControllers } from "./controllers/index.js";
 import {
+  type Admit,
   type AllocationOptions,
   type ApiClock,
   ApiCore,
@@ -20,6 +22,7 @@ import {
 } from "./core.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
 import { unknownFields } from "./fields.js";
+import { ImpersonationError, impersonate, impersonationErrorBody } from "./impersonation.js";
 import { type KubeletClientCert, kubeletLocation, proxyGet, proxyUpgrade } from "./kubelet-proxy.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
 import { decodeProtobuf } from "./proto.js";
@@ -391,8 +394,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       );
     };
     try {
-      const user = authenticate(req);
-      if (!user) throw new StatusFailure(401, "Unauthorized", "Unauthorized");
+      const authenticated = authenticate(req);
+      if (!authenticated) throw new StatusFailure(401, "Unauthorized", "Unauthorized");
+      const user = impersonate(req.headers, req.headersDistinct, authenticated, core);
       const url = new URL(req.url ?? "/", "http://x");
       const segs = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
       const route =
@@ -500,11 +504,26 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       send(res, 200, JSON.stringify(SERVER_VERSION));
       return;
     }
-    const user = authenticate(req);
-    if (!user) {
+    const authenticated = authenticate(req);
+    if (!authenticated) {
       const f = new StatusFailure(401, "Unauthorized", "Unauthorized");
       sendStatus(res, f);
       finish(401);
+      return;
+    }
+    let user: UserInfo;
+    try {
+      user = impersonate(req.headers, req.headersDistinct, authenticated, core);
+    } catch (e) {
+      if (e instanceof ImpersonationError) {
+        send(res, 500, impersonationErrorBody(req.url ?? "/", e), "text/plain; charset=utf-8");
+        finish(500);
+        return;
+      }
+      if (!(e instanceof StatusFailure)) throw e;
+      rec.user = authenticated.username;
+      sendStatus(res, e);
+      finish(e.code);
       return;
     }
     rec.user = user.username;
@@ -634,6 +653,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       };
       const denied = authorize(attrs, core);
       if (denied !== undefined) throw forbidden(def.plural, def.group, name, forbiddenMessage(attrs, denied));
+      // admission after authorization (NodeRestriction); node updates are checked again once merged
+      admitNodeRequest(attrs, core);
+      const admit: Admit = (next, cur) => admitNodeUpdate(attrs, next, cur);
       const dryRun = q.get("dryRun") === "All";
       if (
         body !== undefined &&
@@ -733,7 +755,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           return;
         }
         case "update": {
-          const { object, created } = core.update(def, namespace, name, body, { subresource, dryRun });
+          const { object, created } = core.update(def, namespace, name, body, { subresource, dryRun, admit });
           send(res, created ? 201 : 200, wireJson(def, object));
           finish(created ? 201 : 200);
           return;
@@ -755,9 +777,13 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
               return;
             }
             const { apiVersion: _a, kind: _k, ...applied } = body ?? {};
-            obj = core.patch(def, namespace, name, "strategic", applied, { subresource, dryRun });
+            obj = core.patch(def, namespace, name, "strategic", applied, { subresource, dryRun, admit });
           } else
-            obj = core.patch(def, namespace, name, rec.patchType as PatchType, body, { subresource, dryRun });
+            obj = core.patch(def, namespace, name, rec.patchType as PatchType, body, {
+              subresource,
+              dryRun,
+              admit,
+            });
           send(res, 200, wireJson(def, obj));
           finish(200);
           return;
