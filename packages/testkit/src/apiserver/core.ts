@@ -207,6 +207,9 @@ export class ApiCore {
       }
       throw e;
     }
+    // the storage layer refuses it (etcd3 store Create): a 500 without a reason, as upstream
+    if (m.resourceVersion !== undefined && m.resourceVersion !== null && m.resourceVersion !== "")
+      throw new StatusFailure(500, "", "resourceVersion should not be set on objects to be created");
     m.uid = randomUUID();
     m.creationTimestamp = this.now();
     Reflect.deleteProperty(m, "resourceVersion");
@@ -408,6 +411,9 @@ export class ApiCore {
     const cur = this.find(def, ns, name);
     if (!cur) {
       if (def.createOnUpdate && !opts.subresource) {
+        // an update that would create may not name a resourceVersion (Store.Update: NotFound)
+        const rv = obj.metadata.resourceVersion;
+        if (rv !== undefined && rv !== null && rv !== "") throw notFound(def.plural, def.group, name);
         obj.metadata.name = name;
         return { object: this.create(def, ns, obj, opts.dryRun ? { dryRun: true } : {}), created: true };
       }

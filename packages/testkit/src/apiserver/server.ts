@@ -20,6 +20,7 @@ import {
   type PatchType,
   wireJson,
 } from "./core.js";
+import { checkDecodable, duplicateFields } from "./decoding.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
 import { unknownFields } from "./fields.js";
 import { ImpersonationError, impersonate, impersonationErrorBody } from "./impersonation.js";
@@ -29,7 +30,7 @@ import { decodeProtobuf } from "./proto.js";
 import { queryBool } from "./query.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
-import { badRequest, forbidden, StatusFailure } from "./status.js";
+import { badRequest, fieldNotSupported, forbidden, invalid, StatusFailure } from "./status.js";
 import { type ApiStorage, createMemoryStorage, type StorageEvent } from "./storage.js";
 import { handleSubresource, handleVirtualCreate } from "./subresources.js";
 import { toTable, wantsTable } from "./table.js";
@@ -625,6 +626,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         throw faultFailure(fault, def, name);
       }
       let body: Json;
+      /** The body text when it was JSON (its duplicate keys are a strict decoding error). */
+      let jsonText: string | undefined;
       if (
         method === "POST" ||
         method === "PUT" ||
@@ -639,6 +642,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         } else if (method === "DELETE")
           body = buf.length ? decodeBody(buf, ct || "application/json", "DeleteOptions") : undefined;
         else body = decodeBody(buf, ct, subresource ? def.subresources[subresource]!.kind : def.kind);
+        const bare = ct.split(";")[0]!.trim().toLowerCase();
+        if (method !== "DELETE" && rec.patchType !== "apply" && (bare === "" || bare.endsWith("json")))
+          jsonText = buf.toString("utf8");
       }
       const attrs: RequestAttributes = {
         user,
@@ -656,7 +662,17 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       // admission after authorization (NodeRestriction); node updates are checked again once merged
       admitNodeRequest(attrs, core);
       const admit: Admit = (next, cur) => admitNodeUpdate(attrs, next, cur);
-      const dryRun = q.get("dryRun") === "All";
+      // dryRun may only be "All" (ValidateDryRun of Create/Update/Patch/DeleteOptions)
+      const dryRunValues = q.getAll("dryRun");
+      const bogus = dryRunValues.find((v) => v !== "All");
+      if (bogus !== undefined && verb !== "get" && verb !== "list" && verb !== "watch") {
+        const options =
+          verb === "create" ? "Create" : verb === "update" ? "Update" : verb === "patch" ? "Patch" : "Delete";
+        throw invalid(`${options}Options`, "meta.k8s.io", "", [fieldNotSupported("dryRun", bogus, ["All"])]);
+      }
+      const dryRun = dryRunValues.includes("All");
+      if (body !== undefined && !subresource && (verb === "create" || verb === "update"))
+        checkDecodable(def, body);
       if (
         body !== undefined &&
         !subresource &&
@@ -668,15 +684,23 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           throw badRequest(
             `fieldValidation: Invalid value: "${mode}": must be one of Ignore, Warn, or Strict`,
           );
-        const unknown = mode === "Ignore" ? [] : unknownFields(def, body);
-        if (unknown.length && mode === "Strict")
+        const problems =
+          mode === "Ignore"
+            ? []
+            : [
+                ...unknownFields(def, body).map((f) => `unknown field "${f}"`),
+                ...(jsonText === undefined
+                  ? []
+                  : duplicateFields(jsonText).map((f) => `duplicate field "${f}"`)),
+              ];
+        if (problems.length && mode === "Strict")
           throw badRequest(
-            `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`,
+            `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${problems.join(", ")}`,
           );
-        if (unknown.length)
+        if (problems.length)
           res.setHeader(
             "Warning",
-            unknown.map((f) => `299 - ${JSON.stringify(`unknown field "${f}"`)}`),
+            problems.map((p) => `299 - ${JSON.stringify(p)}`),
           );
       }
       if (!def.stored) {

@@ -208,3 +208,131 @@ describe("the watch cache window (410 Expired)", () => {
     }
   });
 });
+
+describe("decoding and validation as strict as kube-apiserver", () => {
+  const post = (path: string, body: object | string, query = "") =>
+    raw(server, "POST", `${path}${query}`, typeof body === "string" ? body : JSON.stringify(body), {
+      "Content-Type": "application/json",
+    });
+  const CMS = "/api/v1/namespaces/default/configmaps";
+
+  it.skipIf(!hasKubectl)(
+    "kubectl (fieldValidation=Strict) gets 400 for a misspelt nested field",
+    async () => {
+      const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "typo" },
+        spec: { containers: [{ name: "c", image: "busybox:1.36", imagePullPolicyy: "Always" }] },
+      };
+      const r = await kubectl(server.kubeconfigPath, ["create", "-f", "-"], JSON.stringify(pod));
+      expect(r.stderr).toBe(
+        'Error from server (BadRequest): error when creating "STDIN": Pod in version "v1" cannot be handled as a Pod: strict decoding error: unknown field "spec.containers[0].imagePullPolicyy"\n',
+      );
+    },
+  );
+
+  it("duplicate fields are a strict decoding error, and a warning by default", async () => {
+    const text = '{"metadata":{"name":"dup","name":"dup2"},"data":{"a":"b"}}';
+    const strict = await post(CMS, text, "?fieldValidation=Strict");
+    expect(strict.status).toBe(400);
+    expect(strict.body).toMatchObject({
+      reason: "BadRequest",
+      message:
+        'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding error: duplicate field "metadata.name"',
+    });
+    const warn = await post(CMS, text);
+    expect(warn.status).toBe(201);
+    expect(warn.headers.warning).toBe('299 - "duplicate field \\"metadata.name\\""');
+  });
+
+  it("values of the wrong type and a foreign apiVersion are 400 from the decoder", async () => {
+    const typed = await post(CMS, { metadata: { name: "typed" }, data: { a: 1 } });
+    expect(typed.status).toBe(400);
+    expect(typed.body.message).toBe(
+      'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string',
+    );
+    const labels = await post(CMS, { metadata: { name: "typed", labels: { a: true } } });
+    expect(labels.body.message).toContain(
+      "json: cannot unmarshal bool into Go struct field ObjectMeta.metadata.labels of type string",
+    );
+    const foreign = await post(CMS, {
+      apiVersion: "apps/v1",
+      kind: "ConfigMap",
+      metadata: { name: "foreign" },
+    });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.message).toBe(
+      'ConfigMap in version "v1" cannot be handled as a ConfigMap: no kind "ConfigMap" is registered for version "apps/v1" in scheme "pkg/api/legacyscheme/scheme.go:30"',
+    );
+    expect((await raw(server, "GET", `${CMS}/foreign`)).status).toBe(404);
+  });
+
+  it("size limits: annotations over 256 KiB and ConfigMap data over 1 MiB are 422", async () => {
+    const big = await post(CMS, { metadata: { name: "big", annotations: { a: "x".repeat(256 * 1024) } } });
+    expect(big.status).toBe(422);
+    expect(big.body.message).toBe(
+      'ConfigMap "big" is invalid: metadata.annotations: Too long: may not be more than 262144 bytes',
+    );
+    expect(big.body.details.causes).toEqual([
+      {
+        reason: "FieldValueTooLong",
+        message: "Too long: may not be more than 262144 bytes",
+        field: "metadata.annotations",
+      },
+    ]);
+    const data = await post(CMS, { metadata: { name: "big2" }, data: { a: "x".repeat(1024 * 1024) } });
+    expect(data.status).toBe(422);
+    expect(data.body.message).toBe(
+      'ConfigMap "big2" is invalid: []: Too long: may not be more than 1048576 bytes',
+    );
+  });
+
+  it("resourceVersion on create is the storage layer's 500", async () => {
+    const r = await post(CMS, { metadata: { name: "withrv", resourceVersion: "12" } });
+    expect(r.status).toBe(500);
+    expect(r.body).toEqual({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: "resourceVersion should not be set on objects to be created",
+      code: 500,
+    });
+  });
+
+  it("dryRun=Bogus is 422 and creates nothing", async () => {
+    const r = await post(CMS, { metadata: { name: "bogus" } }, "?dryRun=Bogus");
+    expect(r.status).toBe(422);
+    expect(r.body.message).toBe(
+      'CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: "Bogus": supported values: "All"',
+    );
+    expect((await raw(server, "GET", `${CMS}/bogus`)).status).toBe(404);
+  });
+
+  it("a JSON patch with an unknown op is 422", async () => {
+    const r = await raw(
+      server,
+      "PATCH",
+      `${CMS}/seen`,
+      JSON.stringify([{ op: "bogus", path: "/data/a", value: "c" }]),
+      {
+        "Content-Type": "application/json-patch+json",
+      },
+    );
+    expect(r.status).toBe(422);
+    expect(r.body).toMatchObject({
+      reason: "Invalid",
+      message: "the server rejected our request due to an error in our request",
+    });
+  });
+
+  it("a 300-character name gets the length message", async () => {
+    const name = "a".repeat(300);
+    const r = await post(CMS, { metadata: { name } });
+    expect(r.status).toBe(422);
+    expect(r.body.message).toBe(
+      `ConfigMap "${name}" is invalid: metadata.name: Invalid value: "${name}": must be no more than 253 characters`,
+    );
+  });
+});
