@@ -178,3 +178,27 @@ describe.skipIf(!hasKubectl)(
     });
   },
 );
+
+describe.skipIf(!hasKubectl)("kubectl auth can-i --list (SelfSubjectRulesReview)", () => {
+  it("lists everything for an admin and the basic rules for other users", async () => {
+    const all = await kubectl(admin, ["auth", "can-i", "--list"]);
+    expect(all.code).toBe(0);
+    const lines = all.stdout.split("\n");
+    expect(lines[0]).toMatch(/^Resources\s+Non-Resource URLs\s+Resource Names\s+Verbs$/);
+    expect(lines[1]).toMatch(/^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/);
+    const jane = await kubectl(admin, ["auth", "can-i", "--list", "--as=jane"]);
+    expect(jane.stdout).not.toContain("*.*");
+    expect(jane.stdout).toMatch(
+      /selfsubjectaccessreviews\.authorization\.k8s\.io\s+\[\]\s+\[\]\s+\[create\]/,
+    );
+    expect(jane.stdout).toMatch(/\s+\[\/healthz\]\s+\[\]\s+\[get\]/);
+  });
+
+  it("warns that a node's list is incomplete, as the node authorizer cannot list rules", async () => {
+    const r = await kubectl(nodeKc, ["auth", "can-i", "--list"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      "Warning: the list may be incomplete: node authorizer does not support user rule resolution",
+    );
+  });
+});

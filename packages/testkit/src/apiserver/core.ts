@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { applyDefaults, validateObject } from "./defaults.js";
+import { applyDefaults, pruneEmpty, validateObject } from "./defaults.js";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, cloneJson, deepEqual } from "./patch.js";
 import { findResource, RESOURCES, type ResourceDef } from "./resources.js";
 import {
@@ -239,6 +239,7 @@ export class ApiCore {
         obj.data[k] = Buffer.from(String(v)).toString("base64");
       delete obj.stringData;
     }
+    pruneEmpty(def, obj);
     const errs = validateObject(def, obj);
     if (errs.length) throw invalid(def.kind, def.group, m.name ?? "", errs);
     if (this.find(def, ns, m.name)) throw alreadyExists(def.plural, def.group, m.name);
@@ -501,6 +502,7 @@ export class ApiCore {
         out.data[k] = Buffer.from(String(v)).toString("base64");
       delete out.stringData;
     }
+    pruneEmpty(def, out);
     admit?.(out, cur);
     const errs = validateObject(def, out);
     if (def.kind === "Pod" && subresource !== "status") errs.push(...podUpdateErrors(cur, out));

@@ -353,3 +353,37 @@ export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
       break;
   }
 }
+
+const isEmpty = (v: Json): boolean =>
+  (Array.isArray(v) && v.length === 0) ||
+  (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0);
+
+/**
+ * Drops empty maps and lists from fields Go serialises with `omitempty` (an empty
+ * `annotations: {}` from a strategic merge patch decodes to an empty map and is never served),
+ * so objects look as they would after a round trip through kube-apiserver's typed structs.
+ * Only fields known to be maps or slices: an empty struct (`status: {}`, `resources: {}`) stays.
+ */
+export function pruneEmpty(def: ResourceDef, obj: KubeObject): void {
+  const m = obj.metadata;
+  for (const f of ["labels", "annotations", "finalizers", "ownerReferences", "managedFields"])
+    if (isEmpty(m[f])) delete m[f];
+  const drop = (o: Json, fields: string[]): void => {
+    if (!o || typeof o !== "object") return;
+    for (const f of fields) if (isEmpty(o[f])) delete o[f];
+  };
+  switch (def.kind) {
+    case "ConfigMap":
+      drop(obj, ["data", "binaryData"]);
+      break;
+    case "Secret":
+      drop(obj, ["data", "stringData"]);
+      break;
+    case "Service":
+      drop(obj.spec, ["selector", "externalIPs"]);
+      break;
+    case "Pod":
+      drop(obj.spec, ["nodeSelector", "volumes", "initContainers", "imagePullSecrets"]);
+      break;
+  }
+}

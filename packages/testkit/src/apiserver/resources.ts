@@ -287,6 +287,16 @@ export const RESOURCES: readonly ResourceDef[] = [
     stored: false,
   }),
   def({
+    group: "authorization.k8s.io",
+    version: "v1",
+    plural: "selfsubjectrulesreviews",
+    singular: "selfsubjectrulesreview",
+    kind: "SelfSubjectRulesReview",
+    namespaced: false,
+    verbs: ["create"],
+    stored: false,
+  }),
+  def({
     group: "policy",
     version: "v1",
     plural: "poddisruptionbudgets",

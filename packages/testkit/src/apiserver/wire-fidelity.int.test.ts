@@ -125,6 +125,20 @@ describe.skipIf(!hasKubectl)("protobuf bodies decode to what JSON gives (issue i
     const pdb = JSON.parse(await run("get", "pdb", "pdb1", "-o", "json"));
     expect(pdb.spec).toEqual({ minAvailable: 1, selector: { matchLabels: { app: "x" } } });
   });
+
+  it("kubectl diff right after kubectl create finds no difference (empty maps are not kept)", async () => {
+    const manifest = JSON.stringify({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "difftest" },
+      data: { a: "b" },
+    });
+    const kc = server.kubeconfigPath;
+    expect((await kubectl(kc, ["create", "-f", "-"], manifest)).stdout).toBe("configmap/difftest created\n");
+    const diff = await kubectl(kc, ["diff", "-f", "-"], manifest);
+    expect(diff.stdout).toBe("");
+    expect(diff.code).toBe(0);
+  });
 });
 
 describe("the watch cache window (410 Expired)", () => {
