@@ -17,7 +17,7 @@ Options:
   --watch-cache-capacity <n>  watch events kept per resource (default 5000); older
                            resourceVersions get 410 Expired
   --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces |
-                           deployments | jobs (repeatable)
+                           deployments | daemonSets | jobs (repeatable)
   --help                   show this help
 
 Signals: SIGUSR2 expires every resource's watch history (open watches end; resuming from an
@@ -65,7 +65,15 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  const known = ["scheduler", "endpointSlices", "nodeLifecycle", "namespaces", "deployments", "jobs"];
+  const known = [
+    "scheduler",
+    "endpointSlices",
+    "nodeLifecycle",
+    "namespaces",
+    "deployments",
+    "daemonSets",
+    "jobs",
+  ];
   const controllers: Record<string, boolean> = {};
   for (const d of v.disable ?? []) {
     if (!known.includes(d)) {

@@ -15,7 +15,13 @@ import {
 } from "./status.js";
 import type { ApiStorage } from "./storage.js";
 import type { Json, KubeObject } from "./types.js";
-import { generationChanged, prepareJobForCreate, scaleReplicas, toScale } from "./workloads.js";
+import {
+  daemonSetTemplateGeneration,
+  generationChanged,
+  prepareJobForCreate,
+  scaleReplicas,
+  toScale,
+} from "./workloads.js";
 
 /** A source of wall-clock time in milliseconds since the epoch (injectable for tests). */
 export interface ApiClock {
@@ -222,7 +228,8 @@ export class ApiCore {
     if (def.kind === "Job") prepareJobForCreate(obj);
     applyDefaults(def, obj);
     // status starts empty (PrepareForCreate of the apps and batch strategies)
-    if (def.kind === "Deployment" || def.kind === "ReplicaSet" || def.kind === "Job") obj.status = {};
+    if (["Deployment", "ReplicaSet", "DaemonSet", "Job"].includes(def.kind)) obj.status = {};
+    if (def.kind === "DaemonSet") daemonSetTemplateGeneration(undefined, obj, deepEqual);
     // status resets on create (PrepareForCreate of the pod and service strategies)
     if (def.kind === "Pod") {
       if (this.saVolume) addServiceAccountVolume(obj);
@@ -502,6 +509,8 @@ export class ApiCore {
         out.data[k] = Buffer.from(String(v)).toString("base64");
       delete out.stringData;
     }
+    if (def.kind === "DaemonSet" && subresource !== "status")
+      daemonSetTemplateGeneration(cur, out, deepEqual);
     pruneEmpty(def, out);
     admit?.(out, cur);
     const errs = validateObject(def, out);
@@ -782,7 +791,7 @@ function patchSetsRv(patch: Json): boolean {
 }
 
 function hasGeneration(def: ResourceDef): boolean {
-  return ["Pod", "Deployment", "ReplicaSet", "Job"].includes(def.kind);
+  return ["Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"].includes(def.kind);
 }
 
 /** Computes the pod QoS class from container resources (mirrors qos.GetPodQOS, simplified). */

@@ -223,6 +223,7 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
     }
     case "Deployment":
     case "ReplicaSet":
+    case "DaemonSet":
     case "Job":
       errs.push(...validateWorkload(def, obj));
       break;
@@ -346,6 +347,7 @@ export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
       break;
     case "Deployment":
     case "ReplicaSet":
+    case "DaemonSet":
     case "Job":
       defaultWorkload(def, obj);
       break;

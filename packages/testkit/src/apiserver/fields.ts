@@ -34,6 +34,7 @@ const TOP: Record<string, string[]> = {
   Deployment: SPEC_STATUS,
   ReplicaSet: SPEC_STATUS,
   Job: SPEC_STATUS,
+  DaemonSet: SPEC_STATUS,
   Lease: ["spec"],
   ConfigMap: ["data", "binaryData", "immutable"],
   Secret: ["data", "stringData", "type", "immutable"],
@@ -176,6 +177,10 @@ const SPECS: Record<string, Shape> = {
     template: TEMPLATE,
   },
   ReplicaSet: { ...leaves("replicas", "minReadySeconds", "selector"), template: TEMPLATE },
+  DaemonSet: {
+    ...leaves("selector", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"),
+    template: TEMPLATE,
+  },
   Job: {
     ...leaves(
       "parallelism",

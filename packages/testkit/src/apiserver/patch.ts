@@ -192,6 +192,7 @@ export const MERGE_KEYS: Record<string, Record<string, string>> = {
   Deployment: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
   ReplicaSet: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
   Job: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
+  DaemonSet: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
 };
 
 function strategicFor(kind: string): Record<string, string> {

@@ -235,6 +235,17 @@ export const RESOURCES: readonly ResourceDef[] = [
     subresources: { status: { kind: "ReplicaSet", ...STATUS }, scale: SCALE },
   }),
   def({
+    group: "apps",
+    version: "v1",
+    plural: "daemonsets",
+    singular: "daemonset",
+    kind: "DaemonSet",
+    namespaced: true,
+    shortNames: ["ds"],
+    categories: ["all"],
+    subresources: { status: { kind: "DaemonSet", ...STATUS } },
+  }),
+  def({
     group: "batch",
     version: "v1",
     plural: "jobs",

@@ -48,6 +48,8 @@ export interface ControllerOptions {
   namespaces?: boolean;
   /** apps/v1 Deployment and ReplicaSet controllers (rollouts, scaling, revisions). */
   deployments?: boolean;
+  /** apps/v1 DaemonSet controller (one pod per eligible node, rolling updates). */
+  daemonSets?: boolean;
   /** batch/v1 Job controller (completions, parallelism, backoffLimit, conditions). */
   jobs?: boolean;
 }
