@@ -14,9 +14,14 @@ Options:
   --node <name>            also write kubeconfig-<name> for identity system:node:<name> (repeatable)
   --no-tls                 serve plain HTTP (tokens optional, full access without) instead of HTTPS
   --service-account-volumes  add the projected kube-api-access volume to new pods (SA admission)
+  --watch-cache-capacity <n>  watch events kept per resource (default 5000); older
+                           resourceVersions get 410 Expired
   --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces |
-                           deployments | jobs (repeatable)
+                           deployments | daemonSets | jobs (repeatable)
   --help                   show this help
+
+Signals: SIGUSR2 expires every resource's watch history (open watches end; resuming from an
+older resourceVersion gets 410 Expired, as after an etcd compaction). SIGINT/SIGTERM stop.
 `;
 
 async function main(): Promise<void> {
@@ -29,6 +34,7 @@ async function main(): Promise<void> {
         node: { type: "string", multiple: true, default: [] },
         "no-tls": { type: "boolean", default: false },
         "service-account-volumes": { type: "boolean", default: false },
+        "watch-cache-capacity": { type: "string", default: "5000" },
         disable: { type: "string", multiple: true, default: [] },
         help: { type: "boolean", default: false },
       },
@@ -52,7 +58,22 @@ async function main(): Promise<void> {
     process.stderr.write(`kubenode-apiserver: --port must be an integer 0-65535, got "${v.port}"\n`);
     process.exit(2);
   }
-  const known = ["scheduler", "endpointSlices", "nodeLifecycle", "namespaces", "deployments", "jobs"];
+  const capacity = Number(v["watch-cache-capacity"]);
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    process.stderr.write(
+      `kubenode-apiserver: --watch-cache-capacity must be a positive integer, got "${v["watch-cache-capacity"]}"\n`,
+    );
+    process.exit(2);
+  }
+  const known = [
+    "scheduler",
+    "endpointSlices",
+    "nodeLifecycle",
+    "namespaces",
+    "deployments",
+    "daemonSets",
+    "jobs",
+  ];
   const controllers: Record<string, boolean> = {};
   for (const d of v.disable ?? []) {
     if (!known.includes(d)) {
@@ -68,6 +89,7 @@ async function main(): Promise<void> {
     tls: !v["no-tls"],
     controllers,
     serviceAccountTokenVolume: v["service-account-volumes"] === true,
+    watchHistoryPerResource: capacity,
   });
   const out = resolve(v.kubeconfig ?? "kubeconfig");
   await copyFile(server.kubeconfigPath, out);
@@ -81,6 +103,10 @@ async function main(): Promise<void> {
   const shutdown = (): void => {
     void server.stop().then(() => process.exit(0));
   };
+  process.on("SIGUSR2", () => {
+    const rv = server.expireWatchHistory();
+    process.stdout.write(`watch history expired: resuming below resourceVersion ${rv} is 410 Expired\n`);
+  });
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);
 }

@@ -745,7 +745,10 @@ describe("client-node against the simulator", () => {
       403,
       "Forbidden",
     );
-    expect(denied.message).toContain('User "system:node:node-a" cannot patch resource "nodes/status"');
+    // NodeRestriction admission denies it (authorization allows nodes/status patches)
+    expect(denied.message).toBe(
+      'nodes "node-b" is forbidden: node "node-a" is not allowed to modify node "node-b"',
+    );
     await leasesA.createNamespacedLease({
       namespace: "kube-node-lease",
       body: { metadata: { name: "node-a" }, spec: { holderIdentity: "node-a", leaseDurationSeconds: 40 } },

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { applyDefaults, validateObject } from "./defaults.js";
+import { applyDefaults, pruneEmpty, validateObject } from "./defaults.js";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, cloneJson, deepEqual } from "./patch.js";
 import { findResource, RESOURCES, type ResourceDef } from "./resources.js";
 import {
@@ -15,7 +15,13 @@ import {
 } from "./status.js";
 import type { ApiStorage } from "./storage.js";
 import type { Json, KubeObject } from "./types.js";
-import { generationChanged, prepareJobForCreate, scaleReplicas, toScale } from "./workloads.js";
+import {
+  daemonSetTemplateGeneration,
+  generationChanged,
+  prepareJobForCreate,
+  scaleReplicas,
+  toScale,
+} from "./workloads.js";
 
 /** A source of wall-clock time in milliseconds since the epoch (injectable for tests). */
 export interface ApiClock {
@@ -31,6 +37,9 @@ export interface DeleteOptions {
 }
 
 export type PatchType = "json" | "merge" | "strategic";
+
+/** An admission check of an update: sees the merged object and the stored one, throws to deny. */
+export type Admit = (next: KubeObject, cur: KubeObject) => void;
 
 const bareCache = new WeakMap<object, string>();
 
@@ -204,6 +213,9 @@ export class ApiCore {
       }
       throw e;
     }
+    // the storage layer refuses it (etcd3 store Create): a 500 without a reason, as upstream
+    if (m.resourceVersion !== undefined && m.resourceVersion !== null && m.resourceVersion !== "")
+      throw new StatusFailure(500, "", "resourceVersion should not be set on objects to be created");
     m.uid = randomUUID();
     m.creationTimestamp = this.now();
     Reflect.deleteProperty(m, "resourceVersion");
@@ -216,7 +228,8 @@ export class ApiCore {
     if (def.kind === "Job") prepareJobForCreate(obj);
     applyDefaults(def, obj);
     // status starts empty (PrepareForCreate of the apps and batch strategies)
-    if (def.kind === "Deployment" || def.kind === "ReplicaSet" || def.kind === "Job") obj.status = {};
+    if (["Deployment", "ReplicaSet", "DaemonSet", "Job"].includes(def.kind)) obj.status = {};
+    if (def.kind === "DaemonSet") daemonSetTemplateGeneration(undefined, obj, deepEqual);
     // status resets on create (PrepareForCreate of the pod and service strategies)
     if (def.kind === "Pod") {
       if (this.saVolume) addServiceAccountVolume(obj);
@@ -233,6 +246,7 @@ export class ApiCore {
         obj.data[k] = Buffer.from(String(v)).toString("base64");
       delete obj.stringData;
     }
+    pruneEmpty(def, obj);
     const errs = validateObject(def, obj);
     if (errs.length) throw invalid(def.kind, def.group, m.name ?? "", errs);
     if (this.find(def, ns, m.name)) throw alreadyExists(def.plural, def.group, m.name);
@@ -391,7 +405,7 @@ export class ApiCore {
     ns: string,
     name: string,
     body: Json,
-    opts: { subresource?: string; dryRun?: boolean; expectKind?: string } = {},
+    opts: { subresource?: string; dryRun?: boolean; expectKind?: string; admit?: Admit } = {},
   ): { object: KubeObject; created: boolean } {
     const obj = this.normalizeBody(def, body, opts.expectKind);
     if (obj.metadata.name !== undefined && obj.metadata.name !== name)
@@ -405,12 +419,18 @@ export class ApiCore {
     const cur = this.find(def, ns, name);
     if (!cur) {
       if (def.createOnUpdate && !opts.subresource) {
+        // an update that would create may not name a resourceVersion (Store.Update: NotFound)
+        const rv = obj.metadata.resourceVersion;
+        if (rv !== undefined && rv !== null && rv !== "") throw notFound(def.plural, def.group, name);
         obj.metadata.name = name;
         return { object: this.create(def, ns, obj, opts.dryRun ? { dryRun: true } : {}), created: true };
       }
       throw notFound(def.plural, def.group, name);
     }
-    return { object: this.replace(def, cur, obj, opts.subresource, opts.dryRun === true), created: false };
+    return {
+      object: this.replace(def, cur, obj, opts.subresource, opts.dryRun === true, opts.admit),
+      created: false,
+    };
   }
 
   /** Core of update and patch: `next` is a fresh object owned by the caller. */
@@ -420,6 +440,7 @@ export class ApiCore {
     next: KubeObject,
     subresource?: string,
     dryRun = false,
+    admit?: Admit,
   ): KubeObject {
     const name = cur.metadata.name;
     const m = next.metadata;
@@ -488,6 +509,10 @@ export class ApiCore {
         out.data[k] = Buffer.from(String(v)).toString("base64");
       delete out.stringData;
     }
+    if (def.kind === "DaemonSet" && subresource !== "status")
+      daemonSetTemplateGeneration(cur, out, deepEqual);
+    pruneEmpty(def, out);
+    admit?.(out, cur);
     const errs = validateObject(def, out);
     if (def.kind === "Pod" && subresource !== "status") errs.push(...podUpdateErrors(cur, out));
     if (def.kind === "Pod" && cm.deletionTimestamp) {
@@ -524,7 +549,7 @@ export class ApiCore {
     name: string,
     type: PatchType,
     patch: Json,
-    opts: { subresource?: string; dryRun?: boolean } = {},
+    opts: { subresource?: string; dryRun?: boolean; admit?: Admit } = {},
   ): KubeObject {
     const cur = this.get(def, ns, name);
     const doc = withKind(def, cur);
@@ -552,7 +577,7 @@ export class ApiCore {
       throw badRequest(
         `the name of the object (${String(next.metadata.name)}) does not match the name on the URL (${name})`,
       );
-    return this.replace(def, cur, next, opts.subresource, opts.dryRun === true);
+    return this.replace(def, cur, next, opts.subresource, opts.dryRun === true, opts.admit);
   }
 
   /**
@@ -766,7 +791,7 @@ function patchSetsRv(patch: Json): boolean {
 }
 
 function hasGeneration(def: ResourceDef): boolean {
-  return ["Pod", "Deployment", "ReplicaSet", "Job"].includes(def.kind);
+  return ["Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"].includes(def.kind);
 }
 
 /** Computes the pod QoS class from container resources (mirrors qos.GetPodQOS, simplified). */

@@ -1,5 +1,12 @@
 import type { ResourceDef } from "./resources.js";
-import { type FieldError, fieldDuplicate, fieldInvalid, fieldNotSupported, fieldRequired } from "./status.js";
+import {
+  type FieldError,
+  fieldDuplicate,
+  fieldInvalid,
+  fieldNotSupported,
+  fieldRequired,
+  fieldTooLong,
+} from "./status.js";
 import type { Json, KubeObject } from "./types.js";
 import { defaultWorkload, validateWorkload } from "./workloads.js";
 
@@ -17,20 +24,40 @@ const LABEL_MSG =
 const DNS1035_MSG =
   "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
 
+/** Annotations may hold at most 256 KiB of keys and values (TotalAnnotationSizeLimitB). */
+const TOTAL_ANNOTATION_BYTES = 256 * 1024;
+/** ConfigMap and Secret content limit (core.MaxSecretSize). */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** Bytes of a string map's keys and values (base64 values counted decoded). */
+function mapBytes(m: Json, base64 = false): number {
+  if (!m || typeof m !== "object") return 0;
+  let n = 0;
+  for (const [k, v] of Object.entries(m)) {
+    n += Buffer.byteLength(k);
+    if (typeof v === "string") n += base64 ? Buffer.from(v, "base64").length : Buffer.byteLength(v);
+  }
+  return n;
+}
+
 /** Validates `metadata.name` with the rule of the resource (namespaces: DNS label, services: DNS-1035). */
 export function validateName(def: ResourceDef, name: string, field = "metadata.name"): FieldError[] {
-  if (def.plural === "namespaces") {
-    if (!DNS1123_LABEL.test(name) || name.length > 63) return [fieldInvalid(field, name, LABEL_MSG)];
-  } else if (def.plural === "services") {
-    if (!DNS1035_LABEL.test(name) || name.length > 63) return [fieldInvalid(field, name, DNS1035_MSG)];
-  } else if (def.plural === "events" || def.plural === "leases") {
+  // IsDNS1123Label / IsDNS1035Label / IsDNS1123Subdomain: the length error first, then the pattern
+  const check = (max: number, re: RegExp, msg: string): FieldError[] => {
+    const errs: FieldError[] = [];
+    if (name.length > max) errs.push(fieldInvalid(field, name, `must be no more than ${max} characters`));
+    if (!re.test(name)) errs.push(fieldInvalid(field, name, msg));
+    return errs;
+  };
+  if (def.plural === "namespaces") return check(63, DNS1123_LABEL, LABEL_MSG);
+  if (def.plural === "services") return check(63, DNS1035_LABEL, DNS1035_MSG);
+  if (def.plural === "events" || def.plural === "leases") {
     // events and leases accept any path-segment name (node names with dots etc.)
     if (name.includes("/") || name.includes("%") || name === "." || name === "..")
       return [fieldInvalid(field, name, `may not contain '/'`)];
-  } else if (!DNS1123_SUBDOMAIN.test(name) || name.length > 253) {
-    return [fieldInvalid(field, name, SUBDOMAIN_MSG)];
+    return [];
   }
-  return [];
+  return check(253, DNS1123_SUBDOMAIN, SUBDOMAIN_MSG);
 }
 
 export function validateLabels(labels: Json, field: string): FieldError[] {
@@ -97,6 +124,8 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
   errs.push(...validateLabels(m.labels, "metadata.labels"));
   if (m.annotations !== undefined && (typeof m.annotations !== "object" || Array.isArray(m.annotations)))
     errs.push(fieldInvalid("metadata.annotations", m.annotations, "must be a map of strings"));
+  else if (m.annotations && mapBytes(m.annotations) > TOTAL_ANNOTATION_BYTES)
+    errs.push(fieldTooLong("metadata.annotations", TOTAL_ANNOTATION_BYTES));
   switch (def.kind) {
     case "Pod": {
       const s = obj.spec;
@@ -168,6 +197,13 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
     }
     case "ConfigMap":
     case "Secret": {
+      // ValidateConfigMap / ValidateSecret: keys plus values at most 1 MiB in total
+      const total =
+        def.kind === "Secret"
+          ? mapBytes(obj.data, true)
+          : mapBytes(obj.data) + mapBytes(obj.binaryData, true);
+      if (total > MAX_CONFIG_BYTES)
+        errs.push(fieldTooLong(def.kind === "Secret" ? "data" : "[]", MAX_CONFIG_BYTES));
       for (const field of ["data", "binaryData", "stringData"]) {
         const d = obj[field];
         if (d === undefined || d === null) continue;
@@ -187,6 +223,7 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
     }
     case "Deployment":
     case "ReplicaSet":
+    case "DaemonSet":
     case "Job":
       errs.push(...validateWorkload(def, obj));
       break;
@@ -310,10 +347,45 @@ export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
       break;
     case "Deployment":
     case "ReplicaSet":
+    case "DaemonSet":
     case "Job":
       defaultWorkload(def, obj);
       break;
     case "Node":
+      break;
+  }
+}
+
+const isEmpty = (v: Json): boolean =>
+  (Array.isArray(v) && v.length === 0) ||
+  (v !== null && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 0);
+
+/**
+ * Drops empty maps and lists from fields Go serialises with `omitempty` (an empty
+ * `annotations: {}` from a strategic merge patch decodes to an empty map and is never served),
+ * so objects look as they would after a round trip through kube-apiserver's typed structs.
+ * Only fields known to be maps or slices: an empty struct (`status: {}`, `resources: {}`) stays.
+ */
+export function pruneEmpty(def: ResourceDef, obj: KubeObject): void {
+  const m = obj.metadata;
+  for (const f of ["labels", "annotations", "finalizers", "ownerReferences", "managedFields"])
+    if (isEmpty(m[f])) delete m[f];
+  const drop = (o: Json, fields: string[]): void => {
+    if (!o || typeof o !== "object") return;
+    for (const f of fields) if (isEmpty(o[f])) delete o[f];
+  };
+  switch (def.kind) {
+    case "ConfigMap":
+      drop(obj, ["data", "binaryData"]);
+      break;
+    case "Secret":
+      drop(obj, ["data", "stringData"]);
+      break;
+    case "Service":
+      drop(obj.spec, ["selector", "externalIPs"]);
+      break;
+    case "Pod":
+      drop(obj.spec, ["nodeSelector", "volumes", "initContainers", "imagePullSecrets"]);
       break;
   }
 }

@@ -2,9 +2,9 @@ import type { ResourceDef } from "./resources.js";
 import type { Json } from "./types.js";
 
 /**
- * Known top-level and metadata fields per kind, for kube-apiserver's field validation
- * (`fieldValidation=Strict|Warn|Ignore`, default Warn): a subset of full schema validation that
- * catches misspelt top-level and metadata fields.
+ * Known fields per kind, for kube-apiserver's field validation (`fieldValidation=Strict|Warn|Ignore`,
+ * default Warn): top-level and metadata fields of every kind, and the specs of pods and pod
+ * templates (containers, ports, env, resources, volume mounts) where typos matter most.
  */
 const META = new Set([
   "name",
@@ -34,6 +34,7 @@ const TOP: Record<string, string[]> = {
   Deployment: SPEC_STATUS,
   ReplicaSet: SPEC_STATUS,
   Job: SPEC_STATUS,
+  DaemonSet: SPEC_STATUS,
   Lease: ["spec"],
   ConfigMap: ["data", "binaryData", "immutable"],
   Secret: ["data", "stringData", "type", "immutable"],
@@ -73,7 +74,155 @@ const EVENTS_V1 = [
   "deprecatedCount",
 ];
 
-/** Unknown top-level and metadata field paths of a request body (empty for kinds without a field list). */
+/** A nested field list: field name -> its own field list (object), `[]` for lists of objects, or true (leaf). */
+type Shape = { [field: string]: Shape | [Shape] | true };
+const leaves = (...names: string[]): Shape => Object.fromEntries(names.map((n) => [n, true]));
+
+const CONTAINER: Shape = {
+  ...leaves(
+    "name",
+    "image",
+    "command",
+    "args",
+    "workingDir",
+    "envFrom",
+    "resizePolicy",
+    "restartPolicy",
+    "volumeDevices",
+    "livenessProbe",
+    "readinessProbe",
+    "startupProbe",
+    "lifecycle",
+    "terminationMessagePath",
+    "terminationMessagePolicy",
+    "imagePullPolicy",
+    "securityContext",
+    "stdin",
+    "stdinOnce",
+    "tty",
+  ),
+  ports: [leaves("name", "hostPort", "containerPort", "protocol", "hostIP")],
+  env: [leaves("name", "value", "valueFrom")],
+  resources: leaves("limits", "requests", "claims"),
+  volumeMounts: [
+    leaves(
+      "name",
+      "readOnly",
+      "recursiveReadOnly",
+      "mountPath",
+      "subPath",
+      "mountPropagation",
+      "subPathExpr",
+    ),
+  ],
+};
+const POD_SPEC: Shape = {
+  ...leaves(
+    "volumes",
+    "ephemeralContainers",
+    "restartPolicy",
+    "terminationGracePeriodSeconds",
+    "activeDeadlineSeconds",
+    "dnsPolicy",
+    "nodeSelector",
+    "serviceAccountName",
+    "serviceAccount",
+    "automountServiceAccountToken",
+    "nodeName",
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "shareProcessNamespace",
+    "securityContext",
+    "imagePullSecrets",
+    "hostname",
+    "subdomain",
+    "affinity",
+    "schedulerName",
+    "tolerations",
+    "hostAliases",
+    "priorityClassName",
+    "priority",
+    "dnsConfig",
+    "readinessGates",
+    "runtimeClassName",
+    "enableServiceLinks",
+    "preemptionPolicy",
+    "overhead",
+    "topologySpreadConstraints",
+    "setHostnameAsFQDN",
+    "os",
+    "hostUsers",
+    "schedulingGates",
+    "resourceClaims",
+    "resources",
+  ),
+  containers: [CONTAINER],
+  initContainers: [CONTAINER],
+};
+const TEMPLATE: Shape = { metadata: true, spec: POD_SPEC };
+/** The spec shapes checked below the top level (the kinds whose nested typos matter most). */
+const SPECS: Record<string, Shape> = {
+  Pod: POD_SPEC,
+  Deployment: {
+    ...leaves(
+      "replicas",
+      "selector",
+      "strategy",
+      "minReadySeconds",
+      "revisionHistoryLimit",
+      "paused",
+      "progressDeadlineSeconds",
+    ),
+    template: TEMPLATE,
+  },
+  ReplicaSet: { ...leaves("replicas", "minReadySeconds", "selector"), template: TEMPLATE },
+  DaemonSet: {
+    ...leaves("selector", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"),
+    template: TEMPLATE,
+  },
+  Job: {
+    ...leaves(
+      "parallelism",
+      "completions",
+      "activeDeadlineSeconds",
+      "podFailurePolicy",
+      "successPolicy",
+      "backoffLimit",
+      "backoffLimitPerIndex",
+      "maxFailedIndexes",
+      "selector",
+      "manualSelector",
+      "ttlSecondsAfterFinished",
+      "completionMode",
+      "suspend",
+      "podReplacementPolicy",
+      "managedBy",
+    ),
+    template: TEMPLATE,
+  },
+};
+
+function unknownIn(node: Json, shape: Shape, path: string, out: string[]): void {
+  if (node === null || typeof node !== "object" || Array.isArray(node)) return;
+  for (const [k, v] of Object.entries(node)) {
+    const here = `${path}.${k}`;
+    const sub = shape[k];
+    if (sub === undefined) {
+      out.push(here);
+      continue;
+    }
+    if (sub === true) continue;
+    if (Array.isArray(sub)) {
+      if (Array.isArray(v))
+        v.forEach((item, i) => {
+          unknownIn(item, sub[0], `${here}[${i}]`, out);
+        });
+    } else unknownIn(v, sub, here, out);
+  }
+}
+
+/** Unknown field paths of a request body (empty for kinds without a field list). */
 export function unknownFields(def: ResourceDef, body: Json): string[] {
   if (body === null || typeof body !== "object" || Array.isArray(body)) return [];
   const allowed = def.kind === "Event" ? (def.group ? EVENTS_V1 : CORE_EVENT) : TOP[def.kind];
@@ -87,5 +236,10 @@ export function unknownFields(def: ResourceDef, body: Json): string[] {
   if (m && typeof m === "object" && !Array.isArray(m)) {
     for (const k of Object.keys(m)) if (!META.has(k) && !k.startsWith("$")) out.push(`metadata.${k}`);
   }
+  const spec = SPECS[def.kind];
+  if (spec) unknownIn(body.spec, spec, "spec", out);
+  const tm = body.spec?.template?.metadata;
+  if (def.kind !== "Pod" && tm && typeof tm === "object" && !Array.isArray(tm))
+    for (const k of Object.keys(tm)) if (!META.has(k)) out.push(`spec.template.metadata.${k}`);
   return out;
 }

@@ -178,6 +178,25 @@ const SPEC_FIELDS: Record<string, Record<string, Json>> = {
       "Minimum number of seconds for which a newly created pod should be ready to be considered available.",
     ),
   },
+  DaemonSet: {
+    selector: LABEL_SELECTOR,
+    template: podTemplate(),
+    updateStrategy: obj("An update strategy to replace existing DaemonSet pods with new pods.", {
+      type: str('Type of daemon set update. Can be "RollingUpdate" or "OnDelete". Default is RollingUpdate.'),
+      rollingUpdate: obj('Rolling update config params. Present only if type = "RollingUpdate".', {
+        maxUnavailable: INT_OR_STRING(
+          "The maximum number of DaemonSet pods that can be unavailable during the update.",
+        ),
+        maxSurge: INT_OR_STRING(
+          "The maximum number of nodes with an existing available DaemonSet pod that can have an updated DaemonSet pod during during an update.",
+        ),
+      }),
+    }),
+    minReadySeconds: int(
+      "The minimum number of seconds for which a newly created DaemonSet pod should be ready without any of its container crashing, for it to be considered available.",
+    ),
+    revisionHistoryLimit: int("The number of old history to retain to allow rollback. Defaults to 10."),
+  },
   Job: {
     parallelism: int("Specifies the maximum desired number of pods the job should run at any given time."),
     completions: int(
@@ -232,6 +251,7 @@ const DESCRIPTIONS: Record<string, string> = {
   Deployment: "Deployment enables declarative updates for Pods and ReplicaSets.",
   ReplicaSet: "ReplicaSet ensures that a specified number of pod replicas are running at any given time.",
   Job: "Job represents the configuration of a single job.",
+  DaemonSet: "DaemonSet represents the configuration of a daemon set.",
   Pod: "Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.",
   Node: "Node is a worker node in Kubernetes. Each node will have a unique identifier in the cache (i.e. in etcd).",
   Service:

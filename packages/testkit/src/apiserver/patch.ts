@@ -118,7 +118,13 @@ export function applyJsonPatch(doc: Json, patch: Json): Json {
           );
         break;
       default:
-        throw badRequest(`Unexpected kind: ${String(op.op)}`);
+        // apiserver wraps JSON patch application errors in a generic 422 (NewGenericServerResponse)
+        throw new StatusFailure(
+          422,
+          "Invalid",
+          "the server rejected our request due to an error in our request",
+          {},
+        );
     }
   }
   return root;
@@ -186,6 +192,7 @@ export const MERGE_KEYS: Record<string, Record<string, string>> = {
   Deployment: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
   ReplicaSet: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
   Job: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
+  DaemonSet: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
 };
 
 function strategicFor(kind: string): Record<string, string> {

@@ -187,6 +187,10 @@ const SCHEMAS: Record<string, Schema> = {
     ],
     3: ["status", "msg", EMPTY],
   },
+  SelfSubjectRulesReview: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: ["spec", "msg", { 1: ["namespace", "string"] }],
+  },
   SelfSubjectAccessReview: {
     1: ["metadata", "msg", OBJECT_META],
     2: [

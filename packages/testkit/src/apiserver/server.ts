@@ -7,10 +7,12 @@ import type { TLSSocket } from "node:tls";
 import { parse as parseYaml } from "yaml";
 import { TestkitError } from "../env/errors.js";
 import { instanceDir } from "../env/paths.js";
+import { admitNodeRequest, admitNodeUpdate } from "./admission.js";
 import { authorize, forbiddenMessage, identityUser, type RequestAttributes, TokenAuthority } from "./auth.js";
 import { type CertPair, createServerPki, type ServerPki } from "./certs.js";
 import { type ControllerSet, startControllers } from "./controllers/index.js";
 import {
+  type Admit,
   type AllocationOptions,
   type ApiClock,
   ApiCore,
@@ -18,15 +20,17 @@ import {
   type PatchType,
   wireJson,
 } from "./core.js";
+import { checkDecodable, duplicateFields } from "./decoding.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
 import { unknownFields } from "./fields.js";
+import { ImpersonationError, impersonate, impersonationErrorBody } from "./impersonation.js";
 import { type KubeletClientCert, kubeletLocation, proxyGet, proxyUpgrade } from "./kubelet-proxy.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
 import { decodeProtobuf } from "./proto.js";
 import { queryBool } from "./query.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
-import { badRequest, forbidden, StatusFailure } from "./status.js";
+import { badRequest, fieldNotSupported, forbidden, invalid, StatusFailure } from "./status.js";
 import { type ApiStorage, createMemoryStorage, type StorageEvent } from "./storage.js";
 import { handleSubresource, handleVirtualCreate } from "./subresources.js";
 import { toTable, wantsTable } from "./table.js";
@@ -44,6 +48,8 @@ export interface ControllerOptions {
   namespaces?: boolean;
   /** apps/v1 Deployment and ReplicaSet controllers (rollouts, scaling, revisions). */
   deployments?: boolean;
+  /** apps/v1 DaemonSet controller (one pod per eligible node, rolling updates). */
+  daemonSets?: boolean;
   /** batch/v1 Job controller (completions, parallelism, backoffLimit, conditions). */
   jobs?: boolean;
 }
@@ -61,7 +67,12 @@ export interface ApiServerOptions extends AllocationOptions {
   controllers?: ControllerOptions;
   /** Storage backend; default in-memory. */
   storage?: ApiStorage;
-  /** Watch events retained per resource for resumption when using the default storage (default 5000). */
+  /**
+   * Capacity of the watch cache window per resource when using the default storage (default
+   * 5000 events): a watch resuming from a resourceVersion older than the window gets a 410
+   * Expired ERROR event, like kube-apiserver's watch cache. The window starts when the server
+   * starts (bootstrap objects included), so resourceVersions from before are too old.
+   */
   watchHistoryPerResource?: number;
   /** Interval of BOOKMARK events on watches that allow them (default 60 000 ms, like upstream's ~1 min). */
   bookmarkIntervalMs?: number;
@@ -128,6 +139,13 @@ export interface ApiServer {
   resume(): Promise<void>;
   /** Makes the next `times` matching requests fail with a proper Status body. */
   injectFault(fault: FaultSpec): void;
+  /**
+   * Moves the watch cache window of a resource (plural, e.g. `pods`, with `group` for grouped
+   * resources; all resources when omitted) to the current resourceVersion and ends its open
+   * watches: clients that re-watch from their last resourceVersion get 410 Expired and must
+   * relist, as after an etcd compaction. Returns the new window start.
+   */
+  expireWatchHistory(resource?: { resource: string; group?: string }): number;
   /** Requests served so far (mutable: tests may clear it with `requests.length = 0`). */
   readonly requests: RequestRecord[];
   /** The resource semantics layer, for in-process seeding without HTTP. */
@@ -334,7 +352,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const maxRecords = options.maxRequestRecords ?? 100_000;
   const faults: (FaultSpec & { left: number })[] = [];
   const sockets = new Set<Socket>();
-  const watches = new Set<() => void>();
+  /** Open watches: close function -> storage key of the watched resource. */
+  const watches = new Map<() => void, string>();
   const userCache = new WeakMap<Socket, UserInfo | null>();
 
   const handler = (req: http.IncomingMessage, res: http.ServerResponse): void => {
@@ -378,8 +397,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       );
     };
     try {
-      const user = authenticate(req);
-      if (!user) throw new StatusFailure(401, "Unauthorized", "Unauthorized");
+      const authenticated = authenticate(req);
+      if (!authenticated) throw new StatusFailure(401, "Unauthorized", "Unauthorized");
+      const user = impersonate(req.headers, req.headersDistinct, authenticated, core);
       const url = new URL(req.url ?? "/", "http://x");
       const segs = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
       const route =
@@ -487,11 +507,26 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       send(res, 200, JSON.stringify(SERVER_VERSION));
       return;
     }
-    const user = authenticate(req);
-    if (!user) {
+    const authenticated = authenticate(req);
+    if (!authenticated) {
       const f = new StatusFailure(401, "Unauthorized", "Unauthorized");
       sendStatus(res, f);
       finish(401);
+      return;
+    }
+    let user: UserInfo;
+    try {
+      user = impersonate(req.headers, req.headersDistinct, authenticated, core);
+    } catch (e) {
+      if (e instanceof ImpersonationError) {
+        send(res, 500, impersonationErrorBody(req.url ?? "/", e), "text/plain; charset=utf-8");
+        finish(500);
+        return;
+      }
+      if (!(e instanceof StatusFailure)) throw e;
+      rec.user = authenticated.username;
+      sendStatus(res, e);
+      finish(e.code);
       return;
     }
     rec.user = user.username;
@@ -593,6 +628,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         throw faultFailure(fault, def, name);
       }
       let body: Json;
+      /** The body text when it was JSON (its duplicate keys are a strict decoding error). */
+      let jsonText: string | undefined;
       if (
         method === "POST" ||
         method === "PUT" ||
@@ -607,6 +644,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         } else if (method === "DELETE")
           body = buf.length ? decodeBody(buf, ct || "application/json", "DeleteOptions") : undefined;
         else body = decodeBody(buf, ct, subresource ? def.subresources[subresource]!.kind : def.kind);
+        const bare = ct.split(";")[0]!.trim().toLowerCase();
+        if (method !== "DELETE" && rec.patchType !== "apply" && (bare === "" || bare.endsWith("json")))
+          jsonText = buf.toString("utf8");
       }
       const attrs: RequestAttributes = {
         user,
@@ -621,7 +661,20 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       };
       const denied = authorize(attrs, core);
       if (denied !== undefined) throw forbidden(def.plural, def.group, name, forbiddenMessage(attrs, denied));
-      const dryRun = q.get("dryRun") === "All";
+      // admission after authorization (NodeRestriction); node updates are checked again once merged
+      admitNodeRequest(attrs, core);
+      const admit: Admit = (next, cur) => admitNodeUpdate(attrs, next, cur);
+      // dryRun may only be "All" (ValidateDryRun of Create/Update/Patch/DeleteOptions)
+      const dryRunValues = q.getAll("dryRun");
+      const bogus = dryRunValues.find((v) => v !== "All");
+      if (bogus !== undefined && verb !== "get" && verb !== "list" && verb !== "watch") {
+        const options =
+          verb === "create" ? "Create" : verb === "update" ? "Update" : verb === "patch" ? "Patch" : "Delete";
+        throw invalid(`${options}Options`, "meta.k8s.io", "", [fieldNotSupported("dryRun", bogus, ["All"])]);
+      }
+      const dryRun = dryRunValues.includes("All");
+      if (body !== undefined && !subresource && (verb === "create" || verb === "update"))
+        checkDecodable(def, body);
       if (
         body !== undefined &&
         !subresource &&
@@ -633,15 +686,23 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           throw badRequest(
             `fieldValidation: Invalid value: "${mode}": must be one of Ignore, Warn, or Strict`,
           );
-        const unknown = mode === "Ignore" ? [] : unknownFields(def, body);
-        if (unknown.length && mode === "Strict")
+        const problems =
+          mode === "Ignore"
+            ? []
+            : [
+                ...unknownFields(def, body).map((f) => `unknown field "${f}"`),
+                ...(jsonText === undefined
+                  ? []
+                  : duplicateFields(jsonText).map((f) => `duplicate field "${f}"`)),
+              ];
+        if (problems.length && mode === "Strict")
           throw badRequest(
-            `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${unknown.map((f) => `unknown field "${f}"`).join(", ")}`,
+            `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${problems.join(", ")}`,
           );
-        if (unknown.length)
+        if (problems.length)
           res.setHeader(
             "Warning",
-            unknown.map((f) => `299 - ${JSON.stringify(`unknown field "${f}"`)}`),
+            problems.map((p) => `299 - ${JSON.stringify(p)}`),
           );
       }
       if (!def.stored) {
@@ -720,7 +781,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           return;
         }
         case "update": {
-          const { object, created } = core.update(def, namespace, name, body, { subresource, dryRun });
+          const { object, created } = core.update(def, namespace, name, body, { subresource, dryRun, admit });
           send(res, created ? 201 : 200, wireJson(def, object));
           finish(created ? 201 : 200);
           return;
@@ -742,9 +803,13 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
               return;
             }
             const { apiVersion: _a, kind: _k, ...applied } = body ?? {};
-            obj = core.patch(def, namespace, name, "strategic", applied, { subresource, dryRun });
+            obj = core.patch(def, namespace, name, "strategic", applied, { subresource, dryRun, admit });
           } else
-            obj = core.patch(def, namespace, name, rec.patchType as PatchType, body, { subresource, dryRun });
+            obj = core.patch(def, namespace, name, rec.patchType as PatchType, body, {
+              subresource,
+              dryRun,
+              admit,
+            });
           send(res, 200, wireJson(def, obj));
           finish(200);
           return;
@@ -1047,7 +1112,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       watches.delete(close);
       res.end();
     }
-    watches.add(close);
+    watches.set(close, def.key);
     req.on("close", close);
     res.on("close", close);
   }
@@ -1105,6 +1170,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       ports: [{ name: "https", port: actualPort, protocol: "TCP" }],
     });
   }
+
+  // the watch cache is initialised from a list now: older resourceVersions are outside its window
+  storage.compact?.();
 
   const kubeconfigText = (identity = "admin"): string => {
     const cert = clientCerts.get(identity);
@@ -1168,7 +1236,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   let suspended = false;
   let stopped = false;
   const dropConnections = (): void => {
-    for (const w of [...watches]) w();
+    for (const w of [...watches.keys()]) w();
     for (const s of sockets) s.destroy();
     sockets.clear();
   };
@@ -1210,6 +1278,29 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           `injectFault: status must be 409, 500, 503 or 429, got ${String(f.status)}`,
         );
       faults.push({ ...f, left: f.times });
+    },
+    expireWatchHistory(target) {
+      if (!storage.compact)
+        throw new TestkitError("InvalidArgument", "expireWatchHistory: the storage backend has no compact()");
+      let keys: string[] | undefined;
+      if (target) {
+        keys = [
+          ...new Set(
+            core
+              .storedResources()
+              .filter((r) => r.plural === target.resource && r.group === (target.group ?? ""))
+              .map((r) => r.key),
+          ),
+        ];
+        if (!keys.length)
+          throw new TestkitError(
+            "InvalidArgument",
+            `expireWatchHistory: no stored resource ${target.group ? `${target.resource}.${target.group}` : target.resource}`,
+          );
+        for (const k of keys) storage.compact(k);
+      } else storage.compact();
+      for (const [close, key] of [...watches]) if (!keys || keys.includes(key)) close();
+      return storage.resourceVersion;
     },
     requests,
     core,

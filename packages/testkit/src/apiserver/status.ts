@@ -7,6 +7,8 @@ export interface StatusCause {
 
 /** The reasons kube-apiserver puts into `Status.reason` that the simulator emits. */
 export type StatusReason =
+  /** StatusReasonUnknown: errors that are not API errors (e.g. storage refusing a write). */
+  | ""
   | "BadRequest"
   | "Unauthorized"
   | "Forbidden"
@@ -64,7 +66,7 @@ export class StatusFailure extends Error {
       metadata: {},
       status: "Failure",
       message: this.message,
-      reason: this.reason,
+      ...(this.reason ? { reason: this.reason } : {}),
       code: this.code,
     };
     if (this.details) body.details = this.details;
@@ -174,4 +176,11 @@ export const fieldNotSupported = (field: string, value: unknown, allowed: string
   field,
   detail: `Unsupported value: ${quoteValue(value)}: supported values: ${allowed.map((a) => `"${a}"`).join(", ")}`,
   text: `${field}: Unsupported value: ${quoteValue(value)}: supported values: ${allowed.map((a) => `"${a}"`).join(", ")}`,
+});
+
+export const fieldTooLong = (field: string, maxBytes: number): FieldError => ({
+  type: "FieldValueTooLong",
+  field,
+  detail: `Too long: may not be more than ${maxBytes} bytes`,
+  text: `${field}: Too long: may not be more than ${maxBytes} bytes`,
 });

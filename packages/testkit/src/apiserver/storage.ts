@@ -45,8 +45,18 @@ export interface ApiStorage {
     fromRv: number,
     listener: (event: StorageEvent) => void,
   ): StorageSubscription | "expired";
-  /** The lowest resourceVersion that can still be resumed from for a resource. */
+  /**
+   * The lowest resourceVersion a watch of the resource can still resume from: one below the
+   * oldest retained event once events were dropped (kube-apiserver's watch cache window).
+   */
   oldestResumable(resource: string): number;
+  /**
+   * Drops the retained change history of one resource (or of all) and advances the
+   * resourceVersion by one, as if the watch cache had just been re-initialised from a list:
+   * resuming from any older resourceVersion is 410 Expired afterwards, a new list is not.
+   * Optional for custom backends.
+   */
+  compact?(resource?: string): void;
   /** Every resource key that holds objects. */
   resources(): string[];
 }
@@ -56,7 +66,7 @@ interface Bucket {
   sorted: KubeObject[] | undefined;
   history: StorageEvent[];
   historyStart: number;
-  /** Highest rv dropped from history: resuming from below it is impossible. */
+  /** Resuming from a resourceVersion below this is impossible (410 Expired). */
   compactedRv: number;
   listeners: Set<(event: StorageEvent) => void>;
 }
@@ -74,6 +84,8 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): ApiStor
   const capacity = Math.max(1, options.historyPerResource ?? 5000);
   const buckets = new Map<string, Bucket>();
   let rv = 1;
+  /** Window start of resources without history yet (set by compact() of all resources). */
+  let floorRv = 0;
   const bucket = (resource: string): Bucket => {
     let b = buckets.get(resource);
     if (!b) {
@@ -82,7 +94,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): ApiStor
         sorted: undefined,
         history: [],
         historyStart: 0,
-        compactedRv: 0,
+        compactedRv: floorRv,
         listeners: new Set(),
       };
       buckets.set(resource, b);
@@ -131,8 +143,9 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): ApiStor
       if (prev) event.prev = prev;
       b.history.push(event);
       if (b.history.length - b.historyStart > capacity) {
-        b.compactedRv = b.history[b.historyStart]!.rv;
         b.historyStart += 1;
+        // watch_cache.go: a resourceVersion below (oldest retained event - 1) is too old
+        b.compactedRv = b.history[b.historyStart]!.rv - 1;
         if (b.historyStart > 1024 && b.historyStart * 2 > b.history.length) {
           b.history = b.history.slice(b.historyStart);
           b.historyStart = 0;
@@ -153,6 +166,18 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): ApiStor
     },
     oldestResumable(resource) {
       return buckets.get(resource)?.compactedRv ?? 0;
+    },
+    compact(resource) {
+      // the revision moves on, as the constant writes of a live cluster make it do: a watcher at
+      // the previous revision is now outside the window, a fresh list is inside it
+      rv += 1;
+      if (resource === undefined) floorRv = rv;
+      const targets = resource === undefined ? [...buckets.values()] : [bucket(resource)];
+      for (const b of targets) {
+        b.history = [];
+        b.historyStart = 0;
+        b.compactedRv = rv;
+      }
     },
     resources() {
       return [...buckets.keys()];

@@ -290,6 +290,12 @@ export function handleVirtualCreate(
           : "allowed by the kubenode simulator's authorizer";
       return { code: 201, json: JSON.stringify({ ...base, spec, status }) };
     }
+    case "SelfSubjectRulesReview": {
+      const namespace = body.spec?.namespace;
+      if (!namespace)
+        throw invalid("SelfSubjectRulesReview", def.group, "", [fieldRequired("spec.namespace", "")]);
+      return { code: 201, json: JSON.stringify({ ...base, spec: body.spec, status: rulesFor(user) }) };
+    }
     case "SelfSubjectReview":
       return {
         code: 201,
@@ -306,4 +312,64 @@ export function handleVirtualCreate(
       };
   }
   throw new StatusFailure(404, "NotFound", "the server could not find the requested resource", {});
+}
+
+/** What system:basic-user, system:discovery and system:public-info-viewer grant every authenticated user. */
+const BASIC_RULES = {
+  resourceRules: [
+    {
+      verbs: ["create"],
+      apiGroups: ["authorization.k8s.io"],
+      resources: ["selfsubjectaccessreviews", "selfsubjectrulesreviews"],
+    },
+    { verbs: ["create"], apiGroups: ["authentication.k8s.io"], resources: ["selfsubjectreviews"] },
+  ],
+  nonResourceRules: [
+    {
+      verbs: ["get"],
+      nonResourceURLs: [
+        "/api",
+        "/api/*",
+        "/apis",
+        "/apis/*",
+        "/healthz",
+        "/livez",
+        "/openapi",
+        "/openapi/*",
+        "/readyz",
+        "/version",
+        "/version/",
+      ],
+    },
+  ],
+};
+
+/**
+ * SelfSubjectRulesReview (`kubectl auth can-i --list`): the rules the simulator's authorizer
+ * applies to a user. Like upstream, the node authorizer cannot list its rules: node identities
+ * get the basic rules with `incomplete: true` and its evaluation error.
+ */
+function rulesFor(user: UserInfo): Json {
+  const rules: Json = {
+    resourceRules: [...BASIC_RULES.resourceRules],
+    nonResourceRules: [...BASIC_RULES.nonResourceRules],
+    incomplete: false,
+  };
+  if (user.groups.includes("system:masters")) {
+    rules.resourceRules.unshift({ verbs: ["*"], apiGroups: ["*"], resources: ["*"] });
+    rules.nonResourceRules.unshift({ verbs: ["*"], nonResourceURLs: ["*"] });
+  } else if (user.groups.includes("system:nodes") && user.username.startsWith("system:node:")) {
+    rules.incomplete = true;
+    rules.evaluationError = "node authorizer does not support user rule resolution";
+  } else if (user.username === "system:kube-proxy") {
+    rules.resourceRules.unshift(
+      { verbs: ["list", "watch"], apiGroups: [""], resources: ["endpoints", "services"] },
+      { verbs: ["get", "list", "watch"], apiGroups: [""], resources: ["nodes"] },
+      { verbs: ["create", "patch", "update"], apiGroups: ["", "events.k8s.io"], resources: ["events"] },
+      { verbs: ["list", "watch"], apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"] },
+    );
+  } else if (user.groups.includes("system:serviceaccounts")) {
+    rules.resourceRules.unshift({ verbs: ["get", "list", "watch"], apiGroups: ["*"], resources: ["*"] });
+  }
+  return rules;
 }

@@ -253,6 +253,25 @@ function columnsFor(def: ResourceDef): Column[] {
         ageCol,
         ...templateCols,
       ];
+    case "DaemonSet":
+      return [
+        nameCol,
+        { name: "Desired", type: "integer", cell: (d) => d.status?.desiredNumberScheduled ?? 0 },
+        { name: "Current", type: "integer", cell: (d) => d.status?.currentNumberScheduled ?? 0 },
+        { name: "Ready", type: "integer", cell: (d) => d.status?.numberReady ?? 0 },
+        { name: "Up-to-date", type: "integer", cell: (d) => d.status?.updatedNumberScheduled ?? 0 },
+        { name: "Available", type: "integer", cell: (d) => d.status?.numberAvailable ?? 0 },
+        {
+          name: "Node Selector",
+          type: "string",
+          cell: (d) =>
+            Object.entries(d.spec?.template?.spec?.nodeSelector ?? {})
+              .map(([k, v]) => `${k}=${v}`)
+              .join(",") || "<none>",
+        },
+        ageCol,
+        ...templateCols,
+      ];
     case "Job":
       return [
         nameCol,

@@ -347,3 +347,73 @@ describe.skipIf(!hasKubectl)("batch/v1 Jobs through kubectl", () => {
     ).not.toContain("three");
   });
 });
+
+describe.skipIf(!hasKubectl)("apps/v1 DaemonSets through kubectl", () => {
+  let second: TestAgent;
+  beforeAll(async () => {
+    second = await startTestAgent(server, "node-b");
+  });
+  afterAll(async () => {
+    await second?.stop();
+  });
+  const dsPods = async (): Promise<Json[]> =>
+    (await getJson("pods", "-l", "app=agentd")).items.filter((p: Json) => !p.metadata.deletionTimestamp);
+
+  it("runs one pod per eligible node, pinned by node affinity, and rolls out", async () => {
+    const ds = {
+      apiVersion: "apps/v1",
+      kind: "DaemonSet",
+      metadata: { name: "agentd" },
+      spec: {
+        selector: { matchLabels: { app: "agentd" } },
+        template: {
+          metadata: { labels: { app: "agentd" } },
+          spec: { containers: [{ name: "agent", image: "busybox:1.36" }] },
+        },
+      },
+    };
+    expect((await kubectl(kc, ["create", "-f", "-"], JSON.stringify(ds))).stdout).toBe(
+      "daemonset.apps/agentd created\n",
+    );
+    const status = await k("rollout", "status", "daemonset/agentd", "--timeout=90s");
+    expect(status.trim().split("\n").at(-1)).toBe('daemon set "agentd" successfully rolled out');
+    const pods = await dsPods();
+    expect(pods.map((p: Json) => p.spec.nodeName).sort()).toEqual(["node-a", "node-b"]);
+    for (const p of pods) {
+      expect(p.metadata.labels["pod-template-generation"]).toBe("1");
+      expect(p.metadata.labels["controller-revision-hash"]).toMatch(/^[456789bcdf]{1,10}$/);
+      expect(
+        p.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms,
+      ).toEqual([{ matchFields: [{ key: "metadata.name", operator: "In", values: [p.spec.nodeName] }] }]);
+      expect(p.spec.tolerations).toContainEqual({
+        key: "node.kubernetes.io/unreachable",
+        operator: "Exists",
+        effect: "NoExecute",
+      });
+    }
+    expect(await k("get", "daemonset", "agentd")).toMatch(
+      /^NAME\s+DESIRED\s+CURRENT\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+NODE SELECTOR\s+AGE\nagentd\s+2\s+2\s+2\s+2\s+2\s+<none>\s+/,
+    );
+  });
+
+  it("an untolerated NoExecute taint removes the node's pod; set image replaces every pod", async () => {
+    await k("taint", "node", "node-b", "dedicated=infra:NoExecute");
+    await eventually(async () => (await dsPods()).length === 1, 30_000, "node-b's pod gone");
+    expect((await getJson("daemonset", "agentd")).status.desiredNumberScheduled).toBe(1);
+    await k("taint", "node", "node-b", "dedicated=infra:NoExecute-");
+    await k("rollout", "status", "daemonset/agentd", "--timeout=90s");
+    expect(await k("set", "image", "daemonset/agentd", "agent=busybox:1.37")).toBe(
+      "daemonset.apps/agentd image updated\n",
+    );
+    await k("rollout", "status", "daemonset/agentd", "--timeout=90s");
+    const pods = await dsPods();
+    expect(
+      pods
+        .map(
+          (p: Json) =>
+            `${p.spec.nodeName} ${p.spec.containers[0].image} ${p.metadata.labels["pod-template-generation"]}`,
+        )
+        .sort(),
+    ).toEqual(["node-a busybox:1.37 2", "node-b busybox:1.37 2"]);
+  });
+});

@@ -79,6 +79,17 @@ export function defaultWorkload(def: ResourceDef, obj: KubeObject): void {
     case "ReplicaSet":
       s.replicas ??= 1;
       break;
+    case "DaemonSet": {
+      s.updateStrategy ??= {};
+      s.updateStrategy.type ??= "RollingUpdate";
+      if (s.updateStrategy.type === "RollingUpdate") {
+        s.updateStrategy.rollingUpdate ??= {};
+        s.updateStrategy.rollingUpdate.maxUnavailable ??= 1;
+        s.updateStrategy.rollingUpdate.maxSurge ??= 0;
+      }
+      s.revisionHistoryLimit ??= 10;
+      break;
+    }
     case "Job": {
       // completions and parallelism both unset: one pod; completions stays unset for work queues
       if (s.completions === undefined && s.parallelism === undefined) {
@@ -160,6 +171,12 @@ export function validateWorkload(def: ResourceDef, obj: KubeObject): FieldError[
       errs.push(fieldNotSupported("spec.completionMode", s.completionMode, ["NonIndexed", "Indexed"]));
     return errs;
   }
+  if (def.kind === "DaemonSet") {
+    const types = ["RollingUpdate", "OnDelete"];
+    if (!types.includes(s.updateStrategy?.type))
+      errs.push(fieldNotSupported("spec.updateStrategy.type", s.updateStrategy?.type, types));
+    return errs;
+  }
   nonNegative(errs, "spec.replicas", s.replicas);
   if (def.kind === "Deployment") {
     const st = s.strategy ?? {};
@@ -220,6 +237,23 @@ export function validateWorkload(def: ResourceDef, obj: KubeObject): FieldError[
 }
 
 const isZero = (v: unknown): boolean => v === 0 || v === "0%";
+
+/** The annotation a DaemonSet's template generation is kept in (apps/v1 has no field for it). */
+export const TEMPLATE_GENERATION = "deprecated.daemonset.template.generation";
+
+/**
+ * The DaemonSet strategy's template generation: 1 on create, +1 whenever the template changes;
+ * apps/v1 shows it as an annotation, which pods carry as `pod-template-generation`.
+ */
+export function daemonSetTemplateGeneration(
+  cur: KubeObject | undefined,
+  next: KubeObject,
+  same: (a: Json, b: Json) => boolean,
+): void {
+  const prev = Number(cur?.metadata.annotations?.[TEMPLATE_GENERATION] ?? 0) || 0;
+  const gen = !cur ? 1 : same(cur.spec?.template, next.spec?.template) ? Math.max(prev, 1) : prev + 1;
+  next.metadata.annotations = { ...(next.metadata.annotations ?? {}), [TEMPLATE_GENERATION]: String(gen) };
+}
 
 /** Whether an update of this kind bumps metadata.generation (spec changes; Deployments also annotations). */
 export function generationChanged(

@@ -3,6 +3,7 @@ import type { ResourceDef } from "../resources.js";
 import { StatusFailure } from "../status.js";
 import type { StorageEvent, StorageSubscription } from "../storage.js";
 import { type Controller, type ControllerContext, eventRecorder } from "./context.js";
+import { createDaemonSetController } from "./daemon-set.js";
 import { createDeploymentController } from "./deployment.js";
 import { createEndpointSliceController } from "./endpoint-slices.js";
 import { startGarbageCollector } from "./garbage-collector.js";
@@ -28,6 +29,8 @@ export interface ControllerConfig {
   namespaces?: boolean;
   /** Deployment and ReplicaSet controllers (apps/v1). */
   deployments?: boolean;
+  /** DaemonSet controller (apps/v1). */
+  daemonSets?: boolean;
   /** Job controller (batch/v1). */
   jobs?: boolean;
   syncIntervalMs: number;
@@ -109,6 +112,7 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
     enabled.push(createReplicaSetController(ctx));
     enabled.push(createDeploymentController(ctx));
   }
+  if (cfg.daemonSets !== false) enabled.push(createDaemonSetController(ctx));
   if (cfg.jobs !== false) enabled.push(createJobController(ctx));
   for (const c of enabled) controllers.set(c.name, c);
 

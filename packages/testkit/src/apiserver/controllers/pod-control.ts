@@ -84,7 +84,7 @@ export function createPod(
   ownerDef: ResourceDef,
   owner: KubeObject,
   component: string,
-  opts: { labels?: Record<string, string>; finalizers?: string[] } = {},
+  opts: { labels?: Record<string, string>; finalizers?: string[]; spec?: Json } = {},
 ): KubeObject | undefined {
   const t = owner.spec?.template ?? {};
   const metadata: Json = {
@@ -98,7 +98,7 @@ export function createPod(
   try {
     const pod = ctx.core.create(R("", "pods"), owner.metadata.namespace ?? "", {
       metadata,
-      spec: cloneJson(t.spec ?? {}),
+      spec: opts.spec ?? cloneJson(t.spec ?? {}),
     });
     ctx.recordEvent(
       owner,

@@ -2,28 +2,10 @@ import { parseQuantity } from "../quantity.js";
 import { bindPod } from "../subresources.js";
 import type { Json, KubeObject } from "../types.js";
 import { type Controller, type ControllerContext, isTerminal, R, tolerates } from "./context.js";
+import { nodeSelectorTermsMatch } from "./node-affinity.js";
 
 function nodeReady(n: KubeObject): boolean {
   return (n.status?.conditions ?? []).some((c: Json) => c.type === "Ready" && c.status === "True");
-}
-
-function matchExpr(labels: Record<string, string>, e: Json): boolean {
-  const v = labels[e.key];
-  switch (e.operator) {
-    case "In":
-      return v !== undefined && (e.values ?? []).includes(v);
-    case "NotIn":
-      return v === undefined || !(e.values ?? []).includes(v);
-    case "Exists":
-      return v !== undefined;
-    case "DoesNotExist":
-      return v === undefined;
-    case "Gt":
-      return v !== undefined && Number(v) > Number(e.values?.[0]);
-    case "Lt":
-      return v !== undefined && Number(v) < Number(e.values?.[0]);
-  }
-  return false;
 }
 
 function podRequests(p: KubeObject): { cpu: number; memory: number } {
@@ -109,11 +91,7 @@ export function createScheduler(ctx: ControllerContext): Controller {
         const terms: Json[] =
           pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
             ?.nodeSelectorTerms ?? [];
-        if (
-          !Object.entries(sel).every(([k, v]) => labels[k] === v) ||
-          (terms.length &&
-            !terms.some((t) => (t.matchExpressions ?? []).every((e: Json) => matchExpr(labels, e))))
-        ) {
+        if (!Object.entries(sel).every(([k, v]) => labels[k] === v) || !nodeSelectorTermsMatch(terms, n)) {
           note("node(s) didn't match Pod's node affinity/selector");
           continue;
         }
