@@ -17,6 +17,7 @@ export {
   endpointChainName,
   IPTABLES_CANARY_CHAIN,
   IPTABLES_JUMP_RULES,
+  IPTABLES_KUBELET_JUMP_RULES,
   isServiceChainName,
   servicePortChainSuffix,
 } from "./iptables.js";

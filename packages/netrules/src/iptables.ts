@@ -24,7 +24,13 @@ export interface IptablesBackendOptions {
   nodeIPs?: readonly string[];
   /** CIDRs NodePorts listen on (--nodeport-addresses); empty means every local address. */
   nodePortAddresses?: readonly string[];
-  /** Accept NodePort connections to 127.0.0.0/8 (IPv4 only). Default true, like kube-proxy. */
+  /**
+   * Accept NodePort connections to 127.0.0.0/8 (IPv4 only). Default true, like kube-proxy. Needs
+   * `net.ipv4.conf.all.route_localnet=1`, which alone would also let other hosts reach 127.0.0.1
+   * (CVE-2020-8558): with this on, an IPv4 backend also writes kube-proxy's `KUBE-FIREWALL` rule
+   * that drops traffic to 127.0.0.0/8 from non-loopback sources (see
+   * {@link IPTABLES_KUBELET_JUMP_RULES}).
+   */
   localhostNodePorts?: boolean;
   /** Add --random-fully to MASQUERADE. Default true. */
   randomFully?: boolean;
@@ -83,6 +89,16 @@ const KUBE_POSTROUTING = "KUBE-POSTROUTING";
 const KUBE_MARK_MASQ = "KUBE-MARK-MASQ";
 const KUBE_FORWARD = "KUBE-FORWARD";
 const KUBE_PROXY_FIREWALL = "KUBE-PROXY-FIREWALL";
+/** Shared with kubelet, which writes an identical copy of its rule. */
+const KUBE_FIREWALL = "KUBE-FIREWALL";
+
+/**
+ * Mirrors kube-proxy's localhost NodePort protection (pkg/proxy/iptables, issue 90259 /
+ * CVE-2020-8558): route_localnet makes 127.0.0.0/8 routable, so new connections to it from
+ * anywhere but loopback are dropped. Untouched: replies (ESTABLISHED, RELATED) and connections
+ * DNATed to a loopback destination by the node itself.
+ */
+const KUBE_FIREWALL_RULE = `-A ${KUBE_FIREWALL} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`;
 
 /** The chain kube-proxy creates in mangle (and nat, filter) to notice that someone flushed the ruleset. */
 export const IPTABLES_CANARY_CHAIN = "KUBE-PROXY-CANARY";
@@ -106,6 +122,16 @@ export const IPTABLES_JUMP_RULES: readonly IptablesJumpRule[] = [
   jump("nat", "OUTPUT", KUBE_SERVICES, "kubernetes service portals"),
   jump("nat", "PREROUTING", KUBE_SERVICES, "kubernetes service portals"),
   jump("nat", "POSTROUTING", KUBE_POSTROUTING, "kubernetes postrouting rules"),
+];
+
+/**
+ * Mirrors kube-proxy's iptablesKubeletJumpChains: INPUT and OUTPUT jump to `KUBE-FIREWALL` first
+ * (no comment, as kubelet writes them). Created like the other jumps, but left in place by
+ * cleanup, as upstream does, because kubelet may own identical ones.
+ */
+export const IPTABLES_KUBELET_JUMP_RULES: readonly IptablesJumpRule[] = [
+  { table: "filter", chain: "INPUT", args: ["-j", KUBE_FIREWALL] },
+  { table: "filter", chain: "OUTPUT", args: ["-j", KUBE_FIREWALL] },
 ];
 
 /** Chain-name hash of a service port: first 16 base32 chars of sha256(name + protocol). */
@@ -391,6 +417,8 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
     return ip.ip;
   });
   const localhostNodePorts = options.localhostNodePorts ?? true;
+  // IPv6 has no route_localnet hole: upstream writes the rule for IPv4 only.
+  const localnetFirewall = family === "IPv4" && localhostNodePorts;
   const randomFully = options.randomFully ?? true;
   const threshold = options.largeClusterEndpointsThreshold ?? 1000;
 
@@ -496,6 +524,10 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         KUBE_PROXY_FIREWALL,
       ]) {
         out.push(`:${c} - [0:0]`);
+      }
+      if (localnetFirewall) {
+        out.push(`:${KUBE_FIREWALL} - [0:0]`);
+        out.push(KUBE_FIREWALL_RULE);
       }
       for (const r of all) for (const l of r.filterNodePorts) out.push(l);
       for (const r of all) for (const l of r.filterServices) out.push(l);
