@@ -6,7 +6,11 @@ import type { ProxyModel } from "./model.js";
 export interface ProxierOptions {
   /** Run the rule tools inside this named network namespace. */
   netns?: string;
-  /** Kill a rule tool that runs longer than this. */
+  /**
+   * Kill any tool this proxier runs (iptables-restore / nft, the flush probe, conntrack) that runs
+   * longer than this, failing that sync with `Timeout`: a hung tool must not stall every later
+   * sync. Default 120 000 (a full upstream-layout nft transaction at 10k services takes ~95 s).
+   */
   timeoutMs?: number;
   /** Delete stale UDP/SCTP conntrack entries after each sync. Default true. */
   conntrack?: boolean;
@@ -79,7 +83,10 @@ export function createProxierSync<R extends { full: boolean; changedServicePorts
   options: ProxierOptions,
   steps: ProxierSteps<R>,
 ): (model: ProxyModel, opts?: { full?: boolean; signal?: AbortSignal }) => Promise<ProxierSyncReport> {
-  const cleaner = createConntrackCleaner(options.netns !== undefined ? { netns: options.netns } : {});
+  const cleaner = createConntrackCleaner({
+    ...(options.netns !== undefined ? { netns: options.netns } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
   const flushCheck = createFlushCheck(options);
   let started = false;
   let previous: ProxyModel | undefined;
