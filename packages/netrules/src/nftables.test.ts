@@ -191,6 +191,28 @@ describe("nftables backend", () => {
     );
   });
 
+  it("compact layout: masquerades hairpin flows of local endpoints and of endpoints with no node", () => {
+    // Upstream masquerades an endpoint reaching itself in every endpoint chain; the compact layout
+    // needs the element for every endpoint whose hairpin flow can pass through this node.
+    const { model } = buildProxyModel({
+      nodeName: "node-a",
+      services: [svc("ns", "s", { clusterIP: "172.30.0.1", ports: [{ name: "p", port: 80 }] })],
+      endpointSlices: [
+        slice(
+          "ns",
+          "s",
+          [ep("10.1.0.1", "node-a"), ep("10.1.0.2", "node-b"), { addresses: ["10.1.0.3"] }],
+          [{ name: "p", port: 8080 }],
+        ),
+      ],
+    });
+    const { payload } = createNftablesBackend({ layout: "compact" }).sync(model);
+    const hairpin = payload.split("\n").filter((l) => l.includes(" hairpin-endpoints { 10."));
+    expect(hairpin).toEqual([
+      "add element ip kube-proxy hairpin-endpoints { 10.1.0.1 . 10.1.0.1, 10.1.0.3 . 10.1.0.3 }",
+    ]);
+  });
+
   it("moves a compact-layout service to the shared chain of its new endpoint count", () => {
     const backend = createNftablesBackend({ ...opts, layout: "compact" });
     const input = featureScenario();

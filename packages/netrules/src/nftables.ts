@@ -26,10 +26,16 @@ export interface NftablesBackendOptions {
   /** CIDRs NodePorts listen on; empty means every local address but loopback. */
   nodePortAddresses?: readonly string[];
   /**
-   * "upstream" (default): kube-proxy's layout, one `endpoint-` chain per endpoint.
-   * "compact": services without ClientIP affinity DNAT straight from their service chain through
-   * an anonymous `numgen` map, and hairpin masquerade is one set lookup in `masquerading`. Same
-   * behaviour, ~10x fewer kernel objects, which keeps the nft CLI's per-run cache load small.
+   * "upstream" (default): kube-proxy's layout, service chains and one `endpoint-` chain per
+   * endpoint.
+   * "compact" (ours): plain services (no ClientIP affinity, Cluster traffic policies) have no
+   * chain at all: `service-ips` / `service-nodeports` send them to a chain shared by every service
+   * with the same endpoint count (`lb-N`, `lbx-N`, `lbnp-N`), which DNATs through one lookup of
+   * (VIP, protocol, port, `numgen random mod N`) in the named map `flat-endpoints`. Services with a
+   * Local traffic policy keep their service chains but DNAT through an anonymous `numgen` map;
+   * only ClientIP affinity keeps upstream's per-endpoint chains and affinity sets. Hairpin
+   * masquerade is one lookup in the `hairpin-endpoints` set. Same behaviour; at 10k plain services
+   * the table holds ~20 chains instead of 110k, which keeps the nft CLI's per-run cache load small.
    */
   layout?: "upstream" | "compact";
   /** Stale chains are flushed at once and deleted this long after (kernels before 6.2 need >= 1 s). Default 1000. */
@@ -143,6 +149,17 @@ function firewallRule(sp: ServicePortModel, ctx: Ctx): string | undefined {
   return `${ctx.ipX} saddr != { ${sources.join(", ")} } drop`;
 }
 
+/**
+ * Compact layout: whether an endpoint's hairpin flow (to itself through its Service) can pass
+ * through this node's rules, so that it needs masquerading here. Upstream masquerades it in every
+ * endpoint chain; an endpoint named on another node sends through that node's rules, so only
+ * local endpoints and those whose node is unknown (no nodeName: external or hand-made slices)
+ * need an element, which keeps the set at the node's share of the cluster.
+ */
+function mayHairpinHere(e: EndpointModel): boolean {
+  return e.local || e.nodeName === undefined || e.nodeName === "";
+}
+
 function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   // Chain names and element comments are built from these names only (and canonical IPs / numbers).
   assertRuleSafe(sp);
@@ -191,7 +208,8 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
       for (let i = 0; i < n; i++)
         el("flat-nodeport-endpoints", `${proto} . ${sp.nodePort} . ${i}`, `${eps[i]!.ip} . ${eps[i]!.port}`);
     }
-    for (const e of sp.reachableEndpoints) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
+    for (const e of sp.reachableEndpoints)
+      if (mayHairpinHere(e)) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
     return { chains, elements, affinitySets, flatSize: n };
   }
 
@@ -308,8 +326,7 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
       rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(e)}`);
     }
   } else {
-    // Only endpoints on this node can send traffic through this node's rules back to themselves.
-    for (const e of reachable) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
+    for (const e of reachable) if (mayHairpinHere(e)) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
   }
   return { chains, elements, affinitySets };
 }
