@@ -52,6 +52,8 @@ export function createNftablesDataplane(options: NftablesDataplaneOptions): Data
         ...(cidr ? { clusterCIDR: cidr } : {}),
       }),
       previous: undefined as ProxyModel | undefined,
+      /** The last in-place full sync failed: the next full one recreates the table. */
+      inPlaceFailed: false,
     };
   });
   const sig = (signal: AbortSignal | undefined) => (signal ? { signal } : {});
@@ -78,11 +80,18 @@ export function createNftablesDataplane(options: NftablesDataplaneOptions): Data
       let anyFull = false;
       let applyMs = 0;
       for (const p of planes) {
-        const result = p.backend.sync(model, { full });
+        // Full syncs rewrite the table in place (as upstream), keeping ClientIP affinity entries.
+        const existing =
+          full && !p.inPlaceFailed
+            ? await applier.listTable(p.nftFamily, NFTABLES_TABLE, sig(signal))
+            : undefined;
+        const result = p.backend.sync(model, { full, existing });
         const t0 = performance.now();
         try {
           await applier.apply(result, sig(signal));
+          if (full) p.inPlaceFailed = false;
         } catch (err) {
+          if (existing !== undefined) p.inPlaceFailed = true;
           p.backend.invalidate();
           throw err;
         }

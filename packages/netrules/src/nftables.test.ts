@@ -191,6 +191,43 @@ describe("nftables backend", () => {
     );
   });
 
+  it("rewrites an existing table in place on a full sync, keeping the affinity sets in use", () => {
+    // As kube-proxy's full sync (setupNFTables + ensureChain: add, then flush; affinity sets only
+    // added): the table is not deleted, so ClientIP affinity entries survive a resync or restart.
+    const { model } = buildProxyModel(featureScenario());
+    let now = 0;
+    const backend = createNftablesBackend({
+      clusterCIDR: "10.0.0.0/8",
+      nodeIPs: ["192.168.0.2"],
+      now: () => now,
+    });
+    const fresh = createNftablesBackend({ clusterCIDR: "10.0.0.0/8", nodeIPs: ["192.168.0.2"] }).sync(
+      model,
+    ).payload;
+    const wantedSet = /add set ip kube-proxy (affinity-\S+)/.exec(fresh)![1]!;
+    const existing = {
+      chains: ["services", "service-OLDOLDOL-ns9/gone/tcp/p80", "canary"],
+      sets: ["cluster-ips", wantedSet, "affinity-OLDOLDOL-ns9/gone/tcp/p80__10.9.9.9/80"],
+      maps: ["service-ips", "flat-endpoints"],
+    };
+    const lines = backend.sync(model, { full: true, existing }).payload.split("\n");
+    expect(lines.slice(0, 2)).toEqual(["add table ip kube-proxy", "flush table ip kube-proxy"]);
+    expect(lines).not.toContain("delete table ip kube-proxy");
+    expect(lines).toContain("flush set ip kube-proxy cluster-ips");
+    expect(lines).toContain("flush map ip kube-proxy service-ips");
+    expect(lines.filter((l) => l.startsWith("delete "))).toEqual([
+      "delete set ip kube-proxy affinity-OLDOLDOL-ns9/gone/tcp/p80__10.9.9.9/80",
+      "delete map ip kube-proxy flat-endpoints",
+    ]);
+    // the set in use is added (which keeps its entries), never deleted
+    expect(lines.filter((l) => l.includes(wantedSet) && l.startsWith("add set"))).toHaveLength(1);
+    // the stale chain (emptied by `flush table`) is deleted by a sync at least a second later
+    now += 999;
+    expect(backend.sync(model).deletedChains).toEqual([]);
+    now += 1;
+    expect(backend.sync(model).deletedChains).toEqual(["service-OLDOLDOL-ns9/gone/tcp/p80"]);
+  });
+
   it("compact layout: masquerades hairpin flows of local endpoints and of endpoints with no node", () => {
     // Upstream masquerades an endpoint reaching itself in every endpoint chain; the compact layout
     // needs the element for every endpoint whose hairpin flow can pass through this node.

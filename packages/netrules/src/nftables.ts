@@ -60,11 +60,32 @@ export interface NftablesSyncResult extends PayloadChunks {
   lines: number;
 }
 
+/** The objects of a table as the kernel holds them (`nft list chains/sets/maps table ...`). */
+export interface NftablesTableObjects {
+  chains: readonly string[];
+  sets: readonly string[];
+  maps: readonly string[];
+}
+
+/** Options of one nftables sync. */
+export interface NftablesSyncOptions {
+  /** Rewrite everything (otherwise only what changed since the last sync). */
+  full?: boolean;
+  /**
+   * For a full sync: what the table holds now. Given, the full transaction rewrites the table in
+   * place, as kube-proxy does: rules, maps and our sets are flushed and refilled, stale chains
+   * flushed (and deleted a delay later) and stale sets deleted, but the ClientIP affinity sets
+   * still in use keep their entries, so clients stay on their endpoints across a restart or a
+   * resync. Without it the table is deleted and created again (which empties them).
+   */
+  existing?: NftablesTableObjects | undefined;
+}
+
 /** Turns a proxy model into nft transactions, incremental after the first. */
 export interface NftablesBackend {
   readonly family: IPFamily;
   readonly tableName: string;
-  sync(model: ProxyModel, options?: { full?: boolean }): NftablesSyncResult;
+  sync(model: ProxyModel, options?: NftablesSyncOptions): NftablesSyncResult;
   /** Forgets what was written: the next sync is full. Call after a failed apply. */
   invalidate(): void;
 }
@@ -456,20 +477,39 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
   };
   let stale = new Map<string, number>(); // chain -> time it became stale
 
-  const baseDefinition = (): string[] => {
-    const L: string[] = [];
-    L.push(
-      `add table ${table}`,
-      `delete table ${table}`,
-      `table ${table} {`,
-      `\tcomment "rules for kube-proxy"`,
+  /** The fixed sets and maps of the table, as [kind, name, type, comment]. */
+  const fixedContainers = () =>
+    [...MAP_TYPES(addr), ...(ctx.compact ? flatMaps(ipX) : [])].map(
+      ([name, type, comment]) => [type.includes(" : ") ? "map" : "set", name, type, comment] as const,
     );
-    for (const [name, type, comment] of [...MAP_TYPES(addr), ...(ctx.compact ? flatMaps(ipX) : [])]) {
-      const kind = type.includes(" : ") ? "map" : "set";
+  /**
+   * The table with its fixed sets, maps and base chains. `inPlace`: an existing table is flushed
+   * (rules) and its fixed sets and maps emptied instead of deleted, so other sets survive.
+   * `baseChains` receives the names of the base chains.
+   */
+  const baseDefinition = (existing: NftablesTableObjects | undefined, baseChains: string[]): string[] => {
+    const inPlace = existing !== undefined;
+    const L: string[] = [];
+    L.push(`add table ${table}`, inPlace ? `flush table ${table}` : `delete table ${table}`);
+    const containers = fixedContainers();
+    // Existing sets and maps are emptied (below) rather than declared again, except the compact
+    // layout's `typeof` maps, which are deleted and declared anew: nft 1.0.6 cannot evaluate a
+    // new rule against such a map read back from the kernel ("conflicting protocols specified").
+    const have = new Set(inPlace ? [...existing.sets, ...existing.maps] : []);
+    for (const [kind, name, type] of containers) {
+      if (have.has(name) && type.startsWith("typeof ")) {
+        L.push(`delete ${kind} ${table} ${name}`);
+        have.delete(name);
+      }
+    }
+    L.push(`table ${table} {`, `\tcomment "rules for kube-proxy"`);
+    for (const [kind, name, type, comment] of containers) {
+      if (have.has(name)) continue;
       const typeLine = type.startsWith("typeof ") ? type : `type ${type}`;
       L.push(`\t${kind} ${name} {`, `\t\t${typeLine}`, `\t\tcomment ${JSON.stringify(comment)}`, "\t}");
     }
     const chain = (name: string, hook: string | undefined, rules: string[]) => {
+      baseChains.push(name);
       L.push(`\tchain ${name} {`);
       if (hook) L.push(`\t\t${hook}`);
       for (const r of rules) L.push(`\t\t${r}`);
@@ -531,6 +571,8 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       `${npMatch} meta l4proto . th dport vmap @service-nodeports`,
     ]);
     L.push("}");
+    if (inPlace)
+      for (const [kind, name] of containers) if (have.has(name)) L.push(`flush ${kind} ${table} ${name}`);
     if (nodePortCidrs.length > 0) {
       const ips = nodeIPs.filter(
         (ip) => nodePortCidrs.some((c) => cidrContains(c, ip)) && ip !== "::1" && !ip.startsWith("127."),
@@ -598,9 +640,13 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       let elementsDeleted = 0;
       const deletedChains: string[] = [];
       if (full) {
-        for (const line of baseDefinition()) L.push(line);
+        const existing = syncOptions.existing;
+        const baseChains: string[] = [];
+        for (const line of baseDefinition(existing, baseChains)) L.push(line);
         elements = new Map();
         stale = new Map();
+        /** In-place rewrite only: every chain this transaction defines. */
+        const definedChains = existing !== undefined ? new Set(baseChains) : undefined;
         const bySet = new Map<string, ElementLines>();
         const setsDone = new Set<string>();
         flatSizes = new Set();
@@ -609,14 +655,21 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
           const text: string[] = [];
           if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
             flatSizes.add(objs.flatSize);
-            for (const [name, rules] of flatChains(objs.flatSize)) addChain(text, table, name, rules);
+            for (const [name, rules] of flatChains(objs.flatSize)) {
+              addChain(text, table, name, rules);
+              definedChains?.add(name);
+            }
           }
           for (const s of objs.affinitySets) {
             if (setsDone.has(s.name)) continue;
             setsDone.add(s.name);
+            // `add set` keeps an existing set's entries (in-place rewrite).
             text.push(`add set ${table} ${s.name} ${affinitySetSpec(s)}`);
           }
-          for (const [name, rules] of objs.chains) addChain(text, table, name, rules);
+          for (const [name, rules] of objs.chains) {
+            addChain(text, table, name, rules);
+            definedChains?.add(name);
+          }
           // One string per service: its many per-line strings die young.
           if (text.length > 0) L.push(text.join("\n"), text.length);
           for (const e of objs.elements) {
@@ -642,6 +695,16 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         for (const lines of bySet.values()) {
           L.append(lines.finish());
           elementsAdded += lines.count;
+        }
+        if (existing !== undefined && definedChains !== undefined) {
+          // Left over from an earlier process or layout: chains were emptied by `flush table` and
+          // are deleted by a later sync (kernels before 6.2 refuse to delete them in this
+          // transaction); sets and maps nothing uses any more go now.
+          for (const c of existing.chains) if (!definedChains.has(c)) stale.set(c, t);
+          const fixed = new Set(fixedContainers().map(([, name]) => name));
+          for (const name of existing.sets)
+            if (!fixed.has(name) && !setsDone.has(name)) L.push(`delete set ${table} ${name}`);
+          for (const name of existing.maps) if (!fixed.has(name)) L.push(`delete map ${table} ${name}`);
         }
       } else {
         // 1. Element diff (refcounted: several service ports may share a ClusterIP or endpoint).
