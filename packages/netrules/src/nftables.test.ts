@@ -271,4 +271,28 @@ describe("nftables backend", () => {
     expect(r.payload).not.toContain("add chain");
     expect(r.changedServicePorts).toBe(1);
   });
+
+  it("compact layout: a new endpoint count rewrites the table in place, declaring the endpoint maps anew", () => {
+    // nft 1.0.6 cannot add a rule naming a `typeof` map already in the kernel ("conflicting
+    // protocols specified"), so the first service with a new endpoint count makes the sync full.
+    const backend = createNftablesBackend({ ...opts, layout: "compact" });
+    const input = featureScenario();
+    const m1 = buildProxyModel(input).model;
+    backend.sync(m1);
+    const eps = ["10.180.0.1", "10.180.0.2", "10.180.0.3", "10.180.0.4", "10.180.0.5"].map((ip) => ep(ip));
+    const changed = withSlices(input, "ns1", slice("ns1", "svc1", eps, [{ name: "p80", port: 80 }]));
+    const r = backend.sync(buildProxyModel(changed, { previous: m1 }).model);
+    expect(r.full).toBe(true);
+    const lines = r.payload.split("\n");
+    expect(lines.slice(0, 2)).toEqual(["add table ip kube-proxy", "flush table ip kube-proxy"]);
+    expect(lines).toContain("delete map ip kube-proxy flat-endpoints");
+    expect(lines).toContain("add chain ip kube-proxy lb-5");
+    // the next change with a known count is incremental again
+    const moved = withSlices(
+      input,
+      "ns1",
+      slice("ns1", "svc1", [...eps.slice(1), ep("10.180.0.9")], [{ name: "p80", port: 80 }]),
+    );
+    expect(backend.sync(buildProxyModel(moved).model).full).toBe(false);
+  });
 });

@@ -582,7 +582,25 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     return L;
   };
 
-  return {
+  /**
+   * What this backend has written to the table, from its own state (valid between syncs): every
+   * chain, set and map. Lets a sync that must become full rewrite the table in place.
+   */
+  const ownObjects = (): NftablesTableObjects => {
+    const chains: string[] = [...stale.keys()];
+    const sets: string[] = [];
+    const maps: string[] = [];
+    for (const [kind, name] of fixedContainers()) (kind === "map" ? maps : sets).push(name);
+    for (const n of flatSizes) for (const [name] of flatChains(n)) chains.push(name);
+    for (const sp of cache.values()) {
+      const objs = genService(sp, ctx);
+      for (const [name] of objs.chains) chains.push(name);
+      for (const set of objs.affinitySets) sets.push(set.name);
+    }
+    return { chains, sets, maps };
+  };
+
+  const backend: NftablesBackend = {
     family,
     tableName,
     invalidate() {
@@ -611,6 +629,14 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         if (old === sp) continue;
         updates.push(sp);
         const objs = genService(sp, ctx);
+        if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
+          // Compact layout, an endpoint count no service had: its shared chains' rules name the
+          // `typeof` endpoint maps, which nft 1.0.6 cannot evaluate once they are in the kernel
+          // ("conflicting protocols specified"). The maps must be declared anew in the same
+          // transaction, with every element: that is an in-place full sync. (Rare: once per new
+          // endpoint count; nothing has been changed yet.)
+          return backend.sync(model, { full: true, existing: ownObjects() });
+        }
         if (old) {
           const oldObjs = genService(old, ctx);
           if (sameObjects(oldObjs, objs)) continue;
@@ -838,6 +864,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       );
     },
   };
+  return backend;
 }
 
 /** The `add element` lines of one set, 1000 elements a line, written as each line fills. */
