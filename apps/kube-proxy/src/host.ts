@@ -30,6 +30,18 @@ export function nodeIPs(
 /** How long a probe (a family check, the nft table check) may run before it is killed. */
 export const PROBE_TIMEOUT_MS = 10_000;
 
+/**
+ * The addresses of this host's network interfaces, loopback included (link-local IPv6 left out):
+ * what upstream matches --nodeport-addresses CIDRs against (GetNodeIPs on the interfaces).
+ */
+export function hostAddresses(): string[] {
+  const out: string[] = [];
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (!a.address.startsWith("fe80:")) out.push(a.address);
+  }
+  return out;
+}
+
 /** Runs a command (argument array, no shell); resolves with its exit code (-1 if killed). */
 export async function runQuiet(argv: readonly string[], timeoutMs = PROBE_TIMEOUT_MS): Promise<number> {
   return (await runWithInput(argv, "", timeoutMs)).code;

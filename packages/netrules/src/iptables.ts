@@ -20,8 +20,15 @@ export interface IptablesBackendOptions {
   masqueradeAll?: boolean;
   /** The cluster (pod) CIDR of this family: traffic from outside it is masqueraded. */
   clusterCIDR?: string;
-  /** This node's IPs (for --nodeport-addresses and LB source ranges that include the node). */
+  /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
   nodeIPs?: readonly string[];
+  /**
+   * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
+   * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
+   * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
+   * gets NodePorts too. Default: `nodeIPs`.
+   */
+  hostAddresses?: readonly string[];
   /** CIDRs NodePorts listen on (--nodeport-addresses); empty means every local address. */
   nodePortAddresses?: readonly string[];
   /**
@@ -411,11 +418,14 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
     return c;
   });
   // Node IPs reach rule text (NodePort destinations, nodeport-ips): only real addresses get there.
-  const nodeIPs = (options.nodeIPs ?? []).map((t) => {
-    const ip = parseIPSloppy(t);
-    if (!ip) throw new NetrulesError("InvalidInput", `nodeIPs: invalid IP ${JSON.stringify(t)}`);
-    return ip.ip;
-  });
+  const ipList = (list: readonly string[], what: string) =>
+    list.map((t) => {
+      const ip = parseIPSloppy(t);
+      if (!ip) throw new NetrulesError("InvalidInput", `${what}: invalid IP ${JSON.stringify(t)}`);
+      return ip.ip;
+    });
+  const nodeIPs = ipList(options.nodeIPs ?? [], "nodeIPs");
+  const nodePortIPs = options.hostAddresses ? ipList(options.hostAddresses, "hostAddresses") : nodeIPs;
   const localhostNodePorts = options.localhostNodePorts ?? true;
   // IPv6 has no route_localnet hole: upstream writes the rule for IPv4 only.
   const localnetFirewall = family === "IPv4" && localhostNodePorts;
@@ -439,7 +449,7 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       return [`${c} ${dest} -j ${KUBE_NODEPORTS}`];
     }
     const out: string[] = [];
-    for (const ip of nodeIPs) {
+    for (const ip of nodePortIPs) {
       if (!familyCidrs.some((x) => cidrContains(x, ip))) continue;
       const loopback = family === "IPv6" ? ip === "::1" : ip.startsWith("127.");
       if (loopback && (family === "IPv6" || !localhostNodePorts)) continue;

@@ -22,7 +22,15 @@ export interface NftablesBackendOptions {
   clusterCIDR?: string;
   /** Service CIDRs: traffic to unallocated ClusterIPs in them is dropped. */
   serviceCIDRs?: readonly string[];
+  /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
   nodeIPs?: readonly string[];
+  /**
+   * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
+   * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
+   * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
+   * gets NodePorts too. Default: `nodeIPs`.
+   */
+  hostAddresses?: readonly string[];
   /** CIDRs NodePorts listen on; empty means every local address but loopback. */
   nodePortAddresses?: readonly string[];
   /**
@@ -426,11 +434,14 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     (c) => c.family === family,
   );
   // Node IPs reach rule text (NodePort destinations, nodeport-ips): only real addresses get there.
-  const nodeIPs = (options.nodeIPs ?? []).map((t) => {
-    const ip = parseIPSloppy(t);
-    if (!ip) throw new NetrulesError("InvalidInput", `nodeIPs: invalid IP ${JSON.stringify(t)}`);
-    return ip.ip;
-  });
+  const ipList = (list: readonly string[], what: string) =>
+    list.map((t) => {
+      const ip = parseIPSloppy(t);
+      if (!ip) throw new NetrulesError("InvalidInput", `${what}: invalid IP ${JSON.stringify(t)}`);
+      return ip.ip;
+    });
+  const nodeIPs = ipList(options.nodeIPs ?? [], "nodeIPs");
+  const nodePortIPs = options.hostAddresses ? ipList(options.hostAddresses, "hostAddresses") : nodeIPs;
   const ctx: Ctx = {
     ipX,
     masqueradeAll: options.masqueradeAll ?? false,
@@ -574,7 +585,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     if (inPlace)
       for (const [kind, name] of containers) if (have.has(name)) L.push(`flush ${kind} ${table} ${name}`);
     if (nodePortCidrs.length > 0) {
-      const ips = nodeIPs.filter(
+      const ips = nodePortIPs.filter(
         (ip) => nodePortCidrs.some((c) => cidrContains(c, ip)) && ip !== "::1" && !ip.startsWith("127."),
       );
       if (ips.length > 0) L.push(`add element ${table} nodeport-ips { ${ips.join(", ")} }`);
