@@ -15,13 +15,17 @@ export interface ProxierOptions {
   /** Delete stale UDP/SCTP conntrack entries after each sync. Default true. */
   conntrack?: boolean;
   /**
-   * How often to probe for a flushed ruleset before a sync. Default 0: before every sync. kube-proxy
-   * probes once per syncPeriod (30 s): at 10k services each probe is an extra tool run.
+   * How often to probe for a flushed ruleset before a sync. Default 30 000: once per kube-proxy
+   * syncPeriod, as kube-proxy does (at 10k services each probe is an extra tool run). 0 probes
+   * before every sync.
    */
   flushCheckIntervalMs?: number;
   /** Clock for `flushCheckIntervalMs`, in ms. Default Date.now. */
   now?: () => number;
 }
+
+/** kube-proxy's default syncPeriod, how often it checks its canary. */
+export const DEFAULT_FLUSH_CHECK_INTERVAL_MS = 30_000;
 
 /** Decides when a proxier probes for a flushed ruleset (its canary). */
 export interface FlushCheck {
@@ -32,7 +36,7 @@ export interface FlushCheck {
 }
 
 export function createFlushCheck(options: Pick<ProxierOptions, "flushCheckIntervalMs" | "now">): FlushCheck {
-  const intervalMs = options.flushCheckIntervalMs ?? 0;
+  const intervalMs = options.flushCheckIntervalMs ?? DEFAULT_FLUSH_CHECK_INTERVAL_MS;
   const now = options.now ?? Date.now;
   let last = Number.NEGATIVE_INFINITY;
   return {
