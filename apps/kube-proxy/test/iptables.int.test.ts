@@ -200,7 +200,10 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, iptables mode", () => {
       await rm(rig.failMarker, { force: true });
     }
     expect(await until("retry reachable after the failure clears", () => rig.request(ip, 80))).toBe("ep1");
-    expect((await rig.httpGet("http://127.0.0.1:10256/livez")).code).toBe(200);
+    // The IPv4 rules work before the sync has finished (IPv6 comes next), so health follows shortly.
+    await until("/livez 200 once syncs work again", async () =>
+      (await rig.httpGet("http://127.0.0.1:10256/livez")).code === 200 ? true : undefined,
+    );
   });
 
   it("recovers from a flushed ruleset at the next periodic sync", async () => {
