@@ -6,7 +6,7 @@ import { buildProxyModel } from "@kubenode/netrules";
 import { describe, expect, it } from "vitest";
 import { createChangeTracker, TRIGGER_TIME_ANNOTATION } from "./change-tracker.js";
 import { defaultConfig, validateConfig } from "./config.js";
-import { createDataplane } from "./dataplanes.js";
+import { createDataplane, nodePortAddresses } from "./dataplanes.js";
 import { silentLogger } from "./logger.js";
 
 const ctx = { families: ["IPv4"] as const, nodeIPs: ["10.77.0.11"], log: silentLogger };
@@ -18,6 +18,17 @@ describe("dataplane selection", () => {
     c.mode = "nftables";
     c.nodePortAddresses = ["primary"];
     expect(createDataplane(validateConfig(c), ctx).mode).toBe("nftables");
+  });
+
+  it("defaults --nodeport-addresses to the primary IPs in nftables mode only, as upstream", () => {
+    const nodeIPs = ["10.77.0.11", "fd00::11"];
+    const iptables = validateConfig(defaultConfig());
+    expect(nodePortAddresses(iptables, nodeIPs)).toEqual([]);
+    const c = defaultConfig();
+    c.mode = "nftables";
+    expect(nodePortAddresses(validateConfig(c), nodeIPs)).toEqual(["10.77.0.11/32", "fd00::11/128"]);
+    c.nodePortAddresses = ["10.77.0.0/24"];
+    expect(nodePortAddresses(validateConfig(c), nodeIPs)).toEqual(["10.77.0.0/24"]);
   });
 
   it("generates ipvs state as restore files without touching the kernel", async () => {

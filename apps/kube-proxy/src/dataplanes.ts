@@ -13,6 +13,11 @@ export const COMPACT_NFTABLES_GATE = "KubenodeNFTablesCompactLayout";
 export interface DataplaneContext {
   families: readonly IPFamily[];
   nodeIPs: readonly string[];
+  /**
+   * The addresses of this host's interfaces (loopback included): with --nodeport-addresses CIDRs,
+   * NodePorts are accepted on those inside a CIDR, as upstream does. Default: `nodeIPs`.
+   */
+  hostAddresses?: readonly string[];
   log: Logger;
   /** Tests: run the rule tools inside this named network namespace. */
   netns?: string;
@@ -26,8 +31,14 @@ function cidrsByFamily(cidrs: readonly string[]): Partial<Record<IPFamily, strin
   return out;
 }
 
-function nodePortAddresses(config: ResolvedConfig, nodeIPs: readonly string[]): string[] {
-  const list = config.config.nodePortAddresses;
+/**
+ * The --nodeport-addresses CIDRs. Empty means every local address, except in nftables mode,
+ * where upstream's default is "primary" (kube-proxy's nftables proxier never accepts NodePorts on
+ * every local address by default).
+ */
+export function nodePortAddresses(config: ResolvedConfig, nodeIPs: readonly string[]): string[] {
+  const configured = config.config.nodePortAddresses;
+  const list = configured.length === 0 && config.mode === "nftables" ? ["primary"] : configured;
   if (!list.includes("primary")) return [...list];
   // "primary": only the node's primary IP of each family.
   const v4 = nodeIPs.find((ip) => !ip.includes(":"));
@@ -56,6 +67,7 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
           masqueradeAll: config.masqueradeAll,
           clusterCIDRs,
           nodeIPs: ctx.nodeIPs,
+          ...(ctx.hostAddresses ? { hostAddresses: ctx.hostAddresses } : {}),
           nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
           localhostNodePorts: config.config.iptables.localhostNodePorts,
         },
@@ -65,12 +77,14 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
         ...common,
         log: ctx.log,
         backend: {
-          // kubenode feature gate: netrules' compact layout (same behaviour, ~10x fewer kernel objects).
+          // kubenode feature gate: netrules' compact layout (same behaviour; shared chains and a named
+          // endpoint map instead of chains per service and endpoint).
           layout: config.config.featureGates[COMPACT_NFTABLES_GATE] ? "compact" : "upstream",
           masqueradeBit: config.masqueradeBit,
           masqueradeAll: config.masqueradeAll,
           clusterCIDRs,
           nodeIPs: ctx.nodeIPs,
+          ...(ctx.hostAddresses ? { hostAddresses: ctx.hostAddresses } : {}),
           nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
         },
       });

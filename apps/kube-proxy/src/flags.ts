@@ -87,7 +87,7 @@ export const FLAGS: readonly FlagDef[] = [
   {
     name: "nodeport-addresses",
     kind: "list",
-    help: "A list of CIDR ranges that contain valid node IPs, or 'primary'. NodePorts are only accepted on matching IPs. Empty means all local IPs.",
+    help: "A list of CIDR ranges that contain valid node IPs, or 'primary'. NodePorts are only accepted on matching IPs of this host's interfaces. Empty means all local IPs in iptables mode and 'primary' in nftables mode.",
     apply: set<string[]>((c, v) => {
       c.nodePortAddresses = v;
     }),

@@ -27,28 +27,56 @@ export function nodeIPs(
   return out;
 }
 
-/** Runs a command (argument array, no shell); resolves with its exit code. */
-export function runQuiet(argv: readonly string[]): Promise<number> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: "ignore" });
-    child.on("error", () => resolve(-1));
-    child.on("close", (code) => resolve(code ?? -1));
-  });
+/** How long a probe (a family check, the nft table check) may run before it is killed. */
+export const PROBE_TIMEOUT_MS = 10_000;
+
+/**
+ * The addresses of this host's network interfaces, loopback included (link-local IPv6 left out):
+ * what upstream matches --nodeport-addresses CIDRs against (GetNodeIPs on the interfaces).
+ */
+export function hostAddresses(): string[] {
+  const out: string[] = [];
+  for (const addrs of Object.values(networkInterfaces())) {
+    for (const a of addrs ?? []) if (!a.address.startsWith("fe80:")) out.push(a.address);
+  }
+  return out;
 }
 
-/** Runs a command (argument array, no shell) with `input` on stdin; resolves with exit code and stderr. */
+/** Runs a command (argument array, no shell); resolves with its exit code (-1 if killed). */
+export async function runQuiet(argv: readonly string[], timeoutMs = PROBE_TIMEOUT_MS): Promise<number> {
+  return (await runWithInput(argv, "", timeoutMs)).code;
+}
+
+/**
+ * Runs a command (argument array, no shell) with `input` on stdin; resolves with exit code and
+ * stderr. A command still running after `timeoutMs` is killed and resolves with code -1 and a
+ * stderr saying so: a hung tool must not stall every later sync.
+ */
 export function runWithInput(
   argv: readonly string[],
   input: string,
+  timeoutMs = PROBE_TIMEOUT_MS,
 ): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "ignore", "pipe"] });
     let stderr = "";
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
     });
-    child.on("error", (err) => resolve({ code: -1, stderr: err.message }));
-    child.on("close", (code) => resolve({ code: code ?? -1, stderr }));
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      resolve({ code: -1, stderr: err.message });
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (timedOut) resolve({ code: -1, stderr: `${argv.join(" ")} did not finish within ${timeoutMs} ms` });
+      else resolve({ code: code ?? -1, stderr });
+    });
     child.stdin.on("error", () => {});
     child.stdin.end(input);
   });

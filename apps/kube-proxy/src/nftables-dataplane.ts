@@ -30,10 +30,10 @@ export interface NftablesDataplaneOptions {
 
 /**
  * The nftables mode: table `kube-proxy` per family, incremental transactions between full ones.
- * Backend and applier are driven directly (not through netrules' NftablesProxier) so the table
- * check runs only when the proxier asks for it (every syncPeriod), not on every sync, and is a
- * tiny transaction instead of `nft list tables` (which loads the whole ruleset cache: 0.3-0.6 s
- * at 1k services, 13 s per family at 10k services measured here).
+ * Backend and applier are still driven directly rather than through netrules' NftablesProxier
+ * (which now probes once per syncPeriod with the same cheap check): this app logs conntrack
+ * failures and carries on, as upstream does, while the proxier fails the sync; moving onto the
+ * proxier waits for a shared Logger it can report through.
  */
 export function createNftablesDataplane(options: NftablesDataplaneOptions): Dataplane {
   const netns = options.netns !== undefined ? { netns: options.netns } : {};
@@ -52,6 +52,8 @@ export function createNftablesDataplane(options: NftablesDataplaneOptions): Data
         ...(cidr ? { clusterCIDR: cidr } : {}),
       }),
       previous: undefined as ProxyModel | undefined,
+      /** The last in-place full sync failed: the next full one recreates the table. */
+      inPlaceFailed: false,
     };
   });
   const sig = (signal: AbortSignal | undefined) => (signal ? { signal } : {});
@@ -78,11 +80,18 @@ export function createNftablesDataplane(options: NftablesDataplaneOptions): Data
       let anyFull = false;
       let applyMs = 0;
       for (const p of planes) {
-        const result = p.backend.sync(model, { full });
+        // Full syncs rewrite the table in place (as upstream), keeping ClientIP affinity entries.
+        const existing =
+          full && !p.inPlaceFailed
+            ? await applier.listTable(p.nftFamily, NFTABLES_TABLE, sig(signal))
+            : undefined;
+        const result = p.backend.sync(model, { full, existing });
         const t0 = performance.now();
         try {
           await applier.apply(result, sig(signal));
+          if (full) p.inPlaceFailed = false;
         } catch (err) {
+          if (existing !== undefined) p.inPlaceFailed = true;
           p.backend.invalidate();
           throw err;
         }

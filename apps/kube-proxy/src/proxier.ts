@@ -79,7 +79,9 @@ export function createProxier(options: ProxierOptions): Proxier {
       const k = `${e.kind}/${e.namespace}/${e.name}/${e.field}/${e.message}`;
       seen.add(k);
       if (reportedErrors.has(k)) continue;
-      log.warn("Skipping invalid object", {
+      // Mirrors kube-proxy: an invalid externalIPs / ingress / source-range entry skips that entry
+      // only ("Skipping invalid IP"); anything else skips the object.
+      log.warn(e.skipped === "field" ? "Skipping invalid field" : "Skipping invalid object", {
         kind: e.kind,
         object: `${e.namespace}/${e.name}`,
         field: e.field,

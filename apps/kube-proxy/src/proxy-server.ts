@@ -20,6 +20,7 @@ import { createEventRecorder } from "./events.js";
 import { startHealthzServer, startMetricsServer } from "./healthz-server.js";
 import {
   applySysctls,
+  hostAddresses,
   nodeIPs,
   nodeName as resolveNodeName,
   setOomScoreAdj,
@@ -134,7 +135,9 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       "neither iptables nor ip6tables works here (missing tools or privileges)",
     );
   await applySysctls(config, log, availableParallelism());
-  const dataplane = options.dataplane ?? createDataplane(config, { families, nodeIPs: ips, log });
+  const dataplane =
+    options.dataplane ??
+    createDataplane(config, { families, nodeIPs: ips, hostAddresses: hostAddresses(), log });
 
   const metrics = createProxyMetrics();
   registerProcessMetrics(metrics);

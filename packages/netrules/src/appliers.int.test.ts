@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NetrulesError } from "./errors.js";
 import { runCommand } from "./exec.js";
 import { createIptablesApplier } from "./iptables-applier.js";
-import { createNftablesApplier } from "./nftables-applier.js";
+import { buildProxyModel } from "./model.js";
+import { createNftablesApplier, createNftablesProxier } from "./nftables-applier.js";
 
 const real = await canUseRealComponents(["iptables", "nftables", "iproute2"]);
 
@@ -46,7 +47,46 @@ describe.runIf(real)("appliers against the real tools", () => {
     await applier.cleanup();
     expect(await applier.canaryExists()).toBe(false);
     const after = await lab.host("n").exec(["iptables-save"]);
-    expect(after.stdout).not.toContain("KUBE-");
+    // Only kubelet's KUBE-FIREWALL chain and its jumps stay, as upstream's cleanup leaves them.
+    expect(after.stdout.split("\n").filter((l) => l.includes("KUBE-"))).toEqual([
+      ":KUBE-FIREWALL - [0:0]",
+      "-A INPUT -j KUBE-FIREWALL",
+      "-A OUTPUT -j KUBE-FIREWALL",
+    ]);
+  });
+
+  it("compact layout: a service reaching an endpoint count no other has is applied by nft", async () => {
+    // nft 1.0.6 rejects a new rule naming a `typeof` map already in the kernel ("conflicting
+    // protocols specified"); the backend turns such a sync into an in-place full one.
+    const netns = lab.host("n").netns;
+    const proxier = createNftablesProxier({ netns, layout: "compact", tableName: "compact-test" });
+    const model = (n: number) =>
+      buildProxyModel({
+        nodeName: "n",
+        services: [
+          {
+            metadata: { namespace: "ns", name: "a" },
+            spec: { clusterIP: "172.30.0.1", ports: [{ port: 80 }] },
+          },
+        ],
+        endpointSlices: [
+          {
+            metadata: { namespace: "ns", name: "a-1", labels: { "kubernetes.io/service-name": "a" } },
+            addressType: "IPv4",
+            endpoints: Array.from({ length: n }, (_, i) => ({
+              addresses: [`10.1.0.${i + 1}`],
+              nodeName: "x",
+            })),
+            ports: [{ port: 8080, protocol: "TCP" }],
+          },
+        ],
+      }).model;
+    await proxier.sync(model(2));
+    expect((await proxier.sync(model(3))).full).toBe(true);
+    const { stdout } = await lab.host("n").exec(["nft", "list", "chain", "ip", "compact-test", "lb-3"]);
+    expect(stdout).toContain("numgen random mod 3 map @flat-endpoints");
+    expect((await proxier.sync(model(3))).full).toBe(false);
+    await proxier.applier.cleanup("ip", "compact-test");
   });
 
   it("names a missing tool", async () => {

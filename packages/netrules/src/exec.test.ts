@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { NetrulesError } from "./errors.js";
 import { runCommand } from "./exec.js";
 
 describe("runCommand", () => {
@@ -18,5 +19,12 @@ describe("runCommand", () => {
     const chunks = Array.from({ length: 100 }, () => "y".repeat(100_000));
     const r = await runCommand(["sh", "-c", "head -c 10 >/dev/null; exit 3"], chunks);
     expect(r.code).toBe(3);
+  });
+
+  it("kills a tool that outlives its timeout and fails with Timeout naming it", async () => {
+    const err = await runCommand(["sleep", "60"], undefined, { timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetrulesError);
+    expect((err as NetrulesError).code).toBe("Timeout");
+    expect((err as NetrulesError).message).toBe("sleep did not finish within 200 ms");
   });
 });

@@ -4,6 +4,7 @@ import { NODE_NAME, startTrafficLab, type TrafficLab } from "../test/lab.js";
 import { createIptablesProxier } from "./iptables-applier.js";
 import { buildProxyModel } from "./model.js";
 import { createNftablesProxier } from "./nftables-applier.js";
+import type { EndpointLike } from "./types.js";
 
 const real = await canUseRealComponents(["iptables", "nftables", "conntrack", "iproute2"]);
 
@@ -34,27 +35,35 @@ describe.runIf(real)("hairpin traffic (an endpoint reaching itself through its S
   for (const [name, make] of Object.entries(cases)) {
     it(`masquerades hairpin flows (${name})`, async () => {
       t = await startTrafficLab();
-      const ep1 = t.eps[0]!;
+      const [ep1, ep2] = t.eps as [TrafficLab["eps"][number], TrafficLab["eps"][number]];
+      const self = (name: string, clusterIP: string, endpoint: EndpointLike) => ({
+        service: {
+          metadata: { namespace: "lab", name },
+          spec: { clusterIP, ports: [{ name: "p", port: 80 }] },
+        },
+        slice: {
+          metadata: { namespace: "lab", name: `${name}-1`, labels: { "kubernetes.io/service-name": name } },
+          addressType: "IPv4",
+          endpoints: [endpoint],
+          ports: [{ name: "p", port: 8080, protocol: "TCP" }],
+        },
+      });
+      // An endpoint on this node, and one whose slice names no node at all (issue 13 item 6).
+      const onNode = self("self", "172.30.1.1", {
+        addresses: [ep1.ip],
+        conditions: { ready: true },
+        nodeName: NODE_NAME,
+      });
+      const noNode = self("self-no-node", "172.30.1.2", { addresses: [ep2.ip], conditions: { ready: true } });
       const { model, errors } = buildProxyModel({
         nodeName: NODE_NAME,
-        services: [
-          {
-            metadata: { namespace: "lab", name: "self" },
-            spec: { clusterIP: "172.30.1.1", ports: [{ name: "p", port: 80 }] },
-          },
-        ],
-        endpointSlices: [
-          {
-            metadata: { namespace: "lab", name: "self-1", labels: { "kubernetes.io/service-name": "self" } },
-            addressType: "IPv4",
-            endpoints: [{ addresses: [ep1.ip], conditions: { ready: true }, nodeName: NODE_NAME }],
-            ports: [{ name: "p", port: 8080, protocol: "TCP" }],
-          },
-        ],
+        services: [onNode.service, noNode.service],
+        endpointSlices: [onNode.slice, noNode.slice],
       });
       expect(errors).toEqual([]);
       await make(t).sync(model);
       expect(await t.request(ep1, "tcp", "172.30.1.1", 80, 3)).toEqual(["ep1", "ep1", "ep1"]);
+      expect(await t.request(ep2, "tcp", "172.30.1.2", 80, 3)).toEqual(["ep2", "ep2", "ep2"]);
     });
   }
 });

@@ -69,7 +69,41 @@ describe.runIf(real)("hostile names applied in a network namespace", () => {
     },
   };
 
+  // Issue 13 item 4: one bad entry skips that entry, not the Service; legacy leading-zero IPv4
+  // (ParseIPSloppy) is read as decimal.
+  const partial: ProxyModelInput["services"][number] = {
+    metadata: { namespace: "lab", name: "bad-field" },
+    spec: {
+      clusterIP: "172.030.009.100",
+      externalIPs: ["not-an-ip", "192.0.2.50"],
+      ports: [{ name: "p", port: 80 }],
+    },
+  };
+  const partialSlice = (ip: string): ProxyModelInput["endpointSlices"][number] => ({
+    metadata: {
+      namespace: "lab",
+      name: "bad-field-1",
+      labels: { "kubernetes.io/service-name": "bad-field" },
+    },
+    addressType: "IPv4",
+    endpoints: [{ addresses: [ip], conditions: { ready: true } }],
+    ports: [{ name: "p", port: 8080, protocol: "TCP" }],
+  });
+
   for (const [name, mode] of Object.entries(modes)) {
+    it(`${name}: a Service with one invalid externalIPs entry keeps its ClusterIP and other external IP`, async () => {
+      await t.node.exec(["nft", "flush", "ruleset"]);
+      const { model, errors } = buildProxyModel({
+        nodeName: "node",
+        services: [partial],
+        endpointSlices: [partialSlice(t.eps[1]!.ip)],
+      });
+      expect(errors.map((e) => [e.field, e.skipped])).toEqual([["spec.externalIPs[0]", "field"]]);
+      await mode.make().sync(model);
+      expect(await t.request(t.client, "tcp", "172.30.9.100", 80, 2)).toEqual(["ep2", "ep2"]);
+      expect(await t.request(t.client, "tcp", "192.0.2.50", 80, 2)).toEqual(["ep2", "ep2"]);
+    });
+
     it(`${name}: installs exactly the intended rules, and the other Services keep working`, async () => {
       await t.node.exec(["nft", "flush", "ruleset"]);
       const intended = buildProxyModel(input.intended);

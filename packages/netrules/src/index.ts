@@ -17,6 +17,7 @@ export {
   endpointChainName,
   IPTABLES_CANARY_CHAIN,
   IPTABLES_JUMP_RULES,
+  IPTABLES_KUBELET_JUMP_RULES,
   isServiceChainName,
   servicePortChainSuffix,
 } from "./iptables.js";
@@ -47,7 +48,13 @@ export type {
 export { buildProxyModel, DEFAULT_AFFINITY_TIMEOUT_SECONDS, SERVICE_NAME_LABEL } from "./model.js";
 export type { ProxyModelBuilder, ProxyModelBuilderOptions } from "./model-builder.js";
 export { createProxyModelBuilder } from "./model-builder.js";
-export type { NftablesBackend, NftablesBackendOptions, NftablesSyncResult } from "./nftables.js";
+export type {
+  NftablesBackend,
+  NftablesBackendOptions,
+  NftablesSyncOptions,
+  NftablesSyncResult,
+  NftablesTableObjects,
+} from "./nftables.js";
 export { createNftablesBackend, nftEndpointChainBase, nftServiceChainBase } from "./nftables.js";
 export type { NftablesApplier, NftablesApplierOptions, NftablesProxier } from "./nftables-applier.js";
 export { createNftablesApplier, createNftablesProxier, NFT_CANARY_CHAIN } from "./nftables-applier.js";

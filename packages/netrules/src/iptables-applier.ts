@@ -4,6 +4,7 @@ import {
   createIptablesBackend,
   IPTABLES_CANARY_CHAIN,
   IPTABLES_JUMP_RULES,
+  IPTABLES_KUBELET_JUMP_RULES,
   type IptablesBackend,
   type IptablesBackendOptions,
   type IptablesSyncResult,
@@ -30,7 +31,10 @@ export interface IptablesApplier {
   canaryExists(options?: { signal?: AbortSignal }): Promise<boolean>;
   /** nat chains present in the kernel (`iptables-save -t nat`). */
   listNatChains(options?: { signal?: AbortSignal }): Promise<string[]>;
-  /** Removes every rule and chain this package creates (kube-proxy --cleanup). */
+  /**
+   * Removes every rule and chain this package creates (kube-proxy --cleanup), except, as upstream,
+   * the `KUBE-FIREWALL` chain and its jumps, which kubelet also owns.
+   */
   cleanup(options?: { signal?: AbortSignal }): Promise<void>;
 }
 
@@ -65,9 +69,11 @@ export function createIptablesApplier(options: IptablesApplierOptions = {}): Ipt
         );
         if (r.code !== 0 && !/exists/i.test(r.stderr)) throw applyError(iptables, r, undefined);
       }
-      // The chains must exist before a rule can jump to them.
+      // The chains must exist before a rule can jump to them. Every jump is inserted first in its
+      // built-in chain, in this order, as kube-proxy does: the KUBE-FIREWALL jumps end up first.
+      const jumps = [...IPTABLES_JUMP_RULES, ...IPTABLES_KUBELET_JUMP_RULES];
       const chains = new Map<string, Set<string>>();
-      for (const j of IPTABLES_JUMP_RULES) {
+      for (const j of jumps) {
         const target = j.args[j.args.indexOf("-j") + 1]!;
         chains.set(j.table, (chains.get(j.table) ?? new Set()).add(target));
       }
@@ -77,7 +83,7 @@ export function createIptablesApplier(options: IptablesApplierOptions = {}): Ipt
           if (r.code !== 0 && !/exists/i.test(r.stderr)) throw applyError(iptables, r, undefined);
         }
       }
-      for (const j of IPTABLES_JUMP_RULES) {
+      for (const j of jumps) {
         const check = await runCommand(
           [iptables, "-w", "-t", j.table, "-C", j.chain, ...j.args],
           undefined,

@@ -8,9 +8,16 @@ describeTraffic(
   "iptables rules under real traffic",
   (t) => {
     const netns = t.node.netns;
-    const v4 = createIptablesProxier({ netns, clusterCIDR: "10.244.0.0/16", nodeIPs: [t.node.ip] });
+    // flushCheckIntervalMs 0: probe for a flushed ruleset before every sync (the flush test).
+    const v4 = createIptablesProxier({
+      netns,
+      flushCheckIntervalMs: 0,
+      clusterCIDR: "10.244.0.0/16",
+      nodeIPs: [t.node.ip],
+    });
     const v6 = createIptablesProxier({
       netns,
+      flushCheckIntervalMs: 0,
       family: "IPv6",
       clusterCIDR: "fd44::/48",
       nodeIPs: [t.node.ip6!],

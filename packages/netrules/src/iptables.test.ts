@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { ep, slice, svc } from "./__tests__/fixtures.js";
 import { featureScenario } from "./__tests__/scenario.js";
 import { NetrulesError } from "./errors.js";
-import { createIptablesBackend, endpointChainName, servicePortChainSuffix } from "./iptables.js";
+import {
+  createIptablesBackend,
+  endpointChainName,
+  IPTABLES_KUBELET_JUMP_RULES,
+  servicePortChainSuffix,
+} from "./iptables.js";
 import {
   applyRestorePayload,
   createIptablesRuleset,
@@ -45,11 +50,34 @@ describe("iptables backend", () => {
     ]) {
       expect(lines).toContain(expected);
     }
-    // base 5 nat + 3 filter, and 2 + 3E nat rules for the service (reference rule counts)
+    // base 5 nat + 3 filter (+ KUBE-FIREWALL's localnet rule), and 2 + 3E nat rules for the service
     const natRules = lines.slice(lines.indexOf("*nat")).filter((l) => l.startsWith("-A"));
     const filterRules = lines.slice(0, lines.indexOf("*nat")).filter((l) => l.startsWith("-A"));
     expect(natRules).toHaveLength(5 + 2 + 3 * 2);
-    expect(filterRules).toHaveLength(3);
+    expect(filterRules).toHaveLength(3 + 1);
+  });
+
+  it("writes kube-proxy's localhost NodePort firewall (CVE-2020-8558) for IPv4 with localhost NodePorts", () => {
+    // Lines as in upstream's TestOverallIPTablesRules (pkg/proxy/iptables/proxier_test.go) and the
+    // jumps of its iptablesKubeletJumpChains (`-A INPUT -j KUBE-FIREWALL`, `-A OUTPUT -j KUBE-FIREWALL`).
+    const rule =
+      '-A KUBE-FIREWALL -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP';
+    const { model } = buildProxyModel(featureScenario());
+    const filterOf = (payload: string) => payload.slice(0, payload.indexOf("*nat")).split("\n");
+    const backend = createIptablesBackend(backendOpts);
+    for (const payload of [backend.sync(model).payload, backend.sync(model).payload]) {
+      // full and partial syncs both rewrite the filter table, KUBE-FIREWALL included
+      expect(filterOf(payload)).toContain(":KUBE-FIREWALL - [0:0]");
+      expect(filterOf(payload).filter((l) => l.startsWith("-A KUBE-FIREWALL"))).toEqual([rule]);
+    }
+    expect(IPTABLES_KUBELET_JUMP_RULES.map((j) => `-t ${j.table} -A ${j.chain} ${j.args.join(" ")}`)).toEqual(
+      ["-t filter -A INPUT -j KUBE-FIREWALL", "-t filter -A OUTPUT -j KUBE-FIREWALL"],
+    );
+    // Neither with localhost NodePorts off nor for IPv6 (no route_localnet there), as upstream.
+    const off = createIptablesBackend({ ...backendOpts, localhostNodePorts: false }).sync(model).payload;
+    expect(off).not.toContain("KUBE-FIREWALL");
+    const v6 = createIptablesBackend({ family: "IPv6", clusterCIDR: "fd00::/64", nodeIPs: ["fd00::2"] });
+    expect(v6.sync(model).payload).not.toContain("KUBE-FIREWALL");
   });
 
   it("matches the golden full payload for the feature scenario, with no dangling jumps", async () => {

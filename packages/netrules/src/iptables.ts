@@ -20,11 +20,24 @@ export interface IptablesBackendOptions {
   masqueradeAll?: boolean;
   /** The cluster (pod) CIDR of this family: traffic from outside it is masqueraded. */
   clusterCIDR?: string;
-  /** This node's IPs (for --nodeport-addresses and LB source ranges that include the node). */
+  /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
   nodeIPs?: readonly string[];
+  /**
+   * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
+   * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
+   * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
+   * gets NodePorts too. Default: `nodeIPs`.
+   */
+  hostAddresses?: readonly string[];
   /** CIDRs NodePorts listen on (--nodeport-addresses); empty means every local address. */
   nodePortAddresses?: readonly string[];
-  /** Accept NodePort connections to 127.0.0.0/8 (IPv4 only). Default true, like kube-proxy. */
+  /**
+   * Accept NodePort connections to 127.0.0.0/8 (IPv4 only). Default true, like kube-proxy. Needs
+   * `net.ipv4.conf.all.route_localnet=1`, which alone would also let other hosts reach 127.0.0.1
+   * (CVE-2020-8558): with this on, an IPv4 backend also writes kube-proxy's `KUBE-FIREWALL` rule
+   * that drops traffic to 127.0.0.0/8 from non-loopback sources (see
+   * {@link IPTABLES_KUBELET_JUMP_RULES}).
+   */
   localhostNodePorts?: boolean;
   /** Add --random-fully to MASQUERADE. Default true. */
   randomFully?: boolean;
@@ -83,6 +96,16 @@ const KUBE_POSTROUTING = "KUBE-POSTROUTING";
 const KUBE_MARK_MASQ = "KUBE-MARK-MASQ";
 const KUBE_FORWARD = "KUBE-FORWARD";
 const KUBE_PROXY_FIREWALL = "KUBE-PROXY-FIREWALL";
+/** Shared with kubelet, which writes an identical copy of its rule. */
+const KUBE_FIREWALL = "KUBE-FIREWALL";
+
+/**
+ * Mirrors kube-proxy's localhost NodePort protection (pkg/proxy/iptables, issue 90259 /
+ * CVE-2020-8558): route_localnet makes 127.0.0.0/8 routable, so new connections to it from
+ * anywhere but loopback are dropped. Untouched: replies (ESTABLISHED, RELATED) and connections
+ * DNATed to a loopback destination by the node itself.
+ */
+const KUBE_FIREWALL_RULE = `-A ${KUBE_FIREWALL} -m comment --comment "block incoming localnet connections" -d 127.0.0.0/8 ! -s 127.0.0.0/8 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP`;
 
 /** The chain kube-proxy creates in mangle (and nat, filter) to notice that someone flushed the ruleset. */
 export const IPTABLES_CANARY_CHAIN = "KUBE-PROXY-CANARY";
@@ -106,6 +129,16 @@ export const IPTABLES_JUMP_RULES: readonly IptablesJumpRule[] = [
   jump("nat", "OUTPUT", KUBE_SERVICES, "kubernetes service portals"),
   jump("nat", "PREROUTING", KUBE_SERVICES, "kubernetes service portals"),
   jump("nat", "POSTROUTING", KUBE_POSTROUTING, "kubernetes postrouting rules"),
+];
+
+/**
+ * Mirrors kube-proxy's iptablesKubeletJumpChains: INPUT and OUTPUT jump to `KUBE-FIREWALL` first
+ * (no comment, as kubelet writes them). Created like the other jumps, but left in place by
+ * cleanup, as upstream does, because kubelet may own identical ones.
+ */
+export const IPTABLES_KUBELET_JUMP_RULES: readonly IptablesJumpRule[] = [
+  { table: "filter", chain: "INPUT", args: ["-j", KUBE_FIREWALL] },
+  { table: "filter", chain: "OUTPUT", args: ["-j", KUBE_FIREWALL] },
 ];
 
 /** Chain-name hash of a service port: first 16 base32 chars of sha256(name + protocol). */
@@ -385,12 +418,17 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
     return c;
   });
   // Node IPs reach rule text (NodePort destinations, nodeport-ips): only real addresses get there.
-  const nodeIPs = (options.nodeIPs ?? []).map((t) => {
-    const ip = parseIPSloppy(t);
-    if (!ip) throw new NetrulesError("InvalidInput", `nodeIPs: invalid IP ${JSON.stringify(t)}`);
-    return ip.ip;
-  });
+  const ipList = (list: readonly string[], what: string) =>
+    list.map((t) => {
+      const ip = parseIPSloppy(t);
+      if (!ip) throw new NetrulesError("InvalidInput", `${what}: invalid IP ${JSON.stringify(t)}`);
+      return ip.ip;
+    });
+  const nodeIPs = ipList(options.nodeIPs ?? [], "nodeIPs");
+  const nodePortIPs = options.hostAddresses ? ipList(options.hostAddresses, "hostAddresses") : nodeIPs;
   const localhostNodePorts = options.localhostNodePorts ?? true;
+  // IPv6 has no route_localnet hole: upstream writes the rule for IPv4 only.
+  const localnetFirewall = family === "IPv4" && localhostNodePorts;
   const randomFully = options.randomFully ?? true;
   const threshold = options.largeClusterEndpointsThreshold ?? 1000;
 
@@ -411,7 +449,7 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       return [`${c} ${dest} -j ${KUBE_NODEPORTS}`];
     }
     const out: string[] = [];
-    for (const ip of nodeIPs) {
+    for (const ip of nodePortIPs) {
       if (!familyCidrs.some((x) => cidrContains(x, ip))) continue;
       const loopback = family === "IPv6" ? ip === "::1" : ip.startsWith("127.");
       if (loopback && (family === "IPv6" || !localhostNodePorts)) continue;
@@ -496,6 +534,10 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         KUBE_PROXY_FIREWALL,
       ]) {
         out.push(`:${c} - [0:0]`);
+      }
+      if (localnetFirewall) {
+        out.push(`:${KUBE_FIREWALL} - [0:0]`);
+        out.push(KUBE_FIREWALL_RULE);
       }
       for (const r of all) for (const l of r.filterNodePorts) out.push(l);
       for (const r of all) for (const l of r.filterServices) out.push(l);

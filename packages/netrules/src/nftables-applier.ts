@@ -5,6 +5,7 @@ import {
   type NftablesBackend,
   type NftablesBackendOptions,
   type NftablesSyncResult,
+  type NftablesTableObjects,
 } from "./nftables.js";
 import { createProxierSync, type ProxierOptions, type ProxierSyncReport } from "./proxier-loop.js";
 
@@ -28,6 +29,16 @@ export interface NftablesApplier {
    * which costs hundreds of ms on a big table.
    */
   tableExists(family: "ip" | "ip6", table: string, options?: { signal?: AbortSignal }): Promise<boolean>;
+  /**
+   * The names of the table's chains, sets and maps (three `nft -t -j list ...` runs, declarations
+   * only), or undefined when the table does not exist. For in-place full
+   * syncs (see {@link NftablesSyncOptions.existing}).
+   */
+  listTable(
+    family: "ip" | "ip6",
+    table: string,
+    options?: { signal?: AbortSignal },
+  ): Promise<NftablesTableObjects | undefined>;
   /** Deletes the table (kube-proxy --cleanup). */
   cleanup(family: "ip" | "ip6", table: string, options?: { signal?: AbortSignal }): Promise<void>;
 }
@@ -53,6 +64,33 @@ export function createNftablesApplier(options: NftablesApplierOptions = {}): Nft
       if (r.code === 0) return true;
       if (/No such file or directory/.test(r.stderr)) return false;
       throw applyError("nft -f -", r, text);
+    },
+    async listTable(family, table, opts = {}) {
+      // nft 1.0.6 takes a table only for `list sets`; chains and maps are listed per family.
+      const names = async (kind: "chains" | "sets" | "maps"): Promise<string[] | undefined> => {
+        const argv =
+          kind === "sets"
+            ? ["nft", "-t", "-j", "list", "sets", "table", family, table]
+            : ["nft", "-t", "-j", "list", kind, family];
+        const r = await runCommand(argv, undefined, cmd(opts.signal));
+        if (r.code !== 0) {
+          if (/No such file or directory/.test(r.stderr)) return undefined;
+          throw applyError(argv.join(" "), r, undefined);
+        }
+        const key = kind.slice(0, -1);
+        const doc = JSON.parse(r.stdout) as {
+          nftables?: Record<string, { name?: unknown; table?: unknown }>[];
+        };
+        const out: string[] = [];
+        for (const item of doc.nftables ?? []) {
+          const o = item[key];
+          if (o && o.table === table && typeof o.name === "string") out.push(o.name);
+        }
+        return out;
+      };
+      const sets = await names("sets");
+      if (sets === undefined) return undefined; // no such table
+      return { chains: (await names("chains")) ?? [], sets, maps: (await names("maps")) ?? [] };
     },
     async cleanup(family, table, opts = {}) {
       const text = `add table ${family} ${table}\ndelete table ${family} ${table}\n`;
@@ -80,6 +118,11 @@ export function createNftablesProxier(
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });
   const nftFamily = backend.family === "IPv4" ? "ip" : "ip6";
+  // Full syncs rewrite the table in place, keeping the ClientIP affinity sets (as kube-proxy
+  // does). If such a transaction fails (say the table holds something we cannot redefine), the
+  // next full sync deletes and recreates the table instead.
+  let inPlaceFailed = false;
+  let lastInPlace = false;
   return {
     backend,
     applier,
@@ -87,9 +130,19 @@ export function createNftablesProxier(
       family: backend.family,
       // The table is our canary: if it is gone, someone flushed the ruleset.
       rulesIntact: (s) => applier.tableExists(nftFamily, backend.tableName, s),
-      generate: async (model, full) => backend.sync(model, { full }),
+      generate: async (model, full, s) => {
+        lastInPlace = false;
+        if (!full) return backend.sync(model, { full });
+        const existing = inPlaceFailed ? undefined : await applier.listTable(nftFamily, backend.tableName, s);
+        inPlaceFailed = false;
+        lastInPlace = existing !== undefined;
+        return backend.sync(model, { full, existing });
+      },
       apply: (result, s) => applier.apply(result, s),
-      invalidate: () => backend.invalidate(),
+      invalidate: () => {
+        if (lastInPlace) inPlaceFailed = true;
+        backend.invalidate();
+      },
     }),
   };
 }

@@ -9,9 +9,17 @@ for (const layout of ["upstream", "compact"] as const) {
     `nftables rules (${layout} layout) under real traffic`,
     (t) => {
       const netns = t.node.netns;
-      const v4 = createNftablesProxier({ netns, layout, clusterCIDR: "10.244.0.0/16", nodeIPs: [t.node.ip] });
+      // flushCheckIntervalMs 0: probe for a flushed ruleset before every sync (the flush test).
+      const v4 = createNftablesProxier({
+        netns,
+        flushCheckIntervalMs: 0,
+        layout,
+        clusterCIDR: "10.244.0.0/16",
+        nodeIPs: [t.node.ip],
+      });
       const v6 = createNftablesProxier({
         netns,
+        flushCheckIntervalMs: 0,
         layout,
         family: "IPv6",
         clusterCIDR: "fd44::/48",

@@ -191,6 +191,65 @@ describe("nftables backend", () => {
     );
   });
 
+  it("rewrites an existing table in place on a full sync, keeping the affinity sets in use", () => {
+    // As kube-proxy's full sync (setupNFTables + ensureChain: add, then flush; affinity sets only
+    // added): the table is not deleted, so ClientIP affinity entries survive a resync or restart.
+    const { model } = buildProxyModel(featureScenario());
+    let now = 0;
+    const backend = createNftablesBackend({
+      clusterCIDR: "10.0.0.0/8",
+      nodeIPs: ["192.168.0.2"],
+      now: () => now,
+    });
+    const fresh = createNftablesBackend({ clusterCIDR: "10.0.0.0/8", nodeIPs: ["192.168.0.2"] }).sync(
+      model,
+    ).payload;
+    const wantedSet = /add set ip kube-proxy (affinity-\S+)/.exec(fresh)![1]!;
+    const existing = {
+      chains: ["services", "service-OLDOLDOL-ns9/gone/tcp/p80", "canary"],
+      sets: ["cluster-ips", wantedSet, "affinity-OLDOLDOL-ns9/gone/tcp/p80__10.9.9.9/80"],
+      maps: ["service-ips", "flat-endpoints"],
+    };
+    const lines = backend.sync(model, { full: true, existing }).payload.split("\n");
+    expect(lines.slice(0, 2)).toEqual(["add table ip kube-proxy", "flush table ip kube-proxy"]);
+    expect(lines).not.toContain("delete table ip kube-proxy");
+    expect(lines).toContain("flush set ip kube-proxy cluster-ips");
+    expect(lines).toContain("flush map ip kube-proxy service-ips");
+    expect(lines.filter((l) => l.startsWith("delete "))).toEqual([
+      "delete set ip kube-proxy affinity-OLDOLDOL-ns9/gone/tcp/p80__10.9.9.9/80",
+      "delete map ip kube-proxy flat-endpoints",
+    ]);
+    // the set in use is added (which keeps its entries), never deleted
+    expect(lines.filter((l) => l.includes(wantedSet) && l.startsWith("add set"))).toHaveLength(1);
+    // the stale chain (emptied by `flush table`) is deleted by a sync at least a second later
+    now += 999;
+    expect(backend.sync(model).deletedChains).toEqual([]);
+    now += 1;
+    expect(backend.sync(model).deletedChains).toEqual(["service-OLDOLDOL-ns9/gone/tcp/p80"]);
+  });
+
+  it("compact layout: masquerades hairpin flows of local endpoints and of endpoints with no node", () => {
+    // Upstream masquerades an endpoint reaching itself in every endpoint chain; the compact layout
+    // needs the element for every endpoint whose hairpin flow can pass through this node.
+    const { model } = buildProxyModel({
+      nodeName: "node-a",
+      services: [svc("ns", "s", { clusterIP: "172.30.0.1", ports: [{ name: "p", port: 80 }] })],
+      endpointSlices: [
+        slice(
+          "ns",
+          "s",
+          [ep("10.1.0.1", "node-a"), ep("10.1.0.2", "node-b"), { addresses: ["10.1.0.3"] }],
+          [{ name: "p", port: 8080 }],
+        ),
+      ],
+    });
+    const { payload } = createNftablesBackend({ layout: "compact" }).sync(model);
+    const hairpin = payload.split("\n").filter((l) => l.includes(" hairpin-endpoints { 10."));
+    expect(hairpin).toEqual([
+      "add element ip kube-proxy hairpin-endpoints { 10.1.0.1 . 10.1.0.1, 10.1.0.3 . 10.1.0.3 }",
+    ]);
+  });
+
   it("moves a compact-layout service to the shared chain of its new endpoint count", () => {
     const backend = createNftablesBackend({ ...opts, layout: "compact" });
     const input = featureScenario();
@@ -211,5 +270,29 @@ describe("nftables backend", () => {
     // lb-1 already exists (svc3 has one endpoint), so no chain is added
     expect(r.payload).not.toContain("add chain");
     expect(r.changedServicePorts).toBe(1);
+  });
+
+  it("compact layout: a new endpoint count rewrites the table in place, declaring the endpoint maps anew", () => {
+    // nft 1.0.6 cannot add a rule naming a `typeof` map already in the kernel ("conflicting
+    // protocols specified"), so the first service with a new endpoint count makes the sync full.
+    const backend = createNftablesBackend({ ...opts, layout: "compact" });
+    const input = featureScenario();
+    const m1 = buildProxyModel(input).model;
+    backend.sync(m1);
+    const eps = ["10.180.0.1", "10.180.0.2", "10.180.0.3", "10.180.0.4", "10.180.0.5"].map((ip) => ep(ip));
+    const changed = withSlices(input, "ns1", slice("ns1", "svc1", eps, [{ name: "p80", port: 80 }]));
+    const r = backend.sync(buildProxyModel(changed, { previous: m1 }).model);
+    expect(r.full).toBe(true);
+    const lines = r.payload.split("\n");
+    expect(lines.slice(0, 2)).toEqual(["add table ip kube-proxy", "flush table ip kube-proxy"]);
+    expect(lines).toContain("delete map ip kube-proxy flat-endpoints");
+    expect(lines).toContain("add chain ip kube-proxy lb-5");
+    // the next change with a known count is incremental again
+    const moved = withSlices(
+      input,
+      "ns1",
+      slice("ns1", "svc1", [...eps.slice(1), ep("10.180.0.9")], [{ name: "p80", port: 80 }]),
+    );
+    expect(backend.sync(buildProxyModel(moved).model).full).toBe(false);
   });
 });

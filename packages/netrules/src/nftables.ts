@@ -22,14 +22,28 @@ export interface NftablesBackendOptions {
   clusterCIDR?: string;
   /** Service CIDRs: traffic to unallocated ClusterIPs in them is dropped. */
   serviceCIDRs?: readonly string[];
+  /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
   nodeIPs?: readonly string[];
+  /**
+   * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
+   * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
+   * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
+   * gets NodePorts too. Default: `nodeIPs`.
+   */
+  hostAddresses?: readonly string[];
   /** CIDRs NodePorts listen on; empty means every local address but loopback. */
   nodePortAddresses?: readonly string[];
   /**
-   * "upstream" (default): kube-proxy's layout, one `endpoint-` chain per endpoint.
-   * "compact": services without ClientIP affinity DNAT straight from their service chain through
-   * an anonymous `numgen` map, and hairpin masquerade is one set lookup in `masquerading`. Same
-   * behaviour, ~10x fewer kernel objects, which keeps the nft CLI's per-run cache load small.
+   * "upstream" (default): kube-proxy's layout, service chains and one `endpoint-` chain per
+   * endpoint.
+   * "compact" (ours): plain services (no ClientIP affinity, Cluster traffic policies) have no
+   * chain at all: `service-ips` / `service-nodeports` send them to a chain shared by every service
+   * with the same endpoint count (`lb-N`, `lbx-N`, `lbnp-N`), which DNATs through one lookup of
+   * (VIP, protocol, port, `numgen random mod N`) in the named map `flat-endpoints`. Services with a
+   * Local traffic policy keep their service chains but DNAT through an anonymous `numgen` map;
+   * only ClientIP affinity keeps upstream's per-endpoint chains and affinity sets. Hairpin
+   * masquerade is one lookup in the `hairpin-endpoints` set. Same behaviour; at 10k plain services
+   * the table holds ~20 chains instead of 110k, which keeps the nft CLI's per-run cache load small.
    */
   layout?: "upstream" | "compact";
   /** Stale chains are flushed at once and deleted this long after (kernels before 6.2 need >= 1 s). Default 1000. */
@@ -54,11 +68,32 @@ export interface NftablesSyncResult extends PayloadChunks {
   lines: number;
 }
 
+/** The objects of a table as the kernel holds them (`nft list chains/sets/maps table ...`). */
+export interface NftablesTableObjects {
+  chains: readonly string[];
+  sets: readonly string[];
+  maps: readonly string[];
+}
+
+/** Options of one nftables sync. */
+export interface NftablesSyncOptions {
+  /** Rewrite everything (otherwise only what changed since the last sync). */
+  full?: boolean;
+  /**
+   * For a full sync: what the table holds now. Given, the full transaction rewrites the table in
+   * place, as kube-proxy does: rules, maps and our sets are flushed and refilled, stale chains
+   * flushed (and deleted a delay later) and stale sets deleted, but the ClientIP affinity sets
+   * still in use keep their entries, so clients stay on their endpoints across a restart or a
+   * resync. Without it the table is deleted and created again (which empties them).
+   */
+  existing?: NftablesTableObjects | undefined;
+}
+
 /** Turns a proxy model into nft transactions, incremental after the first. */
 export interface NftablesBackend {
   readonly family: IPFamily;
   readonly tableName: string;
-  sync(model: ProxyModel, options?: { full?: boolean }): NftablesSyncResult;
+  sync(model: ProxyModel, options?: NftablesSyncOptions): NftablesSyncResult;
   /** Forgets what was written: the next sync is full. Call after a failed apply. */
   invalidate(): void;
 }
@@ -143,6 +178,17 @@ function firewallRule(sp: ServicePortModel, ctx: Ctx): string | undefined {
   return `${ctx.ipX} saddr != { ${sources.join(", ")} } drop`;
 }
 
+/**
+ * Compact layout: whether an endpoint's hairpin flow (to itself through its Service) can pass
+ * through this node's rules, so that it needs masquerading here. Upstream masquerades it in every
+ * endpoint chain; an endpoint named on another node sends through that node's rules, so only
+ * local endpoints and those whose node is unknown (no nodeName: external or hand-made slices)
+ * need an element, which keeps the set at the node's share of the cluster.
+ */
+function mayHairpinHere(e: EndpointModel): boolean {
+  return e.local || e.nodeName === undefined || e.nodeName === "";
+}
+
 function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
   // Chain names and element comments are built from these names only (and canonical IPs / numbers).
   assertRuleSafe(sp);
@@ -191,7 +237,8 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
       for (let i = 0; i < n; i++)
         el("flat-nodeport-endpoints", `${proto} . ${sp.nodePort} . ${i}`, `${eps[i]!.ip} . ${eps[i]!.port}`);
     }
-    for (const e of sp.reachableEndpoints) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
+    for (const e of sp.reachableEndpoints)
+      if (mayHairpinHere(e)) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
     return { chains, elements, affinitySets, flatSize: n };
   }
 
@@ -308,8 +355,7 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceObjects {
       rules.push(`meta l4proto ${proto} dnat to ${dnatTarget(e)}`);
     }
   } else {
-    // Only endpoints on this node can send traffic through this node's rules back to themselves.
-    for (const e of reachable) if (e.local) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
+    for (const e of reachable) if (mayHairpinHere(e)) el("hairpin-endpoints", `${e.ip} . ${e.ip}`);
   }
   return { chains, elements, affinitySets };
 }
@@ -388,11 +434,14 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     (c) => c.family === family,
   );
   // Node IPs reach rule text (NodePort destinations, nodeport-ips): only real addresses get there.
-  const nodeIPs = (options.nodeIPs ?? []).map((t) => {
-    const ip = parseIPSloppy(t);
-    if (!ip) throw new NetrulesError("InvalidInput", `nodeIPs: invalid IP ${JSON.stringify(t)}`);
-    return ip.ip;
-  });
+  const ipList = (list: readonly string[], what: string) =>
+    list.map((t) => {
+      const ip = parseIPSloppy(t);
+      if (!ip) throw new NetrulesError("InvalidInput", `${what}: invalid IP ${JSON.stringify(t)}`);
+      return ip.ip;
+    });
+  const nodeIPs = ipList(options.nodeIPs ?? [], "nodeIPs");
+  const nodePortIPs = options.hostAddresses ? ipList(options.hostAddresses, "hostAddresses") : nodeIPs;
   const ctx: Ctx = {
     ipX,
     masqueradeAll: options.masqueradeAll ?? false,
@@ -439,20 +488,39 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
   };
   let stale = new Map<string, number>(); // chain -> time it became stale
 
-  const baseDefinition = (): string[] => {
-    const L: string[] = [];
-    L.push(
-      `add table ${table}`,
-      `delete table ${table}`,
-      `table ${table} {`,
-      `\tcomment "rules for kube-proxy"`,
+  /** The fixed sets and maps of the table, as [kind, name, type, comment]. */
+  const fixedContainers = () =>
+    [...MAP_TYPES(addr), ...(ctx.compact ? flatMaps(ipX) : [])].map(
+      ([name, type, comment]) => [type.includes(" : ") ? "map" : "set", name, type, comment] as const,
     );
-    for (const [name, type, comment] of [...MAP_TYPES(addr), ...(ctx.compact ? flatMaps(ipX) : [])]) {
-      const kind = type.includes(" : ") ? "map" : "set";
+  /**
+   * The table with its fixed sets, maps and base chains. `inPlace`: an existing table is flushed
+   * (rules) and its fixed sets and maps emptied instead of deleted, so other sets survive.
+   * `baseChains` receives the names of the base chains.
+   */
+  const baseDefinition = (existing: NftablesTableObjects | undefined, baseChains: string[]): string[] => {
+    const inPlace = existing !== undefined;
+    const L: string[] = [];
+    L.push(`add table ${table}`, inPlace ? `flush table ${table}` : `delete table ${table}`);
+    const containers = fixedContainers();
+    // Existing sets and maps are emptied (below) rather than declared again, except the compact
+    // layout's `typeof` maps, which are deleted and declared anew: nft 1.0.6 cannot evaluate a
+    // new rule against such a map read back from the kernel ("conflicting protocols specified").
+    const have = new Set(inPlace ? [...existing.sets, ...existing.maps] : []);
+    for (const [kind, name, type] of containers) {
+      if (have.has(name) && type.startsWith("typeof ")) {
+        L.push(`delete ${kind} ${table} ${name}`);
+        have.delete(name);
+      }
+    }
+    L.push(`table ${table} {`, `\tcomment "rules for kube-proxy"`);
+    for (const [kind, name, type, comment] of containers) {
+      if (have.has(name)) continue;
       const typeLine = type.startsWith("typeof ") ? type : `type ${type}`;
       L.push(`\t${kind} ${name} {`, `\t\t${typeLine}`, `\t\tcomment ${JSON.stringify(comment)}`, "\t}");
     }
     const chain = (name: string, hook: string | undefined, rules: string[]) => {
+      baseChains.push(name);
       L.push(`\tchain ${name} {`);
       if (hook) L.push(`\t\t${hook}`);
       for (const r of rules) L.push(`\t\t${r}`);
@@ -514,8 +582,10 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       `${npMatch} meta l4proto . th dport vmap @service-nodeports`,
     ]);
     L.push("}");
+    if (inPlace)
+      for (const [kind, name] of containers) if (have.has(name)) L.push(`flush ${kind} ${table} ${name}`);
     if (nodePortCidrs.length > 0) {
-      const ips = nodeIPs.filter(
+      const ips = nodePortIPs.filter(
         (ip) => nodePortCidrs.some((c) => cidrContains(c, ip)) && ip !== "::1" && !ip.startsWith("127."),
       );
       if (ips.length > 0) L.push(`add element ${table} nodeport-ips { ${ips.join(", ")} }`);
@@ -523,7 +593,25 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     return L;
   };
 
-  return {
+  /**
+   * What this backend has written to the table, from its own state (valid between syncs): every
+   * chain, set and map. Lets a sync that must become full rewrite the table in place.
+   */
+  const ownObjects = (): NftablesTableObjects => {
+    const chains: string[] = [...stale.keys()];
+    const sets: string[] = [];
+    const maps: string[] = [];
+    for (const [kind, name] of fixedContainers()) (kind === "map" ? maps : sets).push(name);
+    for (const n of flatSizes) for (const [name] of flatChains(n)) chains.push(name);
+    for (const sp of cache.values()) {
+      const objs = genService(sp, ctx);
+      for (const [name] of objs.chains) chains.push(name);
+      for (const set of objs.affinitySets) sets.push(set.name);
+    }
+    return { chains, sets, maps };
+  };
+
+  const backend: NftablesBackend = {
     family,
     tableName,
     invalidate() {
@@ -552,6 +640,14 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         if (old === sp) continue;
         updates.push(sp);
         const objs = genService(sp, ctx);
+        if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
+          // Compact layout, an endpoint count no service had: its shared chains' rules name the
+          // `typeof` endpoint maps, which nft 1.0.6 cannot evaluate once they are in the kernel
+          // ("conflicting protocols specified"). The maps must be declared anew in the same
+          // transaction, with every element: that is an in-place full sync. (Rare: once per new
+          // endpoint count; nothing has been changed yet.)
+          return backend.sync(model, { full: true, existing: ownObjects() });
+        }
         if (old) {
           const oldObjs = genService(old, ctx);
           if (sameObjects(oldObjs, objs)) continue;
@@ -581,9 +677,13 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       let elementsDeleted = 0;
       const deletedChains: string[] = [];
       if (full) {
-        for (const line of baseDefinition()) L.push(line);
+        const existing = syncOptions.existing;
+        const baseChains: string[] = [];
+        for (const line of baseDefinition(existing, baseChains)) L.push(line);
         elements = new Map();
         stale = new Map();
+        /** In-place rewrite only: every chain this transaction defines. */
+        const definedChains = existing !== undefined ? new Set(baseChains) : undefined;
         const bySet = new Map<string, ElementLines>();
         const setsDone = new Set<string>();
         flatSizes = new Set();
@@ -592,14 +692,21 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
           const text: string[] = [];
           if (objs.flatSize !== undefined && !flatSizes.has(objs.flatSize)) {
             flatSizes.add(objs.flatSize);
-            for (const [name, rules] of flatChains(objs.flatSize)) addChain(text, table, name, rules);
+            for (const [name, rules] of flatChains(objs.flatSize)) {
+              addChain(text, table, name, rules);
+              definedChains?.add(name);
+            }
           }
           for (const s of objs.affinitySets) {
             if (setsDone.has(s.name)) continue;
             setsDone.add(s.name);
+            // `add set` keeps an existing set's entries (in-place rewrite).
             text.push(`add set ${table} ${s.name} ${affinitySetSpec(s)}`);
           }
-          for (const [name, rules] of objs.chains) addChain(text, table, name, rules);
+          for (const [name, rules] of objs.chains) {
+            addChain(text, table, name, rules);
+            definedChains?.add(name);
+          }
           // One string per service: its many per-line strings die young.
           if (text.length > 0) L.push(text.join("\n"), text.length);
           for (const e of objs.elements) {
@@ -625,6 +732,16 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
         for (const lines of bySet.values()) {
           L.append(lines.finish());
           elementsAdded += lines.count;
+        }
+        if (existing !== undefined && definedChains !== undefined) {
+          // Left over from an earlier process or layout: chains were emptied by `flush table` and
+          // are deleted by a later sync (kernels before 6.2 refuse to delete them in this
+          // transaction); sets and maps nothing uses any more go now.
+          for (const c of existing.chains) if (!definedChains.has(c)) stale.set(c, t);
+          const fixed = new Set(fixedContainers().map(([, name]) => name));
+          for (const name of existing.sets)
+            if (!fixed.has(name) && !setsDone.has(name)) L.push(`delete set ${table} ${name}`);
+          for (const name of existing.maps) if (!fixed.has(name)) L.push(`delete map ${table} ${name}`);
         }
       } else {
         // 1. Element diff (refcounted: several service ports may share a ClusterIP or endpoint).
@@ -758,6 +875,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
       );
     },
   };
+  return backend;
 }
 
 /** The `add element` lines of one set, 1000 elements a line, written as each line fills. */

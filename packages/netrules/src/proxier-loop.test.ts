@@ -2,9 +2,19 @@ import { describe, expect, it } from "vitest";
 import { createFlushCheck } from "./proxier-loop.js";
 
 describe("createFlushCheck", () => {
-  it("probes before every sync by default, never before the first", () => {
-    const check = createFlushCheck({});
+  it("probes once per kube-proxy syncPeriod (30 s) by default, never before the first sync", () => {
+    let t = 0;
+    const check = createFlushCheck({ now: () => t });
     expect(check.due(false)).toBe(false);
+    expect(check.due(true)).toBe(true);
+    t = 29_999;
+    expect(check.due(true)).toBe(false);
+    t = 30_000;
+    expect(check.due(true)).toBe(true);
+  });
+
+  it("probes before every sync with an interval of 0", () => {
+    const check = createFlushCheck({ flushCheckIntervalMs: 0 });
     expect([check.due(true), check.due(true)]).toEqual([true, true]);
   });
 

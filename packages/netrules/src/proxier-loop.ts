@@ -6,18 +6,26 @@ import type { ProxyModel } from "./model.js";
 export interface ProxierOptions {
   /** Run the rule tools inside this named network namespace. */
   netns?: string;
-  /** Kill a rule tool that runs longer than this. */
+  /**
+   * Kill any tool this proxier runs (iptables-restore / nft, the flush probe, conntrack) that runs
+   * longer than this, failing that sync with `Timeout`: a hung tool must not stall every later
+   * sync. Default 120 000 (a full upstream-layout nft transaction at 10k services takes ~95 s).
+   */
   timeoutMs?: number;
   /** Delete stale UDP/SCTP conntrack entries after each sync. Default true. */
   conntrack?: boolean;
   /**
-   * How often to probe for a flushed ruleset before a sync. Default 0: before every sync. kube-proxy
-   * probes once per syncPeriod (30 s): at 10k services each probe is an extra tool run.
+   * How often to probe for a flushed ruleset before a sync. Default 30 000: once per kube-proxy
+   * syncPeriod, as kube-proxy does (at 10k services each probe is an extra tool run). 0 probes
+   * before every sync.
    */
   flushCheckIntervalMs?: number;
   /** Clock for `flushCheckIntervalMs`, in ms. Default Date.now. */
   now?: () => number;
 }
+
+/** kube-proxy's default syncPeriod, how often it checks its canary. */
+export const DEFAULT_FLUSH_CHECK_INTERVAL_MS = 30_000;
 
 /** Decides when a proxier probes for a flushed ruleset (its canary). */
 export interface FlushCheck {
@@ -28,7 +36,7 @@ export interface FlushCheck {
 }
 
 export function createFlushCheck(options: Pick<ProxierOptions, "flushCheckIntervalMs" | "now">): FlushCheck {
-  const intervalMs = options.flushCheckIntervalMs ?? 0;
+  const intervalMs = options.flushCheckIntervalMs ?? DEFAULT_FLUSH_CHECK_INTERVAL_MS;
   const now = options.now ?? Date.now;
   let last = Number.NEGATIVE_INFINITY;
   return {
@@ -79,7 +87,10 @@ export function createProxierSync<R extends { full: boolean; changedServicePorts
   options: ProxierOptions,
   steps: ProxierSteps<R>,
 ): (model: ProxyModel, opts?: { full?: boolean; signal?: AbortSignal }) => Promise<ProxierSyncReport> {
-  const cleaner = createConntrackCleaner(options.netns !== undefined ? { netns: options.netns } : {});
+  const cleaner = createConntrackCleaner({
+    ...(options.netns !== undefined ? { netns: options.netns } : {}),
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
   const flushCheck = createFlushCheck(options);
   let started = false;
   let previous: ProxyModel | undefined;
