@@ -286,6 +286,21 @@ describe("buildProxyModel", () => {
     expect(model.servicePorts[0]!.endpoints).toEqual([]);
   });
 
+  it("requires a namespace, as the API server does", () => {
+    const { model, errors } = buildProxyModel({
+      ...base,
+      services: [
+        { metadata: { name: "no-ns" }, spec: { clusterIP: "10.0.0.1", ports: [{ port: 80 }] } },
+        svc("ns", "good", { clusterIP: "10.0.0.2", ports: [{ port: 80 }] }),
+      ],
+      endpointSlices: [],
+    });
+    expect(errors.map((e) => [e.name, e.field, e.message])).toEqual([
+      ["no-ns", "metadata.namespace", "Required value"],
+    ]);
+    expect(model.servicePorts.map((sp) => sp.name)).toEqual(["ns/good"]);
+  });
+
   describe("one bad field skips just that field, as kube-proxy does (issue 13 item 4)", () => {
     // kube-proxy's newBaseServiceInfo filters externalIPs, ingress IPs and source ranges through
     // MapIPsByIPFamily / MapCIDRsByIPFamily, which skip (and log) what ParseIPSloppy /

@@ -216,6 +216,7 @@ function quoted(value: unknown): string {
  * chain names and rule comments, so anything else must never get that far.
  */
 function checkName(field: string, value: unknown, validate: (v: unknown) => string[]): void {
+  if (value === undefined || value === null || value === "") throw new ObjectError(field, "Required value");
   const problems = validate(value);
   if (problems.length > 0)
     throw new ObjectError(field, `Invalid value: ${quoted(value)}: ${problems.join("; ")}`);
