@@ -206,6 +206,8 @@ const SPECS: Record<string, Shape> = {
 function unknownIn(node: Json, shape: Shape, path: string, out: string[]): void {
   if (node === null || typeof node !== "object" || Array.isArray(node)) return;
   for (const [k, v] of Object.entries(node)) {
+    // strategic merge patch directives ($patch, $setElementOrder/x, $retainKeys, ...)
+    if (k.startsWith("$")) continue;
     const here = `${path}.${k}`;
     const sub = shape[k];
     if (sub === undefined) {
@@ -240,6 +242,7 @@ export function unknownFields(def: ResourceDef, body: Json): string[] {
   if (spec) unknownIn(body.spec, spec, "spec", out);
   const tm = body.spec?.template?.metadata;
   if (def.kind !== "Pod" && tm && typeof tm === "object" && !Array.isArray(tm))
-    for (const k of Object.keys(tm)) if (!META.has(k)) out.push(`spec.template.metadata.${k}`);
+    for (const k of Object.keys(tm))
+      if (!META.has(k) && !k.startsWith("$")) out.push(`spec.template.metadata.${k}`);
   return out;
 }
