@@ -179,6 +179,18 @@ export function authorize(a: RequestAttributes, core: ApiCore): string | undefin
     if (a.resource === "events" && ["create", "patch", "update"].includes(a.verb)) return undefined;
     return "";
   }
+  if (groups.includes("system:bootstrappers")) {
+    // kubeadm's bindings for bootstrap tokens: system:node-bootstrapper and the nodeclient approval role
+    if (
+      a.resource === "certificatesigningrequests" &&
+      !a.subresource &&
+      (READ.has(a.verb) || a.verb === "create")
+    )
+      return undefined;
+    if (a.resource === "certificatesigningrequests" && a.subresource === "nodeclient" && a.verb === "create")
+      return undefined;
+    return "";
+  }
   if (groups.includes("system:serviceaccounts")) {
     return READ.has(a.verb) ? undefined : "";
   }
@@ -219,6 +231,11 @@ function authorizeNode(a: RequestAttributes, node: string, core: ApiCore): strin
       if (pods.some((p) => p.spec?.nodeName === node && podReferences(p, base, name))) return undefined;
       return `no relationship found between node '${node}' and this object`;
     }
+    case "certificatesigningrequests":
+      return READ.has(a.verb) || a.verb === "create" ? undefined : "";
+    // kubeadm binds system:nodes to the selfnodeclient role (client certificate renewal)
+    case "certificatesigningrequests/selfnodeclient":
+      return a.verb === "create" ? undefined : "";
     case "tokenreviews":
     case "subjectaccessreviews":
       return a.verb === "create" ? undefined : "";

@@ -1,3 +1,4 @@
+import { validateCsr } from "./certificates.js";
 import type { ResourceDef } from "./resources.js";
 import {
   type FieldError,
@@ -226,6 +227,9 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
     case "DaemonSet":
     case "Job":
       errs.push(...validateWorkload(def, obj));
+      break;
+    case "CertificateSigningRequest":
+      errs.push(...validateCsr(def, obj));
       break;
     case "Lease": {
       const s = obj.spec ?? {};

@@ -22,6 +22,8 @@ type FieldSpec = [
     | "map"
     | "bytesmap"
     | "quantitymap"
+    | "bytes"
+    | "time"
     | "intorstring",
   sub?: Schema,
 ];
@@ -172,6 +174,42 @@ const SCHEMAS: Record<string, Schema> = {
       },
     ],
     3: ["status", "msg", EMPTY],
+  },
+  // kubectl certificate approve|deny: PUT .../approval with the whole object
+  CertificateSigningRequest: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: [
+      "spec",
+      "msg",
+      {
+        1: ["request", "bytes"],
+        2: ["username", "string"],
+        3: ["uid", "string"],
+        4: ["groups", "strings"],
+        5: ["usages", "strings"],
+        7: ["signerName", "string"],
+        8: ["expirationSeconds", "int*"],
+      },
+    ],
+    3: [
+      "status",
+      "msg",
+      {
+        1: [
+          "conditions",
+          "msgs",
+          {
+            1: ["type", "string"],
+            6: ["status", "string"],
+            2: ["reason", "string"],
+            3: ["message", "string"],
+            4: ["lastUpdateTime", "time"],
+            5: ["lastTransitionTime", "time"],
+          },
+        ],
+        2: ["certificate", "bytes"],
+      },
+    ],
   },
   PodDisruptionBudget: {
     1: ["metadata", "msg", OBJECT_META],
@@ -351,6 +389,17 @@ function decodeMessage(buf: Buffer, schema: Schema): Json {
       case "bool*": {
         const v = (f.varint ?? 0n) !== 0n;
         if (v || kind === "bool*") obj[name] = v;
+        break;
+      }
+      case "bytes": {
+        // []byte fields are base64 strings in JSON
+        if (f.bytes?.length) obj[name] = f.bytes.toString("base64");
+        break;
+      }
+      case "time": {
+        // metav1.Time {seconds, nanos}: RFC 3339 with second precision in JSON
+        const t = decodeMessage(f.bytes ?? Buffer.alloc(0), { 1: ["seconds", "int"] });
+        obj[name] = new Date((t.seconds ?? 0) * 1000).toISOString().replace(".000Z", "Z");
         break;
       }
       case "quantitymap": {

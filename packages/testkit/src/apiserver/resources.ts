@@ -308,6 +308,20 @@ export const RESOURCES: readonly ResourceDef[] = [
     stored: false,
   }),
   def({
+    group: "certificates.k8s.io",
+    version: "v1",
+    plural: "certificatesigningrequests",
+    singular: "certificatesigningrequest",
+    kind: "CertificateSigningRequest",
+    namespaced: false,
+    shortNames: ["csr"],
+    subresources: {
+      status: { kind: "CertificateSigningRequest", ...STATUS },
+      approval: { kind: "CertificateSigningRequest", ...STATUS },
+    },
+    fieldLabels: ["spec.signerName"],
+  }),
+  def({
     group: "policy",
     version: "v1",
     plural: "poddisruptionbudgets",
