@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ApiCore } from "./core.js";
+import { rbacAllows } from "./rbac.js";
 import { findResource } from "./resources.js";
 import type { Json, KubeObject, UserInfo } from "./types.js";
 
@@ -154,9 +155,17 @@ function nameFromSelector(sel?: string): string | undefined {
  * may do anything; node identities get the node authorizer and the system:node rules (what they
  * may write is then narrowed by NodeRestriction admission, see admission.ts);
  * `system:kube-proxy` gets the system:node-proxier role; service accounts may read; every
- * authenticated user may create self reviews; anything else is denied.
+ * authenticated user may create self reviews; anything else is left to the stored RBAC Roles and
+ * Bindings.
  */
 export function authorize(a: RequestAttributes, core: ApiCore): string | undefined {
+  const denied = builtinAuthorize(a, core);
+  // then RBAC over the stored Roles and Bindings, as the union authorizer asks RBAC after Node
+  if (denied !== undefined && rbacAllows(a, core) !== undefined) return undefined;
+  return denied;
+}
+
+function builtinAuthorize(a: RequestAttributes, core: ApiCore): string | undefined {
   const groups = a.user.groups;
   if (groups.includes("system:masters")) return undefined;
   if (

@@ -123,6 +123,22 @@ const POD_TEMPLATE: Schema = {
   ],
 };
 const EMPTY: Schema = {};
+const POLICY_RULE: Schema = {
+  1: ["verbs", "strings"],
+  2: ["apiGroups", "strings"],
+  3: ["resources", "strings"],
+  4: ["resourceNames", "strings"],
+  5: ["nonResourceURLs", "strings"],
+};
+const BINDING: Schema = {
+  1: ["metadata", "msg", OBJECT_META],
+  2: [
+    "subjects",
+    "msgs",
+    { 1: ["kind", "string"], 2: ["apiGroup", "string"], 3: ["name", "string"], 4: ["namespace", "string"] },
+  ],
+  3: ["roleRef", "msg", { 1: ["apiGroup", "string"], 2: ["kind", "string"], 3: ["name", "string"] }],
+};
 
 const SCHEMAS: Record<string, Schema> = {
   // kubectl create deployment / job / poddisruptionbudget
@@ -211,6 +227,11 @@ const SCHEMAS: Record<string, Schema> = {
       },
     ],
   },
+  // kubectl create role|clusterrole|rolebinding|clusterrolebinding
+  Role: { 1: ["metadata", "msg", OBJECT_META], 2: ["rules", "msgs", POLICY_RULE] },
+  ClusterRole: { 1: ["metadata", "msg", OBJECT_META], 2: ["rules", "msgs", POLICY_RULE] },
+  RoleBinding: BINDING,
+  ClusterRoleBinding: BINDING,
   PodDisruptionBudget: {
     1: ["metadata", "msg", OBJECT_META],
     2: [

@@ -297,6 +297,26 @@ function columnsFor(def: ResourceDef): Column[] {
         },
         { name: "Condition", type: "string", cell: csrCondition },
       ];
+    case "Role":
+    case "ClusterRole":
+      return [nameCol, { name: "Created At", type: "date", cell: (r) => r.metadata.creationTimestamp }];
+    case "RoleBinding":
+    case "ClusterRoleBinding":
+      return [
+        nameCol,
+        { name: "Role", type: "string", cell: (b) => `${b.roleRef?.kind ?? ""}/${b.roleRef?.name ?? ""}` },
+        ageCol,
+        ...(["User", "Group", "ServiceAccount"] as const).map((kind) => ({
+          name: kind === "ServiceAccount" ? "ServiceAccounts" : `${kind}s`,
+          type: "string",
+          priority: 1,
+          cell: (b: KubeObject) =>
+            (b.subjects ?? [])
+              .filter((s: Json) => s.kind === kind)
+              .map((s: Json) => (kind === "ServiceAccount" ? `${s.namespace ?? ""}/${s.name}` : s.name))
+              .join(", "),
+        })),
+      ];
     case "Job":
       return [
         nameCol,
