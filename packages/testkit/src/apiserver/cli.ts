@@ -17,7 +17,8 @@ Options:
   --watch-cache-capacity <n>  watch events kept per resource (default 5000); older
                            resourceVersions get 410 Expired
   --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces |
-                           deployments | daemonSets | jobs | certificates (repeatable)
+                           deployments | daemonSets | statefulSets | jobs | certificates
+                           (repeatable)
   --help                   show this help
 
 Signals: SIGUSR2 expires every resource's watch history (open watches end; resuming from an
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
     "namespaces",
     "deployments",
     "daemonSets",
+    "statefulSets",
     "jobs",
     "certificates",
   ];

@@ -235,7 +235,7 @@ export class ApiCore {
     if (def.kind === "CertificateSigningRequest") prepareCsrForCreate(obj, opts.user);
     applyDefaults(def, obj);
     // status starts empty (PrepareForCreate of the apps and batch strategies)
-    if (["Deployment", "ReplicaSet", "DaemonSet", "Job"].includes(def.kind)) obj.status = {};
+    if (["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"].includes(def.kind)) obj.status = {};
     if (def.kind === "DaemonSet") daemonSetTemplateGeneration(undefined, obj, deepEqual);
     // status resets on create (PrepareForCreate of the pod and service strategies)
     if (def.kind === "Pod") {
@@ -800,7 +800,7 @@ function patchSetsRv(patch: Json): boolean {
 }
 
 function hasGeneration(def: ResourceDef): boolean {
-  return ["Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"].includes(def.kind);
+  return ["Pod", "Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"].includes(def.kind);
 }
 
 /** Computes the pod QoS class from container resources (mirrors qos.GetPodQOS, simplified). */

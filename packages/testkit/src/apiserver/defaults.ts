@@ -225,6 +225,7 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
     case "Deployment":
     case "ReplicaSet":
     case "DaemonSet":
+    case "StatefulSet":
     case "Job":
       errs.push(...validateWorkload(def, obj));
       break;
@@ -369,6 +370,7 @@ export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
     case "Deployment":
     case "ReplicaSet":
     case "DaemonSet":
+    case "StatefulSet":
     case "Job":
       defaultWorkload(def, obj);
       break;

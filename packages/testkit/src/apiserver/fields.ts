@@ -35,6 +35,7 @@ const TOP: Record<string, string[]> = {
   ReplicaSet: SPEC_STATUS,
   Job: SPEC_STATUS,
   DaemonSet: SPEC_STATUS,
+  StatefulSet: SPEC_STATUS,
   Role: ["rules"],
   ClusterRole: ["rules", "aggregationRule"],
   RoleBinding: ["subjects", "roleRef"],
@@ -183,6 +184,21 @@ const SPECS: Record<string, Shape> = {
   ReplicaSet: { ...leaves("replicas", "minReadySeconds", "selector"), template: TEMPLATE },
   DaemonSet: {
     ...leaves("selector", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"),
+    template: TEMPLATE,
+  },
+  StatefulSet: {
+    ...leaves(
+      "replicas",
+      "selector",
+      "serviceName",
+      "volumeClaimTemplates",
+      "podManagementPolicy",
+      "updateStrategy",
+      "revisionHistoryLimit",
+      "minReadySeconds",
+      "persistentVolumeClaimRetentionPolicy",
+      "ordinals",
+    ),
     template: TEMPLATE,
   },
   Job: {

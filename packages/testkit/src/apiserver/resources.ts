@@ -246,6 +246,17 @@ export const RESOURCES: readonly ResourceDef[] = [
     subresources: { status: { kind: "DaemonSet", ...STATUS } },
   }),
   def({
+    group: "apps",
+    version: "v1",
+    plural: "statefulsets",
+    singular: "statefulset",
+    kind: "StatefulSet",
+    namespaced: true,
+    shortNames: ["sts"],
+    categories: ["all"],
+    subresources: { status: { kind: "StatefulSet", ...STATUS }, scale: SCALE },
+  }),
+  def({
     group: "batch",
     version: "v1",
     plural: "jobs",

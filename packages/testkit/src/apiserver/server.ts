@@ -50,6 +50,8 @@ export interface ControllerOptions {
   deployments?: boolean;
   /** apps/v1 DaemonSet controller (one pod per eligible node, rolling updates). */
   daemonSets?: boolean;
+  /** apps/v1 StatefulSet controller (ordered pods `<name>-<ordinal>`, rolling updates). */
+  statefulSets?: boolean;
   /** batch/v1 Job controller (completions, parallelism, backoffLimit, conditions). */
   jobs?: boolean;
   /** CertificateSigningRequest approver (kubelet client certificates) and signer (needs TLS). */

@@ -264,6 +264,17 @@ function columnsFor(def: ResourceDef): Column[] {
         ageCol,
         ...templateCols,
       ];
+    case "StatefulSet":
+      return [
+        nameCol,
+        {
+          name: "Ready",
+          type: "string",
+          cell: (d) => `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`,
+        },
+        ageCol,
+        ...templateCols.slice(0, 2),
+      ];
     case "DaemonSet":
       return [
         nameCol,

@@ -15,6 +15,7 @@ import { createNamespaceController } from "./namespaces.js";
 import { createNodeLifecycleController } from "./node-lifecycle.js";
 import { createReplicaSetController } from "./replica-set.js";
 import { createScheduler } from "./scheduler.js";
+import { createStatefulSetController } from "./stateful-set.js";
 
 /** Handle on the running dev controllers. */
 export interface ControllerSet {
@@ -34,6 +35,8 @@ export interface ControllerConfig {
   deployments?: boolean;
   /** DaemonSet controller (apps/v1). */
   daemonSets?: boolean;
+  /** StatefulSet controller (apps/v1). */
+  statefulSets?: boolean;
   /** Job controller (batch/v1). */
   jobs?: boolean;
   syncIntervalMs: number;
@@ -120,6 +123,7 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
     enabled.push(createDeploymentController(ctx));
   }
   if (cfg.daemonSets !== false) enabled.push(createDaemonSetController(ctx));
+  if (cfg.statefulSets !== false) enabled.push(createStatefulSetController(ctx));
   if (cfg.jobs !== false) enabled.push(createJobController(ctx));
   if (cfg.certificates !== false) {
     enabled.push(createCsrApprover(ctx));
