@@ -1,5 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { ApiCore } from "./core.js";
+import { rbacAllows } from "./rbac.js";
 import { findResource } from "./resources.js";
 import type { Json, KubeObject, UserInfo } from "./types.js";
 
@@ -154,9 +155,17 @@ function nameFromSelector(sel?: string): string | undefined {
  * may do anything; node identities get the node authorizer and the system:node rules (what they
  * may write is then narrowed by NodeRestriction admission, see admission.ts);
  * `system:kube-proxy` gets the system:node-proxier role; service accounts may read; every
- * authenticated user may create self reviews; anything else is denied.
+ * authenticated user may create self reviews; anything else is left to the stored RBAC Roles and
+ * Bindings.
  */
 export function authorize(a: RequestAttributes, core: ApiCore): string | undefined {
+  const denied = builtinAuthorize(a, core);
+  // then RBAC over the stored Roles and Bindings, as the union authorizer asks RBAC after Node
+  if (denied !== undefined && rbacAllows(a, core) !== undefined) return undefined;
+  return denied;
+}
+
+function builtinAuthorize(a: RequestAttributes, core: ApiCore): string | undefined {
   const groups = a.user.groups;
   if (groups.includes("system:masters")) return undefined;
   if (
@@ -177,6 +186,18 @@ export function authorize(a: RequestAttributes, core: ApiCore): string | undefin
     )
       return undefined;
     if (a.resource === "events" && ["create", "patch", "update"].includes(a.verb)) return undefined;
+    return "";
+  }
+  if (groups.includes("system:bootstrappers")) {
+    // kubeadm's bindings for bootstrap tokens: system:node-bootstrapper and the nodeclient approval role
+    if (
+      a.resource === "certificatesigningrequests" &&
+      !a.subresource &&
+      (READ.has(a.verb) || a.verb === "create")
+    )
+      return undefined;
+    if (a.resource === "certificatesigningrequests" && a.subresource === "nodeclient" && a.verb === "create")
+      return undefined;
     return "";
   }
   if (groups.includes("system:serviceaccounts")) {
@@ -219,6 +240,11 @@ function authorizeNode(a: RequestAttributes, node: string, core: ApiCore): strin
       if (pods.some((p) => p.spec?.nodeName === node && podReferences(p, base, name))) return undefined;
       return `no relationship found between node '${node}' and this object`;
     }
+    case "certificatesigningrequests":
+      return READ.has(a.verb) || a.verb === "create" ? undefined : "";
+    // kubeadm binds system:nodes to the selfnodeclient role (client certificate renewal)
+    case "certificatesigningrequests/selfnodeclient":
+      return a.verb === "create" ? undefined : "";
     case "tokenreviews":
     case "subjectaccessreviews":
       return a.verb === "create" ? undefined : "";

@@ -202,3 +202,74 @@ describe.skipIf(!hasKubectl)("kubectl auth can-i --list (SelfSubjectRulesReview)
     );
   });
 });
+
+describe.skipIf(!hasKubectl)("RBAC Roles and Bindings for users the built-in rules deny", () => {
+  it("a RoleBinding grants a Role's rules in its namespace only", async () => {
+    const run = async (...args: string[]): Promise<string> => (await kubectl(admin, args)).stdout;
+    expect(await run("create", "role", "pod-reader", "--verb=get,list,watch", "--resource=pods")).toBe(
+      "role.rbac.authorization.k8s.io/pod-reader created\n",
+    );
+    expect(await run("create", "rolebinding", "jane-reads", "--role=pod-reader", "--user=jane")).toBe(
+      "rolebinding.rbac.authorization.k8s.io/jane-reads created\n",
+    );
+    expect(await run("auth", "can-i", "list", "pods", "--as=jane")).toBe("yes\n");
+    expect(await run("auth", "can-i", "list", "pods", "--as=jane", "-n", "kube-system")).toBe("no\n");
+    expect(await run("auth", "can-i", "delete", "pods", "--as=jane")).toBe("no\n");
+    const secrets = await kubectl(admin, ["get", "secrets", "--as=jane"]);
+    expect(secrets.stderr).toBe(
+      'Error from server (Forbidden): secrets is forbidden: User "jane" cannot list resource "secrets" in API group "" in the namespace "default"\n',
+    );
+    expect((await kubectl(admin, ["get", "pods", "--as=jane"])).code).toBe(0);
+    expect(await run("get", "rolebinding", "jane-reads")).toMatch(
+      /^NAME\s+ROLE\s+AGE\njane-reads\s+Role\/pod-reader\s+/,
+    );
+  });
+
+  it("SubjectAccessReview reports the upstream RBAC allow reason; groups bind through ClusterRoleBindings", async () => {
+    await kubectl(admin, ["create", "clusterrole", "node-reader", "--verb=get", "--resource=nodes"]);
+    await kubectl(admin, [
+      "create",
+      "clusterrolebinding",
+      "devs-read-nodes",
+      "--clusterrole=node-reader",
+      "--group=devs",
+    ]);
+    const sar = await raw(
+      server,
+      "POST",
+      "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+      JSON.stringify({
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SubjectAccessReview",
+        spec: {
+          user: "bob",
+          groups: ["devs"],
+          resourceAttributes: { verb: "get", resource: "nodes", name: "n1" },
+        },
+      }),
+      { "Content-Type": "application/json" },
+    );
+    expect(sar.body.status).toEqual({
+      allowed: true,
+      reason:
+        'RBAC: allowed by ClusterRoleBinding "devs-read-nodes" of ClusterRole "node-reader" to Group "devs"',
+    });
+    const jane = await raw(
+      server,
+      "POST",
+      "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+      JSON.stringify({
+        apiVersion: "authorization.k8s.io/v1",
+        kind: "SubjectAccessReview",
+        spec: { user: "jane", resourceAttributes: { namespace: "default", verb: "watch", resource: "pods" } },
+      }),
+      { "Content-Type": "application/json" },
+    );
+    expect(jane.body.status.reason).toBe(
+      'RBAC: allowed by RoleBinding "jane-reads/default" of Role "pod-reader" to User "jane"',
+    );
+    expect(
+      (await kubectl(admin, ["auth", "can-i", "get", "nodes", "--as=bob", "--as-group=devs"])).stdout,
+    ).toBe("yes\n");
+  });
+});

@@ -18,6 +18,20 @@ export interface ServerPki {
   serving: CertPair;
   /** Issues a client certificate: CN = user name, O = groups (how kube-apiserver maps x509 identities). */
   issueClient(user: string, groups: readonly string[]): CertPair;
+  /** Signs a certificate for a key the CA never held (what the CSR signer does); returns PEM. */
+  signFor(spec: SignSpec): string;
+}
+
+/** What the CSR signer asks the CA to sign. */
+export interface SignSpec {
+  publicKey: KeyObject;
+  commonName: string;
+  organizations: readonly string[];
+  usage: "server" | "client";
+  dnsNames?: string[];
+  ipAddresses?: string[];
+  notBefore: Date;
+  notAfter: Date;
 }
 
 function len(n: number): Buffer {
@@ -185,5 +199,21 @@ export function createServerPki(validDays = 365): ServerPki {
       ["127.0.0.1", "::1"],
     ),
     issueClient: (user, groups) => leaf({ cn: user, o: groups }, "client"),
+    signFor: (spec) =>
+      toPem(
+        issueDer({
+          subject: { cn: spec.commonName, o: spec.organizations },
+          issuer: caSubject,
+          publicKey: spec.publicKey,
+          signingKey: caKey.privateKey,
+          ca: false,
+          usage: spec.usage,
+          ...(spec.dnsNames?.length ? { dns: spec.dnsNames } : {}),
+          ...(spec.ipAddresses?.length ? { ips: spec.ipAddresses } : {}),
+          notBefore: spec.notBefore,
+          notAfter: spec.notAfter,
+        }),
+        "CERTIFICATE",
+      ),
   };
 }

@@ -17,7 +17,8 @@ Options:
   --watch-cache-capacity <n>  watch events kept per resource (default 5000); older
                            resourceVersions get 410 Expired
   --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces |
-                           deployments | daemonSets | jobs (repeatable)
+                           deployments | daemonSets | statefulSets | jobs | certificates
+                           (repeatable)
   --help                   show this help
 
 Signals: SIGUSR2 expires every resource's watch history (open watches end; resuming from an
@@ -72,7 +73,9 @@ async function main(): Promise<void> {
     "namespaces",
     "deployments",
     "daemonSets",
+    "statefulSets",
     "jobs",
+    "certificates",
   ];
   const controllers: Record<string, boolean> = {};
   for (const d of v.disable ?? []) {

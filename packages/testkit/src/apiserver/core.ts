@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { csrUpdate, prepareCsrForCreate } from "./certificates.js";
 import { applyDefaults, pruneEmpty, validateObject } from "./defaults.js";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, cloneJson, deepEqual } from "./patch.js";
 import { findResource, RESOURCES, type ResourceDef } from "./resources.js";
@@ -14,7 +15,7 @@ import {
   StatusFailure,
 } from "./status.js";
 import type { ApiStorage } from "./storage.js";
-import type { Json, KubeObject } from "./types.js";
+import type { Json, KubeObject, UserInfo } from "./types.js";
 import {
   daemonSetTemplateGeneration,
   generationChanged,
@@ -190,7 +191,12 @@ export class ApiCore {
   }
 
   /** Creates an object (POST). `body` must be owned by the caller. */
-  create(def: ResourceDef, ns: string, body: Json, opts: { dryRun?: boolean } = {}): KubeObject {
+  create(
+    def: ResourceDef,
+    ns: string,
+    body: Json,
+    opts: { dryRun?: boolean; user?: UserInfo } = {},
+  ): KubeObject {
     const obj = this.normalizeBody(def, body);
     const m = obj.metadata;
     if (def.namespaced) {
@@ -226,9 +232,10 @@ export class ApiCore {
     if (hasGeneration(def)) m.generation = 1;
     else delete m.generation;
     if (def.kind === "Job") prepareJobForCreate(obj);
+    if (def.kind === "CertificateSigningRequest") prepareCsrForCreate(obj, opts.user);
     applyDefaults(def, obj);
     // status starts empty (PrepareForCreate of the apps and batch strategies)
-    if (["Deployment", "ReplicaSet", "DaemonSet", "Job"].includes(def.kind)) obj.status = {};
+    if (["Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"].includes(def.kind)) obj.status = {};
     if (def.kind === "DaemonSet") daemonSetTemplateGeneration(undefined, obj, deepEqual);
     // status resets on create (PrepareForCreate of the pod and service strategies)
     if (def.kind === "Pod") {
@@ -457,7 +464,7 @@ export class ApiCore {
       );
     let out: KubeObject;
     const cm = cur.metadata;
-    if (subresource === "status") {
+    if (subresource === "status" || subresource === "approval") {
       out = { ...next, metadata: { ...m } };
       if ("spec" in cur) out.spec = cur.spec;
       else delete out.spec;
@@ -500,7 +507,8 @@ export class ApiCore {
         metadata: { ...cm },
       };
     }
-    if (subresource !== "status" && subresource !== "finalize") applyDefaults(def, out);
+    if (subresource !== "status" && subresource !== "finalize" && subresource !== "approval")
+      applyDefaults(def, out);
     if (def.kind === "Namespace")
       out.metadata.labels = { ...(out.metadata.labels ?? {}), "kubernetes.io/metadata.name": name };
     if (def.kind === "Secret" && out.stringData && typeof out.stringData === "object") {
@@ -511,6 +519,7 @@ export class ApiCore {
     }
     if (def.kind === "DaemonSet" && subresource !== "status")
       daemonSetTemplateGeneration(cur, out, deepEqual);
+    if (def.kind === "CertificateSigningRequest") out = csrUpdate(cur, out, subresource, this.now());
     pruneEmpty(def, out);
     admit?.(out, cur);
     const errs = validateObject(def, out);
@@ -791,7 +800,7 @@ function patchSetsRv(patch: Json): boolean {
 }
 
 function hasGeneration(def: ResourceDef): boolean {
-  return ["Pod", "Deployment", "ReplicaSet", "DaemonSet", "Job"].includes(def.kind);
+  return ["Pod", "Deployment", "ReplicaSet", "DaemonSet", "StatefulSet", "Job"].includes(def.kind);
 }
 
 /** Computes the pod QoS class from container resources (mirrors qos.GetPodQOS, simplified). */

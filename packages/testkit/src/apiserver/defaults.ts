@@ -1,3 +1,4 @@
+import { validateCsr } from "./certificates.js";
 import type { ResourceDef } from "./resources.js";
 import {
   type FieldError,
@@ -224,9 +225,30 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
     case "Deployment":
     case "ReplicaSet":
     case "DaemonSet":
+    case "StatefulSet":
     case "Job":
       errs.push(...validateWorkload(def, obj));
       break;
+    case "CertificateSigningRequest":
+      errs.push(...validateCsr(def, obj));
+      break;
+    case "RoleBinding":
+    case "ClusterRoleBinding": {
+      const ref = obj.roleRef;
+      if (!ref?.name) errs.push(fieldRequired("roleRef.name", ""));
+      const kinds = def.kind === "RoleBinding" ? ["Role", "ClusterRole"] : ["ClusterRole"];
+      if (!kinds.includes(ref?.kind)) errs.push(fieldNotSupported("roleRef.kind", ref?.kind ?? "", kinds));
+      if (ref?.apiGroup !== "rbac.authorization.k8s.io")
+        errs.push(fieldNotSupported("roleRef.apiGroup", ref?.apiGroup ?? "", ["rbac.authorization.k8s.io"]));
+      (obj.subjects ?? []).forEach((s: Json, i: number) => {
+        if (!["User", "Group", "ServiceAccount"].includes(s?.kind))
+          errs.push(
+            fieldNotSupported(`subjects[${i}].kind`, s?.kind ?? "", ["ServiceAccount", "User", "Group"]),
+          );
+        if (!s?.name) errs.push(fieldRequired(`subjects[${i}].name`, ""));
+      });
+      break;
+    }
     case "Lease": {
       const s = obj.spec ?? {};
       if (
@@ -348,6 +370,7 @@ export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
     case "Deployment":
     case "ReplicaSet":
     case "DaemonSet":
+    case "StatefulSet":
     case "Job":
       defaultWorkload(def, obj);
       break;

@@ -35,6 +35,11 @@ const TOP: Record<string, string[]> = {
   ReplicaSet: SPEC_STATUS,
   Job: SPEC_STATUS,
   DaemonSet: SPEC_STATUS,
+  StatefulSet: SPEC_STATUS,
+  Role: ["rules"],
+  ClusterRole: ["rules", "aggregationRule"],
+  RoleBinding: ["subjects", "roleRef"],
+  ClusterRoleBinding: ["subjects", "roleRef"],
   Lease: ["spec"],
   ConfigMap: ["data", "binaryData", "immutable"],
   Secret: ["data", "stringData", "type", "immutable"],
@@ -181,6 +186,21 @@ const SPECS: Record<string, Shape> = {
     ...leaves("selector", "updateStrategy", "minReadySeconds", "revisionHistoryLimit"),
     template: TEMPLATE,
   },
+  StatefulSet: {
+    ...leaves(
+      "replicas",
+      "selector",
+      "serviceName",
+      "volumeClaimTemplates",
+      "podManagementPolicy",
+      "updateStrategy",
+      "revisionHistoryLimit",
+      "minReadySeconds",
+      "persistentVolumeClaimRetentionPolicy",
+      "ordinals",
+    ),
+    template: TEMPLATE,
+  },
   Job: {
     ...leaves(
       "parallelism",
@@ -206,6 +226,8 @@ const SPECS: Record<string, Shape> = {
 function unknownIn(node: Json, shape: Shape, path: string, out: string[]): void {
   if (node === null || typeof node !== "object" || Array.isArray(node)) return;
   for (const [k, v] of Object.entries(node)) {
+    // strategic merge patch directives ($patch, $setElementOrder/x, $retainKeys, ...)
+    if (k.startsWith("$")) continue;
     const here = `${path}.${k}`;
     const sub = shape[k];
     if (sub === undefined) {
@@ -240,6 +262,7 @@ export function unknownFields(def: ResourceDef, body: Json): string[] {
   if (spec) unknownIn(body.spec, spec, "spec", out);
   const tm = body.spec?.template?.metadata;
   if (def.kind !== "Pod" && tm && typeof tm === "object" && !Array.isArray(tm))
-    for (const k of Object.keys(tm)) if (!META.has(k)) out.push(`spec.template.metadata.${k}`);
+    for (const k of Object.keys(tm))
+      if (!META.has(k) && !k.startsWith("$")) out.push(`spec.template.metadata.${k}`);
   return out;
 }

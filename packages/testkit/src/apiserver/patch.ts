@@ -193,6 +193,7 @@ export const MERGE_KEYS: Record<string, Record<string, string>> = {
   ReplicaSet: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
   Job: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
   DaemonSet: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
+  StatefulSet: { ...META_KEYS, ...POD_SPEC("spec.template.spec"), "status.conditions": "type" },
 };
 
 function strategicFor(kind: string): Record<string, string> {

@@ -22,6 +22,8 @@ type FieldSpec = [
     | "map"
     | "bytesmap"
     | "quantitymap"
+    | "bytes"
+    | "time"
     | "intorstring",
   sub?: Schema,
 ];
@@ -121,6 +123,22 @@ const POD_TEMPLATE: Schema = {
   ],
 };
 const EMPTY: Schema = {};
+const POLICY_RULE: Schema = {
+  1: ["verbs", "strings"],
+  2: ["apiGroups", "strings"],
+  3: ["resources", "strings"],
+  4: ["resourceNames", "strings"],
+  5: ["nonResourceURLs", "strings"],
+};
+const BINDING: Schema = {
+  1: ["metadata", "msg", OBJECT_META],
+  2: [
+    "subjects",
+    "msgs",
+    { 1: ["kind", "string"], 2: ["apiGroup", "string"], 3: ["name", "string"], 4: ["namespace", "string"] },
+  ],
+  3: ["roleRef", "msg", { 1: ["apiGroup", "string"], 2: ["kind", "string"], 3: ["name", "string"] }],
+};
 
 const SCHEMAS: Record<string, Schema> = {
   // kubectl create deployment / job / poddisruptionbudget
@@ -173,6 +191,47 @@ const SCHEMAS: Record<string, Schema> = {
     ],
     3: ["status", "msg", EMPTY],
   },
+  // kubectl certificate approve|deny: PUT .../approval with the whole object
+  CertificateSigningRequest: {
+    1: ["metadata", "msg", OBJECT_META],
+    2: [
+      "spec",
+      "msg",
+      {
+        1: ["request", "bytes"],
+        2: ["username", "string"],
+        3: ["uid", "string"],
+        4: ["groups", "strings"],
+        5: ["usages", "strings"],
+        7: ["signerName", "string"],
+        8: ["expirationSeconds", "int*"],
+      },
+    ],
+    3: [
+      "status",
+      "msg",
+      {
+        1: [
+          "conditions",
+          "msgs",
+          {
+            1: ["type", "string"],
+            6: ["status", "string"],
+            2: ["reason", "string"],
+            3: ["message", "string"],
+            4: ["lastUpdateTime", "time"],
+            5: ["lastTransitionTime", "time"],
+          },
+        ],
+        2: ["certificate", "bytes"],
+      },
+    ],
+  },
+  // kubectl create role|clusterrole|rolebinding|clusterrolebinding
+  Role: { 1: ["metadata", "msg", OBJECT_META], 2: ["rules", "msgs", POLICY_RULE] },
+  ClusterRole: { 1: ["metadata", "msg", OBJECT_META], 2: ["rules", "msgs", POLICY_RULE] },
+  RoleBinding: BINDING,
+  ClusterRoleBinding: BINDING,
   PodDisruptionBudget: {
     1: ["metadata", "msg", OBJECT_META],
     2: [
@@ -351,6 +410,17 @@ function decodeMessage(buf: Buffer, schema: Schema): Json {
       case "bool*": {
         const v = (f.varint ?? 0n) !== 0n;
         if (v || kind === "bool*") obj[name] = v;
+        break;
+      }
+      case "bytes": {
+        // []byte fields are base64 strings in JSON
+        if (f.bytes?.length) obj[name] = f.bytes.toString("base64");
+        break;
+      }
+      case "time": {
+        // metav1.Time {seconds, nanos}: RFC 3339 with second precision in JSON
+        const t = decodeMessage(f.bytes ?? Buffer.alloc(0), { 1: ["seconds", "int"] });
+        obj[name] = new Date((t.seconds ?? 0) * 1000).toISOString().replace(".000Z", "Z");
         break;
       }
       case "quantitymap": {

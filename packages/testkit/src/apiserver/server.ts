@@ -50,8 +50,12 @@ export interface ControllerOptions {
   deployments?: boolean;
   /** apps/v1 DaemonSet controller (one pod per eligible node, rolling updates). */
   daemonSets?: boolean;
+  /** apps/v1 StatefulSet controller (ordered pods `<name>-<ordinal>`, rolling updates). */
+  statefulSets?: boolean;
   /** batch/v1 Job controller (completions, parallelism, backoffLimit, conditions). */
   jobs?: boolean;
+  /** CertificateSigningRequest approver (kubelet client certificates) and signer (needs TLS). */
+  certificates?: boolean;
 }
 
 /** Options of {@link startApiServer}. */
@@ -737,7 +741,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         finish(200);
         return;
       }
-      if (subresource && subresource !== "status" && subresource !== "finalize") {
+      if (
+        subresource &&
+        subresource !== "status" &&
+        subresource !== "finalize" &&
+        subresource !== "approval"
+      ) {
         const { code, json } = handleSubresource(route, body, user, { core, tokens, dryRun });
         send(res, code, json);
         finish(code);
@@ -775,7 +784,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           return;
         case "create": {
           if (rec.patchType) break;
-          const obj = core.create(def, namespace, body, { dryRun });
+          const obj = core.create(def, namespace, body, { dryRun, user });
           send(res, 201, wireJson(def, obj));
           finish(201);
           return;
@@ -1230,7 +1239,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     ...(options.controllers ?? {}),
     syncIntervalMs: options.controllerSyncIntervalMs ?? 1000,
     nodeMonitorGracePeriodSeconds: options.nodeMonitorGracePeriodSeconds ?? 40,
-    ...(pki ? { caPem: pki.ca.certPem } : {}),
+    ...(pki ? { caPem: pki.ca.certPem, signCertificate: pki.signFor } : {}),
   });
 
   let suspended = false;

@@ -1,5 +1,6 @@
 import { authorize, type TokenAuthority } from "./auth.js";
 import { type ApiCore, rfc3339 } from "./core.js";
+import { rbacAllows } from "./rbac.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { badRequest, conflict, fieldRequired, invalid, notFound, StatusFailure } from "./status.js";
 import type { Json, KubeObject, UserInfo } from "./types.js";
@@ -282,12 +283,27 @@ export function handleVirtualCreate(
         allowed =
           subject.groups.includes("system:masters") || subject.groups.includes("system:authenticated");
       }
+      const attrs = {
+        user: subject,
+        verb: ra?.verb ?? spec.nonResourceAttributes?.verb ?? "",
+        group: ra?.group ?? "",
+        resource: ra?.resource ?? "",
+        subresource: ra?.subresource ?? "",
+        namespace: ra?.namespace ?? "",
+        name: ra?.name ?? "",
+      };
+      const rbacReason = ra
+        ? rbacAllows(attrs, core)
+        : spec.nonResourceAttributes
+          ? rbacAllows(attrs, core, spec.nonResourceAttributes.path ?? "")
+          : undefined;
+      if (rbacReason) allowed = true;
       const status: Json = { allowed };
       if (!allowed && reason) status.reason = reason;
       if (allowed)
         status.reason = subject.groups.includes("system:masters")
           ? 'RBAC: allowed by ClusterRoleBinding "cluster-admin" of ClusterRole "cluster-admin" to Group "system:masters"'
-          : "allowed by the kubenode simulator's authorizer";
+          : (rbacReason ?? "allowed by the kubenode simulator's authorizer");
       return { code: 201, json: JSON.stringify({ ...base, spec, status }) };
     }
     case "SelfSubjectRulesReview": {

@@ -79,6 +79,17 @@ const templateCols: Column[] = [
 const condTrue = (o: KubeObject, type: string): boolean =>
   (o.status?.conditions ?? []).some((c: Json) => c.type === type && c.status === "True");
 
+/** The CSR CONDITION column: Denied > Approved > Pending, then Failed, then Issued. */
+function csrCondition(c: KubeObject): string {
+  const parts: string[] = [];
+  if (condTrue(c, "Denied")) parts.push("Denied");
+  else if (condTrue(c, "Approved")) parts.push("Approved");
+  else parts.push("Pending");
+  if (condTrue(c, "Failed")) parts.push("Failed");
+  if (c.status?.certificate) parts.push("Issued");
+  return parts.join(",");
+}
+
 /** The Job STATUS column: Complete, Failed, Terminating, Suspended, FailureTarget, else Running. */
 function jobStatus(j: KubeObject): string {
   if (condTrue(j, "Complete")) return "Complete";
@@ -253,6 +264,17 @@ function columnsFor(def: ResourceDef): Column[] {
         ageCol,
         ...templateCols,
       ];
+    case "StatefulSet":
+      return [
+        nameCol,
+        {
+          name: "Ready",
+          type: "string",
+          cell: (d) => `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`,
+        },
+        ageCol,
+        ...templateCols.slice(0, 2),
+      ];
     case "DaemonSet":
       return [
         nameCol,
@@ -271,6 +293,40 @@ function columnsFor(def: ResourceDef): Column[] {
         },
         ageCol,
         ...templateCols,
+      ];
+    case "CertificateSigningRequest":
+      return [
+        nameCol,
+        ageCol,
+        { name: "SignerName", type: "string", cell: (c) => c.spec?.signerName ?? "" },
+        { name: "Requestor", type: "string", cell: (c) => c.spec?.username ?? "" },
+        {
+          name: "RequestedDuration",
+          type: "string",
+          cell: (c) =>
+            c.spec?.expirationSeconds ? humanDuration(c.spec.expirationSeconds * 1000) : "<none>",
+        },
+        { name: "Condition", type: "string", cell: csrCondition },
+      ];
+    case "Role":
+    case "ClusterRole":
+      return [nameCol, { name: "Created At", type: "date", cell: (r) => r.metadata.creationTimestamp }];
+    case "RoleBinding":
+    case "ClusterRoleBinding":
+      return [
+        nameCol,
+        { name: "Role", type: "string", cell: (b) => `${b.roleRef?.kind ?? ""}/${b.roleRef?.name ?? ""}` },
+        ageCol,
+        ...(["User", "Group", "ServiceAccount"] as const).map((kind) => ({
+          name: kind === "ServiceAccount" ? "ServiceAccounts" : `${kind}s`,
+          type: "string",
+          priority: 1,
+          cell: (b: KubeObject) =>
+            (b.subjects ?? [])
+              .filter((s: Json) => s.kind === kind)
+              .map((s: Json) => (kind === "ServiceAccount" ? `${s.namespace ?? ""}/${s.name}` : s.name))
+              .join(", "),
+        })),
       ];
     case "Job":
       return [

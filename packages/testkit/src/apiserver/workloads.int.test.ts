@@ -355,6 +355,8 @@ describe.skipIf(!hasKubectl)("apps/v1 DaemonSets through kubectl", () => {
   });
   afterAll(async () => {
     await second?.stop();
+    // nobody runs pods on node-b any more: later tests must not be scheduled there
+    await kubectl(kc, ["delete", "node", "node-b"]);
   });
   const dsPods = async (): Promise<Json[]> =>
     (await getJson("pods", "-l", "app=agentd")).items.filter((p: Json) => !p.metadata.deletionTimestamp);
@@ -415,5 +417,69 @@ describe.skipIf(!hasKubectl)("apps/v1 DaemonSets through kubectl", () => {
         )
         .sort(),
     ).toEqual(["node-a busybox:1.37 2", "node-b busybox:1.37 2"]);
+  });
+});
+
+describe.skipIf(!hasKubectl)("apps/v1 StatefulSets through kubectl", () => {
+  const stsPods = async (): Promise<Json[]> =>
+    (await getJson("pods", "-l", "app=db")).items.filter((p: Json) => !p.metadata.deletionTimestamp);
+
+  it("creates db-0, db-1, db-2 in order with stable names, and scales down from the highest", async () => {
+    const sts = {
+      apiVersion: "apps/v1",
+      kind: "StatefulSet",
+      metadata: { name: "db" },
+      spec: {
+        replicas: 3,
+        serviceName: "db",
+        selector: { matchLabels: { app: "db" } },
+        template: {
+          metadata: { labels: { app: "db" } },
+          spec: { containers: [{ name: "db", image: "busybox:1.36" }] },
+        },
+      },
+    };
+    expect((await kubectl(kc, ["create", "-f", "-"], JSON.stringify(sts))).stdout).toBe(
+      "statefulset.apps/db created\n",
+    );
+    const status = await k("rollout", "status", "statefulset/db", "--timeout=90s");
+    expect(status.trim().split("\n").at(-1)).toBe(
+      "partitioned roll out complete: 3 new pods have been updated...",
+    );
+    const pods = await stsPods();
+    expect(pods.map((p: Json) => p.metadata.name).sort()).toEqual(["db-0", "db-1", "db-2"]);
+    const db1 = pods.find((p: Json) => p.metadata.name === "db-1");
+    expect(db1.spec).toMatchObject({ hostname: "db-1", subdomain: "db" });
+    expect(db1.metadata.labels).toMatchObject({
+      "statefulset.kubernetes.io/pod-name": "db-1",
+      "apps.kubernetes.io/pod-index": "1",
+    });
+    const d = await getJson("statefulset", "db");
+    expect(db1.metadata.labels["controller-revision-hash"]).toBe(d.status.updateRevision);
+    expect(d.status).toMatchObject({
+      replicas: 3,
+      readyReplicas: 3,
+      updatedReplicas: 3,
+      currentRevision: d.status.updateRevision,
+    });
+    const created = (await events("db")).filter((e) => e.startsWith("SuccessfulCreate"));
+    expect(created).toEqual([
+      "SuccessfulCreate: create Pod db-0 in StatefulSet db successful",
+      "SuccessfulCreate: create Pod db-1 in StatefulSet db successful",
+      "SuccessfulCreate: create Pod db-2 in StatefulSet db successful",
+    ]);
+    expect(await k("scale", "statefulset", "db", "--replicas=1")).toBe("statefulset.apps/db scaled\n");
+    await eventually(
+      async () => (await getJson("pods", "-l", "app=db")).items.length === 1,
+      30_000,
+      "scaled to 1",
+    );
+    expect((await stsPods()).map((p: Json) => p.metadata.name)).toEqual(["db-0"]);
+    const deleted = (await events("db")).filter((e) => e.startsWith("SuccessfulDelete"));
+    expect(deleted).toEqual([
+      "SuccessfulDelete: delete Pod db-2 in StatefulSet db successful",
+      "SuccessfulDelete: delete Pod db-1 in StatefulSet db successful",
+    ]);
+    expect(await k("get", "statefulset", "db")).toMatch(/^NAME\s+READY\s+AGE\ndb\s+1\/1\s+/);
   });
 });

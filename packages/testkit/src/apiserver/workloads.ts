@@ -79,6 +79,19 @@ export function defaultWorkload(def: ResourceDef, obj: KubeObject): void {
     case "ReplicaSet":
       s.replicas ??= 1;
       break;
+    case "StatefulSet": {
+      s.replicas ??= 1;
+      s.podManagementPolicy ??= "OrderedReady";
+      if (!s.updateStrategy?.type)
+        s.updateStrategy = {
+          type: "RollingUpdate",
+          rollingUpdate: { partition: 0 },
+          ...(s.updateStrategy ?? {}),
+        };
+      s.revisionHistoryLimit ??= 10;
+      s.persistentVolumeClaimRetentionPolicy ??= { whenDeleted: "Retain", whenScaled: "Retain" };
+      break;
+    }
     case "DaemonSet": {
       s.updateStrategy ??= {};
       s.updateStrategy.type ??= "RollingUpdate";
@@ -171,7 +184,14 @@ export function validateWorkload(def: ResourceDef, obj: KubeObject): FieldError[
       errs.push(fieldNotSupported("spec.completionMode", s.completionMode, ["NonIndexed", "Indexed"]));
     return errs;
   }
-  if (def.kind === "DaemonSet") {
+  if (def.kind === "StatefulSet") {
+    nonNegative(errs, "spec.replicas", s.replicas);
+    if (!["OrderedReady", "Parallel"].includes(s.podManagementPolicy))
+      errs.push(
+        fieldNotSupported("spec.podManagementPolicy", s.podManagementPolicy, ["OrderedReady", "Parallel"]),
+      );
+  }
+  if (def.kind === "DaemonSet" || def.kind === "StatefulSet") {
     const types = ["RollingUpdate", "OnDelete"];
     if (!types.includes(s.updateStrategy?.type))
       errs.push(fieldNotSupported("spec.updateStrategy.type", s.updateStrategy?.type, types));

@@ -1,8 +1,11 @@
+import type { SignSpec } from "../certs.js";
 import type { ApiCore } from "../core.js";
 import type { ResourceDef } from "../resources.js";
 import { StatusFailure } from "../status.js";
 import type { StorageEvent, StorageSubscription } from "../storage.js";
 import { type Controller, type ControllerContext, eventRecorder } from "./context.js";
+import { createCsrApprover } from "./csr-approver.js";
+import { createCsrSigner } from "./csr-signer.js";
 import { createDaemonSetController } from "./daemon-set.js";
 import { createDeploymentController } from "./deployment.js";
 import { createEndpointSliceController } from "./endpoint-slices.js";
@@ -12,6 +15,7 @@ import { createNamespaceController } from "./namespaces.js";
 import { createNodeLifecycleController } from "./node-lifecycle.js";
 import { createReplicaSetController } from "./replica-set.js";
 import { createScheduler } from "./scheduler.js";
+import { createStatefulSetController } from "./stateful-set.js";
 
 /** Handle on the running dev controllers. */
 export interface ControllerSet {
@@ -31,12 +35,18 @@ export interface ControllerConfig {
   deployments?: boolean;
   /** DaemonSet controller (apps/v1). */
   daemonSets?: boolean;
+  /** StatefulSet controller (apps/v1). */
+  statefulSets?: boolean;
   /** Job controller (batch/v1). */
   jobs?: boolean;
   syncIntervalMs: number;
   nodeMonitorGracePeriodSeconds: number;
+  /** CertificateSigningRequest approver (kubelet client certificates) and signer. */
+  certificates?: boolean;
   /** CA bundle published as ConfigMap kube-root-ca.crt in every namespace (root-ca-cert-publisher). */
   caPem?: string;
+  /** Signs with the cluster CA (the CSR signer needs it; absent without TLS). */
+  signCertificate?: (spec: SignSpec) => string;
 }
 
 /**
@@ -113,7 +123,12 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
     enabled.push(createDeploymentController(ctx));
   }
   if (cfg.daemonSets !== false) enabled.push(createDaemonSetController(ctx));
+  if (cfg.statefulSets !== false) enabled.push(createStatefulSetController(ctx));
   if (cfg.jobs !== false) enabled.push(createJobController(ctx));
+  if (cfg.certificates !== false) {
+    enabled.push(createCsrApprover(ctx));
+    if (cfg.signCertificate) enabled.push(createCsrSigner(ctx, cfg.signCertificate));
+  }
   for (const c of enabled) controllers.set(c.name, c);
 
   const timer = setInterval(() => {

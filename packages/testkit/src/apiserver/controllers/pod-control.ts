@@ -84,11 +84,17 @@ export function createPod(
   ownerDef: ResourceDef,
   owner: KubeObject,
   component: string,
-  opts: { labels?: Record<string, string>; finalizers?: string[]; spec?: Json } = {},
+  opts: {
+    labels?: Record<string, string>;
+    finalizers?: string[];
+    spec?: Json;
+    name?: string;
+    message?: string;
+  } = {},
 ): KubeObject | undefined {
   const t = owner.spec?.template ?? {};
   const metadata: Json = {
-    generateName: `${owner.metadata.name}-`,
+    ...(opts.name ? { name: opts.name } : { generateName: `${owner.metadata.name}-` }),
     labels: { ...(t.metadata?.labels ?? {}), ...(opts.labels ?? {}) },
     ownerReferences: [controllerRef(ownerDef, owner)],
   };
@@ -104,7 +110,7 @@ export function createPod(
       owner,
       "Normal",
       "SuccessfulCreate",
-      `Created pod: ${pod.metadata.name}`,
+      opts.message ?? `Created pod: ${pod.metadata.name}`,
       component,
       "Create",
       ownerDef,
@@ -132,6 +138,7 @@ export function deletePod(
   owner: KubeObject,
   pod: KubeObject,
   component: string,
+  message?: string,
 ): void {
   ignoreMissing(() => {
     ctx.core.delete(R("", "pods"), pod.metadata.namespace ?? "", pod.metadata.name);
@@ -139,7 +146,7 @@ export function deletePod(
       owner,
       "Normal",
       "SuccessfulDelete",
-      `Deleted pod: ${pod.metadata.name}`,
+      message ?? `Deleted pod: ${pod.metadata.name}`,
       component,
       "Delete",
       ownerDef,
