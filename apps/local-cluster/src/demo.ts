@@ -18,10 +18,12 @@ import {
   type DemoNode,
   MAX_NODES,
   type NodeNetwork,
+  nodeName,
   startKubelet,
   startKubeProxy,
   startNodeRuntime,
 } from "./nodes.js";
+import { MAX_VIRTUAL_NODES, startVirtualNodes } from "./virtual-nodes.js";
 
 type Log = (line: string) => void;
 
@@ -42,6 +44,8 @@ export interface DemoOptions {
   stateDir: string;
   /** Real nodes (each a containerd, kubelet and kube-proxy in its own network namespace). Default 1. */
   nodes?: number;
+  /** Simulated nodes (node-status + heartbeat, no runtime) added to the cluster, kwok-style. Default 0. */
+  virtualNodes?: number;
   /** After the walkthrough, stay up until `signal` aborts (the user drives the cluster with kubectl). */
   keep?: boolean;
   out?: (line: string) => void;
@@ -49,11 +53,14 @@ export interface DemoOptions {
   signal?: AbortSignal;
 }
 
-// The web server every pod of the demo runs: busybox httpd, answering with the pod's name.
+// The web server every pod of the demo runs: busybox httpd, answering with the pod's name. The
+// shell stays PID 1 and handles SIGTERM (PID 1 without a handler ignores it, and the pod would sit
+// out its 30 s grace period) the way a well-behaved server does: it keeps serving for 3 s, while
+// the EndpointSlice and then every kube-proxy drop it (minSyncPeriod 1 s), and then exits.
 const WEB_COMMAND = [
   "sh",
   "-c",
-  'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && echo "serving as $(hostname) on :8080" && exec httpd -f -v -p 8080 -h /www',
+  'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && echo "serving as $(hostname) on :8080"; trap "sleep 3; exit 0" TERM; httpd -f -v -p 8080 -h /www & wait',
 ];
 
 /**
@@ -69,6 +76,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const nodeCount = options.nodes ?? 1;
   if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES)
     throw new Error(`--nodes must be a whole number from 1 to ${MAX_NODES}, got ${nodeCount}`);
+  const virtualCount = options.virtualNodes ?? 0;
+  if (!Number.isInteger(virtualCount) || virtualCount < 0 || virtualCount > MAX_VIRTUAL_NODES)
+    throw new Error(
+      `--virtual-nodes must be a whole number from 0 to ${MAX_VIRTUAL_NODES}, got ${virtualCount}`,
+    );
   const logsDir = join(options.stateDir, "logs");
   const kubeconfigPath = join(options.stateDir, "kubeconfig");
   await rm(logsDir, { recursive: true, force: true });
@@ -83,6 +95,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   died.catch(() => {});
   const watch = (agent: { died: Promise<string> }) => void agent.died.then(agentDied);
   const nodes = () => (cluster as Cluster).network.nodes;
+  const runningWebPods = async () =>
+    (
+      JSON.parse(await (cluster as Cluster).k(["get", "pods", "-l", "app=web", "-o", "json"])) as {
+        items: PodInfo[];
+      }
+    ).items.filter((p) => p.status?.phase === "Running" && !p.metadata.deletionTimestamp);
   const get = (host: LabHost, url: string) => httpGet(host, url);
 
   const steps: [string, (log: Log) => Promise<void>][] = [
@@ -181,6 +199,46 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         log(`healthz answers on every node ${ms(started)} after start`);
       },
     ],
+    ...(virtualCount > 0
+      ? ([
+          [
+            `${virtualCount} virtual nodes (node-status + heartbeat lease fleet, no runtime; tainted NoSchedule)`,
+            async (log) => {
+              const { server, k } = cluster as Cluster;
+              const started = performance.now();
+              const fleet = startVirtualNodes(server.kubeconfigPath, virtualCount);
+              cleanup.add(`${virtualCount} virtual nodes (status reporters, lease fleet)`, async () => {
+                const s = fleet.summary();
+                await fleet.stop();
+                out(
+                  `      virtual nodes: ${s.renewals} lease renewals, ${s.failures} failed, ${s.fresh}/${s.nodes} fresh at the end`,
+                );
+              });
+              await fleet.registered();
+              log(`${virtualCount} nodes registered in ${ms(started)}`);
+              await waitFor(
+                `${virtualCount} virtual nodes to be Ready`,
+                async () => {
+                  const ready = (await k(["get", "nodes", "-l", "type=virtual", "--no-headers"]))
+                    .split("\n")
+                    .filter((l) => /\sReady\s/.test(l)).length;
+                  return ready === virtualCount ? true : undefined;
+                },
+                { timeoutMs: 300_000, intervalMs: 1_000 },
+              );
+              const s = fleet.summary();
+              log(
+                `all Ready ${ms(started)} after the start; leases so far (first writes spread over one 10 s renew interval): ${s.renewals} written, ${s.failures} failed`,
+              );
+              const listed = performance.now();
+              const table = await k(["get", "nodes"]);
+              const lines = table.trimEnd().split("\n");
+              log(`kubectl get nodes: ${lines.length - 1} nodes in ${ms(listed)}; the first rows:`);
+              printLines(log, lines.slice(0, 4 + nodeCount).join("\n"));
+            },
+          ],
+        ] satisfies [string, (log: Log) => Promise<void>][])
+      : []),
     [
       "a Deployment: kubectl create deployment web --replicas=3",
       async (log) => {
@@ -241,6 +299,29 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       },
     ],
     [
+      nodeCount > 1
+        ? "the pod network: pod to pod across nodes, and pod to Service"
+        : "the pod network: pod to pod, and pod to Service",
+      async (log) => {
+        const { clusterIP } = cluster as Cluster;
+        const pods = await runningWebPods();
+        const [from, ...others] = pods;
+        if (!from || others.length === 0) throw new Error("want at least two Running pods of web");
+        const nodeOf = (p: PodInfo) => nodes().find((n) => n.name === p.spec.nodeName) as DemoNode;
+        const targets = nodeCount > 1 ? others.filter((p) => p.spec.nodeName !== from.spec.nodeName) : others;
+        for (const to of targets) {
+          const body = await getFromPod(nodeOf(from), from, to.status?.podIP ?? "", 8080);
+          log(
+            `${from.metadata.name} (${from.spec.nodeName}, ${from.status?.podIP}) -> ${to.metadata.name} (${to.spec.nodeName}, ${to.status?.podIP}:8080): ${body}`,
+          );
+          if (body !== `hello from ${to.metadata.name}`)
+            throw new Error(`${to.metadata.name} did not answer ${from.metadata.name}`);
+        }
+        const seen = await ask(10, () => getFromPod(nodeOf(from), from, clusterIP, 80));
+        log(`10 requests from ${from.metadata.name} to the Service ${clusterIP}:80: ${spread(seen)}`);
+      },
+    ],
+    [
       "scaling: kubectl scale deployment web --replicas=5",
       async (log) => {
         const { k, clusterIP } = cluster as Cluster;
@@ -291,14 +372,30 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         printLines(log, await k(["get", "pods", "-l", "app=web"]));
       },
     ],
+    ...(nodeCount > 1
+      ? ([
+          [
+            `kubectl drain ${nodeName(nodeCount - 1)}: its pods are evicted and recreated on the other nodes`,
+            async (log) => {
+              const { k } = cluster as Cluster;
+              const node = nodeName(nodeCount - 1);
+              const started = performance.now();
+              printLines(log, await k(["drain", node, "--ignore-daemonsets", "--timeout=120s"]));
+              await rollout(k, log);
+              const pods = await runningWebPods();
+              const placement = pods.map((p) => `${p.metadata.name} on ${p.spec.nodeName}`).join(", ");
+              if (pods.some((p) => p.spec.nodeName === node))
+                throw new Error(`pods still on ${node}: ${placement}`);
+              log(`drained and back to 5 Ready pods in ${ms(started)}: ${placement}`);
+              printLines(log, await k(["uncordon", node]));
+            },
+          ],
+        ] satisfies [string, (log: Log) => Promise<void>][])
+      : []),
     [
       "container logs and exec",
       async (log) => {
-        const { k } = cluster as Cluster;
-        const pods = await k(["get", "pods", "-l", "app=web", "-o", "json"]);
-        const pod = (JSON.parse(pods) as { items: PodInfo[] }).items.find(
-          (p) => p.status?.phase === "Running",
-        );
+        const [pod] = await runningWebPods();
         if (!pod) throw new Error("no Running pod of web to show");
         const node = nodes().find((n) => n.name === pod.spec.nodeName) as DemoNode;
         // kubectl logs / exec go through the API server to the kubelet's :10250 server, which
@@ -311,24 +408,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         const lines = (await readFile(file, "utf8")).trimEnd().split("\n");
         log(`${file} (${lines.length} lines, CRI format: time stream tag message):`);
         for (const l of lines.slice(0, 3)) log(`  ${l}`);
-        const cri = createCriClient({ endpoint: node.containerd?.endpoint ?? "" });
-        try {
-          const { containers } = await cri.listContainers({
-            filter: { labelSelector: { "io.kubernetes.pod.uid": pod.metadata.uid } },
-          });
-          const id = containers[0]?.id;
-          if (!id) throw new Error(`no container of pod ${pod.metadata.name} in containerd on ${node.name}`);
-          const r = await cri.execSync({
-            containerId: id,
-            cmd: ["sh", "-c", "echo $(hostname) runs $(uname -s)"],
-            timeout: 10,
-          });
-          log(
-            `exec in ${pod.metadata.name}: ${Buffer.from(r.stdout).toString().trim()} (exit ${r.exitCode})`,
-          );
-        } finally {
-          cri.close();
-        }
+        const r = await execInPod(node, pod, ["sh", "-c", "echo $(hostname) runs $(uname -s)"]);
+        log(`exec in ${pod.metadata.name}: ${r.stdout.trim()} (exit ${r.exitCode})`);
       },
     ],
     [
@@ -416,9 +497,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 }
 
 interface PodInfo {
-  metadata: { name: string; namespace: string; uid: string };
+  metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string };
   spec: { nodeName?: string };
-  status?: { phase?: string };
+  status?: { phase?: string; podIP?: string };
 }
 
 /**
@@ -436,6 +517,41 @@ async function httpGet(host: LabHost, url: string): Promise<string> {
   if (!/^HTTP\/1\.[01] 200 /.test(head))
     throw new Error(`GET ${url}: ${head.split("\r\n")[0] || "no answer"}`);
   return body.join("\r\n\r\n").trim();
+}
+
+/** Runs a command in a pod's (first) container through the node's CRI, as the kubelet's /exec would. */
+async function execInPod(
+  node: DemoNode,
+  pod: PodInfo,
+  cmd: string[],
+): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const cri = createCriClient({ endpoint: node.containerd?.endpoint ?? "" });
+  try {
+    const { containers } = await cri.listContainers({
+      filter: { labelSelector: { "io.kubernetes.pod.uid": pod.metadata.uid } },
+    });
+    const id = containers[0]?.id;
+    if (!id) throw new Error(`no container of pod ${pod.metadata.name} in containerd on ${node.name}`);
+    const r = await cri.execSync({ containerId: id, cmd, timeout: 10 });
+    return {
+      stdout: Buffer.from(r.stdout).toString(),
+      stderr: Buffer.from(r.stderr).toString(),
+      exitCode: r.exitCode,
+    };
+  } finally {
+    cri.close();
+  }
+}
+
+/** `GET /` on ip:port from inside a pod (busybox nc), resolving to the body or "(no answer)". */
+async function getFromPod(node: DemoNode, pod: PodInfo, ip: string, port: number): Promise<string> {
+  const r = await execInPod(node, pod, [
+    "sh",
+    "-c",
+    `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} ${port}`,
+  ]);
+  const body = r.stdout.split("\r\n\r\n").slice(1).join("").trim();
+  return body || "(no answer)";
 }
 
 /** The CRI log file of a pod's container (first run), where the kubelet has containerd write it. */

@@ -139,6 +139,64 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     expect(readFileSync(join(logs, "kubelet-kubenode-1.log"), "utf8")).toContain("Started kubelet");
   }, 600_000);
 
+  it("--nodes 3 --virtual-nodes 200: pods spread over three nodes reach each other, every NodePort answers, drain moves pods off a node; virtual nodes are Ready and get no pods", async () => {
+    const cwd = await userDir();
+    const child = spawn(process.execPath, [main, "demo", "--nodes", "3", "--virtual-nodes", "200"], { cwd });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    const code = await new Promise((resolve) => child.once("exit", resolve));
+    expect(code, stdout).toBe(0);
+    for (const [n, ip] of [
+      [1, 10],
+      [2, 11],
+      [3, 12],
+    ]) {
+      expect(stdout).toMatch(
+        new RegExp(`\\$ kubenode-${n}\\s+Ready\\s+<none>\\s+\\S+\\s+v[\\d.]+\\s+10\\.77\\.0\\.${ip}`),
+      );
+      expect(stdout).toMatch(
+        new RegExp(
+          `20 requests to NodePort http://10\\.77\\.0\\.${ip}:3\\d{4}/ from a client outside the cluster: [23] different pods`,
+        ),
+      );
+    }
+    // The scheduler spreads the three pods, one per node, on each node's own pod subnet.
+    for (const n of [1, 2, 3])
+      expect(stdout).toMatch(
+        new RegExp(`\\$ web-\\S+\\s+1/1\\s+Running\\s.*10\\.244\\.${n}\\.\\d+\\s+kubenode-${n}`),
+      );
+    // Pod to pod across nodes, through the routes between the node namespaces.
+    const crossNode = [
+      ...stdout.matchAll(
+        /(web-\S+) \((kubenode-\d), [\d.]+\) -> (web-\S+) \((kubenode-\d), [\d.]+:8080\): hello from (\S+)/g,
+      ),
+    ];
+    expect(crossNode.length).toBe(2);
+    for (const [, , fromNode, to, toNode, answered] of crossNode) {
+      expect(toNode).not.toBe(fromNode);
+      expect(answered).toBe(to);
+    }
+    expect(stdout).toMatch(/10 requests from web-\S+ to the Service [\d.]+:80: [23] different pods answered/);
+    expect(stdout).toContain("node/kubenode-3 drained");
+    expect(stdout).toMatch(/drained and back to 5 Ready pods in .*: (web-\S+ on kubenode-[12](, )?){5}$/m);
+    expect(stdout).toContain("node/kubenode-3 uncordoned");
+    // Virtual nodes: registered and Ready, leases renewed, and no pod ever placed on one.
+    expect(stdout).toMatch(/200 nodes registered in /);
+    expect(stdout).toMatch(/kubectl get nodes: 203 nodes in /);
+    expect(stdout).toMatch(/\$ virtual-0001\s+Ready\s/);
+    expect(stdout).toMatch(/virtual nodes: \d+ lease renewals, 0 failed, 200\/200 fresh at the end/);
+    const podRows = stdout.split("\n").filter((l) => /^\s+\$ (web|count)-\S+ /.test(l));
+    expect(podRows.length).toBeGreaterThan(0);
+    expect(podRows.filter((l) => l.includes("virtual-"))).toEqual([]);
+    for (const n of [1, 2, 3]) {
+      expect(stdout).toContain(`done: kubelet on kubenode-${n}`);
+      expect(stdout).toContain(`done: containerd on kubenode-${n}`);
+    }
+    expect(await leftoversOf(child.pid ?? 0)).toEqual([]);
+  }, 600_000);
+
   it("--down removes everything a demo killed with SIGKILL mid-run left behind", async () => {
     const cwd = await userDir();
     const child = spawn(process.execPath, [main, "demo"], { cwd });

@@ -7,6 +7,7 @@ import { sweepStaleInstances } from "@kubenode/testkit";
 import { runDemo } from "./demo.js";
 import { MAX_NODES } from "./nodes.js";
 import { removeStaleKubeconfig } from "./state.js";
+import { MAX_VIRTUAL_NODES } from "./virtual-nodes.js";
 
 const USAGE = `Usage: kubenode-local-cluster demo [--nodes N] [--keep] | demo --down
 
@@ -16,6 +17,9 @@ const USAGE = `Usage: kubenode-local-cluster demo [--nodes N] [--keep] | demo --
                   on its ClusterIP and NodePort, scaling, a rolling update, container logs, a Job;
                   then tear everything down
   --nodes N       N nodes (1-${MAX_NODES}), each with its own containerd and pod subnet, routed to each other
+  --virtual-nodes N
+                  add N simulated nodes (0-${MAX_VIRTUAL_NODES}): registered, reporting status and renewing
+                  leases through @kubenode/node-status and @kubenode/heartbeat, with no runtime
   --keep          stay up after the walkthrough until Ctrl-C, for your own
                   kubectl --kubeconfig .kubenode/kubeconfig ...
   demo --down     remove whatever an earlier run left behind (a run that was killed or whose
@@ -47,17 +51,24 @@ async function main(): Promise<void> {
       down: { type: "boolean", default: false },
       keep: { type: "boolean", default: false },
       nodes: { type: "string", default: "1" },
+      "virtual-nodes": { type: "string", default: "0" },
     },
   });
   const nodes = Number(values.nodes);
+  const virtualNodes = Number(values["virtual-nodes"]);
   const badNodes = !/^\d+$/.test(values.nodes) || nodes < 1 || nodes > MAX_NODES;
-  if (values.help || positionals[0] !== "demo" || positionals.length > 1 || badNodes) {
+  const badVirtual = !/^\d+$/.test(values["virtual-nodes"]) || virtualNodes > MAX_VIRTUAL_NODES;
+  if (badVirtual)
+    process.stderr.write(
+      `kubenode-local-cluster: --virtual-nodes wants 0 to ${MAX_VIRTUAL_NODES}, got ${JSON.stringify(values["virtual-nodes"])}\n`,
+    );
+  if (values.help || positionals[0] !== "demo" || positionals.length > 1 || badNodes || badVirtual) {
     if (badNodes)
       process.stderr.write(
         `kubenode-local-cluster: --nodes wants 1 to ${MAX_NODES}, got ${JSON.stringify(values.nodes)}\n`,
       );
     process.stdout.write(USAGE);
-    if (!values.help || badNodes) process.exitCode = 2;
+    if (!values.help || badNodes || badVirtual) process.exitCode = 2;
     return;
   }
   const stateDir = join(workspaceRoot(process.cwd()), ".kubenode");
@@ -76,7 +87,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
-  await runDemo({ stateDir, nodes, keep: values.keep, signal: interrupted.signal });
+  await runDemo({ stateDir, nodes, virtualNodes, keep: values.keep, signal: interrupted.signal });
 }
 
 main().catch((err: unknown) => {
