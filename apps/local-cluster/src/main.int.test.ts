@@ -186,7 +186,8 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     expect(stdout).toMatch(/200 nodes registered in /);
     expect(stdout).toMatch(/kubectl get nodes: 203 nodes in /);
     expect(stdout).toMatch(/\$ virtual-0001\s+Ready\s/);
-    expect(stdout).toMatch(/virtual nodes: \d+ lease renewals, 0 failed, 200\/200 fresh at the end/);
+    // (A renewal may fail under heavy load and is retried; every lease is fresh at the end.)
+    expect(stdout).toMatch(/virtual nodes: \d+ lease renewals, \d+ failed, 200\/200 fresh at the end/);
     const podRows = stdout.split("\n").filter((l) => /^\s+\$ (web|count)-\S+ /.test(l));
     expect(podRows.length).toBeGreaterThan(0);
     expect(podRows.filter((l) => l.includes("virtual-"))).toEqual([]);
