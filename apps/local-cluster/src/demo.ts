@@ -1,36 +1,29 @@
-import { randomUUID } from "node:crypto";
-import { createWriteStream } from "node:fs";
-import { copyFile, mkdir, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
-import { type CriClient, createCriClient } from "@kubenode/cri-client";
-import { createEvictionManager, createHostStatsProvider, parseThresholdConfig } from "@kubenode/eviction";
-import { createLeaseController } from "@kubenode/heartbeat";
-import { createKubeClient, loadKubeConfig } from "@kubenode/kube";
-import { createNodeStatusReporter } from "@kubenode/node-status";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createCriClient } from "@kubenode/cri-client";
 import {
   type ApiServer,
-  type Containerd,
+  buildTestImages,
   canUseRealComponents,
   createCleanup,
-  createNetworkLab,
+  type LabHost,
   type Registry,
   startApiServer,
-  startContainerd,
   startRegistry,
   waitFor,
 } from "@kubenode/testkit";
-import { criNodeStatusProviders } from "./cri-providers.js";
 import { kubectl } from "./kubectl.js";
-
-export const NODE_NAME = "kubenode-1";
-// The kube-proxy sample app's binary, as built by the workspace.
-const KUBE_PROXY = join(
-  dirname(createRequire(import.meta.url).resolve("@kubenode/kube-proxy-app/package.json")),
-  "dist",
-  "main.js",
-);
-const CREDENTIALS = { username: "demo", password: "demo-password" };
+import {
+  createNodeNetwork,
+  type DemoNode,
+  MAX_NODES,
+  type NodeNetwork,
+  nodeName,
+  startKubelet,
+  startKubeProxy,
+  startNodeRuntime,
+} from "./nodes.js";
+import { MAX_VIRTUAL_NODES, startVirtualNodes } from "./virtual-nodes.js";
 
 type Log = (line: string) => void;
 
@@ -38,32 +31,78 @@ type Log = (line: string) => void;
 interface Cluster {
   server: ApiServer;
   registry: Registry;
-  containerd: Containerd;
-  cri: CriClient;
+  network: NodeNetwork;
+  /** `kubectl --kubeconfig <admin kubeconfig> ...` */
+  k: (args: readonly string[], input?: string) => Promise<string>;
+  clusterIP: string;
+  nodePort: number;
 }
 
 /** Options of {@link runDemo}. */
 export interface DemoOptions {
-  /** Where component logs are kept after the demo (they survive teardown). */
-  logsDir: string;
+  /** `<workspace>/.kubenode`: the admin kubeconfig is written here and component logs go to `logs/`. */
+  stateDir: string;
+  /** Real nodes (each a containerd, kubelet and kube-proxy in its own network namespace). Default 1. */
+  nodes?: number;
+  /** Simulated nodes (node-status + heartbeat, no runtime) added to the cluster, kwok-style. Default 0. */
+  virtualNodes?: number;
+  /** After the walkthrough, stay up until `signal` aborts (the user drives the cluster with kubectl). */
+  keep?: boolean;
   out?: (line: string) => void;
-  /** Aborting stops the demo between steps and tears everything down. */
+  /** Aborting stops the demo between steps (or ends `keep`) and tears everything down. */
   signal?: AbortSignal;
 }
 
+// The web server every pod of the demo runs: busybox httpd, answering with the pod's name. The
+// shell stays PID 1 and handles SIGTERM (PID 1 without a handler ignores it, and the pod would sit
+// out its 30 s grace period) the way a well-behaved server does: it keeps serving for 3 s, while
+// the EndpointSlice and then every kube-proxy drop it (minSyncPeriod 1 s), and then exits.
+const WEB_COMMAND = [
+  "sh",
+  "-c",
+  'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && echo "serving as $(hostname) on :8080"; trap "sleep 3; exit 0" TERM; httpd -f -v -p 8080 -h /www & wait',
+];
+
 /**
- * The local cluster demo: an API server simulator, a private registry and containerd, a node that
- * registers and heartbeats through the blocks, and a pod run through CRI. Everything started is
- * stopped and removed at the end, also on failure: every teardown step runs, and all teardown
- * failures are reported together. Rejects when a step or the teardown failed.
+ * The local cluster: the API server simulator with its dev controllers, a registry, and nodes that
+ * are network namespaces each running a private containerd, the real `kubenode-kubelet` and
+ * `kubenode-proxy` processes; then a Deployment, a Service, scaling, a rolling update, container
+ * logs and a Job, all through kubectl. Everything started is stopped and removed at the end, also
+ * on failure: every teardown step runs, and all teardown failures are reported together. Rejects
+ * when a step or the teardown failed, naming the component and its log file.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const out = options.out ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const { logsDir } = options;
+  const nodeCount = options.nodes ?? 1;
+  if (!Number.isInteger(nodeCount) || nodeCount < 1 || nodeCount > MAX_NODES)
+    throw new Error(`--nodes must be a whole number from 1 to ${MAX_NODES}, got ${nodeCount}`);
+  const virtualCount = options.virtualNodes ?? 0;
+  if (!Number.isInteger(virtualCount) || virtualCount < 0 || virtualCount > MAX_VIRTUAL_NODES)
+    throw new Error(
+      `--virtual-nodes must be a whole number from 0 to ${MAX_VIRTUAL_NODES}, got ${virtualCount}`,
+    );
+  const logsDir = join(options.stateDir, "logs");
+  const kubeconfigPath = join(options.stateDir, "kubeconfig");
   await rm(logsDir, { recursive: true, force: true });
   await mkdir(logsDir, { recursive: true });
   const cleanup = createCleanup();
   const cluster: Partial<Cluster> = {};
+  // Any agent that exits on its own fails the step that is running, naming it and its log.
+  let agentDied: (why: string) => void = () => {};
+  const died = new Promise<never>((_, reject) => {
+    agentDied = (why) => reject(new Error(why));
+  });
+  died.catch(() => {});
+  const watch = (agent: { died: Promise<string> }) => void agent.died.then(agentDied);
+  const nodes = () => (cluster as Cluster).network.nodes;
+  const runningWebPods = async () =>
+    (
+      JSON.parse(await (cluster as Cluster).k(["get", "pods", "-l", "app=web", "-o", "json"])) as {
+        items: PodInfo[];
+      }
+    ).items.filter((p) => p.status?.phase === "Running" && !p.metadata.deletionTimestamp);
+  const get = (host: LabHost, url: string) => httpGet(host, url);
+
   const steps: [string, (log: Log) => Promise<void>][] = [
     [
       "host components (Debian packages, installed when missing)",
@@ -76,225 +115,330 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       },
     ],
     [
-      "API server simulator (HTTPS, client certificates, dev controllers)",
+      "API server simulator (HTTPS, client certificates, dev controllers incl. Deployments and Jobs)",
       async (log) => {
         const server = await startApiServer();
         cluster.server = server;
         cleanup.add("API server", () => server.stop());
-        log(`serving ${server.url}; admin kubeconfig ${server.kubeconfigPath}`);
-        for (const line of (await kubectl(server.kubeconfigPath, ["get", "namespaces"]))
-          .trimEnd()
-          .split("\n"))
-          log(`$ ${line}`);
+        await writeFile(kubeconfigPath, server.kubeconfigText(), { mode: 0o600 });
+        cleanup.add(`${kubeconfigPath} (its server is gone)`, () => rm(kubeconfigPath, { force: true }));
+        cluster.k = (args, input) => kubectl(server.kubeconfigPath, args, input);
+        log(`serving ${server.url}; admin kubeconfig written to ${kubeconfigPath}`);
       },
     ],
     [
-      "private registry (htpasswd auth) and private containerd (CRI, own CNI bridge)",
-      async (log) => {
-        const [registry, containerd] = await Promise.all([
-          startRegistry({ auth: CREDENTIALS }),
-          startContainerd(),
-        ]);
-        cluster.registry = registry;
-        cluster.containerd = containerd;
-        cleanup.add("registry", () => registry.stop());
-        cleanup.add("containerd (containers, pod network namespaces, mounts, bridge)", () =>
-          containerd.stop(),
-        );
-        // Runs before the components stop (teardown is newest first), so their logs outlive them.
-        cleanup.add(`component logs copied to ${logsDir}`, () =>
-          Promise.all([
-            copyFile(containerd.logFile, join(logsDir, "containerd.log")),
-            copyFile(join(registry.dir, "registry.log"), join(logsDir, "registry.log")),
-          ]),
-        );
-        const cri = createCriClient({ endpoint: containerd.endpoint });
-        cluster.cri = cri;
-        cleanup.add("CRI connection", () => cri.close());
-        const v = await cri.connect();
-        log(`registry http://${registry.host}, image ${registry.busyboxRef}`);
-        log(
-          `containerd ${v.runtimeVersion} (CRI ${v.runtimeApiVersion}) at ${containerd.endpoint}, pods on ${containerd.podSubnet}`,
-        );
-      },
-    ],
-    [
-      `node ${NODE_NAME} joins: node-status + heartbeat + eviction signals, runtime facts over CRI`,
-      async (log) => {
-        const { server, cri } = cluster as Cluster;
-        const client = createKubeClient(
-          loadKubeConfig({ path: await server.kubeconfigFor(`system:node:${NODE_NAME}`) }),
-        );
-        cleanup.add("node API client", () => client.close());
-        const eviction = createEvictionManager({
-          thresholds: parseThresholdConfig({}),
-          stats: createHostStatsProvider({ rootDir: "/" }),
-          pods: { activePods: () => [] },
-          killer: {
-            killPod: async () => {
-              throw new Error("the demo node runs no kubelet-managed pods");
-            },
-          },
-        });
-        await eviction.synchronize();
-        const reporter = createNodeStatusReporter({
-          client,
-          nodeName: NODE_NAME,
-          providers: {
-            ...criNodeStatusProviders(cri),
-            pressure: {
-              pressure: async () => ({
-                memory: eviction.isUnderMemoryPressure(),
-                disk: eviction.isUnderDiskPressure(),
-                pid: eviction.isUnderPIDPressure(),
-              }),
-            },
-          },
-        });
-        const lease = createLeaseController({ client, nodeName: NODE_NAME });
-        reporter.start();
-        lease.start();
-        cleanup.add("node status reporter", () => reporter.stop());
-        cleanup.add("lease controller", () => lease.stop());
-        await reporter.registered();
-        await reporter.sync();
-        await lease.sync();
-        for (const line of (await kubectl(server.kubeconfigPath, ["get", "nodes", "-o", "wide"]))
-          .trimEnd()
-          .split("\n")) {
-          log(`$ ${line}`);
-        }
-        const conditions = await kubectl(server.kubeconfigPath, [
-          "get",
-          "node",
-          NODE_NAME,
-          "-o",
-          'jsonpath={range .status.conditions[*]}{.type}={.status} ({.reason}){"\\n"}{end}',
-        ]);
-        for (const line of conditions.trimEnd().split("\n")) log(`  ${line}`);
-        const holder = await kubectl(server.kubeconfigPath, [
-          "get",
-          "lease",
-          "-n",
-          "kube-node-lease",
-          NODE_NAME,
-          "-o",
-          "jsonpath=holder {.spec.holderIdentity}, duration {.spec.leaseDurationSeconds}s, renewed {.spec.renewTime}",
-        ]);
-        log(`lease kube-node-lease/${NODE_NAME}: ${holder}`);
-      },
-    ],
-    [
-      "a pod through CRI: pull with credentials, sandbox on the pod network, HTTP server, exec",
-      async (log) => {
-        const { cri, registry } = cluster as Cluster;
-        const image = registry.busyboxRef;
-        await cri.pullImage({
-          image: { image },
-          auth: { username: CREDENTIALS.username, password: CREDENTIALS.password },
-        });
-        log(`pulled ${image} with credentials`);
-        const logDirectory = join(logsDir, "pods", "default_web");
-        await mkdir(logDirectory, { recursive: true });
-        const sandboxConfig = {
-          metadata: { name: "web", namespace: "default", uid: randomUUID(), attempt: 0 },
-          hostname: "web",
-          logDirectory,
-        };
-        const { podSandboxId } = await cri.runPodSandbox({ config: sandboxConfig });
-        cleanup.add("pod web (sandbox and container)", async () => {
-          await cri.stopPodSandbox({ podSandboxId });
-          await cri.removePodSandbox({ podSandboxId });
-        });
-        const { status } = await cri.podSandboxStatus({ podSandboxId });
-        const podIP = status?.network?.ip ?? "";
-        log(`sandbox ${podSandboxId.slice(0, 12)} has pod IP ${podIP}`);
-        const { containerId } = await cri.createContainer({
-          podSandboxId,
-          sandboxConfig,
-          config: {
-            metadata: { name: "httpd", attempt: 0 },
-            image: { image },
-            command: [
-              "sh",
-              "-c",
-              'mkdir -p /www && echo "hello from pod web" > /www/index.html && exec httpd -f -p 8080 -h /www',
-            ],
-            logPath: "httpd.log",
-          },
-        });
-        await cri.startContainer({ containerId });
-        const body = await fetchWithRetry(`http://${podIP}:8080/`);
-        log(`GET http://${podIP}:8080/ -> ${body.trim()}`);
-        const exec = await cri.execSync({
-          containerId,
-          cmd: ["sh", "-c", "echo $(hostname) runs $(uname -s)"],
-          timeout: 10,
-        });
-        log(`exec in container: ${Buffer.from(exec.stdout).toString().trim()} (exit ${exec.exitCode})`);
-      },
-    ],
-    [
-      "kubenode-proxy (nftables) in a node namespace: a Service made with kubectl answers on its ClusterIP",
+      `${nodeCount === 1 ? "node namespace" : `${nodeCount} node namespaces`} with private containerd, and a private registry`,
       async (log) => {
         const { server } = cluster as Cluster;
-        const lab = await createNetworkLab({ hosts: ["node", "web1", "web2"] });
-        cleanup.add("kube-proxy, backends and their network namespaces", () => lab.destroy());
-        const node = lab.host("node");
-        // Like a real node: a default route, so Service IPs leave through the rules, not "no route".
-        await node.exec(["ip", "route", "add", "default", "dev", "eth0"]);
-        for (const name of ["web1", "web2"]) {
-          const web = lab.host(name);
-          web.spawn(["busybox", "nc", "-ll", "-p", "8080", "-e", "echo", `hello from ${name}`]);
-          await web.waitForListening(8080);
-        }
-        // The simulator listens on the host's loopback; bridge its port into the node namespace.
-        await node.bridgeHostPort(Number(new URL(server.url).port));
-        const proxy = node.spawn([
-          process.execPath,
-          KUBE_PROXY,
-          `--kubeconfig=${server.kubeconfigPath}`,
-          "--hostname-override=node",
-          "--proxy-mode=nftables",
-          "--cluster-cidr=10.244.0.0/16",
+        const [registry, network] = await Promise.all([
+          startRegistry(),
+          createNodeNetwork(nodeCount, cleanup),
         ]);
-        const proxyLog = createWriteStream(join(logsDir, "kube-proxy.log"));
-        proxy.stdout?.pipe(proxyLog);
-        proxy.stderr?.pipe(proxyLog);
-        const manifest = serviceManifest(lab.host("web1").ip, lab.host("web2").ip);
-        await kubectl(server.kubeconfigPath, ["apply", "-f", "-"], manifest);
-        const clusterIP = (
-          await kubectl(server.kubeconfigPath, ["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"])
-        ).trim();
-        log(
-          `kubectl apply: service/web (ClusterIP ${clusterIP}:80) and endpointslice/web-1 -> ${lab.host("web1").ip}, ${lab.host("web2").ip}`,
-        );
-        const ask = async () =>
-          (
-            await node.exec(["busybox", "nc", "-w", "1", clusterIP, "80"]).catch(() => ({ stdout: "" }))
-          ).stdout.trim();
+        cluster.registry = registry;
+        cluster.network = network;
+        cleanup.add("registry", () => registry.stop());
+        log(`registry ${registry.url} with ${registry.busyboxRef}`);
+        await Promise.all(network.nodes.map((n) => startNodeRuntime(n, server, registry, logsDir, cleanup)));
+        for (const n of network.nodes)
+          log(
+            `${n.name}: network namespace ${n.host.netns}, IP ${n.host.ip}, pods on ${n.podSubnet} (containerd ${n.containerd?.dir})`,
+          );
+        if (nodeCount > 1) log("each node routes the other nodes' pod subnets through them");
+      },
+    ],
+    [
+      "kubenode-kubelet on every node (the real binary, as its own process)",
+      async (log) => {
+        const { server, k } = cluster as Cluster;
         const started = performance.now();
-        await waitFor(
-          `ClusterIP ${clusterIP}:80 to answer`,
-          async () => ((await ask()).startsWith("hello") ? true : undefined),
-          { timeoutMs: 30_000, intervalMs: 100 },
-        );
-        log(
-          `ClusterIP answered ${Math.round(performance.now() - started)} ms after the apply (kube-proxy started just before)`,
-        );
-        const answers: Record<string, number> = {};
-        for (let i = 0; i < 20; i++) {
-          const a = await ask();
-          answers[a] = (answers[a] ?? 0) + 1;
+        for (const n of nodes()) {
+          const kubelet = await startKubelet(n, server, logsDir, cleanup);
+          watch(kubelet);
+          log(`started ${kubelet.name}: pid ${kubelet.pid}, log ${kubelet.logFile}`);
         }
-        log(
-          `20 connections to ${clusterIP}:80 -> ${Object.entries(answers)
-            .map(([a, n]) => `${n}x "${a}"`)
-            .join(", ")}`,
+        for (const n of nodes()) {
+          await waitFor(
+            `node ${n.name} to be Ready (see ${n.kubelet?.logFile})`,
+            async () => {
+              const ready = await k([
+                "get",
+                "node",
+                n.name,
+                "-o",
+                'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+              ]);
+              return ready === "True" ? true : undefined;
+            },
+            { timeoutMs: 120_000, intervalMs: 250 },
+          );
+        }
+        log(`all nodes Ready ${ms(started)} after the kubelets started`);
+        printLines(log, await k(["get", "nodes", "-o", "wide"]));
+      },
+    ],
+    [
+      "kubenode-proxy on every node (nftables, in the node's namespace)",
+      async (log) => {
+        const { server } = cluster as Cluster;
+        const started = performance.now();
+        for (const n of nodes()) {
+          const proxy = await startKubeProxy(n, server, logsDir, cleanup);
+          watch(proxy);
+          log(`started ${proxy.name}: pid ${proxy.pid}, log ${proxy.logFile}`);
+        }
+        for (const n of nodes()) {
+          await waitFor(
+            `kube-proxy on ${n.name} to be healthy (see ${n.proxy?.logFile})`,
+            async () =>
+              (await get(n.host, "http://127.0.0.1:10256/healthz")).includes("lastUpdated")
+                ? true
+                : undefined,
+            { timeoutMs: 60_000, intervalMs: 250 },
+          );
+        }
+        log(`healthz answers on every node ${ms(started)} after start`);
+      },
+    ],
+    ...(virtualCount > 0
+      ? ([
+          [
+            `${virtualCount} virtual nodes (node-status + heartbeat lease fleet, no runtime; tainted NoSchedule)`,
+            async (log) => {
+              const { server, k } = cluster as Cluster;
+              const started = performance.now();
+              const fleet = startVirtualNodes(server.kubeconfigPath, virtualCount);
+              cleanup.add(`${virtualCount} virtual nodes (status reporters, lease fleet)`, async () => {
+                const s = fleet.summary();
+                await fleet.stop();
+                out(
+                  `      virtual nodes: ${s.renewals} lease renewals, ${s.failures} failed, ${s.fresh}/${s.nodes} fresh at the end`,
+                );
+              });
+              await fleet.registered();
+              log(`${virtualCount} nodes registered in ${ms(started)}`);
+              await waitFor(
+                `${virtualCount} virtual nodes to be Ready`,
+                async () => {
+                  const ready = (await k(["get", "nodes", "-l", "type=virtual", "--no-headers"]))
+                    .split("\n")
+                    .filter((l) => /\sReady\s/.test(l)).length;
+                  return ready === virtualCount ? true : undefined;
+                },
+                { timeoutMs: 300_000, intervalMs: 1_000 },
+              );
+              const s = fleet.summary();
+              log(
+                `all Ready ${ms(started)} after the start; leases so far (first writes spread over one 10 s renew interval): ${s.renewals} written, ${s.failures} failed`,
+              );
+              const listed = performance.now();
+              const table = await k(["get", "nodes"]);
+              const lines = table.trimEnd().split("\n");
+              log(`kubectl get nodes: ${lines.length - 1} nodes in ${ms(listed)}; the first rows:`);
+              printLines(log, lines.slice(0, 4 + nodeCount).join("\n"));
+            },
+          ],
+        ] satisfies [string, (log: Log) => Promise<void>][])
+      : []),
+    [
+      "a Deployment: kubectl create deployment web --replicas=3",
+      async (log) => {
+        const { k, registry } = cluster as Cluster;
+        const started = performance.now();
+        const cmd = [
+          "create",
+          "deployment",
+          "web",
+          `--image=${registry.busyboxRef}`,
+          "--replicas=3",
+          "--port=8080",
+          "--",
+          ...WEB_COMMAND,
+        ];
+        log(`$ kubectl ${cmd.slice(0, 6).join(" ")} -- sh -c '...httpd -p 8080...'`);
+        printLines(log, await k(cmd));
+        await rollout(k, log);
+        log(`3 pods Running and Ready ${ms(started)} after the create (image pulled from the registry)`);
+        printLines(log, await k(["get", "pods", "-o", "wide"]));
+      },
+    ],
+    [
+      "a Service: kubectl expose deployment web --port=80 --target-port=8080 --type=NodePort",
+      async (log) => {
+        const c = cluster as Cluster;
+        const started = performance.now();
+        printLines(
+          log,
+          await c.k(["expose", "deployment", "web", "--port=80", "--target-port=8080", "--type=NodePort"]),
         );
-        const table = (await node.exec(["nft", "list", "table", "ip", "kube-proxy"])).stdout;
-        const chains = table.match(/^\s*chain /gm)?.length ?? 0;
-        log(`nftables table ip kube-proxy in the node namespace: ${chains} chains`);
+        c.clusterIP = (await c.k(["get", "service", "web", "-o", "jsonpath={.spec.clusterIP}"])).trim();
+        c.nodePort = Number(await c.k(["get", "service", "web", "-o", "jsonpath={.spec.ports[0].nodePort}"]));
+        printLines(log, await c.k(["get", "service", "web"]));
+        const first = nodes()[0] as DemoNode;
+        await waitFor(
+          `ClusterIP ${c.clusterIP}:80 to answer on ${first.name} (kube-proxy log ${first.proxy?.logFile})`,
+          async () =>
+            (await get(first.host, `http://${c.clusterIP}/`)).startsWith("hello") ? true : undefined,
+          { timeoutMs: 60_000, intervalMs: 100 },
+        );
+        log(`ClusterIP answered ${ms(started)} after kubectl expose`);
+        log(
+          `20 requests to http://${c.clusterIP}/ from ${first.name}: ${spread(await ask(20, () => get(first.host, `http://${c.clusterIP}/`)))}`,
+        );
+        const { client } = c.network;
+        for (const n of nodes()) {
+          const url = `http://${n.host.ip}:${c.nodePort}/`;
+          await waitFor(
+            `NodePort ${url} to answer from the client (kube-proxy log ${n.proxy?.logFile})`,
+            async () => ((await get(client, url)).startsWith("hello") ? true : undefined),
+            { timeoutMs: 60_000, intervalMs: 100 },
+          );
+          log(
+            `20 requests to NodePort ${url} from a client outside the cluster: ${spread(await ask(20, () => get(client, url)))}`,
+          );
+        }
+      },
+    ],
+    [
+      nodeCount > 1
+        ? "the pod network: pod to pod across nodes, and pod to Service"
+        : "the pod network: pod to pod, and pod to Service",
+      async (log) => {
+        const { clusterIP } = cluster as Cluster;
+        const pods = await runningWebPods();
+        const [from, ...others] = pods;
+        if (!from || others.length === 0) throw new Error("want at least two Running pods of web");
+        const nodeOf = (p: PodInfo) => nodes().find((n) => n.name === p.spec.nodeName) as DemoNode;
+        const targets = nodeCount > 1 ? others.filter((p) => p.spec.nodeName !== from.spec.nodeName) : others;
+        for (const to of targets) {
+          const body = await getFromPod(nodeOf(from), from, to.status?.podIP ?? "", 8080);
+          log(
+            `${from.metadata.name} (${from.spec.nodeName}, ${from.status?.podIP}) -> ${to.metadata.name} (${to.spec.nodeName}, ${to.status?.podIP}:8080): ${body}`,
+          );
+          if (body !== `hello from ${to.metadata.name}`)
+            throw new Error(`${to.metadata.name} did not answer ${from.metadata.name}`);
+        }
+        const seen = await ask(10, () => getFromPod(nodeOf(from), from, clusterIP, 80));
+        log(`10 requests from ${from.metadata.name} to the Service ${clusterIP}:80: ${spread(seen)}`);
+      },
+    ],
+    [
+      "scaling: kubectl scale deployment web --replicas=5",
+      async (log) => {
+        const { k, clusterIP } = cluster as Cluster;
+        const started = performance.now();
+        printLines(log, await k(["scale", "deployment", "web", "--replicas=5"]));
+        await rollout(k, log);
+        const first = nodes()[0] as DemoNode;
+        await waitFor(
+          "the Service to spread over 5 pods",
+          async () => {
+            const seen = await ask(40, () => get(first.host, `http://${clusterIP}/`));
+            return Object.keys(seen).length === 5 ? seen : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 200 },
+        ).then((seen) =>
+          log(`5 pods answer through the ClusterIP ${ms(started)} after the scale: ${spread(seen)}`),
+        );
+      },
+    ],
+    [
+      "a rolling update: kubectl set image (a second tag pushed to the registry)",
+      async (log) => {
+        const { k, registry, clusterIP } = cluster as Cluster;
+        const { busybox } = await buildTestImages();
+        const v2 = await registry.push(busybox, "kubenode/busybox:2.0");
+        log(`pushed ${v2}`);
+        const first = nodes()[0] as DemoNode;
+        // Requests keep going through the ClusterIP while pods are replaced.
+        const traffic = { ok: 0, failed: 0, running: true };
+        const load = (async () => {
+          while (traffic.running) {
+            const body = await get(first.host, `http://${clusterIP}/`).catch(() => "");
+            if (body.startsWith("hello")) traffic.ok++;
+            else traffic.failed++;
+          }
+        })();
+        const started = performance.now();
+        printLines(log, await k(["set", "image", "deployment/web", `busybox=${v2}`]));
+        await rollout(k, log);
+        traffic.running = false;
+        await load;
+        log(
+          `rolled out in ${ms(started)}; meanwhile ${traffic.ok} requests answered, ${traffic.failed} failed`,
+        );
+        printLines(log, await k(["get", "replicasets", "-l", "app=web", "-o", "wide"]));
+        // The old pods are Terminating: busybox httpd as PID 1 ignores SIGTERM, so they get the
+        // default 30 s grace period before SIGKILL, as on any cluster.
+        printLines(log, await k(["get", "pods", "-l", "app=web"]));
+      },
+    ],
+    ...(nodeCount > 1
+      ? ([
+          [
+            `kubectl drain ${nodeName(nodeCount - 1)}: its pods are evicted and recreated on the other nodes`,
+            async (log) => {
+              const { k } = cluster as Cluster;
+              const node = nodeName(nodeCount - 1);
+              const started = performance.now();
+              printLines(log, await k(["drain", node, "--ignore-daemonsets", "--timeout=120s"]));
+              await rollout(k, log);
+              const pods = await runningWebPods();
+              const placement = pods.map((p) => `${p.metadata.name} on ${p.spec.nodeName}`).join(", ");
+              if (pods.some((p) => p.spec.nodeName === node))
+                throw new Error(`pods still on ${node}: ${placement}`);
+              log(`drained and back to 5 Ready pods in ${ms(started)}: ${placement}`);
+              printLines(log, await k(["uncordon", node]));
+            },
+          ],
+        ] satisfies [string, (log: Log) => Promise<void>][])
+      : []),
+    [
+      "container logs and exec",
+      async (log) => {
+        const [pod] = await runningWebPods();
+        if (!pod) throw new Error("no Running pod of web to show");
+        const node = nodes().find((n) => n.name === pod.spec.nodeName) as DemoNode;
+        // kubectl logs / exec go through the API server to the kubelet's :10250 server, which
+        // kubenode-kubelet does not serve yet: the CRI log file and a CRI exec show the same.
+        log(
+          "kubectl logs and kubectl exec need the kubelet's :10250 server, which kubenode-kubelet does not have yet;",
+        );
+        log("shown instead: the container's CRI log file the kubelet set up, and an exec through CRI");
+        const file = containerLog(logsDir, pod, "busybox");
+        const lines = (await readFile(file, "utf8")).trimEnd().split("\n");
+        log(`${file} (${lines.length} lines, CRI format: time stream tag message):`);
+        for (const l of lines.slice(0, 3)) log(`  ${l}`);
+        const r = await execInPod(node, pod, ["sh", "-c", "echo $(hostname) runs $(uname -s)"]);
+        log(`exec in ${pod.metadata.name}: ${r.stdout.trim()} (exit ${r.exitCode})`);
+      },
+    ],
+    [
+      "a Job to completion: kubectl create job",
+      async (log) => {
+        const { k, registry } = cluster as Cluster;
+        const started = performance.now();
+        printLines(
+          log,
+          await k([
+            "create",
+            "job",
+            "count",
+            `--image=${registry.busyboxRef}`,
+            "--",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo step $i; done; echo done",
+          ]),
+        );
+        await k(["wait", "--for=condition=complete", "job/count", "--timeout=120s"]);
+        log(`Job complete ${ms(started)} after the create`);
+        printLines(log, await k(["get", "job", "count"]));
+        const pod = JSON.parse(await k(["get", "pods", "-l", "job-name=count", "-o", "json"]))
+          .items[0] as PodInfo;
+        printLines(log, await k(["get", "pod", pod.metadata.name]));
+        const file = containerLog(logsDir, pod, "count");
+        log(`its output, from ${file}:`);
+        for (const l of (await readFile(file, "utf8")).trimEnd().split("\n")) log(`  ${l}`);
       },
     ],
   ];
@@ -309,13 +453,27 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const started = performance.now();
     out(step);
     try {
-      await body((line) => out(`      ${line}`));
+      await Promise.race([body((line) => out(`      ${line}`)), died]);
     } catch (error) {
       failure = { step, error };
       out(`      FAILED: ${error instanceof Error ? error.message : String(error)}`);
       break;
     }
-    out(`      done in ${Math.round(performance.now() - started)} ms`);
+    out(`      done in ${ms(started)}`);
+  }
+
+  if (!failure && options.keep && !options.signal?.aborted) {
+    out(`the cluster is up; try: kubectl --kubeconfig ${kubeconfigPath} get nodes,pods -o wide`);
+    out("Ctrl-C tears it down");
+    await Promise.race([
+      new Promise<void>((resolve) =>
+        options.signal?.addEventListener("abort", () => resolve(), { once: true }),
+      ),
+      died.catch((error: unknown) => {
+        failure = { step: "keeping the cluster up", error };
+        out(`      FAILED: ${error instanceof Error ? error.message : String(error)}`);
+      }),
+    ]);
   }
 
   out("tearing down");
@@ -331,47 +489,108 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   if (failure) {
     const why = failure.error instanceof Error ? failure.error.message : String(failure.error);
     throw new Error(
-      `${failure.step} failed: ${why}\n(logs of containerd, the registry and kube-proxy: ${logsDir})`,
-      {
-        cause: failure.error,
-      },
+      `${failure.step} failed: ${why}\n(logs of containerd, the kubelets, kube-proxies and the registry: ${logsDir})`,
+      { cause: failure.error },
     );
   }
   if (teardownError !== undefined) throw teardownError;
 }
 
-/** A selector-less Service and the EndpointSlice a controller would make for two backends. */
-function serviceManifest(ip1: string, ip2: string): string {
-  return JSON.stringify({
-    apiVersion: "v1",
-    kind: "List",
-    items: [
-      {
-        apiVersion: "v1",
-        kind: "Service",
-        metadata: { name: "web", namespace: "default" },
-        spec: { ports: [{ name: "http", port: 80, targetPort: 8080, protocol: "TCP" }] },
-      },
-      {
-        apiVersion: "discovery.k8s.io/v1",
-        kind: "EndpointSlice",
-        metadata: { name: "web-1", namespace: "default", labels: { "kubernetes.io/service-name": "web" } },
-        addressType: "IPv4",
-        ports: [{ name: "http", port: 8080, protocol: "TCP" }],
-        endpoints: [ip1, ip2].map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
-      },
-    ],
-  });
+interface PodInfo {
+  metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string };
+  spec: { nodeName?: string };
+  status?: { phase?: string; podIP?: string };
 }
 
-/** The pod's HTTP server takes a moment to bind after StartContainer returns. */
-function fetchWithRetry(url: string): Promise<string> {
-  return waitFor(
-    `${url} to answer`,
-    async () => (await fetch(url, { signal: AbortSignal.timeout(2_000) })).text(),
-    {
-      timeoutMs: 10_000,
-      intervalMs: 100,
-    },
-  );
+/**
+ * The body of `GET url`, sent from inside a lab host's namespace with busybox nc (an HTTP/1.0
+ * request on stdin; busybox wget crashes on refused connections). Rejects unless the status is 200.
+ */
+async function httpGet(host: LabHost, url: string): Promise<string> {
+  const u = new URL(url);
+  const request = `GET ${u.pathname} HTTP/1.0\r\nHost: ${u.host}\r\n\r\n`;
+  const { stdout } = await host.exec(["busybox", "nc", "-w", "2", u.hostname, u.port || "80"], {
+    input: request,
+    timeoutMs: 10_000,
+  });
+  const [head = "", ...body] = stdout.split("\r\n\r\n");
+  if (!/^HTTP\/1\.[01] 200 /.test(head))
+    throw new Error(`GET ${url}: ${head.split("\r\n")[0] || "no answer"}`);
+  return body.join("\r\n\r\n").trim();
+}
+
+/** Runs a command in a pod's (first) container through the node's CRI, as the kubelet's /exec would. */
+async function execInPod(
+  node: DemoNode,
+  pod: PodInfo,
+  cmd: string[],
+): Promise<{ stdout: string; stderr: string; exitCode: number }> {
+  const cri = createCriClient({ endpoint: node.containerd?.endpoint ?? "" });
+  try {
+    const { containers } = await cri.listContainers({
+      filter: { labelSelector: { "io.kubernetes.pod.uid": pod.metadata.uid } },
+    });
+    const id = containers[0]?.id;
+    if (!id) throw new Error(`no container of pod ${pod.metadata.name} in containerd on ${node.name}`);
+    const r = await cri.execSync({ containerId: id, cmd, timeout: 10 });
+    return {
+      stdout: Buffer.from(r.stdout).toString(),
+      stderr: Buffer.from(r.stderr).toString(),
+      exitCode: r.exitCode,
+    };
+  } finally {
+    cri.close();
+  }
+}
+
+/** `GET /` on ip:port from inside a pod (busybox nc), resolving to the body or "(no answer)". */
+async function getFromPod(node: DemoNode, pod: PodInfo, ip: string, port: number): Promise<string> {
+  const r = await execInPod(node, pod, [
+    "sh",
+    "-c",
+    `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${ip} ${port}`,
+  ]);
+  const body = r.stdout.split("\r\n\r\n").slice(1).join("").trim();
+  return body || "(no answer)";
+}
+
+/** The CRI log file of a pod's container (first run), where the kubelet has containerd write it. */
+function containerLog(logsDir: string, pod: PodInfo, container: string): string {
+  const dir = `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`;
+  return join(logsDir, "pods", pod.spec.nodeName ?? "", dir, container, "0.log");
+}
+
+function ms(since: number): string {
+  const t = performance.now() - since;
+  return t < 10_000 ? `${Math.round(t)} ms` : `${(t / 1000).toFixed(1)} s`;
+}
+
+function printLines(log: Log, text: string): void {
+  for (const line of text.trimEnd().split("\n")) if (line) log(`$ ${line}`);
+}
+
+/** `kubectl rollout status`, printed as it reports. */
+async function rollout(k: Cluster["k"], log: Log): Promise<void> {
+  const text = await k(["rollout", "status", "deployment/web", "--timeout=180s"]);
+  const lines = text.trimEnd().split("\n");
+  log(`$ ${lines.at(-1)}`);
+}
+
+/** Answers of `n` sequential requests, counted by body. */
+async function ask(n: number, get: () => Promise<string>): Promise<Record<string, number>> {
+  const seen: Record<string, number> = {};
+  for (let i = 0; i < n; i++) {
+    const body = await get().catch(() => "(no answer)");
+    seen[body] = (seen[body] ?? 0) + 1;
+  }
+  return seen;
+}
+
+function spread(seen: Record<string, number>): string {
+  const pods = Object.entries(seen).filter(([b]) => b.startsWith("hello from "));
+  const others = Object.entries(seen).filter(([b]) => !b.startsWith("hello from "));
+  return [
+    `${pods.length} different pods answered (${pods.map(([b, n]) => `${b.slice("hello from ".length)} ${n}x`).join(", ")})`,
+    ...others.map(([b, n]) => `${n}x ${b}`),
+  ].join("; ");
 }

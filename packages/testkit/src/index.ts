@@ -52,6 +52,7 @@ export {
   type NetworkLabOptions,
   sweepStaleNetworkLabs,
 } from "./env/netns.js";
+export { createInstanceDir } from "./env/paths.js";
 export {
   type Registry,
   type RegistryCredentials,

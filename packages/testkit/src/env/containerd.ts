@@ -18,6 +18,18 @@ export interface ContainerdOptions {
   images?: boolean;
   /** How long to wait for the socket to answer. Default 30 s. */
   startTimeoutMs?: number;
+  /**
+   * Run the daemon (and so its CNI plugins: the pod bridge, its routes and any portmap rules) in
+   * this named network namespace (`/run/netns/<name>`, e.g. a network lab host's `netns`) instead of
+   * the host's: a "node" whose pod network never touches the host. Only the network namespace
+   * changes (`nsenter --net`); mounts stay the host's, so teardown finds them. Default: the host's.
+   */
+  netns?: string;
+  /**
+   * The pod subnet, an IPv4 CIDR such as `10.244.1.0/24` (each node of a multi-node setup gets its
+   * own). Default: a free /24 in 10.128.0.0/10.
+   */
+  podSubnet?: string;
 }
 
 /** A private containerd: own root, state, socket, runc root, CNI bridge and subnet. */
@@ -36,8 +48,10 @@ export interface Containerd {
   readonly images: TestImages;
   /** The pod subnet of the CNI network, e.g. `10.151.7.0/24`; undefined without CNI. */
   readonly podSubnet: string | undefined;
-  /** Name of the CNI bridge on the host; undefined without CNI. */
+  /** Name of the CNI bridge (on the host, or in `netns`); undefined without CNI. */
   readonly bridge: string | undefined;
+  /** The network namespace the daemon and its pod bridge live in; undefined for the host's. */
+  readonly netns: string | undefined;
   /** containerd's own log file. */
   readonly logFile: string;
   /**
@@ -60,6 +74,25 @@ interface Meta {
   dir: string;
   socketPath: string;
   bridge: string | undefined;
+  /** Named network namespace of the daemon and its bridge (absent: the host's). */
+  netns?: string | undefined;
+}
+
+const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+const NETNS_DIR = "/run/netns";
+
+/** An IPv4 CIDR with a prefix CNI's host-local IPAM can use, else an InvalidArgument error. */
+function checkSubnet(cidr: string): string {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(cidr);
+  const octets = m ? m.slice(1, 5).map(Number) : [];
+  const prefix = Number(m?.[5]);
+  if (!m || octets.some((o) => o > 255) || prefix < 8 || prefix > 30) {
+    throw new TestkitError(
+      "InvalidArgument",
+      `invalid podSubnet ${JSON.stringify(cidr)}: want an IPv4 CIDR with a prefix from /8 to /30, e.g. 10.244.1.0/24`,
+    );
+  }
+  return cidr;
 }
 
 function configToml(dir: string, sandboxImage: string, cni: boolean): string {
@@ -247,10 +280,12 @@ async function teardown(meta: Meta, daemon: ChildProcess | undefined): Promise<v
   // Pod network namespaces (nsfs mounts under the state dir), rootfs and shm mounts.
   for (const m of mountsUnder(meta.dir)) await step(`unmount ${m}`, () => run(["umount", "-l", m]));
   const bridge = meta.bridge;
-  if (bridge) {
+  // A bridge in a network namespace goes with it; delete it now in case the namespace stays.
+  const inNetns = meta.netns ? ["-n", meta.netns] : [];
+  if (bridge && (!meta.netns || existsSync(join(NETNS_DIR, meta.netns)))) {
     await step(`bridge ${bridge}`, () =>
-      run(["ip", "link", "del", bridge]).catch((err: TestkitError) => {
-        if (!/Cannot find device/.test(err.message)) throw err;
+      run(["ip", ...inNetns, "link", "del", bridge]).catch((err: TestkitError) => {
+        if (!/Cannot find device|Cannot open network namespace/.test(err.message)) throw err;
       }),
     );
   }
@@ -288,6 +323,15 @@ export async function sweepStaleContainerds(): Promise<string[]> {
  */
 export async function startContainerd(options: ContainerdOptions = {}): Promise<Containerd> {
   const cni = options.cni ?? true;
+  const { netns } = options;
+  if (netns !== undefined && !NETNS_NAME.test(netns))
+    throw new TestkitError("InvalidArgument", `invalid network namespace name ${JSON.stringify(netns)}`);
+  if (netns !== undefined && !existsSync(join(NETNS_DIR, netns)))
+    throw new TestkitError(
+      "InvalidArgument",
+      `no network namespace ${JSON.stringify(netns)} in ${NETNS_DIR}`,
+    );
+  if (options.podSubnet !== undefined) checkSubnet(options.podSubnet);
   await ensureHostPackages([
     "containerd",
     "runc",
@@ -306,8 +350,8 @@ export async function startContainerd(options: ContainerdOptions = {}): Promise<
         .toLowerCase()
         .replace(/[^a-z0-9]/g, "0")}`
     : undefined;
-  const podSubnet = cni ? await freeSubnet() : undefined;
-  const meta: Meta = { dir, socketPath, bridge };
+  const podSubnet = cni ? (options.podSubnet ?? (await freeSubnet())) : undefined;
+  const meta: Meta = { dir, socketPath, bridge, netns };
   await writeFile(join(dir, "instance.json"), JSON.stringify(meta));
   await writeFile(join(dir, "config.toml"), configToml(dir, images.pause.ref, cni));
   await mkdir(join(dir, "cni", "net.d"), { recursive: true });
@@ -334,9 +378,12 @@ export async function startContainerd(options: ContainerdOptions = {}): Promise<
 
   const launch = async () => {
     const log = createWriteStream(logFile, { flags: "a" });
-    const child = spawn(CONTAINERD, ["--config", join(dir, "config.toml")], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const argv = [CONTAINERD, "--config", join(dir, "config.toml")];
+    // nsenter switches only the network namespace, then execs containerd (same pid).
+    const [cmd = CONTAINERD, ...args] = netns
+      ? ["nsenter", `--net=${join(NETNS_DIR, netns)}`, "--", ...argv]
+      : argv;
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     child.stdout.pipe(log);
     child.stderr.pipe(log);
     daemon = child;
@@ -385,6 +432,7 @@ export async function startContainerd(options: ContainerdOptions = {}): Promise<
     images,
     podSubnet,
     bridge,
+    netns,
     logFile,
     ctr,
     async restart() {
