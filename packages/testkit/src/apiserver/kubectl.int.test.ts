@@ -202,6 +202,22 @@ describe.skipIf(!available)("kubectl as a black box", () => {
     expect(r.stdout).toContain("image");
   });
 
+  it("explain covers the workload, certificate and RBAC kinds", async () => {
+    for (const [path, field] of [
+      ["deployment.spec.strategy", "rollingUpdate"],
+      ["statefulset.spec", "serviceName"],
+      ["daemonset.spec.updateStrategy", "rollingUpdate"],
+      ["job.spec", "backoffLimit"],
+      ["csr.spec", "signerName"],
+      ["role.rules", "verbs"],
+      ["rolebinding.roleRef", "apiGroup"],
+    ]) {
+      const r = await kubectl(kc, ["explain", path!]);
+      expect(r.stderr, path).toBe("");
+      expect(r.stdout, path).toContain(field);
+    }
+  });
+
   it("a node identity is forbidden outside its own objects", async () => {
     const nodeKc = await server.kubeconfigFor("system:node:node-a");
     const denied = await kubectl(nodeKc, ["delete", "service", "web"]);

@@ -72,6 +72,21 @@ const LABEL_SELECTOR = obj("A label query over pods. It must match the pod templ
   ),
 });
 const INT_OR_STRING = (description: string): Json => ({ "x-kubernetes-int-or-string": true, description });
+const strings = (description: string): Json => arr(description, { type: "string" });
+const POLICY_RULE = obj(
+  "PolicyRule holds information that describes a policy rule, but does not contain information about who the rule applies to or which namespace the rule applies to.",
+  {
+    verbs: strings(
+      "Verbs is a list of Verbs that apply to ALL the ResourceKinds contained in this rule. '*' represents all verbs.",
+    ),
+    apiGroups: strings("APIGroups is the name of the APIGroup that contains the resources."),
+    resources: strings(
+      "Resources is a list of resources this rule applies to. '*' represents all resources.",
+    ),
+    resourceNames: strings("ResourceNames is an optional white list of names that the rule applies to."),
+    nonResourceURLs: strings("NonResourceURLs is a set of partial urls that a user should have access to."),
+  },
+);
 
 /** PodTemplateSpec: metadata plus the Pod spec fields (filled in once SPEC_FIELDS exists). */
 const podTemplateSpec: Record<string, Json> = {};
@@ -197,6 +212,64 @@ const SPEC_FIELDS: Record<string, Record<string, Json>> = {
     ),
     revisionHistoryLimit: int("The number of old history to retain to allow rollback. Defaults to 10."),
   },
+  StatefulSet: {
+    replicas: int("replicas is the desired number of replicas of the given Template. Defaults to 1."),
+    selector: LABEL_SELECTOR,
+    template: podTemplate(),
+    serviceName: str("serviceName is the name of the service that governs this StatefulSet."),
+    podManagementPolicy: str(
+      "podManagementPolicy controls how pods are created during initial scale up: OrderedReady (default) or Parallel.",
+    ),
+    updateStrategy: obj(
+      "updateStrategy indicates the StatefulSetUpdateStrategy that will be employed to update Pods in the StatefulSet when a revision is made to Template.",
+      {
+        type: str("Type indicates the type of the StatefulSetUpdateStrategy. Default is RollingUpdate."),
+        rollingUpdate: obj(
+          "RollingUpdate is used to communicate parameters when Type is RollingUpdateStatefulSetStrategyType.",
+          {
+            partition: int(
+              "Partition indicates the ordinal at which the StatefulSet should be partitioned for updates.",
+            ),
+            maxUnavailable: INT_OR_STRING(
+              "The maximum number of pods that can be unavailable during the update.",
+            ),
+          },
+        ),
+      },
+    ),
+    revisionHistoryLimit: int(
+      "revisionHistoryLimit is the maximum number of revisions that will be maintained in the StatefulSet's revision history.",
+    ),
+    minReadySeconds: int(
+      "Minimum number of seconds for which a newly created pod should be ready without any of its container crashing for it to be considered available.",
+    ),
+    volumeClaimTemplates: arr(
+      "volumeClaimTemplates is a list of claims that pods are allowed to reference.",
+      obj("PersistentVolumeClaim is a user's request for and claim to a persistent volume"),
+    ),
+  },
+  CertificateSigningRequest: {
+    request: {
+      type: "string",
+      format: "byte",
+      description:
+        'request contains an x509 certificate signing request encoded in a "CERTIFICATE REQUEST" PEM block.',
+    },
+    signerName: str("signerName indicates the requested signer, and is a qualified name."),
+    expirationSeconds: int(
+      "expirationSeconds is the requested duration of validity of the issued certificate.",
+    ),
+    usages: strings("usages specifies a set of key usages requested in the issued certificate."),
+    username: str(
+      "username contains the name of the user that created the CertificateSigningRequest. Populated by the API server on creation and immutable.",
+    ),
+    uid: str(
+      "uid contains the uid of the user that created the CertificateSigningRequest. Populated by the API server on creation and immutable.",
+    ),
+    groups: strings(
+      "groups contains group membership of the user that created the CertificateSigningRequest. Populated by the API server on creation and immutable.",
+    ),
+  },
   Job: {
     parallelism: int("Specifies the maximum desired number of pods the job should run at any given time."),
     completions: int(
@@ -252,6 +325,14 @@ const DESCRIPTIONS: Record<string, string> = {
   ReplicaSet: "ReplicaSet ensures that a specified number of pod replicas are running at any given time.",
   Job: "Job represents the configuration of a single job.",
   DaemonSet: "DaemonSet represents the configuration of a daemon set.",
+  StatefulSet: "StatefulSet represents a set of pods with consistent identities.",
+  CertificateSigningRequest:
+    "CertificateSigningRequest objects provide a mechanism to obtain x509 certificates by submitting a certificate signing request, and having it asynchronously approved and issued.",
+  Role: "Role is a namespaced, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding.",
+  ClusterRole:
+    "ClusterRole is a cluster level, logical grouping of PolicyRules that can be referenced as a unit by a RoleBinding or ClusterRoleBinding.",
+  RoleBinding: "RoleBinding references a role, but does not contain it.",
+  ClusterRoleBinding: "ClusterRoleBinding references a ClusterRole, but not contain it.",
   Pod: "Pod is a collection of containers that can run on a host. This resource is created by clients and scheduled onto hosts.",
   Node: "Node is a worker node in Kubernetes. Each node will have a unique identifier in the cache (i.e. in etcd).",
   Service:
@@ -288,6 +369,32 @@ function kindSchema(r: ResourceDef): Json {
     props.ports = arr(
       "ports specifies the list of network ports exposed by each endpoint in this slice.",
       obj("EndpointPort represents a Port used by an EndpointSlice"),
+    );
+  } else if (r.kind === "Role" || r.kind === "ClusterRole") {
+    props.rules = arr("Rules holds all the PolicyRules for this Role", POLICY_RULE);
+    if (r.kind === "ClusterRole")
+      props.aggregationRule = obj(
+        "AggregationRule is an optional field that describes how to build the Rules for this ClusterRole.",
+      );
+  } else if (r.kind === "RoleBinding" || r.kind === "ClusterRoleBinding") {
+    props.subjects = arr(
+      "Subjects holds references to the objects the role applies to.",
+      obj("Subject contains a reference to the object or user identities a role binding applies to.", {
+        kind: str(
+          'Kind of object being referenced. Values defined by this API group are "User", "Group", and "ServiceAccount".',
+        ),
+        apiGroup: str("APIGroup holds the API group of the referenced subject."),
+        name: str("Name of the object being referenced."),
+        namespace: str("Namespace of the referenced object."),
+      }),
+    );
+    props.roleRef = obj(
+      "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace.",
+      {
+        apiGroup: str("APIGroup is the group for the resource being referenced"),
+        kind: str("Kind is the type of resource being referenced"),
+        name: str("Name is the name of resource being referenced"),
+      },
     );
   } else if (r.kind !== "Event") {
     props.spec = obj(`Spec defines the behavior of the ${r.kind}.`, SPEC_FIELDS[r.kind]);
