@@ -123,7 +123,10 @@ describe("lease controller against the API server", () => {
     c.start();
     await advanceFakeClock(clock, 1_000);
     expect(c.health().lastError?.code).toBe("Forbidden");
-    expect(c.health().lastError?.message).toMatch(/node-a/);
+    // Upstream NodeRestriction's words (plugin/pkg/admission/noderestriction): the lease must be the node's own.
+    expect(c.health().lastError?.message).toMatch(
+      /can only access node lease with the same name as the requesting node/,
+    );
     expect(await kubectl("get", "leases", "-n", "kube-node-lease", "-o", "name")).not.toContain("node-b");
 
     // node-b's own lease exists; node-a still may not write it.

@@ -85,7 +85,8 @@ async function rig(
       runtime,
       pressure: { pressure: async () => over.pressure?.() ?? { memory: false, disk: false, pid: false } },
     },
-    register: { labels: { "node-role.kubernetes.io/worker": "" } },
+    // A label a kubelet may set on its own Node (NodeRestriction refuses node-role.kubernetes.io/*).
+    register: { labels: { "node.kubernetes.io/instance-type": "kubenode-test" } },
     onError: (e) => errors.push(e),
   });
   cleanups.push(() => reporter.stop());
