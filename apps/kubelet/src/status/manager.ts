@@ -65,12 +65,19 @@ interface Entry {
   /** The pod finished terminating and has a deletionTimestamp: delete it once the status landed. */
   deleteWhenSynced: boolean;
   deleted: boolean;
+  /** resourceVersions our own writes produced: their echoes from the watch are not news. */
+  ownVersions: string[];
 }
 
+/** JSON with sorted keys and without null or undefined fields (the API drops them, so do we). */
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, value) =>
     value && typeof value === "object" && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)))
+      ? Object.fromEntries(
+          Object.entries(value)
+            .filter(([, x]) => x !== null && x !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : 1)),
+        )
       : value,
   );
 }
@@ -119,23 +126,44 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
     return false;
   }
 
+  let scheduled = false;
+  function run(): void {
+    running = syncAll().then((failed) => {
+      running = undefined;
+      // After a failure, wait for the backoff even if new statuses came in meanwhile (latest wins).
+      if (failed) kick(backoff.next());
+      else if (again) kick();
+      again = false;
+    });
+  }
+
+  /**
+   * Schedules a sync: `delayMs` 0 (a new status) goes out at once, not on the next clock tick, as a
+   * stepped clock would hold it back; retries after failures wait on the clock.
+   */
   function kick(delayMs = 0): void {
     if (stopped || !client) return;
     if (running) {
       again = true;
       return;
     }
+    if (delayMs > 0) {
+      if (timer || scheduled) return;
+      timer = clock.setTimeout(() => {
+        timer = undefined;
+        kick();
+      }, delayMs);
+      return;
+    }
     if (timer) clock.clearTimeout(timer);
-    timer = clock.setTimeout(() => {
-      timer = undefined;
-      running = syncAll().then((failed) => {
-        running = undefined;
-        // After a failure, wait for the backoff even if new statuses came in meanwhile (latest wins).
-        if (failed) kick(backoff.next());
-        else if (again) kick();
-        again = false;
-      });
-    }, delayMs);
+    timer = undefined;
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      if (running) again = true;
+      else if (!stopped) run();
+    });
   }
 
   async function syncOne(e: Entry): Promise<void> {
@@ -153,6 +181,8 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
         const updated = await strategicMergePatch<Pod>(client!, `${path}/status`, body);
         patches++;
         e.api = updated.status;
+        const rv = (updated.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+        if (rv) e.ownVersions = [...e.ownVersions.slice(-7), rv];
         log.v(3, "pod status patched", { pod: podDesc(pod), fields: Object.keys(diff).join(",") });
       }
       e.syncedVersion = version;
@@ -227,6 +257,7 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
           api: pod.status,
           deleteWhenSynced: false,
           deleted: false,
+          ownVersions: [],
         };
         entries.set(uid, e);
       }
@@ -249,6 +280,8 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
     observeApiPod(pod, uid = pod.metadata.uid ?? "") {
       const e = entries.get(uid);
       if (!e) return;
+      // The echo of one of our own writes (possibly an older one): what we wrote is already known.
+      if (pod.metadata.resourceVersion && e.ownVersions.includes(pod.metadata.resourceVersion)) return;
       e.api = pod.status;
       if (uid === pod.metadata.uid)
         e.pod = { ...pod, metadata: { ...pod.metadata, annotations: e.pod.metadata.annotations ?? {} } };

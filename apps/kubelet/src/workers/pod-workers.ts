@@ -96,6 +96,22 @@ function isTerminalPhase(phase: PodPhase | undefined): boolean {
   return phase === "Succeeded" || phase === "Failed";
 }
 
+/**
+ * Whether two versions of a pod differ in what the kubelet acts on: spec, labels, annotations,
+ * deletion (upstream config/config.go podsDifferSemantically). Status and resourceVersion do not count.
+ */
+export function podsDifferSemantically(a: Pod, b: Pod): boolean {
+  const view = (p: Pod) =>
+    JSON.stringify([
+      p.spec,
+      p.metadata.labels ?? {},
+      p.metadata.annotations ?? {},
+      p.metadata.deletionTimestamp ?? null,
+      p.metadata.deletionGracePeriodSeconds ?? null,
+    ]);
+  return view(a) !== view(b);
+}
+
 /** The grace period a deletion asks for: the shortest of the deletion's and the spec's, at least 1 s. */
 export function deletionGraceSeconds(pod: Pod, override?: number): number {
   const candidates = [
@@ -182,6 +198,12 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       };
     }
     status.setPodStatus(w.pod, s);
+    if (log.enabled(4)) {
+      const waiting = (s.containerStatuses ?? []).map(
+        (c) => `${c.name}:${c.state.waiting?.reason ?? Object.keys(c.state)[0]}`,
+      );
+      log.v(4, "pod status computed", { pod: podDesc(w.pod), phase: s.phase, containers: waiting.join(",") });
+    }
     return s;
   }
 
@@ -459,8 +481,13 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
   return {
     update(pod) {
       if (!pod.metadata.uid) return;
+      const existing = workers.get(pod.metadata.uid);
       const w = workerFor(pod);
+      const changed = !existing || podsDifferSemantically(existing.pod, pod);
       w.pod = pod;
+      // Like upstream's pod config, a status-only update (often our own write) is not a reason to
+      // sync: it would cut backoffs short.
+      if (!changed) return;
       if (pod.metadata.deletionTimestamp) {
         const g = deletionGraceSeconds(pod, w.terminate?.gracePeriodSeconds);
         w.graceSeconds = w.graceSeconds === undefined ? g : Math.min(w.graceSeconds, g);
