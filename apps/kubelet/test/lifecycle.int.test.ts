@@ -175,6 +175,30 @@ describe.runIf(realComponents)("kubelet pod lifecycle (containerd + API simulato
     expect(status(failed, "main")!.state.waiting?.reason).toBe("PodInitializing");
   });
 
+  it("replaces a sandbox that died: new attempt, containers restarted with their count incremented", async () => {
+    const created = await rig.createPod({
+      metadata: { name: "phoenix" },
+      spec: { containers: [{ name: "main", image, command: ["sleep", "3600"] }] },
+    });
+    const before = await rig.waitPod("phoenix", "Ready", (p) => cond(p, "Ready") === "True");
+    const selector = { labelSelector: { "io.kubernetes.pod.uid": created.metadata.uid! } };
+    const {
+      items: [sandbox],
+    } = await rig.cri.listPodSandbox({ filter: selector });
+    // Something outside the kubelet stops the sandbox (and with it the container).
+    await rig.cri.stopPodSandbox({ podSandboxId: sandbox!.id });
+    const after = await rig.waitPod("phoenix", "running again in a new sandbox", (p) => {
+      const cs = status(p, "main");
+      return cs?.state.running !== undefined && cs.restartCount === 1;
+    });
+    expect(status(after, "main")!.containerID).not.toBe(status(before, "main")!.containerID);
+    const { items } = await rig.cri.listPodSandbox({ filter: selector });
+    const ready = items.filter((s) => s.state === 0);
+    expect(ready).toHaveLength(1);
+    expect(ready[0]!.metadata?.attempt).toBe(1);
+    expect(after.status?.podIP).toBeDefined();
+  });
+
   it("stops a deleted pod with SIGTERM within its grace period, then the pod leaves the API", async () => {
     const created = await rig.createPod({
       metadata: { name: "graceful" },
