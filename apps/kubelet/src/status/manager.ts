@@ -82,9 +82,36 @@ function canonical(v: unknown): string {
   );
 }
 
+// Status lists the API merges by a key in a strategic merge patch (the rest are replaced whole).
+const MERGE_KEYS: Partial<Record<(typeof OWNED)[number], string>> = {
+  conditions: "type",
+  podIPs: "ip",
+  hostIPs: "ip",
+};
+
 /**
- * The status fields of `desired` that differ from `current`; fields the kubelet owns but no longer
- * sets become `null` (deleted). Empty when nothing changed.
+ * A strategic-merge list patch from `have` to `want` merged by `key`, as a two-way merge patch is:
+ * the wanted items, fields they no longer carry set to null, and `$patch: delete` for items gone.
+ */
+function mergeListPatch(have: unknown, want: readonly Record<string, unknown>[], key: string): unknown[] {
+  const old = new Map(
+    (Array.isArray(have) ? (have as Record<string, unknown>[]) : []).map((item) => [item[key], item]),
+  );
+  const out: unknown[] = want.map((item) => {
+    const prev = old.get(item[key]);
+    const patch: Record<string, unknown> = { ...item };
+    for (const field of Object.keys(prev ?? {})) if (!(field in item)) patch[field] = null;
+    return patch;
+  });
+  const keep = new Set(want.map((item) => item[key]));
+  for (const k of old.keys()) if (!keep.has(k)) out.push({ $patch: "delete", [key]: k });
+  return out;
+}
+
+/**
+ * The strategic merge patch of the status fields of `desired` that differ from `current`: fields
+ * the kubelet owns but no longer sets become `null`, keyed lists (conditions, podIPs, hostIPs)
+ * delete what is gone. Empty when nothing changed.
  */
 export function statusDiff(current: PodStatus | undefined, desired: PodStatus): Record<string, unknown> {
   const diff: Record<string, unknown> = {};
@@ -95,7 +122,12 @@ export function statusDiff(current: PodStatus | undefined, desired: PodStatus): 
       if (have !== undefined && key !== "message" && key !== "reason") diff[key] = null;
       continue;
     }
-    if (canonical(want) !== canonical(have)) diff[key] = want;
+    if (canonical(want) === canonical(have)) continue;
+    const mergeKey = MERGE_KEYS[key];
+    diff[key] =
+      mergeKey && Array.isArray(want)
+        ? mergeListPatch(have, want as Record<string, unknown>[], mergeKey)
+        : want;
   }
   return diff;
 }

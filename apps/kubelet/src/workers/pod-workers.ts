@@ -86,6 +86,8 @@ interface Worker {
   waiters: (() => void)[];
   /** Grace period in use; it may only shrink (pod_workers.go). */
   graceSeconds: number | undefined;
+  /** Aborts the start in progress (image pulls) when the pod is deleted meanwhile. */
+  starting: AbortController | undefined;
 }
 
 // Upstream minimumGracePeriodInSeconds: at least 2 s between SIGTERM and SIGKILL.
@@ -287,8 +289,10 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       }
     }
     const secrets = pod.spec.imagePullSecrets?.length ? await options.pullSecrets(pod) : [];
+    const signal = w.starting?.signal;
     for (const { container, restartCount, previous } of actions.start) {
-      if (stopped) break;
+      // Deleted (or kubelet stopping) while starting: leave the rest to termination.
+      if (stopped || signal?.aborted) break;
       // Crash-loop backoff, counted from the previous container's exit (doBackOff). Upstream takes
       // the runtime's finishedAt; we take when this kubelet first saw the exit on its own clock
       // (at most one relist later), so an injected clock never mixes with the runtime's.
@@ -319,8 +323,9 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         continue;
       }
       try {
-        imageRef = await runtime.ensureImage(pod, container, secrets);
+        imageRef = await runtime.ensureImage(pod, container, secrets, signal);
       } catch (err) {
+        if (signal?.aborted) break;
         const e =
           err instanceof RuntimeStepError
             ? err
@@ -435,7 +440,15 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       }
       w.admitted = true;
     }
-    rp = await startContainers(w, rp);
+    // Like upstream's SyncPod, report the status first (ContainerCreating while images pull).
+    setStatus(w, rp, false);
+    w.starting = new AbortController();
+    try {
+      rp = await startContainers(w, rp);
+    } finally {
+      w.starting = undefined;
+    }
+    if (w.pending && (w.removed || w.terminate || w.pod.metadata.deletionTimestamp)) return; // terminate next
     // Forget waiting reasons of containers that are running now or will not be restarted.
     const s = setStatus(w, rp, false);
     if (isTerminalPhase(s.phase)) {
@@ -472,6 +485,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         timerAtMs: 0,
         waiters: [],
         graceSeconds: undefined,
+        starting: undefined,
       };
       workers.set(uid, w);
     }
@@ -488,6 +502,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       // Like upstream's pod config, a status-only update (often our own write) is not a reason to
       // sync: it would cut backoffs short.
       if (!changed) return;
+      if (pod.metadata.deletionTimestamp) w.starting?.abort();
       if (pod.metadata.deletionTimestamp) {
         const g = deletionGraceSeconds(pod, w.terminate?.gracePeriodSeconds);
         w.graceSeconds = w.graceSeconds === undefined ? g : Math.min(w.graceSeconds, g);
@@ -498,6 +513,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       const w = workers.get(uid);
       if (!w) return;
       w.removed = true;
+      w.starting?.abort();
       schedule(w);
     },
     kill(pod, request) {
@@ -509,6 +525,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         w.graceSeconds = w.graceSeconds === undefined ? g : Math.min(w.graceSeconds, g);
       }
       const done = new Promise<void>((resolve) => w.waiters.push(resolve));
+      w.starting?.abort();
       schedule(w);
       return done;
     },
@@ -540,6 +557,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     async stop() {
       stopped = true;
       for (const w of workers.values()) {
+        w.starting?.abort();
         if (w.timer) clock.clearTimeout(w.timer);
         w.timer = undefined;
       }
