@@ -8,7 +8,7 @@ import { containerHash } from "../runtime/labels.js";
 import type { PodRuntime, RuntimeContainer, RuntimePod, RuntimeSandbox } from "../runtime/types.js";
 import { RuntimeStepError } from "../runtime/types.js";
 import { computePodStatus, type WaitingReason } from "../status/compute.js";
-import { computePodActions } from "./actions.js";
+import { computePodActions, latestByName, shouldRestart } from "./actions.js";
 import { createKeyedBackoff, goDuration, type KeyedBackoff } from "./backoff.js";
 
 /** Where workers report statuses (the status manager). */
@@ -449,7 +449,13 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       w.starting = undefined;
     }
     if (w.pending && (w.removed || w.terminate || w.pod.metadata.deletionTimestamp)) return; // terminate next
-    // Forget waiting reasons of containers that are running now or will not be restarted.
+    // A start error only shows while the container is still due to start (upstream's reason cache is
+    // consulted only when ShouldContainerBeRestarted).
+    const latest = latestByName(rp);
+    for (const name of [...w.waiting.keys()]) {
+      const c = latest.get(name);
+      if (c && (c.state === "running" || !shouldRestart(w.pod, c))) w.waiting.delete(name);
+    }
     const s = setStatus(w, rp, false);
     if (isTerminalPhase(s.phase)) {
       log.info("pod finished", { pod: podDesc(w.pod), phase: s.phase });
