@@ -14,6 +14,8 @@ export const here = dirname(fileURLToPath(import.meta.url));
 export const NODE = "bench-node";
 
 export interface BenchRig {
+  /** Output of the kubelet process so far. */
+  output(): string;
   containerd: Containerd;
   server: ApiServer;
   admin: KubeClient;
@@ -50,9 +52,17 @@ export async function startBenchRig(): Promise<BenchRig> {
       criEndpoint: containerd.endpoint,
       podLogsDir,
     };
-    const kubelet = spawn(process.execPath, [join(here, "kubelet-child.ts"), JSON.stringify(settings)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const kubelet = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
+        join(here, "kubelet-child.mjs"),
+        JSON.stringify(settings),
+      ],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     cleanup.push(async () => {
       if (kubelet.exitCode !== null) return;
       kubelet.kill("SIGTERM");
@@ -65,7 +75,7 @@ export async function startBenchRig(): Promise<BenchRig> {
     await waitFor("kubelet process ready", () => (out.includes("ready") ? true : undefined), {
       timeoutMs: 60_000,
     });
-    return { containerd, server, admin, kubelet, podLogsDir, stop };
+    return { output: () => out, containerd, server, admin, kubelet, podLogsDir, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -26,14 +26,35 @@ const { values } = parseArgs({
 const PODS = Number(values.pods);
 const WINDOW_S = Number(values.window);
 
-async function sample(rig: BenchRig): Promise<{ rssMiB: number; cores: number }> {
+/** The kubelet's own view of its memory (V8 heap vs the rest), asked for with SIGUSR2. */
+async function heap(rig: BenchRig): Promise<{ heapUsedMiB: number; heapTotalMiB: number }> {
+  const before = rig.output().length;
+  rig.kubelet.kill("SIGUSR2");
+  const line = await waitFor("memory report", () =>
+    rig
+      .output()
+      .slice(before)
+      .split("\n")
+      .find((l) => l.startsWith("{")),
+  );
+  const m = JSON.parse(line) as { heapUsed: number; heapTotal: number };
+  return { heapUsedMiB: m.heapUsed / 2 ** 20, heapTotalMiB: m.heapTotal / 2 ** 20 };
+}
+
+async function sample(
+  rig: BenchRig,
+): Promise<{ rssMiB: number; cores: number; heapUsedMiB: number; heapTotalMiB: number }> {
   const pid = rig.kubelet.pid!;
   const a = processUsage(pid);
   const t0 = performance.now();
   await new Promise((r) => setTimeout(r, WINDOW_S * 1000)); // the measurement window itself
   const b = processUsage(pid);
   const seconds = (performance.now() - t0) / 1000;
-  return { rssMiB: b.rssBytes / 2 ** 20, cores: (b.cpuSeconds - a.cpuSeconds) / seconds };
+  return {
+    rssMiB: b.rssBytes / 2 ** 20,
+    cores: (b.cpuSeconds - a.cpuSeconds) / seconds,
+    ...(await heap(rig)),
+  };
 }
 
 const rig = await startBenchRig();
@@ -74,9 +95,15 @@ try {
   await runtime.stop();
 
   console.log(`kubelet steady state (load average ${loadavg()[0]!.toFixed(1)}, window ${WINDOW_S} s)`);
-  console.log("| pods | RSS | CPU |\n|---|---|---|");
-  console.log(`| 0 | ${idle.rssMiB.toFixed(0)} MiB | ${idle.cores.toFixed(3)} cores |`);
-  console.log(`| ${PODS} | ${busy.rssMiB.toFixed(0)} MiB | ${busy.cores.toFixed(3)} cores |`);
+  console.log("| pods | RSS | V8 heap used / total | CPU |\n|---|---|---|---|");
+  for (const [n, u] of [
+    [0, idle],
+    [PODS, busy],
+  ] as const) {
+    console.log(
+      `| ${n} | ${u.rssMiB.toFixed(0)} MiB | ${u.heapUsedMiB.toFixed(0)} / ${u.heapTotalMiB.toFixed(0)} MiB | ${u.cores.toFixed(3)} cores |`,
+    );
+  }
   console.log(
     `PLEG relist (listPods) at ${first.length} pods: p50 ${percentile(times, 50).toFixed(2)} ms, p99 ${percentile(times, 99).toFixed(2)} ms (100 relists)`,
   );

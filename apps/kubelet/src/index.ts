@@ -1,5 +1,7 @@
 // Public API of @kubenode/kubelet.
-export type { Pod, PodStatus } from "./api.js";
+
+// Compose a kubelet: the root, its contract, and the pod shapes it speaks.
+export type { Container, Pod, PodStatus } from "./api.js";
 export {
   type AdmitHandler,
   type AdmitResult,
@@ -8,6 +10,16 @@ export {
   type KubeletOptions,
   type PlegHealth,
 } from "./kubelet.js";
+// The node module (registration, node status, lease, eviction, admission) that plugs into a kubelet.
+export { admitPod } from "./node/admission.js";
+export {
+  createNodeModule,
+  type NodeKubelet,
+  type NodeModule,
+  type NodeModuleConfig,
+  type NodeModuleOptions,
+} from "./node/node-module.js";
+// The replaceable runtime module: the CRI implementation, and what a custom one implements.
 export { type CriRuntimeOptions, createCriRuntime } from "./runtime/cri-runtime.js";
 export {
   type PodRuntime,

@@ -1,6 +1,8 @@
 // End to end: pods run by createKubelet on a private containerd, driven through the API simulator.
 import { readFile } from "node:fs/promises";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { join } from "node:path";
+import { waitFor } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ContainerStatus, Pod } from "../src/api.js";
 import type { Kubelet } from "../src/kubelet.js";
@@ -175,6 +177,65 @@ describe.runIf(realComponents)("kubelet pod lifecycle (containerd + API simulato
     expect(status(failed, "main")!.state.waiting?.reason).toBe("PodInitializing");
   });
 
+  it("replaces a sandbox that died: new attempt, containers restarted with their count incremented", async () => {
+    const created = await rig.createPod({
+      metadata: { name: "phoenix" },
+      spec: { containers: [{ name: "main", image, command: ["sleep", "3600"] }] },
+    });
+    const before = await rig.waitPod("phoenix", "Ready", (p) => cond(p, "Ready") === "True");
+    const selector = { labelSelector: { "io.kubernetes.pod.uid": created.metadata.uid! } };
+    const {
+      items: [sandbox],
+    } = await rig.cri.listPodSandbox({ filter: selector });
+    // Something outside the kubelet stops the sandbox (and with it the container).
+    await rig.cri.stopPodSandbox({ podSandboxId: sandbox!.id });
+    const after = await rig.waitPod("phoenix", "running again in a new sandbox", (p) => {
+      const cs = status(p, "main");
+      return cs?.state.running !== undefined && cs.restartCount === 1;
+    });
+    expect(status(after, "main")!.containerID).not.toBe(status(before, "main")!.containerID);
+    const { items } = await rig.cri.listPodSandbox({ filter: selector });
+    const ready = items.filter((s) => s.state === 0);
+    expect(ready).toHaveLength(1);
+    expect(ready[0]!.metadata?.attempt).toBe(1);
+    expect(after.status?.podIP).toBeDefined();
+  });
+
+  it("terminates a pod deleted while its image pull hangs, without waiting for the pull", async () => {
+    // A registry that accepts connections and never answers: the pull hangs.
+    const sockets = new Set<Socket>();
+    const blackhole = createServer((socket) => {
+      sockets.add(socket);
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((resolve) => blackhole.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (blackhole.address() as AddressInfo).port;
+      await rig.createPod({
+        metadata: { name: "stuck" },
+        spec: {
+          terminationGracePeriodSeconds: 30,
+          containers: [{ name: "main", image: `127.0.0.1:${port}/slow/image:1.0` }],
+        },
+      });
+      await waitFor("the pull reached the registry", () => (sockets.size > 0 ? true : undefined), {
+        timeoutMs: 60_000,
+      });
+      const pod = await rig.getPod("stuck");
+      expect(status(pod!, "main")?.state.waiting?.reason).toBe("ContainerCreating");
+      const t0 = Date.now();
+      await rig.admin.request({ method: "DELETE", path: "/api/v1/namespaces/default/pods/stuck" });
+      await waitFor("pod stuck deleted", async () => ((await rig.getPod("stuck")) ? undefined : true), {
+        timeoutMs: 60_000,
+      });
+      // The pull was cancelled: the pod went long before its 30 s grace period or any pull timeout.
+      expect(Date.now() - t0).toBeLessThan(15_000);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => blackhole.close(resolve));
+    }
+  });
+
   it("stops a deleted pod with SIGTERM within its grace period, then the pod leaves the API", async () => {
     const created = await rig.createPod({
       metadata: { name: "graceful" },
@@ -192,7 +253,6 @@ describe.runIf(realComponents)("kubelet pod lifecycle (containerd + API simulato
     await rig.waitPod("graceful", "Running", (p) => cond(p, "Ready") === "True");
     const t0 = Date.now();
     await rig.admin.request({ method: "DELETE", path: "/api/v1/namespaces/default/pods/graceful" });
-    const { waitFor } = await import("@kubenode/testkit");
     await waitFor("pod graceful deleted", async () => ((await rig.getPod("graceful")) ? undefined : true), {
       timeoutMs: 60_000,
     });
@@ -258,7 +318,6 @@ describe.runIf(realComponents)("kubelet pod lifecycle (containerd + API simulato
 });
 
 async function fetchRetry(url: string): Promise<string> {
-  const { waitFor } = await import("@kubenode/testkit");
   return waitFor(
     `GET ${url}`,
     async () => {

@@ -95,8 +95,24 @@ describe.runIf(realComponents)("kubelet restart safety (SIGKILL, containerd + AP
       return cs?.restartCount === 1 && cs.state.running !== undefined;
     });
 
+    // A pod force-deleted while no kubelet runs leaves an orphan in the runtime.
+    const orphan = await rig.createPod({
+      metadata: { name: "orphan" },
+      spec: { containers: [{ name: "main", image, command: ["sleep", "3600"] }] },
+    });
+    await rig.waitPod(
+      "orphan",
+      "Running",
+      (p) => p.status?.containerStatuses?.[0]?.state.running !== undefined,
+    );
+
     first.kill("SIGKILL");
     await once(first, "exit");
+    await rig.admin.request({
+      method: "DELETE",
+      path: "/api/v1/namespaces/default/pods/orphan",
+      query: { gracePeriodSeconds: 0 },
+    });
     await startProcess();
 
     // Give the new kubelet time to sync the pod (its status write, if any, would show a change).
@@ -118,5 +134,18 @@ describe.runIf(realComponents)("kubelet restart safety (SIGKILL, containerd + AP
     });
     expect(containers.filter((c) => c.state === 1)).toHaveLength(1);
     void marker;
+    // The orphan's containers and sandbox are cleaned up (housekeeping, 1 s grace).
+    await waitFor(
+      "orphaned pod removed from the runtime",
+      async () => {
+        const selector = { labelSelector: { "io.kubernetes.pod.uid": orphan.metadata.uid! } };
+        const [{ containers: c }, { items: s }] = await Promise.all([
+          rig.cri.listContainers({ filter: selector }),
+          rig.cri.listPodSandbox({ filter: selector }),
+        ]);
+        return c.length === 0 && s.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
   });
 });

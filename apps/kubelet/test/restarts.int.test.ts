@@ -57,7 +57,7 @@ describe.runIf(realComponents)("kubelet restarts and backoff (containerd + regis
     });
     // Dead containers are pruned to the newest one (kept for lastState) plus the current.
     expect(containers.length).toBeLessThanOrEqual(2);
-  });
+  }, 300_000);
 
   it("reports ErrImagePull then ImagePullBackOff for a missing image and runs it once pushed", async () => {
     const image = `${registry.host}/kubenode/late:1.0`;
@@ -70,17 +70,84 @@ describe.runIf(realComponents)("kubelet restarts and backoff (containerd + regis
       return cs?.state.waiting?.reason === "ErrImagePull" ? cs : undefined;
     });
     expect(pull.state.waiting?.message).toMatch(/^rpc error: code = NotFound desc = .*late:1\.0.*not found/);
-    const backoff = await stepUntil(clock, "ImagePullBackOff", async () => {
-      const cs = main(await rig.getPod("late"));
-      return cs?.state.waiting?.reason === "ImagePullBackOff" ? cs : undefined;
-    });
+    // Retries come every 10 s (pod sync backoff) while the image backoff doubles: 5 s steps see both.
+    const backoff = await stepUntil(
+      clock,
+      "ImagePullBackOff",
+      async () => {
+        const cs = main(await rig.getPod("late"));
+        return cs?.state.waiting?.reason === "ImagePullBackOff" ? cs : undefined;
+      },
+      { stepMs: 5000 },
+    );
     expect(backoff.state.waiting?.message).toBe(`Back-off pulling image "${image}"`);
     await registry.push(rig.containerd.images.busybox, "kubenode/late:1.0");
-    const running = await stepUntil(clock, "Running once the image exists", async () => {
-      const p = await rig.getPod("late");
-      return main(p)?.state.running ? p : undefined;
-    });
+    const running = await stepUntil(
+      clock,
+      "Running once the image exists",
+      async () => {
+        const p = await rig.getPod("late");
+        return main(p)?.state.running ? p : undefined;
+      },
+      { stepMs: 5000 },
+    );
     expect(running.status?.phase).toBe("Running");
     expect(main(running)!.restartCount).toBe(0);
+  }, 300_000);
+
+  it("pulls from a registry that requires credentials with the pod's imagePullSecrets", async () => {
+    const auth = { username: "puller", password: "s3cret-pw" };
+    const privateRegistry = await startRegistry({ auth });
+    try {
+      const dockerconfig = JSON.stringify({
+        auths: {
+          [privateRegistry.host]: {
+            auth: Buffer.from(`${auth.username}:${auth.password}`).toString("base64"),
+          },
+        },
+      });
+      await rig.admin.request({
+        method: "POST",
+        path: "/api/v1/namespaces/default/secrets",
+        body: {
+          metadata: { name: "regcred" },
+          type: "kubernetes.io/dockerconfigjson",
+          data: { ".dockerconfigjson": Buffer.from(dockerconfig).toString("base64") },
+        },
+      });
+      for (const [name, secrets] of [
+        ["private", [{ name: "regcred" }]],
+        ["no-secret", []],
+      ] as const) {
+        await rig.createPod({
+          metadata: { name },
+          spec: {
+            imagePullSecrets: [...secrets],
+            containers: [
+              {
+                name: "main",
+                image: privateRegistry.busyboxRef,
+                imagePullPolicy: "Always",
+                command: ["sleep", "3600"],
+              },
+            ],
+          },
+        });
+      }
+      const ok = await stepUntil(clock, "private image pulled and running", async () => {
+        const p = await rig.getPod("private");
+        return main(p)?.state.running ? p : undefined;
+      });
+      // containerd names the image by its first repo digest (the same content was pushed before as "late").
+      expect(main(ok)!.imageID).toMatch(/@sha256:[0-9a-f]{64}$/);
+      // Without the secret the registry refuses the pull.
+      const denied = await stepUntil(clock, "pull without credentials refused", async () => {
+        const cs = main(await rig.getPod("no-secret"));
+        return cs?.state.waiting?.reason === "ErrImagePull" ? cs : undefined;
+      });
+      expect(denied.state.waiting?.message).toMatch(/unauthorized|authorization|401/i);
+    } finally {
+      await privateRegistry.stop();
+    }
   });
 });

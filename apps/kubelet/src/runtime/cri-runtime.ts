@@ -368,7 +368,7 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
       }
       sandboxCache.delete(id);
     },
-    async ensureImage(pod, container, pullSecrets) {
+    async ensureImage(pod, container, pullSecrets, signal) {
       const image = container.image ?? "";
       if (!isValidImageRef(image)) {
         // images/types.go ErrInvalidImageName, message from applyDefaultImageTag.
@@ -379,7 +379,7 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
       }
       const policy = pullPolicy(container);
       if (policy !== "Always") {
-        const { image: present } = await cri.imageStatus({ image: { image } });
+        const { image: present } = await cri.imageStatus({ image: { image } }, { signal });
         if (present?.id) return present.id;
         if (policy === "Never") {
           throw new RuntimeStepError(
@@ -391,6 +391,7 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
       try {
         const { imageRef } = await pullImageWithSecrets(cri, image, pullSecrets, {
           sandboxConfig: sandboxConfig(pod, 0, settings()),
+          signal,
         });
         return imageRef;
       } catch (err) {

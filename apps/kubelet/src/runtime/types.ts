@@ -35,9 +35,15 @@ export interface PodRuntime {
   /**
    * Makes the container's image present according to its imagePullPolicy, with the pod's pull
    * secrets (`.dockerconfigjson` texts). Returns the image ID to run. Throws {@link RuntimeStepError}
-   * with `ErrImagePull`, `ErrImageNeverPull` or `InvalidImageName`.
+   * with `ErrImagePull`, `ErrImageNeverPull` or `InvalidImageName`. `signal` aborts a pull when the
+   * pod is deleted while it starts.
    */
-  ensureImage(pod: Pod, container: Container, pullSecrets: readonly string[]): Promise<string>;
+  ensureImage(
+    pod: Pod,
+    container: Container,
+    pullSecrets: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<string>;
   /**
    * Creates and starts `container` of `pod` in `sandbox` as restart number `restartCount`.
    * Throws {@link RuntimeStepError} with `CreateContainerConfigError`, `CreateContainerError` or

@@ -198,7 +198,6 @@ function condition(
   return {
     type,
     status,
-    lastProbeTime: null,
     // lastTransitionTime moves only when the status does.
     lastTransitionTime:
       prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : rfc3339(nowMs),

@@ -43,6 +43,19 @@ describe("status manager (API simulator)", () => {
         { phase: "Running", conditions: [{ status: "True", type: "Ready" }] },
       ),
     ).toEqual({});
+    // Keyed lists: removed fields become null, removed items are deleted (a two-way merge patch).
+    expect(
+      statusDiff(
+        {
+          conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady" }],
+          podIPs: [{ ip: "10.0.0.1" }],
+        },
+        { conditions: [{ type: "Ready", status: "True" }], podIPs: [{ ip: "10.0.0.2" }] },
+      ),
+    ).toEqual({
+      conditions: [{ type: "Ready", status: "True", reason: null }],
+      podIPs: [{ ip: "10.0.0.2" }, { $patch: "delete", ip: "10.0.0.1" }],
+    });
   });
 
   it("patches differences, sends nothing for an unchanged status, and catches up after an outage", async () => {
@@ -84,6 +97,17 @@ describe("status manager (API simulator)", () => {
         podIP: "10.0.0.7",
       });
       await waitFor("no more writes pending", () => (status.patches >= 2 ? true : undefined));
+      // A new pod IP replaces the old one in the API (podIPs merge by ip), a dropped reason goes.
+      status.setPodStatus(pod, {
+        ...running,
+        podIP: "10.0.0.8",
+        podIPs: [{ ip: "10.0.0.8" }],
+        phase: "Failed",
+        conditions: [{ type: "Ready", status: "False" }],
+      });
+      await status.flush(AbortSignal.timeout(60_000));
+      const moved = await admin.request<Pod>({ method: "GET", path: "/api/v1/namespaces/default/pods/s" });
+      expect(moved.status?.podIPs).toEqual([{ ip: "10.0.0.8" }]);
     } finally {
       await status.stop();
     }

@@ -65,19 +65,53 @@ interface Entry {
   /** The pod finished terminating and has a deletionTimestamp: delete it once the status landed. */
   deleteWhenSynced: boolean;
   deleted: boolean;
+  /** resourceVersions our own writes produced: their echoes from the watch are not news. */
+  ownVersions: string[];
 }
 
+/** JSON with sorted keys and without null or undefined fields (the API drops them, so do we). */
 function canonical(v: unknown): string {
   return JSON.stringify(v, (_k, value) =>
     value && typeof value === "object" && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)))
+      ? Object.fromEntries(
+          Object.entries(value)
+            .filter(([, x]) => x !== null && x !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : 1)),
+        )
       : value,
   );
 }
 
+// Status lists the API merges by a key in a strategic merge patch (the rest are replaced whole).
+const MERGE_KEYS: Partial<Record<(typeof OWNED)[number], string>> = {
+  conditions: "type",
+  podIPs: "ip",
+  hostIPs: "ip",
+};
+
 /**
- * The status fields of `desired` that differ from `current`; fields the kubelet owns but no longer
- * sets become `null` (deleted). Empty when nothing changed.
+ * A strategic-merge list patch from `have` to `want` merged by `key`, as a two-way merge patch is:
+ * the wanted items, fields they no longer carry set to null, and `$patch: delete` for items gone.
+ */
+function mergeListPatch(have: unknown, want: readonly Record<string, unknown>[], key: string): unknown[] {
+  const old = new Map(
+    (Array.isArray(have) ? (have as Record<string, unknown>[]) : []).map((item) => [item[key], item]),
+  );
+  const out: unknown[] = want.map((item) => {
+    const prev = old.get(item[key]);
+    const patch: Record<string, unknown> = { ...item };
+    for (const field of Object.keys(prev ?? {})) if (!(field in item)) patch[field] = null;
+    return patch;
+  });
+  const keep = new Set(want.map((item) => item[key]));
+  for (const k of old.keys()) if (!keep.has(k)) out.push({ $patch: "delete", [key]: k });
+  return out;
+}
+
+/**
+ * The strategic merge patch of the status fields of `desired` that differ from `current`: fields
+ * the kubelet owns but no longer sets become `null`, keyed lists (conditions, podIPs, hostIPs)
+ * delete what is gone. Empty when nothing changed.
  */
 export function statusDiff(current: PodStatus | undefined, desired: PodStatus): Record<string, unknown> {
   const diff: Record<string, unknown> = {};
@@ -88,7 +122,12 @@ export function statusDiff(current: PodStatus | undefined, desired: PodStatus): 
       if (have !== undefined && key !== "message" && key !== "reason") diff[key] = null;
       continue;
     }
-    if (canonical(want) !== canonical(have)) diff[key] = want;
+    if (canonical(want) === canonical(have)) continue;
+    const mergeKey = MERGE_KEYS[key];
+    diff[key] =
+      mergeKey && Array.isArray(want)
+        ? mergeListPatch(have, want as Record<string, unknown>[], mergeKey)
+        : want;
   }
   return diff;
 }
@@ -119,23 +158,44 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
     return false;
   }
 
+  let scheduled = false;
+  function run(): void {
+    running = syncAll().then((failed) => {
+      running = undefined;
+      // After a failure, wait for the backoff even if new statuses came in meanwhile (latest wins).
+      if (failed) kick(backoff.next());
+      else if (again) kick();
+      again = false;
+    });
+  }
+
+  /**
+   * Schedules a sync: `delayMs` 0 (a new status) goes out at once, not on the next clock tick, as a
+   * stepped clock would hold it back; retries after failures wait on the clock.
+   */
   function kick(delayMs = 0): void {
     if (stopped || !client) return;
     if (running) {
       again = true;
       return;
     }
+    if (delayMs > 0) {
+      if (timer || scheduled) return;
+      timer = clock.setTimeout(() => {
+        timer = undefined;
+        kick();
+      }, delayMs);
+      return;
+    }
     if (timer) clock.clearTimeout(timer);
-    timer = clock.setTimeout(() => {
-      timer = undefined;
-      running = syncAll().then((failed) => {
-        running = undefined;
-        // After a failure, wait for the backoff even if new statuses came in meanwhile (latest wins).
-        if (failed) kick(backoff.next());
-        else if (again) kick();
-        again = false;
-      });
-    }, delayMs);
+    timer = undefined;
+    if (scheduled) return;
+    scheduled = true;
+    queueMicrotask(() => {
+      scheduled = false;
+      if (running) again = true;
+      else if (!stopped) run();
+    });
   }
 
   async function syncOne(e: Entry): Promise<void> {
@@ -153,6 +213,8 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
         const updated = await strategicMergePatch<Pod>(client!, `${path}/status`, body);
         patches++;
         e.api = updated.status;
+        const rv = (updated.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+        if (rv) e.ownVersions = [...e.ownVersions.slice(-7), rv];
         log.v(3, "pod status patched", { pod: podDesc(pod), fields: Object.keys(diff).join(",") });
       }
       e.syncedVersion = version;
@@ -227,6 +289,7 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
           api: pod.status,
           deleteWhenSynced: false,
           deleted: false,
+          ownVersions: [],
         };
         entries.set(uid, e);
       }
@@ -249,6 +312,8 @@ export function createStatusManager(options: StatusManagerOptions): StatusManage
     observeApiPod(pod, uid = pod.metadata.uid ?? "") {
       const e = entries.get(uid);
       if (!e) return;
+      // The echo of one of our own writes (possibly an older one): what we wrote is already known.
+      if (pod.metadata.resourceVersion && e.ownVersions.includes(pod.metadata.resourceVersion)) return;
       e.api = pod.status;
       if (uid === pod.metadata.uid)
         e.pod = { ...pod, metadata: { ...pod.metadata, annotations: e.pod.metadata.annotations ?? {} } };

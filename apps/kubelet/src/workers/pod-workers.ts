@@ -8,7 +8,7 @@ import { containerHash } from "../runtime/labels.js";
 import type { PodRuntime, RuntimeContainer, RuntimePod, RuntimeSandbox } from "../runtime/types.js";
 import { RuntimeStepError } from "../runtime/types.js";
 import { computePodStatus, type WaitingReason } from "../status/compute.js";
-import { computePodActions } from "./actions.js";
+import { computePodActions, latestByName, shouldRestart } from "./actions.js";
 import { createKeyedBackoff, goDuration, type KeyedBackoff } from "./backoff.js";
 
 /** Where workers report statuses (the status manager). */
@@ -86,6 +86,8 @@ interface Worker {
   waiters: (() => void)[];
   /** Grace period in use; it may only shrink (pod_workers.go). */
   graceSeconds: number | undefined;
+  /** Aborts the start in progress (image pulls) when the pod is deleted meanwhile. */
+  starting: AbortController | undefined;
 }
 
 // Upstream minimumGracePeriodInSeconds: at least 2 s between SIGTERM and SIGKILL.
@@ -94,6 +96,22 @@ const SYNC_ERROR_BACKOFF_MS = 10_000;
 
 function isTerminalPhase(phase: PodPhase | undefined): boolean {
   return phase === "Succeeded" || phase === "Failed";
+}
+
+/**
+ * Whether two versions of a pod differ in what the kubelet acts on: spec, labels, annotations,
+ * deletion (upstream config/config.go podsDifferSemantically). Status and resourceVersion do not count.
+ */
+export function podsDifferSemantically(a: Pod, b: Pod): boolean {
+  const view = (p: Pod) =>
+    JSON.stringify([
+      p.spec,
+      p.metadata.labels ?? {},
+      p.metadata.annotations ?? {},
+      p.metadata.deletionTimestamp ?? null,
+      p.metadata.deletionGracePeriodSeconds ?? null,
+    ]);
+  return view(a) !== view(b);
 }
 
 /** The grace period a deletion asks for: the shortest of the deletion's and the spec's, at least 1 s. */
@@ -182,6 +200,12 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       };
     }
     status.setPodStatus(w.pod, s);
+    if (log.enabled(4)) {
+      const waiting = (s.containerStatuses ?? []).map(
+        (c) => `${c.name}:${c.state.waiting?.reason ?? Object.keys(c.state)[0]}`,
+      );
+      log.v(4, "pod status computed", { pod: podDesc(w.pod), phase: s.phase, containers: waiting.join(",") });
+    }
     return s;
   }
 
@@ -265,8 +289,10 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       }
     }
     const secrets = pod.spec.imagePullSecrets?.length ? await options.pullSecrets(pod) : [];
+    const signal = w.starting?.signal;
     for (const { container, restartCount, previous } of actions.start) {
-      if (stopped) break;
+      // Deleted (or kubelet stopping) while starting: leave the rest to termination.
+      if (stopped || signal?.aborted) break;
       // Crash-loop backoff, counted from the previous container's exit (doBackOff). Upstream takes
       // the runtime's finishedAt; we take when this kubelet first saw the exit on its own clock
       // (at most one relist later), so an injected clock never mixes with the runtime's.
@@ -297,8 +323,9 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         continue;
       }
       try {
-        imageRef = await runtime.ensureImage(pod, container, secrets);
+        imageRef = await runtime.ensureImage(pod, container, secrets, signal);
       } catch (err) {
+        if (signal?.aborted) break;
         const e =
           err instanceof RuntimeStepError
             ? err
@@ -413,8 +440,22 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       }
       w.admitted = true;
     }
-    rp = await startContainers(w, rp);
-    // Forget waiting reasons of containers that are running now or will not be restarted.
+    // Like upstream's SyncPod, report the status first (ContainerCreating while images pull).
+    setStatus(w, rp, false);
+    w.starting = new AbortController();
+    try {
+      rp = await startContainers(w, rp);
+    } finally {
+      w.starting = undefined;
+    }
+    if (w.pending && (w.removed || w.terminate || w.pod.metadata.deletionTimestamp)) return; // terminate next
+    // A start error only shows while the container is still due to start (upstream's reason cache is
+    // consulted only when ShouldContainerBeRestarted).
+    const latest = latestByName(rp);
+    for (const name of [...w.waiting.keys()]) {
+      const c = latest.get(name);
+      if (c && (c.state === "running" || !shouldRestart(w.pod, c))) w.waiting.delete(name);
+    }
     const s = setStatus(w, rp, false);
     if (isTerminalPhase(s.phase)) {
       log.info("pod finished", { pod: podDesc(w.pod), phase: s.phase });
@@ -450,6 +491,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         timerAtMs: 0,
         waiters: [],
         graceSeconds: undefined,
+        starting: undefined,
       };
       workers.set(uid, w);
     }
@@ -459,8 +501,14 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
   return {
     update(pod) {
       if (!pod.metadata.uid) return;
+      const existing = workers.get(pod.metadata.uid);
       const w = workerFor(pod);
+      const changed = !existing || podsDifferSemantically(existing.pod, pod);
       w.pod = pod;
+      // Like upstream's pod config, a status-only update (often our own write) is not a reason to
+      // sync: it would cut backoffs short.
+      if (!changed) return;
+      if (pod.metadata.deletionTimestamp) w.starting?.abort();
       if (pod.metadata.deletionTimestamp) {
         const g = deletionGraceSeconds(pod, w.terminate?.gracePeriodSeconds);
         w.graceSeconds = w.graceSeconds === undefined ? g : Math.min(w.graceSeconds, g);
@@ -471,6 +519,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       const w = workers.get(uid);
       if (!w) return;
       w.removed = true;
+      w.starting?.abort();
       schedule(w);
     },
     kill(pod, request) {
@@ -482,6 +531,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         w.graceSeconds = w.graceSeconds === undefined ? g : Math.min(w.graceSeconds, g);
       }
       const done = new Promise<void>((resolve) => w.waiters.push(resolve));
+      w.starting?.abort();
       schedule(w);
       return done;
     },
@@ -513,6 +563,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     async stop() {
       stopped = true;
       for (const w of workers.values()) {
+        w.starting?.abort();
         if (w.timer) clock.clearTimeout(w.timer);
         w.timer = undefined;
       }
