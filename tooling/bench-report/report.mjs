@@ -71,8 +71,19 @@ async function runBench(b) {
   const cwd = packageDir(b.package);
   const before = machine();
   const started = Date.now();
-  process.stdout.write(`${b.id}: npm run ${b.script} (in ${cwd.slice(root.length + 1)}) ...\n`);
-  const child = spawn("npm", ["run", "--silent", b.script], { cwd, stdio: ["ignore", "pipe", "inherit"] });
+  const args = b.args ?? [];
+  const command = [
+    "npm",
+    "run",
+    b.script,
+    `--workspace=${b.package}`,
+    ...(args.length ? ["--", ...args] : []),
+  ];
+  process.stdout.write(`${b.id}: ${command.join(" ")} ...\n`);
+  const child = spawn("npm", ["run", "--silent", b.script, ...(args.length ? ["--", ...args] : [])], {
+    cwd,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let out = "";
   child.stdout.on("data", (d) => {
     out += d;
@@ -81,11 +92,21 @@ async function runBench(b) {
   const code = await new Promise((resolve) => child.once("exit", resolve));
   const record = {
     id: b.id,
-    command: `npm run ${b.script} --workspace=${b.package}`,
+    command: command.join(" "),
     date: new Date(started).toISOString(),
     durationSeconds: Math.round((Date.now() - started) / 1000),
     machine: { ...before, loadAverage1mAtEnd: Number(loadavg()[0].toFixed(1)) },
-    results: jsonObjects(out),
+    results:
+      b.output === "text"
+        ? [
+            {
+              lines: out
+                .trimEnd()
+                .split("\n")
+                .filter((l) => l.trim()),
+            },
+          ]
+        : jsonObjects(out),
   };
   const file = join(resultsDir, `${b.id}.json`);
   if (code !== 0 || record.results.length === 0) {
@@ -147,6 +168,10 @@ function render() {
     lines.push(`- **Run**: ${r.date}, ${r.durationSeconds} s`);
     for (const [i, result] of r.results.entries()) {
       lines.push("", r.results.length > 1 ? `Result ${i + 1} of ${r.results.length}:` : "Result:", "");
+      if (b.output === "text") {
+        lines.push("```", ...result.lines, "```");
+        continue;
+      }
       lines.push("| | |", "|---|---|");
       for (const [k, v] of flatten(result))
         lines.push(`| ${k} | ${typeof v === "string" ? v : JSON.stringify(v)} |`);

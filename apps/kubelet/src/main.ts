@@ -3,6 +3,7 @@
 // API clients, the kubelet (createKubelet) and its node module, and stops them cleanly on
 // SIGTERM/SIGINT. Exits 0 after --help/--version or a clean stop, 1 on any error, printing it as
 // upstream's kubelet does (`"command failed" err="..."`).
+import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { type CriClient, createCriClient } from "@kubenode/cri-client";
 import {
@@ -80,6 +81,9 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
     if (errors.length > 0) throw new AggregateError(errors, "stopping the kubelet failed");
   };
   try {
+    // Upstream's setupDataDirs (pkg/kubelet/kubelet.go) creates the root directory (0750) at
+    // start-up: node status and the eviction manager stat it.
+    await mkdir(r.flags.rootDir, { recursive: true, mode: 0o750 });
     for (const field of r.ignoredFields)
       log.warn("KubeletConfiguration field is not supported by this kubelet and is ignored", { field });
     let client: KubeClient | undefined;

@@ -256,7 +256,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         ];
         log(`$ kubectl ${cmd.slice(0, 6).join(" ")} -- sh -c '...httpd -p 8080...'`);
         printLines(log, await k(cmd));
-        await rollout(k, log);
+        await rollout(k, log, logsDir);
         log(`3 pods Running and Ready ${ms(started)} after the create (image pulled from the registry)`);
         printLines(log, await k(["get", "pods", "-o", "wide"]));
       },
@@ -327,7 +327,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         const { k, clusterIP } = cluster as Cluster;
         const started = performance.now();
         printLines(log, await k(["scale", "deployment", "web", "--replicas=5"]));
-        await rollout(k, log);
+        await rollout(k, log, logsDir);
         const first = nodes()[0] as DemoNode;
         await waitFor(
           "the Service to spread over 5 pods",
@@ -360,7 +360,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         })();
         const started = performance.now();
         printLines(log, await k(["set", "image", "deployment/web", `busybox=${v2}`]));
-        await rollout(k, log);
+        await rollout(k, log, logsDir);
         traffic.running = false;
         await load;
         log(
@@ -381,7 +381,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
               const node = nodeName(nodeCount - 1);
               const started = performance.now();
               printLines(log, await k(["drain", node, "--ignore-daemonsets", "--timeout=120s"]));
-              await rollout(k, log);
+              await rollout(k, log, logsDir);
               const pods = await runningWebPods();
               const placement = pods.map((p) => `${p.metadata.name} on ${p.spec.nodeName}`).join(", ");
               if (pods.some((p) => p.spec.nodeName === node))
@@ -464,6 +464,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   if (!failure && options.keep && !options.signal?.aborted) {
     out(`the cluster is up; try: kubectl --kubeconfig ${kubeconfigPath} get nodes,pods -o wide`);
+    out("(not kubectl logs or exec yet: kubenode-kubelet has no :10250 server; the CRI log files are in");
+    out(`${join(logsDir, "pods")})`);
     out("Ctrl-C tears it down");
     await Promise.race([
       new Promise<void>((resolve) =>
@@ -570,8 +572,13 @@ function printLines(log: Log, text: string): void {
 }
 
 /** `kubectl rollout status`, printed as it reports. */
-async function rollout(k: Cluster["k"], log: Log): Promise<void> {
-  const text = await k(["rollout", "status", "deployment/web", "--timeout=180s"]);
+async function rollout(k: Cluster["k"], log: Log, logsDir: string): Promise<void> {
+  const text = await k(["rollout", "status", "deployment/web", "--timeout=180s"]).catch((err: unknown) => {
+    throw new Error(
+      `deployment web did not roll out (the kubelets run its pods: see ${join(logsDir, "kubelet-<node>.log")} and the pods' logs under ${join(logsDir, "pods")}): ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  });
   const lines = text.trimEnd().split("\n");
   log(`$ ${lines.at(-1)}`);
 }

@@ -224,7 +224,10 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
         left.some((l) => l.startsWith("process ") && l.includes(what)),
         what,
       ).toBe(true);
-    expect(left.some((l) => l.startsWith("container process ") && l.includes("httpd"))).toBe(true);
+    expect(
+      left.some((l) => l.startsWith("container process ") && l.includes("httpd")),
+      left.join("\n"),
+    ).toBe(true);
     expect(left.some((l) => l.startsWith("netns "))).toBe(true);
     expect(existsSync(join(cwd, ".kubenode", "kubeconfig"))).toBe(true);
 

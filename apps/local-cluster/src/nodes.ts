@@ -79,14 +79,24 @@ export async function startNodeRuntime(
 ): Promise<Containerd> {
   await node.host.bridgeHostPort(server.port);
   await node.host.bridgeHostPort(Number(registry.host.split(":")[1]));
-  const containerd = await startContainerd({ netns: node.host.netns, podSubnet: node.podSubnet });
+  const logFile = join(logsDir, `containerd-${node.name}.log`);
+  const containerd = await startContainerd({ netns: node.host.netns, podSubnet: node.podSubnet }).catch(
+    async (err: unknown) => {
+      // testkit removed the failed instance with its log; keep what it reported where logs go.
+      const why = err instanceof Error ? err.message : String(err);
+      await writeFile(logFile, `${why}\n`);
+      throw new Error(`containerd on ${node.name} did not start (see ${logFile}): ${why.split("\n")[0]}`, {
+        cause: err,
+      });
+    },
+  );
   node.containerd = containerd;
   cleanup.add(`containerd on ${node.name} (its pods' containers, network namespaces, mounts, bridge)`, () =>
     containerd.stop(),
   );
   // Runs before containerd stops (teardown is newest first), so the log outlives it.
   cleanup.add(`containerd log of ${node.name} copied to ${logsDir}`, () =>
-    copyFile(containerd.logFile, join(logsDir, `containerd-${node.name}.log`)),
+    copyFile(containerd.logFile, logFile),
   );
   return containerd;
 }
