@@ -14,6 +14,8 @@ export {
   type DeleteOptions,
   type FaultSpec,
   findResource,
+  type KubeletDialer,
+  type KubeletEndpoint,
   type KubeObject,
   type MemoryStorageOptions,
   type ObjectMeta,

@@ -1,4 +1,5 @@
 export type { AllocationOptions, ApiClock, ApiCore, DeleteOptions, PatchType } from "./core.js";
+export type { KubeletDialer, KubeletEndpoint } from "./kubelet-proxy.js";
 export type { ResourceDef } from "./resources.js";
 export { findResource } from "./resources.js";
 export type { ApiServer, ApiServerOptions, ControllerOptions, FaultSpec, RequestRecord } from "./server.js";

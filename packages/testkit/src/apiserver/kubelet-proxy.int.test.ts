@@ -128,3 +128,47 @@ describe("pods/log, exec, attach and portforward go to the pod's kubelet", () =>
     expect(seen.at(-1)?.path).toBe("/exec/default/web/c?command=sh&stdin=true&stdout=true");
   });
 });
+
+describe("which kubelet addresses the simulator dials", () => {
+  it("refuses a node address that is not loopback, without dialling it", async () => {
+    server.core.create(findResource("", "v1", "nodes")!, "", {
+      metadata: { name: "in-a-namespace" },
+      status: { addresses: [{ type: "InternalIP", address: "10.77.0.10" }] },
+    });
+    server.core.create(findResource("", "v1", "pods")!, "default", {
+      metadata: { name: "far" },
+      spec: { nodeName: "in-a-namespace", containers: [{ name: "c", image: "x:1" }] },
+    });
+    const before = seen.length;
+    const r = await raw(server, "GET", "/api/v1/namespaces/default/pods/far/log");
+    expect(r.status).toBe(500);
+    expect(r.body.message).toBe(
+      "error dialing backend: the simulator reaches kubelets on loopback addresses only, not 10.77.0.10:10250 (node in-a-namespace); map the node with startApiServer's kubeletDialer option",
+    );
+    expect(seen.length).toBe(before);
+  });
+
+  it("dials where kubeletDialer maps a node (a loopback port bridged to it)", async () => {
+    const port = (kubelet.address() as AddressInfo).port;
+    const mapped = await startApiServer({
+      controllers: { scheduler: false, nodeLifecycle: false },
+      kubeletDialer: ({ nodeName, address }) =>
+        nodeName === "n2" && address === "10.77.0.11" ? { host: "127.0.0.1", port } : undefined,
+    });
+    try {
+      mapped.core.create(findResource("", "v1", "nodes")!, "", {
+        metadata: { name: "n2" },
+        status: { addresses: [{ type: "InternalIP", address: "10.77.0.11" }] },
+      });
+      mapped.core.create(findResource("", "v1", "pods")!, "default", {
+        metadata: { name: "near" },
+        spec: { nodeName: "n2", containers: [{ name: "c", image: "x:1" }] },
+      });
+      const r = await raw(mapped, "GET", "/api/v1/namespaces/default/pods/near/log");
+      expect(r.status).toBe(200);
+      expect(seen.at(-1)?.path).toBe("/containerLogs/default/near/c");
+    } finally {
+      await mapped.stop();
+    }
+  });
+});

@@ -24,6 +24,28 @@ const LOG_PARAMS = [
   "insecureSkipTLSVerifyBackend",
 ];
 
+/** A node's kubelet endpoint as its Node object states it. */
+export interface KubeletEndpoint {
+  nodeName: string;
+  address: string;
+  port: number;
+}
+
+/**
+ * Decides where the simulator connects for a node's kubelet: `{ host, port }` to dial, or
+ * undefined to refuse. The default dials loopback addresses only. The simulator runs on the host,
+ * and a node that lives in a test's network namespace (10.77.0.10, say) is not reachable from
+ * there: dialling it would send the packets out through the host's default route, to a network
+ * that is not the test's. Map such a node to a loopback port bridged into its namespace.
+ */
+export type KubeletDialer = (endpoint: KubeletEndpoint) => { host: string; port: number } | undefined;
+
+const isLoopback = (address: string): boolean =>
+  /^127\./.test(address) || address === "::1" || address === "localhost";
+
+const loopbackOnly: KubeletDialer = ({ address, port }) =>
+  isLoopback(address) ? { host: address, port } : undefined;
+
 /**
  * Resolves where a pods/log|exec|attach|portforward request goes on the pod's kubelet, mirroring
  * kube-apiserver's pod REST "ResourceLocation" (node address InternalIP, then Hostname, then
@@ -35,6 +57,7 @@ export function kubeletLocation(
   name: string,
   subresource: string,
   query: URLSearchParams,
+  dial: KubeletDialer = loopbackOnly,
 ): URL {
   const pod = core.get(findResource("", "v1", "pods")!, namespace, name);
   const nodeName: string | undefined = pod.spec?.nodeName;
@@ -51,8 +74,16 @@ export function kubeletLocation(
       "InternalError",
       `Internal error occurred: no preferred addresses found; known addresses: []`,
     );
-  const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port || 10250;
-  const host = addr.includes(":") ? `[${addr}]` : addr;
+  const kubeletPort = node.status?.daemonEndpoints?.kubeletEndpoint?.Port || 10250;
+  const target = dial({ nodeName, address: addr, port: kubeletPort });
+  if (!target)
+    throw new StatusFailure(
+      500,
+      "InternalError",
+      `error dialing backend: the simulator reaches kubelets on loopback addresses only, not ${addr}:${kubeletPort} (node ${nodeName}); map the node with startApiServer's kubeletDialer option`,
+    );
+  const { port } = target;
+  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
   const out = new URLSearchParams();
   if (subresource === "portforward") {
     for (const [k, v] of query) if (k === "ports") out.append(k, v);

@@ -24,7 +24,13 @@ import { checkDecodable, duplicateFields } from "./decoding.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
 import { unknownFields } from "./fields.js";
 import { ImpersonationError, impersonate, impersonationErrorBody } from "./impersonation.js";
-import { type KubeletClientCert, kubeletLocation, proxyGet, proxyUpgrade } from "./kubelet-proxy.js";
+import {
+  type KubeletClientCert,
+  type KubeletDialer,
+  kubeletLocation,
+  proxyGet,
+  proxyUpgrade,
+} from "./kubelet-proxy.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
 import { decodeProtobuf } from "./proto.js";
 import { queryBool } from "./query.js";
@@ -62,6 +68,12 @@ export interface ControllerOptions {
 export interface ApiServerOptions extends AllocationOptions {
   /** TCP port on 127.0.0.1; 0 (default) picks a free one. */
   port?: number;
+  /**
+   * Where pods/log, exec, attach and portforward connect for a node's kubelet. Default: the node's
+   * address when it is a loopback address, else the request fails (500, "error dialing backend")
+   * rather than leave the host for an address that only exists in a test's network namespace.
+   */
+  kubeletDialer?: KubeletDialer;
   /**
    * Serve HTTPS with a generated CA and client certificates (default true). false serves plain HTTP:
    * bearer tokens still authenticate, and requests without credentials get full access (like the
@@ -421,7 +433,14 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       };
       const denied = authorize(attrs, core);
       if (denied !== undefined) throw forbidden("pods", "", route.name, forbiddenMessage(attrs, denied));
-      const target = kubeletLocation(core, route.namespace, route.name, route.subresource, url.searchParams);
+      const target = kubeletLocation(
+        core,
+        route.namespace,
+        route.name,
+        route.subresource,
+        url.searchParams,
+        options.kubeletDialer,
+      );
       record({
         method: req.method ?? "GET",
         path: url.pathname,
@@ -722,7 +741,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         subresource === "portforward"
       ) {
         if (subresource !== "log") throw badRequest("Upgrade request required");
-        const target = kubeletLocation(core, namespace, name, subresource, q);
+        const target = kubeletLocation(core, namespace, name, subresource, q, options.kubeletDialer);
         finish(await proxyGet(target, kubeletClient, res));
         return;
       }
