@@ -7,6 +7,7 @@
  *   kubelet.addAdmitHandler((pod, others) => ({ admit: false, reason: "OutOfpods", message: "..." }));
  *   await kubelet.start();   // runtime connected, sources watching, PLEG relisting, workers syncing
  *   kubelet.activePods();    // pods admitted and not yet terminal, for eviction ranking / admission
+ *   kubelet.pods();          // every pod bound to this node (API and static) with its latest status
  *   kubelet.plegHealth();    // { healthy, message } for the node's Ready condition
  *   await kubelet.killPod(pod, { gracePeriodSeconds, status });   // eviction's pod killer
  *   kubelet.runtime;         // the PodRuntime in use (version, health, for node status providers)
@@ -106,6 +107,11 @@ export interface Kubelet {
   /** Pods admitted on this node that are not terminal and not being terminated. */
   activePods(): Pod[];
   /**
+   * Every pod bound to this node that a source still holds (API pods and static pods, terminal ones
+   * included), with the status the kubelet last computed (upstream GetPods, for `/pods`).
+   */
+  pods(): Pod[];
+  /**
    * Stops a pod with the given grace period and records `status` (merged over the computed one,
    * e.g. phase Failed, reason Evicted). Resolves when the pod's containers are stopped.
    */
@@ -153,6 +159,8 @@ export function createKubelet(options: KubeletOptions): Kubelet {
   const admitHandlers: AdmitHandler[] = [];
   const status = createStatusManager({ client, clock, logger });
   const staticPods = new Map<string, Pod>();
+  // Every pod the sources hold, by UID (what /pods lists).
+  const sourcePods = new Map<string, Pod>();
 
   const workers = createPodWorkers({
     runtime,
@@ -235,8 +243,12 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         clock,
         logger,
         handler: {
-          upsert: (pod) => workers.update(pod),
+          upsert: (pod) => {
+            sourcePods.set(pod.metadata.uid!, pod);
+            workers.update(pod);
+          },
           remove: (uid) => {
+            sourcePods.delete(uid);
             workers.remove(uid);
           },
         },
@@ -266,11 +278,13 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         handler: {
           upsert(pod) {
             staticPods.set(pod.metadata.uid!, pod);
+            sourcePods.set(pod.metadata.uid!, pod);
             workers.update(pod);
             reconcileMirrors();
           },
           remove(uid) {
             staticPods.delete(uid);
+            sourcePods.delete(uid);
             workers.remove(uid);
             reconcileMirrors();
           },
@@ -342,6 +356,11 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       if (errors.length > 0) throw new AggregateError(errors, "stopping the kubelet failed");
     },
     activePods: () => workers.activePods(),
+    pods: () =>
+      [...sourcePods.values()].map((pod) => {
+        const latest = status.getPodStatus(pod.metadata.uid!);
+        return latest ? { ...pod, status: latest } : pod;
+      }),
     killPod: (pod, o) =>
       workers.kill(pod, {
         gracePeriodSeconds: o.gracePeriodSeconds,

@@ -3,6 +3,9 @@
 // pod with its mirror pod, and stops cleanly on SIGTERM.
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { get as httpGet } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,6 +37,37 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A port free on 127.0.0.1 right now (the kubelet's ports must be fixed numbers). */
+async function freePort(): Promise<number> {
+  const srv = createNetServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** GET over HTTP(S) on 127.0.0.1, not verifying the kubelet's self-signed certificate. */
+function fetchLocal(
+  port: number,
+  path: string,
+  tls?: { cert?: string; key?: string },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const done = (res: import("node:http").IncomingMessage) => {
+      let body = "";
+      res.on("data", (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    };
+    const req = tls
+      ? httpsRequest({ host: "127.0.0.1", port, path, rejectUnauthorized: false, ...tls }, done)
+      : httpGet({ host: "127.0.0.1", port, path }, done);
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 function kubelet(...args: string[]) {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", timeout: 30_000 });
@@ -209,9 +243,16 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
         "fileCheckFrequency: 1s",
         "nodeStatusUpdateFrequency: 1s",
         "maxPods: 20",
+        "address: 127.0.0.1",
+        `port: ${await freePort()}`,
+        `healthzPort: ${await freePort()}`,
+        "authentication:",
+        "  x509:",
+        `    clientCAFile: ${join(dir, "client-ca.crt")}`,
         "",
       ].join("\n"),
     );
+    await writeFile(join(dir, "client-ca.crt"), server.caPem!);
     const kubeconfig = await server.kubeconfigFor("system:node:cli-node");
     child = spawn(
       process.execPath,
@@ -291,6 +332,23 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
     expect(records()).toContainEqual(
       expect.objectContaining({ msg: "Started kubelet", v: 0, node: "cli-node", ts: expect.any(Number) }),
     );
+    // The :10250 server (on the configured port) lists the pod for the admin's client certificate
+    // and refuses requests without credentials; /healthz answers on the healthz port.
+    const conf = await import("node:fs/promises").then((fs) => fs.readFile(config, "utf8"));
+    const port = Number(/^port: (\d+)$/m.exec(conf)![1]);
+    const healthzPort = Number(/^healthzPort: (\d+)$/m.exec(conf)![1]);
+    const adminUser = JSON.parse(server.kubeconfigText()).users[0].user;
+    const adminTls = {
+      cert: Buffer.from(adminUser["client-certificate-data"], "base64").toString(),
+      key: Buffer.from(adminUser["client-key-data"], "base64").toString(),
+    };
+    const podList = await fetchLocal(port, "/pods", adminTls);
+    expect(podList.status).toBe(200);
+    expect(
+      JSON.parse(podList.body).items.map((p: { metadata: { name: string } }) => p.metadata.name),
+    ).toContain("static-web-cli-node");
+    expect(await fetchLocal(port, "/pods", {})).toEqual({ status: 401, body: "Unauthorized" });
+    expect(await fetchLocal(healthzPort, "/healthz")).toEqual({ status: 200, body: "ok" });
 
     child.kill("SIGTERM");
     const code = await Promise.race([
@@ -342,6 +400,9 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
         `--container-runtime-endpoint=${containerd.endpoint}`,
         "--hostname-override=solo-node",
         `--root-dir=${join(dir, "standalone-root")}`,
+        "--address=127.0.0.1",
+        `--port=${await freePort()}`,
+        "--healthz-port=0",
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );

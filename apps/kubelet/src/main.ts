@@ -18,6 +18,7 @@ import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConf
 import { createKubelet, type Kubelet } from "./kubelet.js";
 import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
+import { createServerModule } from "./server/index.js";
 
 const BIN = "kubenode-kubelet";
 
@@ -149,6 +150,21 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
     await kubelet.start();
     closers.push(() => node.stop());
     node.start();
+    if (c.enableServer) {
+      const server = await createServerModule({
+        nodeName: r.nodeName,
+        config: c,
+        rootDir: r.flags.rootDir,
+        kubelet,
+        cri,
+        ...(client ? { client } : {}),
+        nodeIPs: r.flags.nodeIPs,
+        clock,
+        logger: log,
+      });
+      await server.start();
+      closers.push(() => server.stop());
+    }
     log.info("Started kubelet", { node: r.nodeName, version: `v${version}`, standalone: r.standalone });
     return { stop: stopAll };
   } catch (err) {
