@@ -1,0 +1,274 @@
+// End to end through the API server: kubectl logs / exec / port-forward reach the kubelet's :10250
+// server (the simulator proxies pods/log|exec|portforward to the node's InternalIP and kubelet
+// port with its kubelet-client certificate), which reads CRI log files and relays CRI streams.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { get } from "node:http";
+import { get as httpsGet } from "node:https";
+import { join } from "node:path";
+import { createRealClock } from "@kubenode/kube";
+import { waitFor } from "@kubenode/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pod } from "../src/api.js";
+import { createKubeletAuth } from "../src/server/auth.js";
+import { createKubeletServer, type KubeletServer } from "../src/server/server.js";
+import { loadServingCert } from "../src/server/serving-cert.js";
+import { httpd, NODE, type Rig, realComponents, recordingLogger, startRig } from "./rig.js";
+
+const running = (p: Pod) =>
+  p.status?.phase === "Running" && (p.status.containerStatuses ?? []).every((c) => c.ready);
+
+describe.runIf(realComponents)("kubelet server through the API server (kubectl, containerd)", () => {
+  let rig: Rig;
+  let server: KubeletServer;
+  let image: string;
+  const children: ChildProcess[] = [];
+
+  /** Runs kubectl as the admin; resolves with stdout, stderr and the exit code (never rejects). */
+  function kubectl(
+    args: string[],
+    stdin?: string,
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = execFile(
+        "kubectl",
+        ["--kubeconfig", rig.server.kubeconfigPath, "--cache-dir", join(rig.tmp, "kubectl-cache"), ...args],
+        { timeout: 60_000 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
+          resolve({ code, stdout, stderr });
+        },
+      );
+      if (stdin !== undefined) child.stdin!.end(stdin);
+    });
+  }
+
+  /** Starts a long-running kubectl and collects its stdout. */
+  function kubectlStream(args: string[]): { child: ChildProcess; out: () => string; err: () => string } {
+    let out = "";
+    let err = "";
+    const child = spawn(
+      "kubectl",
+      ["--kubeconfig", rig.server.kubeconfigPath, "--cache-dir", join(rig.tmp, "kubectl-cache"), ...args],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    children.push(child);
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    return { child, out: () => out, err: () => err };
+  }
+
+  /** GET straight to the kubelet with the admin's client certificate. */
+  function kubeletGet(path: string): Promise<{ status: number; body: string }> {
+    const user = JSON.parse(rig.server.kubeconfigText()).users[0].user;
+    return new Promise((resolve, reject) => {
+      httpsGet(
+        {
+          host: "127.0.0.1",
+          port: server.port,
+          path,
+          rejectUnauthorized: false,
+          cert: Buffer.from(user["client-certificate-data"], "base64"),
+          key: Buffer.from(user["client-key-data"], "base64"),
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => {
+            body += d.toString();
+          });
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      ).on("error", reject);
+    });
+  }
+
+  beforeAll(async () => {
+    rig = await startRig();
+    image = rig.containerd.busyboxImage;
+    const kubelet = await rig.startKubelet({ backoffInitialMs: 500, backoffMaxMs: 1000 });
+    const { logger } = recordingLogger();
+    const clock = createRealClock();
+    const tls = await loadServingCert({
+      certDir: join(rig.tmp, "pki"),
+      hostname: NODE,
+      ips: ["127.0.0.1"],
+      logger,
+    });
+    server = createKubeletServer({
+      kubelet,
+      cri: rig.cri,
+      auth: createKubeletAuth({
+        nodeName: NODE,
+        client: rig.nodeClient,
+        authentication: { clientCAPem: rig.server.caPem! },
+        clock,
+      }),
+      tls,
+      clientCAPem: rig.server.caPem!,
+      address: "127.0.0.1",
+      port: 0,
+      healthzPort: null,
+      clock,
+      logger,
+    });
+    await server.start();
+    // What the node-status block reports on a full kubelet: where the API server finds :10250.
+    await rig.admin.request({
+      method: "PATCH",
+      path: `/api/v1/nodes/${NODE}/status`,
+      contentType: "application/merge-patch+json",
+      body: {
+        status: {
+          addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
+          daemonEndpoints: { kubeletEndpoint: { Port: server.port } },
+        },
+      },
+    });
+    await rig.createPod({
+      metadata: { name: "talker" },
+      spec: {
+        containers: [
+          {
+            name: "talker",
+            image,
+            command: ["sh", "-c", 'i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.2; done'],
+          },
+        ],
+      },
+    });
+    await rig.waitPod("talker", "running", running);
+  }, 240_000);
+
+  afterAll(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+    await server?.stop();
+    await rig?.stop();
+  });
+
+  it("kubectl logs --tail returns the last lines of the container's CRI log", async () => {
+    await waitFor(
+      "talker wrote 5 lines",
+      async () => ((await kubectl(["logs", "talker"])).stdout.split("\n").length > 5 ? true : undefined),
+      {
+        timeoutMs: 30_000,
+        intervalMs: 300,
+      },
+    );
+    const r = await kubectl(["logs", "talker", "--tail=2"]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    const [a, b] = lines.map((l) => Number(/^line (\d+)$/.exec(l)?.[1]));
+    expect(b).toBe(a! + 1);
+  });
+
+  it("kubectl logs --timestamps and --since, --limit-bytes", async () => {
+    const ts = await kubectl(["logs", "talker", "--tail=1", "--timestamps"]);
+    expect(ts.stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) line \d+\n$/);
+    const recent = await kubectl(["logs", "talker", "--since=1h"]);
+    expect(recent.stdout).toContain("line 0\n");
+    const limited = await kubectl(["logs", "talker", "--limit-bytes=4"]);
+    expect(limited.stdout).toBe("line");
+  });
+
+  it("kubectl logs -f streams lines written after it started", async () => {
+    const before = (await kubectl(["logs", "talker", "--tail=1"])).stdout;
+    const last = Number(/line (\d+)/.exec(before)?.[1]);
+    const f = kubectlStream(["logs", "-f", "talker", "--tail=1"]);
+    await waitFor(
+      "kubectl logs -f shows newer lines",
+      async () => {
+        const seen = [...f.out().matchAll(/line (\d+)/g)].map((m) => Number(m[1]));
+        return seen.some((n) => n >= last + 5) ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}; stdout: ${f.out()}; stderr: ${f.err()}`);
+    });
+    f.child.kill("SIGINT");
+  });
+
+  it("kubectl logs --previous shows the last terminated instance; errors as upstream without one", async () => {
+    await rig.createPod({
+      metadata: { name: "crasher" },
+      spec: {
+        containers: [
+          {
+            name: "crasher",
+            image,
+            command: ["sh", "-c", "echo started $(cat /proc/sys/kernel/random/uuid); exit 1"],
+          },
+        ],
+      },
+    });
+    await rig.waitPod(
+      "crasher",
+      "restarted once",
+      (p) => (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1,
+    );
+    const prev = await kubectl(["logs", "crasher", "--previous"]);
+    expect(prev.code, prev.stderr).toBe(0);
+    expect(prev.stdout).toMatch(/^started [0-9a-f-]{36}\n$/);
+    // The current instance is another run with its own id.
+    const current = await kubectl(["logs", "crasher"]);
+    if (current.code === 0 && current.stdout) expect(current.stdout).not.toBe(prev.stdout);
+    const none = await kubectl(["logs", "talker", "--previous"]);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain("Error from server (BadRequest)");
+    // The kubelet's own answer (kube-apiserver turns it into the Status message; the simulator
+    // passes only the code on).
+    const direct = await kubeletGet("/containerLogs/default/talker/talker?previous=true");
+    expect(direct).toEqual({
+      status: 400,
+      body: 'previous terminated container "talker" in pod "talker" not found',
+    });
+  });
+
+  it("kubectl exec returns output and the command's exit code", async () => {
+    const ok = await kubectl(["exec", "talker", "--", "sh", "-c", "echo out; echo err >&2"]);
+    expect(ok).toMatchObject({ code: 0, stdout: "out\n" });
+    expect(ok.stderr).toContain("err\n");
+    const failed = await kubectl(["exec", "talker", "--", "sh", "-c", "exit 3"]);
+    expect(failed.code).toBe(3);
+  });
+
+  it("kubectl exec -i passes stdin to the command", async () => {
+    const r = await kubectl(["exec", "-i", "talker", "--", "head", "-n", "1"], "hello from stdin\nsecond\n");
+    expect(r, r.stderr).toMatchObject({ code: 0, stdout: "hello from stdin\n" });
+  });
+
+  it("kubectl port-forward carries HTTP to a container port", async () => {
+    await rig.createPod({
+      metadata: { name: "web" },
+      spec: { containers: [{ name: "web", image, command: httpd("hello-through-port-forward") }] },
+    });
+    await rig.waitPod("web", "running", running);
+    const pf = kubectlStream(["port-forward", "pod/web", ":8080", "--address=127.0.0.1"]);
+    const port = await waitFor(
+      "kubectl port-forward listening",
+      async () => {
+        const m = /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(pf.out());
+        return m ? Number(m[1]) : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}; stderr: ${pf.err()}`);
+    });
+    const fetchOnce = () =>
+      new Promise<string>((resolve, reject) => {
+        get({ host: "127.0.0.1", port, path: "/" }, (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => {
+            body += d.toString();
+          });
+          res.on("end", () => resolve(body));
+        }).on("error", reject);
+      });
+    expect(await fetchOnce()).toBe("hello-through-port-forward\n");
+    expect(await fetchOnce()).toBe("hello-through-port-forward\n");
+    pf.child.kill("SIGINT");
+  });
+});
