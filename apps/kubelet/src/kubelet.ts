@@ -36,6 +36,7 @@ import { type Pod, type PodStatus, podDesc } from "./api.js";
 import { createPleg } from "./pleg/pleg.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import type { PodRuntime, RuntimePod } from "./runtime/types.js";
+import type { KubeletMetrics } from "./server/metrics.js";
 import { createApiPodSource } from "./sources/api-source.js";
 import { createMirrorPodManager, type MirrorPodManager } from "./sources/mirror-pods.js";
 import { createStaticPodSource } from "./sources/static-source.js";
@@ -94,6 +95,8 @@ export interface KubeletOptions {
   backoffMaxMs?: number;
   /** PLEG relist period, default 1000 ms. */
   relistPeriodMs?: number;
+  /** Where relist, pod start and eviction observations go (served on /metrics). */
+  metrics?: KubeletMetrics;
 }
 
 /** A running kubelet. */
@@ -120,6 +123,18 @@ export interface Kubelet {
   plegHealth(): PlegHealth;
   /** Adds an admission check for new pods. */
   addAdmitHandler(handler: AdmitHandler): void;
+}
+
+/**
+ * The eviction signal of an eviction message ("The node was low on resource: memory. ..."), for
+ * kubelet_evictions. Disk pressure reads as nodefs.available (imagefs evictions are counted there too).
+ */
+function evictionSignal(message: string | undefined): string {
+  const resource = /low on resource: ([\w-]+)/.exec(message ?? "")?.[1];
+  if (resource === "memory") return "memory.available";
+  if (resource === "pids") return "pid.available";
+  if (resource === "ephemeral-storage") return "nodefs.available";
+  return resource ?? "unknown";
 }
 
 /** The first non-loopback IPv4 address (else IPv6, else 127.0.0.1): the default node IP. */
@@ -162,9 +177,30 @@ export function createKubelet(options: KubeletOptions): Kubelet {
   // Every pod the sources hold, by UID (what /pods lists).
   const sourcePods = new Map<string, Pod>();
 
+  const metrics = options.metrics;
+  // First time each pod was seen, for kubelet_pod_start_duration_seconds (until it runs).
+  const firstSeenMs = new Map<string, number>();
+  const statusSink: typeof status = metrics
+    ? Object.assign(Object.create(status) as typeof status, {
+        setPodStatus(pod: Pod, s: PodStatus) {
+          const uid = pod.metadata.uid!;
+          const seen = firstSeenMs.get(uid);
+          if (seen !== undefined && s.phase === "Running") {
+            firstSeenMs.delete(uid);
+            metrics.observePodStart((clock.now() - seen) / 1000);
+          }
+          status.setPodStatus(pod, s);
+        },
+      })
+    : status;
+  const seePod = (pod: Pod) => {
+    const uid = pod.metadata.uid!;
+    if (metrics && !sourcePods.has(uid) && pod.status?.phase !== "Running") firstSeenMs.set(uid, clock.now());
+  };
+
   const workers = createPodWorkers({
     runtime,
-    status,
+    status: statusSink,
     clock,
     logger,
     nodeIPs,
@@ -244,11 +280,13 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         logger,
         handler: {
           upsert: (pod) => {
+            seePod(pod);
             sourcePods.set(pod.metadata.uid!, pod);
             workers.update(pod);
           },
           remove: (uid) => {
             sourcePods.delete(uid);
+            firstSeenMs.delete(uid);
             workers.remove(uid);
           },
         },
@@ -278,6 +316,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         handler: {
           upsert(pod) {
             staticPods.set(pod.metadata.uid!, pod);
+            seePod(pod);
             sourcePods.set(pod.metadata.uid!, pod);
             workers.update(pod);
             reconcileMirrors();
@@ -285,6 +324,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
           remove(uid) {
             staticPods.delete(uid);
             sourcePods.delete(uid);
+            firstSeenMs.delete(uid);
             workers.remove(uid);
             reconcileMirrors();
           },
@@ -312,7 +352,16 @@ export function createKubelet(options: KubeletOptions): Kubelet {
   }
 
   const pleg = createPleg({
-    runtime,
+    runtime: metrics
+      ? {
+          async listPods() {
+            const t0 = clock.now();
+            const pods = await runtime.listPods();
+            metrics.observeRelist((clock.now() - t0) / 1000, pods);
+            return pods;
+          },
+        }
+      : runtime,
     clock,
     logger,
     onPodChanged: (uid) => workers.sync(uid),
@@ -361,11 +410,14 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         const latest = status.getPodStatus(pod.metadata.uid!);
         return latest ? { ...pod, status: latest } : pod;
       }),
-    killPod: (pod, o) =>
-      workers.kill(pod, {
+    killPod: (pod, o) => {
+      if (metrics && o.status?.reason === "Evicted")
+        metrics.observeEviction(evictionSignal(o.status.message));
+      return workers.kill(pod, {
         gracePeriodSeconds: o.gracePeriodSeconds,
         ...(o.status ? { status: o.status } : {}),
-      }),
+      });
+    },
     plegHealth: () => pleg.health(),
     addAdmitHandler(handler) {
       admitHandlers.push(handler);

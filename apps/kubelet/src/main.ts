@@ -18,7 +18,7 @@ import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConf
 import { createKubelet, type Kubelet } from "./kubelet.js";
 import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
-import { createServerModule } from "./server/index.js";
+import { createKubeletMetrics, createServerModule } from "./server/index.js";
 
 const BIN = "kubenode-kubelet";
 
@@ -116,8 +116,10 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       clusterDomain: c.clusterDomain,
       resolvConf: c.resolvConf,
     };
+    const metrics = createKubeletMetrics(r.nodeName);
     const kubelet: Kubelet = createKubelet({
       nodeName: r.nodeName,
+      metrics,
       ...(client ? { client } : {}),
       runtime: createCriRuntime({
         client: cri,
@@ -159,6 +161,8 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
         cri,
         ...(client ? { client } : {}),
         nodeIPs: r.flags.nodeIPs,
+        metrics,
+        podLogsDir: c.podLogsDir,
         clock,
         logger: log,
       });

@@ -2,16 +2,21 @@
 // server (the simulator proxies pods/log|exec|portforward to the node's InternalIP and kubelet
 // port with its kubelet-client certificate), which reads CRI log files and relays CRI streams.
 import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { get } from "node:http";
 import { get as httpsGet } from "node:https";
 import { join } from "node:path";
 import { createRealClock } from "@kubenode/kube";
 import { waitFor } from "@kubenode/testkit";
+import parsePrometheusTextFormat, { type PrometheusFamily } from "parse-prometheus-text-format";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pod } from "../src/api.js";
 import { createKubeletAuth } from "../src/server/auth.js";
+import { metricsHandlers } from "../src/server/index.js";
+import { createKubeletMetrics } from "../src/server/metrics.js";
 import { createKubeletServer, type KubeletServer } from "../src/server/server.js";
 import { loadServingCert } from "../src/server/serving-cert.js";
+import type { Summary } from "../src/server/stats.js";
 import { httpd, NODE, type Rig, realComponents, recordingLogger, startRig } from "./rig.js";
 
 const running = (p: Pod) =>
@@ -88,7 +93,8 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
   beforeAll(async () => {
     rig = await startRig();
     image = rig.containerd.busyboxImage;
-    const kubelet = await rig.startKubelet({ backoffInitialMs: 500, backoffMaxMs: 1000 });
+    const metrics = createKubeletMetrics(NODE);
+    const kubelet = await rig.startKubelet({ backoffInitialMs: 500, backoffMaxMs: 1000, metrics });
     const { logger } = recordingLogger();
     const clock = createRealClock();
     const tls = await loadServingCert({
@@ -111,6 +117,15 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
       address: "127.0.0.1",
       port: 0,
       healthzPort: null,
+      handlers: metricsHandlers({
+        nodeName: NODE,
+        kubelet,
+        cri: rig.cri,
+        metrics,
+        rootDir: rig.tmp,
+        podLogsDir: rig.podLogsDir,
+        clock,
+      }),
       clock,
       logger,
     });
@@ -270,5 +285,87 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
     expect(await fetchOnce()).toBe("hello-through-port-forward\n");
     expect(await fetchOnce()).toBe("hello-through-port-forward\n");
     pf.child.kill("SIGINT");
+  });
+
+  const family = (families: PrometheusFamily[], name: string) => {
+    const f = families.find((x) => x.name === name);
+    if (!f) throw new Error(`metric ${name} missing from the scrape`);
+    return f;
+  };
+
+  it("/metrics parses as Prometheus text with upstream kubelet metric names", async () => {
+    const r = await kubeletGet("/metrics");
+    expect(r.status).toBe(200);
+    const families = parsePrometheusTextFormat(r.body);
+    expect(family(families, "kubelet_node_name").metrics).toEqual([{ labels: { node: NODE }, value: "1" }]);
+    expect(Number(family(families, "kubelet_running_pods").metrics[0]?.value)).toBeGreaterThanOrEqual(1);
+    const running = family(families, "kubelet_running_containers").metrics.find(
+      (m) => m.labels?.container_state === "running",
+    );
+    expect(Number(running?.value)).toBeGreaterThanOrEqual(1);
+    const starts = family(families, "kubelet_pod_start_duration_seconds");
+    expect(starts.type).toBe("HISTOGRAM");
+    expect(Number(starts.metrics[0]?.count)).toBeGreaterThanOrEqual(1);
+    expect(
+      Number(family(families, "kubelet_pleg_relist_duration_seconds").metrics[0]?.count),
+    ).toBeGreaterThan(0);
+  });
+
+  /** The cgroup v1 cpuacct usage (ns) of a container's main process, read from the host. */
+  async function containerCpuNs(containerId: string): Promise<number> {
+    const { info } = await rig.cri.containerStatus({ containerId, verbose: true });
+    const pid = JSON.parse(info.info ?? "{}").pid as number;
+    const cgroups = await readFile(`/proc/${pid}/cgroup`, "utf8");
+    const v1 = /^\d+:[^:]*cpuacct[^:]*:(.*)$/m.exec(cgroups)?.[1];
+    if (v1 !== undefined) return Number(await readFile(`/sys/fs/cgroup/cpuacct${v1}/cpuacct.usage`, "utf8"));
+    const v2 = /^0::(.*)$/m.exec(cgroups)![1]!;
+    const stat = await readFile(`/sys/fs/cgroup${v2}/cpu.stat`, "utf8");
+    return Number(/^usage_usec (\d+)$/m.exec(stat)![1]) * 1000;
+  }
+
+  it("/stats/summary has the upstream shape; node and container numbers match the cgroup files", async () => {
+    const { containers } = await rig.cri.listContainers({
+      filter: { labelSelector: { "io.kubernetes.pod.name": "talker" }, state: { state: 1 } },
+    });
+    const id = containers[0]!.id;
+    const readNodeCpu = async () => Number(await readFile("/sys/fs/cgroup/cpuacct/cpuacct.usage", "utf8"));
+    const before = { node: await readNodeCpu(), container: await containerCpuNs(id) };
+    const r = await kubeletGet("/stats/summary");
+    const after = { node: await readNodeCpu(), container: await containerCpuNs(id) };
+    expect(r.status).toBe(200);
+    const summary = JSON.parse(r.body) as Summary;
+    expect(summary.node.nodeName).toBe(NODE);
+    expect(summary.node.startTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const nodeCpu = summary.node.cpu!.usageCoreNanoSeconds!;
+    expect(nodeCpu).toBeGreaterThanOrEqual(before.node);
+    expect(nodeCpu).toBeLessThanOrEqual(after.node);
+    expect(summary.node.memory!.workingSetBytes).toBeGreaterThan(0);
+    expect(summary.node.fs!.capacityBytes).toBeGreaterThan(summary.node.fs!.availableBytes!);
+    const talker = summary.pods.find((p) => p.podRef.name === "talker");
+    expect(talker?.podRef).toMatchObject({ namespace: "default", uid: expect.any(String) });
+    const c = talker!.containers.find((x) => x.name === "talker")!;
+    // containerd samples the cgroup when asked: the value lies between our two reads.
+    expect(c.cpu!.usageCoreNanoSeconds).toBeGreaterThanOrEqual(before.container);
+    expect(c.cpu!.usageCoreNanoSeconds).toBeLessThanOrEqual(after.container);
+    expect(c.memory!.workingSetBytes).toBeGreaterThan(0);
+    expect(c.logs!.usedBytes).toBeGreaterThan(0);
+    expect(talker!["ephemeral-storage"]!.usedBytes).toBeGreaterThanOrEqual(c.logs!.usedBytes!);
+    expect(talker!.cpu!.usageCoreNanoSeconds).toBe(c.cpu!.usageCoreNanoSeconds);
+  });
+
+  it("/metrics/resource carries node, pod and container usage under upstream names", async () => {
+    const r = await kubeletGet("/metrics/resource");
+    expect(r.status).toBe(200);
+    const families = parsePrometheusTextFormat(r.body);
+    expect(family(families, "resource_scrape_error").metrics[0]?.value).toBe("0");
+    expect(Number(family(families, "node_cpu_usage_seconds_total").metrics[0]?.value)).toBeGreaterThan(0);
+    const cpu = family(families, "container_cpu_usage_seconds_total").metrics.find(
+      (m) => m.labels?.pod === "talker" && m.labels.container === "talker",
+    );
+    expect(cpu?.labels).toEqual({ container: "talker", namespace: "default", pod: "talker" });
+    expect(Number(cpu?.value)).toBeGreaterThan(0);
+    expect(
+      family(families, "pod_memory_working_set_bytes").metrics.some((m) => m.labels?.pod === "talker"),
+    ).toBe(true);
   });
 });

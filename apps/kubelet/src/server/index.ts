@@ -7,8 +7,10 @@ import type { Clock, KubeClient, Logger } from "@kubenode/kube";
 import type { KubeletConfiguration } from "../config/configuration.js";
 import { durationMs } from "../config/validation.js";
 import { createKubeletAuth } from "./auth.js";
+import type { KubeletMetrics } from "./metrics.js";
 import { createKubeletServer, type ExtraHandler, type KubeletServer, type ServerKubelet } from "./server.js";
 import { loadServingCert } from "./serving-cert.js";
+import { createStatsProvider } from "./stats.js";
 
 export {
   type AuthenticationOptions,
@@ -21,6 +23,7 @@ export {
   nodeRequestAttributes,
   type UserInfo,
 } from "./auth.js";
+export { createKubeletMetrics, type KubeletMetrics } from "./metrics.js";
 export {
   createKubeletServer,
   type ExtraHandler,
@@ -29,6 +32,7 @@ export {
   type ServerKubelet,
 } from "./server.js";
 export { loadServingCert, type ServingCert, type ServingCertOptions } from "./serving-cert.js";
+export { createStatsProvider, type StatsProviderOptions, type Summary } from "./stats.js";
 
 export interface ServerModuleOptions {
   nodeName: string;
@@ -40,9 +44,52 @@ export interface ServerModuleOptions {
   /** The node's API client (TokenReview, SubjectAccessReview). */
   client?: KubeClient;
   nodeIPs: readonly string[];
-  handlers?: Record<string, ExtraHandler>;
+  /** The kubelet's metrics for /metrics. */
+  metrics?: KubeletMetrics;
+  /** Container log root, for /stats/summary's logs usage. */
+  podLogsDir: string;
   clock: Clock;
   logger: Logger;
+}
+
+const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
+
+/** /metrics, /metrics/resource and /stats/summary. */
+export function metricsHandlers(o: {
+  nodeName: string;
+  kubelet: ServerKubelet;
+  cri?: CriClient;
+  metrics?: KubeletMetrics;
+  rootDir: string;
+  podLogsDir: string;
+  clock: Clock;
+}): Record<string, ExtraHandler> {
+  const handlers: Record<string, ExtraHandler> = {};
+  const text = (res: Parameters<ExtraHandler>[1], body: string) => {
+    res.writeHead(200, { "Content-Type": PROMETHEUS_TEXT, "Content-Length": Buffer.byteLength(body) });
+    res.end(body);
+  };
+  if (o.metrics) {
+    const registry = o.metrics.registry;
+    handlers["/metrics"] = (_req, res) => text(res, registry.render());
+  }
+  if (o.cri) {
+    const stats = createStatsProvider({
+      nodeName: o.nodeName,
+      cri: o.cri,
+      pods: () => o.kubelet.pods(),
+      rootDir: o.rootDir,
+      podLogsDir: o.podLogsDir,
+      clock: o.clock,
+    });
+    handlers["/metrics/resource"] = async (_req, res) => text(res, await stats.resourceMetrics());
+    handlers["/stats/summary"] = async (_req, res) => {
+      const body = JSON.stringify(await stats.summary(), null, 2);
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+      res.end(body);
+    };
+  }
+  return handlers;
 }
 
 /** Builds the kubelet's API server from its configuration (not started). */
@@ -99,7 +146,7 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
     healthzBindAddress: c.healthzBindAddress,
     healthzPort: c.healthzPort === 0 ? null : c.healthzPort,
     configz: () => c,
-    ...(o.handlers ? { handlers: o.handlers } : {}),
+    handlers: metricsHandlers(o),
     clock: o.clock,
     logger: o.logger,
   });
