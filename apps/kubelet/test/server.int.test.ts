@@ -66,9 +66,10 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
     return { child, out: () => out, err: () => err };
   }
 
-  /** GET straight to the kubelet with the admin's client certificate. */
-  function kubeletGet(path: string): Promise<{ status: number; body: string }> {
-    const user = JSON.parse(rig.server.kubeconfigText()).users[0].user;
+  /** GET straight to the kubelet with a client certificate of `identity` (default the admin). */
+  async function kubeletGet(path: string, identity = "admin"): Promise<{ status: number; body: string }> {
+    if (identity !== "admin") await rig.server.kubeconfigFor(identity);
+    const user = JSON.parse(rig.server.kubeconfigText(identity)).users[0].user;
     return new Promise((resolve, reject) => {
       httpsGet(
         {
@@ -367,5 +368,39 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
     expect(
       family(families, "pod_memory_working_set_bytes").metrics.some((m) => m.labels?.pod === "talker"),
     ).toBe(true);
+  });
+
+  it("every endpoint: 200 for the admin, 403 naming the subresource for a user without rights", async () => {
+    const endpoints: [string, string][] = [
+      ["/healthz", "healthz proxy"],
+      ["/pods", "pods proxy"],
+      ["/runningpods/", "pods proxy"],
+      ["/metrics", "metrics"],
+      ["/metrics/resource", "metrics"],
+      ["/stats/summary", "stats"],
+      ["/containerLogs/default/talker/talker?tailLines=1", "proxy"],
+    ];
+    for (const [path, subresources] of endpoints) {
+      const admin = await kubeletGet(path);
+      expect(admin.status, `${path}: ${admin.body}`).toBe(200);
+      expect(await kubeletGet(path, "mallory")).toEqual({
+        status: 403,
+        body: `Forbidden (user=mallory, verb=get, resource=nodes, subresource(s)=[${subresources}])`,
+      });
+    }
+    const running = JSON.parse((await kubeletGet("/runningpods/")).body);
+    expect(running.items.map((p: Pod) => p.metadata.name)).toContain("talker");
+  });
+
+  it("kubectl attach streams the container's output", async () => {
+    const a = kubectlStream(["attach", "talker"]);
+    await waitFor(
+      "kubectl attach shows output",
+      async () => ((a.out().match(/line \d+\n/g) ?? []).length >= 3 ? true : undefined),
+      { timeoutMs: 30_000, intervalMs: 200 },
+    ).catch((err) => {
+      throw new Error(`${(err as Error).message}; stdout: ${a.out()}; stderr: ${a.err()}`);
+    });
+    a.child.kill("SIGINT");
   });
 });
