@@ -121,6 +121,8 @@ export interface Kubelet {
   killPod(pod: Pod, options: { gracePeriodSeconds: number; status?: PodStatus }): Promise<void>;
   /** PLEG health (relist seen within 3 min). */
   plegHealth(): PlegHealth;
+  /** Resolves once every pod status recorded so far is written to the API (or `signal` aborts). */
+  flushStatuses(signal?: AbortSignal): Promise<void>;
   /** Adds an admission check for new pods. */
   addAdmitHandler(handler: AdmitHandler): void;
 }
@@ -419,6 +421,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       });
     },
     plegHealth: () => pleg.health(),
+    flushStatuses: (signal) => status.flush(signal),
     addAdmitHandler(handler) {
       admitHandlers.push(handler);
     },

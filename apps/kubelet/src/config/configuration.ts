@@ -38,6 +38,9 @@ export interface KubeletConfiguration {
   tlsPrivateKeyFile: string;
   authentication: KubeletAuthentication;
   authorization: KubeletAuthorization;
+  /** Graceful node shutdown budget (Go duration; 0s = off) and the part kept for critical pods. */
+  shutdownGracePeriod: string;
+  shutdownGracePeriodCriticalPods: string;
   clusterDomain: string;
   clusterDNS: string[];
   /** Host resolver configuration for dnsPolicy Default ("" disables DNS lookups). */
@@ -293,6 +296,8 @@ const HONOURED = new Set([
   "tlsPrivateKeyFile",
   "authentication",
   "authorization",
+  "shutdownGracePeriod",
+  "shutdownGracePeriodCriticalPods",
   "logging",
 ]);
 
@@ -326,6 +331,8 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
       mode: "Webhook",
       webhook: { cacheAuthorizedTTL: "5m0s", cacheUnauthorizedTTL: "30s" },
     },
+    shutdownGracePeriod: "0s",
+    shutdownGracePeriodCriticalPods: "0s",
     clusterDomain: "",
     clusterDNS: [],
     resolvConf: "/etc/resolv.conf",

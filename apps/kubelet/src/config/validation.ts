@@ -209,6 +209,15 @@ export function validateConfiguration(c: KubeletConfiguration): void {
   ] as const) {
     if (!(durationMs(value) > 0)) bad(`${field} (${value}) must be greater than 0`);
   }
+  // Upstream: both non-negative, critical pods' share within the whole (validation.go).
+  const shutdownMs = durationMs(c.shutdownGracePeriod);
+  const criticalMs = durationMs(c.shutdownGracePeriodCriticalPods);
+  if (shutdownMs < 0 || criticalMs < 0)
+    bad("shutdownGracePeriod and shutdownGracePeriodCriticalPods must not be negative");
+  else if (criticalMs > shutdownMs)
+    bad(
+      `shutdownGracePeriodCriticalPods ${c.shutdownGracePeriodCriticalPods} must be <= shutdownGracePeriod ${c.shutdownGracePeriod}`,
+    );
   // 0s turns a cache off.
   for (const [field, value] of [
     ["authentication.webhook.cacheTTL", c.authentication.webhook.cacheTTL],
