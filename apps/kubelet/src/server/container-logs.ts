@@ -120,33 +120,47 @@ export async function streamContainerLog(
     ...(query.sinceTime ? { sinceTime: query.sinceTime } : {}),
   });
   res.writeHead(200, { "Content-Type": "text/plain", "Cache-Control": "no-cache, private" });
-  let budget = query.limitBytes ?? Number.POSITIVE_INFINITY;
-  // Lines are batched per tick: a container writing fast gets large writes, a slow one prompt ones.
+  const limited = query.limitBytes !== undefined;
+  let budget = query.limitBytes ?? 0;
+  // Lines are gathered into writes of up to 64 KiB, flushed at once when the reader has to wait
+  // (a follower at the end of the file) so a slow container's lines still arrive promptly.
   let batch: string[] = [];
+  let batched = 0;
   let flushScheduled = false;
   const flush = () => {
     flushScheduled = false;
     if (batch.length === 0 || res.destroyed) return;
-    res.write(batch.join(""));
+    res.write(batch.length === 1 ? batch[0]! : batch.join(""));
     batch = [];
+    batched = 0;
   };
   try {
     for await (const line of lines) {
-      let text = `${query.timestamps ? `${line.timestamp} ` : ""}${line.content}\n`;
-      if (Buffer.byteLength(text) > budget) text = Buffer.from(text).subarray(0, budget).toString();
-      budget -= Buffer.byteLength(text);
+      let text = query.timestamps ? `${line.timestamp} ${line.content}\n` : `${line.content}\n`;
+      if (limited) {
+        const size = Buffer.byteLength(text);
+        if (size > budget) text = Buffer.from(text).subarray(0, budget).toString();
+        budget -= Math.min(size, budget);
+      }
       batch.push(text);
-      if (!flushScheduled) {
+      batched += text.length;
+      if (limited && budget <= 0) break;
+      if (batched >= 64 * 1024) {
+        flush();
+        if (res.writableNeedDrain)
+          await new Promise<void>((r) => {
+            const done = () => {
+              res.off("drain", done);
+              res.off("close", done);
+              r();
+            };
+            res.on("drain", done);
+            res.on("close", done);
+          });
+      } else if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flush);
       }
-      if (budget <= 0) break;
-      if (!res.writableNeedDrain) continue;
-      flush();
-      await new Promise<void>((r) => {
-        res.once("drain", r);
-        res.once("close", r);
-      });
     }
   } finally {
     abort.abort();
