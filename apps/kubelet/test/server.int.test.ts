@@ -256,6 +256,34 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
     expect(r, r.stderr).toMatchObject({ code: 0, stdout: "hello from stdin\n" });
   });
 
+  it("kubectl exec -it runs the command on a TTY (kubectl on a pty from script(1))", async () => {
+    const cmd = [
+      "kubectl",
+      "--kubeconfig",
+      rig.server.kubeconfigPath,
+      "--cache-dir",
+      join(rig.tmp, "kubectl-cache"),
+      "exec",
+      "-it",
+      "talker",
+      "--",
+      "sh",
+      "-c",
+      // quoted for the shell script(1) runs the command line with
+      "'tty; exit 7'",
+    ].join(" ");
+    const r = await new Promise<{ code: number; out: string }>((resolve) => {
+      execFile("script", ["-qec", cmd, "/dev/null"], { timeout: 60_000 }, (err, stdout) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, out: stdout }),
+      );
+    });
+    expect(r.out).toMatch(/\/dev\/pts\/\d+/);
+    expect(r.code).toBe(7);
+    // Without -t there is no terminal in the container.
+    const plain = await kubectl(["exec", "talker", "--", "tty"]);
+    expect(plain.stdout).toBe("not a tty\n");
+  });
+
   it("kubectl port-forward carries HTTP to a container port", async () => {
     await rig.createPod({
       metadata: { name: "web" },

@@ -1,6 +1,7 @@
 // Authentication and authorization of the kubelet API (upstream pkg/kubelet/server/auth.go and the
 // kubelet's BuildAuth): x509 client certificates, bearer tokens checked with TokenReview, optional
 // anonymous access; authorization by SubjectAccessReview on `nodes/<subresource>` of this node.
+import { createHash } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import { type Clock, type KubeClient, KubeError } from "@kubenode/kube";
@@ -162,7 +163,9 @@ export function createKubeletAuth(options: KubeletAuthOptions): KubeletAuth {
   const decisions = ttlCache<boolean>(clock);
 
   async function reviewToken(token: string): Promise<UserInfo | undefined> {
-    const cached = tokens.get(token);
+    // Cached by digest, not by the token itself (as upstream's cached token authenticator).
+    const key = createHash("sha256").update(token).digest("base64");
+    const cached = tokens.get(key);
     if (cached !== undefined) return cached ?? undefined;
     const review = await client!.request<{ status?: TokenReviewStatus }>({
       method: "POST",
@@ -184,7 +187,7 @@ export function createKubeletAuth(options: KubeletAuthOptions): KubeletAuth {
           }
         : null;
     // Upstream's token cache keeps successes and failures for cacheTTL; errors are not cached.
-    tokens.set(token, user, tokenTtl);
+    tokens.set(key, user, tokenTtl);
     return user ?? undefined;
   }
 
