@@ -115,7 +115,12 @@ type Route =
 
 /** Parses the streaming and log paths: /exec/{ns}/{pod}[/{uid}]/{container}, /portForward/{ns}/{pod}[/{uid}]. */
 export function parseRoute(path: string): Route | undefined {
-  const parts = path.split("/").slice(1).map(decodeURIComponent);
+  let parts: string[];
+  try {
+    parts = path.split("/").slice(1).map(decodeURIComponent);
+  } catch {
+    return undefined; // malformed %-escapes: no such route
+  }
   const [head, ns, pod, a, b] = parts;
   if (!ns || !pod) return undefined;
   switch (head) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { forbiddenMessage, nodeRequestAttributes } from "./auth.js";
+import { parseRoute } from "./server.js";
 
 describe("nodeRequestAttributes (upstream nodeAuthorizerAttributesGetter, fine-grained)", () => {
   it.each([
@@ -33,5 +34,25 @@ describe("nodeRequestAttributes (upstream nodeAuthorizerAttributesGetter, fine-g
         nodeRequestAttributes("GET", "/pods"),
       ),
     ).toBe("Forbidden (user=system:anonymous, verb=get, resource=nodes, subresource(s)=[pods proxy])");
+  });
+});
+
+describe("parseRoute", () => {
+  it.each([
+    ["/containerLogs/default/web/c", { kind: "logs", namespace: "default", pod: "web", container: "c" }],
+    ["/exec/default/web/c", { kind: "exec", namespace: "default", pod: "web", container: "c" }],
+    [
+      "/exec/default/web/uid-1/c",
+      { kind: "exec", namespace: "default", pod: "web", uid: "uid-1", container: "c" },
+    ],
+    ["/attach/ns/p/c", { kind: "attach", namespace: "ns", pod: "p", container: "c" }],
+    ["/portForward/ns/p", { kind: "portForward", namespace: "ns", pod: "p" }],
+    ["/portForward/ns/p/uid", { kind: "portForward", namespace: "ns", pod: "p", uid: "uid" }],
+    ["/exec/ns/p", undefined],
+    ["/containerLogs/ns/p", undefined],
+    ["/exec/ns/%E0%A4%A/c", undefined],
+    ["/other/ns/p/c", undefined],
+  ])("%s", (path, route) => {
+    expect(parseRoute(path)).toEqual(route);
   });
 });
