@@ -5,7 +5,7 @@ import {
   linearBuckets,
   type MetricsRegistry,
   type Scalar,
-} from "./metrics-registry.js";
+} from "@kubenode/kube";
 
 /** The metrics kube-proxy exposes, with upstream names (pkg/proxy/metrics) where they exist. */
 export interface ProxyMetrics {

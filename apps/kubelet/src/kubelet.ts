@@ -7,6 +7,7 @@
  *   kubelet.addAdmitHandler((pod, others) => ({ admit: false, reason: "OutOfpods", message: "..." }));
  *   await kubelet.start();   // runtime connected, sources watching, PLEG relisting, workers syncing
  *   kubelet.activePods();    // pods admitted and not yet terminal, for eviction ranking / admission
+ *   kubelet.pods();          // every pod bound to this node (API and static) with its latest status
  *   kubelet.plegHealth();    // { healthy, message } for the node's Ready condition
  *   await kubelet.killPod(pod, { gracePeriodSeconds, status });   // eviction's pod killer
  *   kubelet.runtime;         // the PodRuntime in use (version, health, for node status providers)
@@ -35,6 +36,7 @@ import { type Pod, type PodStatus, podDesc } from "./api.js";
 import { createPleg } from "./pleg/pleg.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import type { PodRuntime, RuntimePod } from "./runtime/types.js";
+import type { KubeletMetrics } from "./server/metrics.js";
 import { createApiPodSource } from "./sources/api-source.js";
 import { createMirrorPodManager, type MirrorPodManager } from "./sources/mirror-pods.js";
 import { createStaticPodSource } from "./sources/static-source.js";
@@ -93,6 +95,8 @@ export interface KubeletOptions {
   backoffMaxMs?: number;
   /** PLEG relist period, default 1000 ms. */
   relistPeriodMs?: number;
+  /** Where relist, pod start and eviction observations go (served on /metrics). */
+  metrics?: KubeletMetrics;
 }
 
 /** A running kubelet. */
@@ -106,14 +110,33 @@ export interface Kubelet {
   /** Pods admitted on this node that are not terminal and not being terminated. */
   activePods(): Pod[];
   /**
+   * Every pod bound to this node that a source still holds (API pods and static pods, terminal ones
+   * included), with the status the kubelet last computed (upstream GetPods, for `/pods`).
+   */
+  pods(): Pod[];
+  /**
    * Stops a pod with the given grace period and records `status` (merged over the computed one,
    * e.g. phase Failed, reason Evicted). Resolves when the pod's containers are stopped.
    */
   killPod(pod: Pod, options: { gracePeriodSeconds: number; status?: PodStatus }): Promise<void>;
   /** PLEG health (relist seen within 3 min). */
   plegHealth(): PlegHealth;
+  /** Resolves once every pod status recorded so far is written to the API (or `signal` aborts). */
+  flushStatuses(signal?: AbortSignal): Promise<void>;
   /** Adds an admission check for new pods. */
   addAdmitHandler(handler: AdmitHandler): void;
+}
+
+/**
+ * The eviction signal of an eviction message ("The node was low on resource: memory. ..."), for
+ * kubelet_evictions. Disk pressure reads as nodefs.available (imagefs evictions are counted there too).
+ */
+function evictionSignal(message: string | undefined): string {
+  const resource = /low on resource: ([\w-]+)/.exec(message ?? "")?.[1];
+  if (resource === "memory") return "memory.available";
+  if (resource === "pids") return "pid.available";
+  if (resource === "ephemeral-storage") return "nodefs.available";
+  return resource ?? "unknown";
 }
 
 /** The first non-loopback IPv4 address (else IPv6, else 127.0.0.1): the default node IP. */
@@ -153,10 +176,33 @@ export function createKubelet(options: KubeletOptions): Kubelet {
   const admitHandlers: AdmitHandler[] = [];
   const status = createStatusManager({ client, clock, logger });
   const staticPods = new Map<string, Pod>();
+  // Every pod the sources hold, by UID (what /pods lists).
+  const sourcePods = new Map<string, Pod>();
+
+  const metrics = options.metrics;
+  // First time each pod was seen, for kubelet_pod_start_duration_seconds (until it runs).
+  const firstSeenMs = new Map<string, number>();
+  const statusSink: typeof status = metrics
+    ? Object.assign(Object.create(status) as typeof status, {
+        setPodStatus(pod: Pod, s: PodStatus) {
+          const uid = pod.metadata.uid!;
+          const seen = firstSeenMs.get(uid);
+          if (seen !== undefined && s.phase === "Running") {
+            firstSeenMs.delete(uid);
+            metrics.observePodStart((clock.now() - seen) / 1000);
+          }
+          status.setPodStatus(pod, s);
+        },
+      })
+    : status;
+  const seePod = (pod: Pod) => {
+    const uid = pod.metadata.uid!;
+    if (metrics && !sourcePods.has(uid) && pod.status?.phase !== "Running") firstSeenMs.set(uid, clock.now());
+  };
 
   const workers = createPodWorkers({
     runtime,
-    status,
+    status: statusSink,
     clock,
     logger,
     nodeIPs,
@@ -235,8 +281,14 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         clock,
         logger,
         handler: {
-          upsert: (pod) => workers.update(pod),
+          upsert: (pod) => {
+            seePod(pod);
+            sourcePods.set(pod.metadata.uid!, pod);
+            workers.update(pod);
+          },
           remove: (uid) => {
+            sourcePods.delete(uid);
+            firstSeenMs.delete(uid);
             workers.remove(uid);
           },
         },
@@ -266,11 +318,15 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         handler: {
           upsert(pod) {
             staticPods.set(pod.metadata.uid!, pod);
+            seePod(pod);
+            sourcePods.set(pod.metadata.uid!, pod);
             workers.update(pod);
             reconcileMirrors();
           },
           remove(uid) {
             staticPods.delete(uid);
+            sourcePods.delete(uid);
+            firstSeenMs.delete(uid);
             workers.remove(uid);
             reconcileMirrors();
           },
@@ -298,7 +354,16 @@ export function createKubelet(options: KubeletOptions): Kubelet {
   }
 
   const pleg = createPleg({
-    runtime,
+    runtime: metrics
+      ? {
+          async listPods() {
+            const t0 = clock.now();
+            const pods = await runtime.listPods();
+            metrics.observeRelist((clock.now() - t0) / 1000, pods);
+            return pods;
+          },
+        }
+      : runtime,
     clock,
     logger,
     onPodChanged: (uid) => workers.sync(uid),
@@ -342,12 +407,21 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       if (errors.length > 0) throw new AggregateError(errors, "stopping the kubelet failed");
     },
     activePods: () => workers.activePods(),
-    killPod: (pod, o) =>
-      workers.kill(pod, {
+    pods: () =>
+      [...sourcePods.values()].map((pod) => {
+        const latest = status.getPodStatus(pod.metadata.uid!);
+        return latest ? { ...pod, status: latest } : pod;
+      }),
+    killPod: (pod, o) => {
+      if (metrics && o.status?.reason === "Evicted")
+        metrics.observeEviction(evictionSignal(o.status.message));
+      return workers.kill(pod, {
         gracePeriodSeconds: o.gracePeriodSeconds,
         ...(o.status ? { status: o.status } : {}),
-      }),
+      });
+    },
     plegHealth: () => pleg.health(),
+    flushStatuses: (signal) => status.flush(signal),
     addAdmitHandler(handler) {
       admitHandlers.push(handler);
     },

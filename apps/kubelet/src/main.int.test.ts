@@ -3,10 +3,14 @@
 // pod with its mirror pod, and stops cleanly on SIGTERM.
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { get as httpGet } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { createCriClient } from "@kubenode/cri-client";
 import { createKubeClient, type KubeClient, loadKubeConfig } from "@kubenode/kube";
 import {
   type ApiServer,
@@ -34,6 +38,37 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
+
+/** A port free on 127.0.0.1 right now (the kubelet's ports must be fixed numbers). */
+async function freePort(): Promise<number> {
+  const srv = createNetServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** GET over HTTP(S) on 127.0.0.1, not verifying the kubelet's self-signed certificate. */
+function fetchLocal(
+  port: number,
+  path: string,
+  tls?: { cert?: string; key?: string },
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const done = (res: import("node:http").IncomingMessage) => {
+      let body = "";
+      res.on("data", (d: Buffer) => {
+        body += d.toString();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    };
+    const req = tls
+      ? httpsRequest({ host: "127.0.0.1", port, path, rejectUnauthorized: false, ...tls }, done)
+      : httpGet({ host: "127.0.0.1", port, path }, done);
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 function kubelet(...args: string[]) {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: "utf8", timeout: 30_000 });
@@ -209,9 +244,16 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
         "fileCheckFrequency: 1s",
         "nodeStatusUpdateFrequency: 1s",
         "maxPods: 20",
+        "address: 127.0.0.1",
+        `port: ${await freePort()}`,
+        `healthzPort: ${await freePort()}`,
+        "authentication:",
+        "  x509:",
+        `    clientCAFile: ${join(dir, "client-ca.crt")}`,
         "",
       ].join("\n"),
     );
+    await writeFile(join(dir, "client-ca.crt"), server.caPem!);
     const kubeconfig = await server.kubeconfigFor("system:node:cli-node");
     child = spawn(
       process.execPath,
@@ -291,6 +333,23 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
     expect(records()).toContainEqual(
       expect.objectContaining({ msg: "Started kubelet", v: 0, node: "cli-node", ts: expect.any(Number) }),
     );
+    // The :10250 server (on the configured port) lists the pod for the admin's client certificate
+    // and refuses requests without credentials; /healthz answers on the healthz port.
+    const conf = await import("node:fs/promises").then((fs) => fs.readFile(config, "utf8"));
+    const port = Number(/^port: (\d+)$/m.exec(conf)![1]);
+    const healthzPort = Number(/^healthzPort: (\d+)$/m.exec(conf)![1]);
+    const adminUser = JSON.parse(server.kubeconfigText()).users[0].user;
+    const adminTls = {
+      cert: Buffer.from(adminUser["client-certificate-data"], "base64").toString(),
+      key: Buffer.from(adminUser["client-key-data"], "base64").toString(),
+    };
+    const podList = await fetchLocal(port, "/pods", adminTls);
+    expect(podList.status).toBe(200);
+    expect(
+      JSON.parse(podList.body).items.map((p: { metadata: { name: string } }) => p.metadata.name),
+    ).toContain("static-web-cli-node");
+    expect(await fetchLocal(port, "/pods", {})).toEqual({ status: 401, body: "Unauthorized" });
+    expect(await fetchLocal(healthzPort, "/healthz")).toEqual({ status: 200, body: "ok" });
 
     child.kill("SIGTERM");
     const code = await Promise.race([
@@ -342,6 +401,9 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
         `--container-runtime-endpoint=${containerd.endpoint}`,
         "--hostname-override=solo-node",
         `--root-dir=${join(dir, "standalone-root")}`,
+        "--address=127.0.0.1",
+        `--port=${await freePort()}`,
+        "--healthz-port=0",
       ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
@@ -385,5 +447,171 @@ describe.runIf(realComponents)("kubenode-kubelet against the API simulator and c
     ]);
     expect(code, `kubelet stderr:\n${err}`).toBe(0);
     expect(err).toContain('"Received signal, shutting down" signal="SIGINT"');
+  }, 240_000);
+
+  it("with shutdownGracePeriod, SIGTERM terminates regular pods, then critical ones, and reports upstream's reasons", async () => {
+    const root = join(dir, "shutdown-root");
+    const manifests = join(dir, "shutdown-manifests");
+    const { mkdir } = await import("node:fs/promises");
+    await mkdir(manifests, { recursive: true });
+    // The static pod is critical (upstream IsCriticalPod); `sleep` as PID 1 ignores SIGTERM, so it
+    // only goes at the end of its grace period.
+    await writeFile(
+      join(manifests, "critical.json"),
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "critical", namespace: "default" },
+        spec: {
+          hostNetwork: true,
+          containers: [
+            {
+              name: "c",
+              image: containerd.busyboxImage,
+              imagePullPolicy: "Never",
+              command: ["sleep", "3600"],
+            },
+          ],
+        },
+      }),
+    );
+    const config = join(dir, "shutdown.yaml");
+    await writeFile(
+      config,
+      [
+        "apiVersion: kubelet.config.k8s.io/v1beta1",
+        "kind: KubeletConfiguration",
+        `staticPodPath: ${manifests}`,
+        `podLogsDir: ${join(dir, "shutdown-logs")}`,
+        "fileCheckFrequency: 1s",
+        "nodeStatusUpdateFrequency: 1s",
+        "address: 127.0.0.1",
+        `port: ${await freePort()}`,
+        "healthzPort: 0",
+        "shutdownGracePeriod: 8s",
+        "shutdownGracePeriodCriticalPods: 3s",
+        "",
+      ].join("\n"),
+    );
+    let err = "";
+    const child = spawn(
+      process.execPath,
+      [
+        MAIN,
+        `--config=${config}`,
+        `--kubeconfig=${await server.kubeconfigFor("system:node:shut-node")}`,
+        `--container-runtime-endpoint=${containerd.endpoint}`,
+        "--hostname-override=shut-node",
+        "--node-ip=127.0.0.1",
+        `--root-dir=${root}`,
+        "--v=4",
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    cleanup.push(async () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    });
+    child.stderr!.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    await admin.request({
+      method: "POST",
+      path: "/api/v1/namespaces/default/pods",
+      body: {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "regular" },
+        spec: {
+          nodeName: "shut-node",
+          hostNetwork: true,
+          terminationGracePeriodSeconds: 30,
+          containers: [
+            {
+              name: "r",
+              image: containerd.busyboxImage,
+              imagePullPolicy: "Never",
+              command: ["sh", "-c", 'trap "exit 0" TERM; while true; do sleep 0.2; done'],
+            },
+          ],
+        },
+      },
+    });
+    type ApiPod = {
+      status?: {
+        phase?: string;
+        reason?: string;
+        message?: string;
+        conditions?: { type: string; status: string; reason?: string; message?: string }[];
+      };
+    };
+    const getPod = (name: string) =>
+      admin
+        .request<ApiPod>({ method: "GET", path: `/api/v1/namespaces/default/pods/${name}` })
+        .catch(() => undefined);
+    await waitFor(
+      "regular and critical pods Running",
+      async () =>
+        (await getPod("regular"))?.status?.phase === "Running" &&
+        (await getPod("critical-shut-node"))?.status?.phase === "Running"
+          ? true
+          : undefined,
+      { timeoutMs: 90_000, intervalMs: 250 },
+    ).catch((e) => {
+      throw new Error(`${(e as Error).message}\nkubelet stderr:\n${err}`);
+    });
+
+    child.kill("SIGTERM");
+    const code = await Promise.race([
+      exited,
+      new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 90_000)),
+    ]);
+    expect(code, `kubelet stderr:\n${err}`).toBe(0);
+
+    const regular = await getPod("regular");
+    expect(regular?.status).toMatchObject({
+      phase: "Failed",
+      reason: "Terminated",
+      message: "Pod was terminated in response to imminent node shutdown.",
+    });
+    expect(regular?.status?.conditions).toContainEqual(
+      expect.objectContaining({
+        type: "DisruptionTarget",
+        status: "True",
+        reason: "TerminationByKubelet",
+        message: "Pod was terminated in response to imminent node shutdown.",
+      }),
+    );
+    expect((await getPod("critical-shut-node"))?.status, `kubelet stderr:\n${err}`).toMatchObject({
+      phase: "Failed",
+      reason: "Terminated",
+    });
+    const node = await admin.request<{
+      status?: { conditions?: { type: string; status: string; message?: string }[] };
+    }>({
+      method: "GET",
+      path: "/api/v1/nodes/shut-node",
+    });
+    expect(node.status?.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      message: "node is shutting down",
+    });
+    // Order: the regular pod's container ended before the critical pod's was stopped.
+    const cri = createCriClient({ endpoint: containerd.endpoint });
+    try {
+      const finished = async (pod: string) => {
+        const { containers } = await cri.listContainers({
+          filter: { labelSelector: { "io.kubernetes.pod.name": pod } },
+        });
+        const { status } = await cri.containerStatus({ containerId: containers[0]!.id });
+        return status!.finishedAt;
+      };
+      const regularEnd = await finished("regular");
+      const criticalEnd = await finished("critical-shut-node");
+      expect(regularEnd).toBeGreaterThan(0n);
+      expect(criticalEnd).toBeGreaterThan(regularEnd);
+    } finally {
+      cri.close();
+    }
   }, 240_000);
 });

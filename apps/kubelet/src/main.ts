@@ -7,6 +7,7 @@ import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { type CriClient, createCriClient } from "@kubenode/cri-client";
 import {
+  type Clock,
   createKubeClient,
   createLogger,
   createRealClock,
@@ -19,6 +20,8 @@ import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConf
 import { createKubelet, type Kubelet } from "./kubelet.js";
 import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
+import { createKubeletMetrics, createServerModule } from "./server/index.js";
+import { createShutdownManager, type ShutdownManager } from "./shutdown/shutdown-manager.js";
 
 const BIN = "kubenode-kubelet";
 
@@ -63,7 +66,19 @@ export function nodeModuleConfig(r: ResolvedKubeletConfig, kubeletVersion: strin
 }
 
 interface Running {
-  stop(): Promise<void>;
+  /** Stops; on SIGTERM with shutdownGracePeriod set, terminates the node's pods first. */
+  stop(signal?: string): Promise<void>;
+}
+
+/** Waits for pod statuses to reach the API, at most `ms` (they are lost otherwise when we exit). */
+async function flushStatuses(kubelet: Kubelet, clock: Clock, ms: number): Promise<void> {
+  const abort = new AbortController();
+  const timer = clock.setTimeout(() => abort.abort(), ms);
+  try {
+    await kubelet.flushStatuses(abort.signal);
+  } finally {
+    clock.clearTimeout(timer);
+  }
 }
 
 async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Promise<Running> {
@@ -119,8 +134,10 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       clusterDomain: c.clusterDomain,
       resolvConf: c.resolvConf,
     };
+    const metrics = createKubeletMetrics(r.nodeName);
     const kubelet: Kubelet = createKubelet({
       nodeName: r.nodeName,
+      metrics,
       ...(client ? { client } : {}),
       runtime: createCriRuntime({
         client: cri,
@@ -137,6 +154,7 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       logger: log,
       clock,
     });
+    let shutdown: ShutdownManager | undefined;
     const node: NodeModule = createNodeModule({
       nodeName: r.nodeName,
       ...(client ? { client } : {}),
@@ -144,17 +162,57 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       cri,
       kubelet,
       config: nodeModuleConfig(r, `v${version}`),
+      readinessChecks: [() => shutdown?.readiness()],
+      clock,
+      logger: log,
+    });
+    shutdown = createShutdownManager({
+      kubelet,
+      shutdownGracePeriodSeconds: durationMs(c.shutdownGracePeriod) / 1000,
+      shutdownGracePeriodCriticalPodsSeconds: durationMs(c.shutdownGracePeriodCriticalPods) / 1000,
+      syncNodeStatus: async () => node.status?.sync(),
       clock,
       logger: log,
     });
     kubelet.addAdmitHandler((pod, active) => node.admit(pod, active));
+    kubelet.addAdmitHandler((pod) => shutdown.admit(pod));
     // Stop order: the node module (it kills pods through the kubelet), then the kubelet, then clients.
     closers.push(() => kubelet.stop());
     await kubelet.start();
     closers.push(() => node.stop());
     node.start();
+    if (c.enableServer) {
+      const server = await createServerModule({
+        nodeName: r.nodeName,
+        config: c,
+        rootDir: r.flags.rootDir,
+        kubelet,
+        cri,
+        ...(client ? { client } : {}),
+        nodeIPs: r.flags.nodeIPs,
+        metrics,
+        podLogsDir: c.podLogsDir,
+        clock,
+        logger: log,
+      });
+      await server.start();
+      closers.push(() => server.stop());
+    }
     log.info("Started kubelet", { node: r.nodeName, version: `v${version}`, standalone: r.standalone });
-    return { stop: stopAll };
+    const graceful = shutdown;
+    return {
+      async stop(signal) {
+        // Graceful node shutdown on SIGTERM (upstream reacts to logind's PrepareForShutdown; a
+        // kubelet in a container or under a plain init only gets SIGTERM). SIGINT keeps pods running.
+        if (signal === "SIGTERM" && graceful.enabled) {
+          await graceful.shutdown();
+          await flushStatuses(kubelet, clock, 10_000).catch((err) =>
+            log.warn("Pod statuses not all written before exit", { err: String(err) }),
+          );
+        }
+        await stopAll();
+      },
+    };
   } catch (err) {
     await stopAll().catch((e) => log.error("Cleanup after a failed start failed", e));
     throw err;
@@ -232,7 +290,7 @@ export async function main(
   signals.once("SIGTERM", force);
   signals.once("SIGINT", force);
   try {
-    await running.stop();
+    await running.stop(signal);
     log.info("Kubelet stopped");
     return 0;
   } catch (err) {

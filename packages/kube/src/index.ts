@@ -27,6 +27,8 @@ export type { KubeConnection, LoadKubeConfigOptions } from "./kubeconfig.js";
 export { inClusterConnection, loadKubeConfig, parseKubeConfig } from "./kubeconfig.js";
 export type { LogFields, LogFormat, Logger, LoggerOptions } from "./logger.js";
 export { createLogger, silentLogger } from "./logger.js";
+export type { Histogram, Labels, MetricsRegistry, Scalar } from "./metrics.js";
+export { createMetricsRegistry, exponentialBuckets, linearBuckets } from "./metrics.js";
 export type { JsonPatchOperation, PatchContentType, PatchOptions, RetryOnConflictOptions } from "./patch.js";
 export {
   jsonPatch,

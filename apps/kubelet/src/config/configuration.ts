@@ -31,6 +31,16 @@ export interface KubeletConfiguration {
   port: number;
   healthzPort: number;
   healthzBindAddress: string;
+  /** Whether the :10250 server runs (upstream enableServer, default true). */
+  enableServer: boolean;
+  /** Serving certificate and key files; both "" = self-signed in `<rootDir>/pki`. */
+  tlsCertFile: string;
+  tlsPrivateKeyFile: string;
+  authentication: KubeletAuthentication;
+  authorization: KubeletAuthorization;
+  /** Graceful node shutdown budget (Go duration; 0s = off) and the part kept for critical pods. */
+  shutdownGracePeriod: string;
+  shutdownGracePeriodCriticalPods: string;
   clusterDomain: string;
   clusterDNS: string[];
   /** Host resolver configuration for dnsPolicy Default ("" disables DNS lookups). */
@@ -64,6 +74,19 @@ export interface KubeletConfiguration {
   logging: { format: string; verbosity: number; flushFrequency: string | number; [key: string]: unknown };
   /** Other v1beta1 fields, as given (accepted, not acted on). */
   [field: string]: unknown;
+}
+
+/** KubeletConfiguration `authentication` (defaults: anonymous off, webhook on with a 2 min cache). */
+export interface KubeletAuthentication {
+  x509: { clientCAFile: string };
+  webhook: { enabled: boolean; cacheTTL: string };
+  anonymous: { enabled: boolean };
+}
+
+/** KubeletConfiguration `authorization` (defaults: Webhook, 5 min / 30 s caches). */
+export interface KubeletAuthorization {
+  mode: string;
+  webhook: { cacheAuthorizedTTL: string; cacheUnauthorizedTTL: string };
 }
 
 // ---- schema: every v1beta1 field with its JSON type, for strict decoding ----
@@ -265,6 +288,16 @@ const HONOURED = new Set([
   "registerNode",
   "containerRuntimeEndpoint",
   "port",
+  "address",
+  "healthzPort",
+  "healthzBindAddress",
+  "enableServer",
+  "tlsCertFile",
+  "tlsPrivateKeyFile",
+  "authentication",
+  "authorization",
+  "shutdownGracePeriod",
+  "shutdownGracePeriodCriticalPods",
   "logging",
 ]);
 
@@ -286,6 +319,20 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
     port: 10250,
     healthzPort: 10248,
     healthzBindAddress: "127.0.0.1",
+    enableServer: true,
+    tlsCertFile: "",
+    tlsPrivateKeyFile: "",
+    authentication: {
+      x509: { clientCAFile: "" },
+      webhook: { enabled: true, cacheTTL: "2m0s" },
+      anonymous: { enabled: false },
+    },
+    authorization: {
+      mode: "Webhook",
+      webhook: { cacheAuthorizedTTL: "5m0s", cacheUnauthorizedTTL: "30s" },
+    },
+    shutdownGracePeriod: "0s",
+    shutdownGracePeriodCriticalPods: "0s",
     clusterDomain: "",
     clusterDNS: [],
     resolvConf: "/etc/resolv.conf",
@@ -552,6 +599,19 @@ const ZERO_MEANS_DEFAULT = new Set([
   "containerRuntimeEndpoint",
 ]);
 
+/** `over` merged into `base` field by field (objects recursively); null/undefined keep the base. */
+function mergeDefined(base: unknown, over: Record<string, unknown>): unknown {
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null || v === undefined) continue;
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v)
+        ? mergeDefined(out[k] ?? {}, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
 function isZeroDuration(text: string): boolean {
   try {
     return parseGoDurationMs(text) === 0;
@@ -572,6 +632,10 @@ export function applyDefaults(fields: Record<string, unknown>): KubeletConfigura
       continue;
     if (k === "logging") {
       out.logging = { ...out.logging, ...(v as Record<string, unknown>) };
+      continue;
+    }
+    if (k === "authentication" || k === "authorization") {
+      out[k] = mergeDefined(out[k], v as Record<string, unknown>) as never;
       continue;
     }
     out[k] = v;

@@ -210,6 +210,93 @@ export const FLAGS: readonly FlagDef[] = [
     }),
   },
   {
+    name: "address",
+    type: "string",
+    def: "0.0.0.0",
+    help: "The IP address for the kubelet to serve on (set to 0.0.0.0 or :: for listening on all interfaces).",
+    config: cfg<string>((c, v) => {
+      c.address = v;
+    }),
+  },
+  {
+    name: "port",
+    type: "int",
+    def: "10250",
+    help: "The port for the kubelet to serve on.",
+    config: cfg<number>((c, v) => {
+      c.port = v;
+    }),
+  },
+  {
+    name: "healthz-bind-address",
+    type: "string",
+    def: "127.0.0.1",
+    help: "The IP address for the healthz server to serve on.",
+    config: cfg<string>((c, v) => {
+      c.healthzBindAddress = v;
+    }),
+  },
+  {
+    name: "healthz-port",
+    type: "int",
+    def: "10248",
+    help: "The port of the localhost healthz endpoint (set to 0 to disable).",
+    config: cfg<number>((c, v) => {
+      c.healthzPort = v;
+    }),
+  },
+  {
+    name: "tls-cert-file",
+    type: "string",
+    help: "File containing x509 certificate used for serving HTTPS (with intermediate certs, if any, concatenated after server cert). If not given, a self-signed certificate and key are generated in <root-dir>/pki.",
+    config: cfg<string>((c, v) => {
+      c.tlsCertFile = v;
+    }),
+  },
+  {
+    name: "tls-private-key-file",
+    type: "string",
+    help: "File containing x509 private key matching --tls-cert-file.",
+    config: cfg<string>((c, v) => {
+      c.tlsPrivateKeyFile = v;
+    }),
+  },
+  {
+    name: "client-ca-file",
+    type: "string",
+    help: "If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file is authenticated with an identity corresponding to the CommonName of the client certificate.",
+    config: cfg<string>((c, v) => {
+      c.authentication.x509.clientCAFile = v;
+    }),
+  },
+  {
+    name: "anonymous-auth",
+    type: "bool",
+    def: "false",
+    help: "Enables anonymous requests to the Kubelet server. Requests that are not rejected by another authentication method are treated as anonymous requests (username system:anonymous, group system:unauthenticated).",
+    config: cfg<boolean>((c, v) => {
+      c.authentication.anonymous.enabled = v;
+    }),
+  },
+  {
+    name: "authentication-token-webhook",
+    type: "bool",
+    def: "true",
+    help: "Use the TokenReview API to determine authentication for bearer tokens.",
+    config: cfg<boolean>((c, v) => {
+      c.authentication.webhook.enabled = v;
+    }),
+  },
+  {
+    name: "authorization-mode",
+    type: "string",
+    def: "Webhook",
+    help: "Authorization mode for Kubelet server. Valid options are AlwaysAllow or Webhook. Webhook mode uses the SubjectAccessReview API to determine authorization.",
+    config: cfg<string>((c, v) => {
+      c.authorization.mode = v;
+    }),
+  },
+  {
     name: "v",
     short: "v",
     type: "int",

@@ -188,6 +188,14 @@ export function validateConfiguration(c: KubeletConfiguration): void {
   if (c.port < 1 || c.port > 65535) bad(`port (--port) ${c.port} must be between 1 and 65535, inclusive`);
   if (c.healthzPort !== 0 && (c.healthzPort < 1 || c.healthzPort > 65535))
     bad(`healthzPort (--healthz-port) ${c.healthzPort} must be between 1 and 65535, inclusive`);
+  if (c.authorization.mode !== "Webhook" && c.authorization.mode !== "AlwaysAllow")
+    bad(
+      `authorization.mode (--authorization-mode) ${JSON.stringify(c.authorization.mode)} must be one of AlwaysAllow, Webhook`,
+    );
+  if (Boolean(c.tlsCertFile) !== Boolean(c.tlsPrivateKeyFile))
+    bad(
+      "tlsCertFile (--tls-cert-file) and tlsPrivateKeyFile (--tls-private-key-file) must be given together",
+    );
   if (c.nodeStatusMaxImages < -1)
     bad(`nodeStatusMaxImages (--node-status-max-images) ${c.nodeStatusMaxImages} must be -1 or greater`);
   if (c.evictionMaxPodGracePeriod < 0)
@@ -200,6 +208,23 @@ export function validateConfiguration(c: KubeletConfiguration): void {
     ["runtimeRequestTimeout (--runtime-request-timeout)", c.runtimeRequestTimeout],
   ] as const) {
     if (!(durationMs(value) > 0)) bad(`${field} (${value}) must be greater than 0`);
+  }
+  // Upstream: both non-negative, critical pods' share within the whole (validation.go).
+  const shutdownMs = durationMs(c.shutdownGracePeriod);
+  const criticalMs = durationMs(c.shutdownGracePeriodCriticalPods);
+  if (shutdownMs < 0 || criticalMs < 0)
+    bad("shutdownGracePeriod and shutdownGracePeriodCriticalPods must not be negative");
+  else if (criticalMs > shutdownMs)
+    bad(
+      `shutdownGracePeriodCriticalPods ${c.shutdownGracePeriodCriticalPods} must be <= shutdownGracePeriod ${c.shutdownGracePeriod}`,
+    );
+  // 0s turns a cache off.
+  for (const [field, value] of [
+    ["authentication.webhook.cacheTTL", c.authentication.webhook.cacheTTL],
+    ["authorization.webhook.cacheAuthorizedTTL", c.authorization.webhook.cacheAuthorizedTTL],
+    ["authorization.webhook.cacheUnauthorizedTTL", c.authorization.webhook.cacheUnauthorizedTTL],
+  ] as const) {
+    if (!(durationMs(value) >= 0)) bad(`${field} (${value}) must not be negative`);
   }
   if (durationMs(c.evictionPressureTransitionPeriod) < 0)
     bad(`evictionPressureTransitionPeriod (${c.evictionPressureTransitionPeriod}) must not be negative`);

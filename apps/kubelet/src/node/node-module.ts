@@ -107,6 +107,8 @@ export interface NodeModuleOptions {
   stats?: StatsProvider;
   /** Eviction monitoring period; default 10 s (upstream's housekeeping of the eviction manager). */
   evictionIntervalMs?: number;
+  /** More reasons the node may not be Ready (e.g. graceful shutdown's "node is shutting down"). */
+  readinessChecks?: (() => string | undefined)[];
   clock?: Clock;
   logger?: Logger;
 }
@@ -312,7 +314,10 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
           machine,
           runtime: runtimeInfo,
           pressure,
-          readinessChecks: cri ? [plegReadiness] : [runtimeModuleReadiness, plegReadiness],
+          readinessChecks: [
+            ...(cri ? [plegReadiness] : [runtimeModuleReadiness, plegReadiness]),
+            ...(options.readinessChecks ?? []),
+          ],
           ...(cri
             ? {
                 images: {

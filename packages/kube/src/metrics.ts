@@ -1,3 +1,6 @@
+// A small Prometheus registry rendering the text exposition format (0.0.4), shared by the agents'
+// /metrics endpoints (kube-proxy, the kubelet) so each need not write its own.
+
 /** Label values of one series, by label name. */
 export type Labels = Record<string, string>;
 
