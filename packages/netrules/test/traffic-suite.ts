@@ -101,6 +101,8 @@ export function describeTraffic(
       expect(await t.request(t.client, "udp", IPS.udp, 53, 2, { localPort })).toEqual(["ep2", "ep2"]);
     });
 
+    // 100 syncs x 2 families x (flush probe + restore) tool runs: ~1 min on a quiet machine,
+    // several on a loaded one. Correctness is what is checked here; speed is the bench's job.
     it("keeps untouched services working through 100 partial resyncs", async () => {
       const loop = await t.startLoop(t.client, IPS.spread, 80);
       for (let i = 0; i < 100; i++) {
@@ -114,7 +116,7 @@ export function describeTraffic(
       expect(ok).toBeGreaterThan(0);
       // the service that changed on every sync ends on the last endpoint programmed
       expect(await t.request(t.client, "tcp", IPS.partial, 80, 2)).toEqual(["ep3", "ep3"]);
-    });
+    }, 600_000);
 
     it("notices a flushed ruleset and resyncs everything", async () => {
       await proxier.flushRuleset();
