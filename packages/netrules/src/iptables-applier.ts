@@ -9,6 +9,7 @@ import {
   type IptablesBackendOptions,
   type IptablesSyncResult,
 } from "./iptables.js";
+import { createIptablesRuleCounter } from "./iptables-rule-counter.js";
 import type { ProxyModel } from "./model.js";
 import { createProxierSync, type ProxierOptions, type ProxierSyncReport } from "./proxier-loop.js";
 
@@ -159,6 +160,11 @@ export interface IptablesProxier {
   readonly applier: IptablesApplier;
   /** Programs `model`; partial when possible, full on first use, after a failure or a flushed ruleset. */
   sync(model: ProxyModel, options?: { full?: boolean; signal?: AbortSignal }): Promise<ProxierSyncReport>;
+  /**
+   * Rules this proxier has installed, by table (`filter`, `nat`), kept exact across partial
+   * syncs: kube-proxy's `sync_proxy_rules_iptables_total{table}`. Empty before the first sync.
+   */
+  ruleCounts(): Record<string, number>;
 }
 
 /** Creates an {@link IptablesProxier}. */
@@ -171,9 +177,11 @@ export function createIptablesProxier(
     ...(options.netns !== undefined ? { netns: options.netns } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
   });
+  const counter = createIptablesRuleCounter();
   return {
     backend,
     applier,
+    ruleCounts: () => counter.totals(),
     sync: createProxierSync(options, {
       family: backend.family,
       rulesIntact: (s) => applier.canaryExists(s),
@@ -182,7 +190,10 @@ export function createIptablesProxier(
         await applier.ensureBaseRules(s);
         return backend.sync(model, { full, existingNatChains: await applier.listNatChains(s) });
       },
-      apply: (result, s) => applier.apply(result, s),
+      async apply(result, s) {
+        await applier.apply(result, s);
+        counter.applied(result);
+      },
       invalidate: () => backend.invalidate(),
     }),
   };

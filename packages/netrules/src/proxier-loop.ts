@@ -1,4 +1,6 @@
-import { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
+import { type Logger, silentLogger } from "@kubenode/kube";
+import { type ConntrackCleaner, createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
+import { NetrulesError } from "./errors.js";
 import type { IPFamily } from "./ip.js";
 import type { ProxyModel } from "./model.js";
 
@@ -12,8 +14,13 @@ export interface ProxierOptions {
    * sync. Default 120 000 (a full upstream-layout nft transaction at 10k services takes ~95 s).
    */
   timeoutMs?: number;
-  /** Delete stale UDP/SCTP conntrack entries after each sync. Default true. */
+  /**
+   * Delete stale UDP/SCTP conntrack entries after each sync. Default true. A failed deletion is
+   * logged and does not fail the sync (the rules are programmed by then), as kube-proxy does.
+   */
   conntrack?: boolean;
+  /** Where failures that do not fail a sync (conntrack cleanup) are reported. Default: silent. */
+  logger?: Logger;
   /**
    * How often to probe for a flushed ruleset before a sync. Default 30 000: once per kube-proxy
    * syncPeriod, as kube-proxy does (at 10k services each probe is an extra tool run). 0 probes
@@ -86,11 +93,13 @@ export interface ProxierSteps<R extends { full: boolean; changedServicePorts: nu
 export function createProxierSync<R extends { full: boolean; changedServicePorts: number; lines: number }>(
   options: ProxierOptions,
   steps: ProxierSteps<R>,
-): (model: ProxyModel, opts?: { full?: boolean; signal?: AbortSignal }) => Promise<ProxierSyncReport> {
-  const cleaner = createConntrackCleaner({
+  /** Tests: a stand-in for the `conntrack` tool. */
+  cleaner: ConntrackCleaner = createConntrackCleaner({
     ...(options.netns !== undefined ? { netns: options.netns } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-  });
+  }),
+): (model: ProxyModel, opts?: { full?: boolean; signal?: AbortSignal }) => Promise<ProxierSyncReport> {
+  const logger = options.logger ?? silentLogger;
   const flushCheck = createFlushCheck(options);
   let started = false;
   let previous: ProxyModel | undefined;
@@ -116,7 +125,18 @@ export function createProxierSync<R extends { full: boolean; changedServicePorts
     let conntrackFlowsDeleted = 0;
     if (options.conntrack !== false) {
       const filters = staleConntrackFilters(previous, model).filter((f) => f.family === steps.family);
-      conntrackFlowsDeleted = await cleaner.clear(filters, s);
+      try {
+        conntrackFlowsDeleted = await cleaner.clear(filters, s);
+      } catch (err) {
+        if (opts.signal?.aborted) throw err;
+        // Mirrors kube-proxy (pkg/proxy/conntrack/cleanup.go, CleanStaleEntries): the rules are in
+        // place, so a failed deletion is logged ("Failed to clear all conntrack entries") and the
+        // sync stands; the stale UDP/SCTP flows then last until their conntrack timeout.
+        logger.error("Failed to delete stale conntrack entries", NetrulesError.from(err), {
+          ipFamily: steps.family,
+          filters: filters.length,
+        });
+      }
     }
     previous = model;
     return {

@@ -21,13 +21,30 @@ export interface TrafficLab {
     count: number,
     opts?: { timeoutMs?: number; localPort?: number },
   ): Promise<string[]>;
-  startLoop(
-    from: LabHost,
-    ip: string,
-    port: number,
-  ): Promise<{ stop(): Promise<{ ok: number; failed: number; errors: Record<string, number> }> }>;
+  /**
+   * TCP requests back to back until `stop()`. Each waits up to 10 s for its answer, so a slow
+   * client on a busy machine is not a failure; a packet dropped on the way shows up in
+   * `synRetransmits` (the client namespace's kernel counter) whatever the load.
+   */
+  startLoop(from: LabHost, ip: string, port: number): Promise<{ stop(): Promise<LoopResult> }>;
   destroy(): Promise<void>;
 }
+
+/** What a client loop saw. */
+export interface LoopResult {
+  ok: number;
+  failed: number;
+  /** Failed requests by outcome ("REFUSED", "TIMEOUT", an errno code). */
+  errors: Record<string, number>;
+  /** SYNs the client's kernel sent again: connection attempts that got no answer within 1 s. */
+  synRetransmits: number;
+}
+
+/**
+ * How long a request waits for its answer unless told otherwise: long enough for a starved
+ * client process on a loaded 2-core machine (tests expecting no answer pass a short timeout).
+ */
+const ANSWER_TIMEOUT_MS = 10_000;
 
 function firstLine(child: ChildProcess): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -96,13 +113,20 @@ export async function startTrafficLab(): Promise<TrafficLab> {
       eps,
       async request(from, proto, ip, port, count, opts = {}) {
         const argv = [process.execPath, SCRIPT, "client", proto, ip, String(port), String(count)];
-        argv.push(String(opts.timeoutMs ?? 1500));
+        argv.push(String(opts.timeoutMs ?? ANSWER_TIMEOUT_MS));
         if (opts.localPort !== undefined) argv.push(String(opts.localPort));
         const { stdout } = await from.exec(argv);
         return JSON.parse(stdout) as string[];
       },
       async startLoop(from, ip, port) {
-        const child = from.spawn([process.execPath, SCRIPT, "loop", ip, String(port), "2000"]);
+        const child = from.spawn([
+          process.execPath,
+          SCRIPT,
+          "loop",
+          ip,
+          String(port),
+          String(ANSWER_TIMEOUT_MS),
+        ]);
         await firstLine(child);
         return {
           async stop() {
@@ -115,11 +139,7 @@ export async function startTrafficLab(): Promise<TrafficLab> {
             });
             // `ip netns exec` passes the signal on to node (it execs).
             child.kill("SIGTERM");
-            return JSON.parse((await out).trim()) as {
-              ok: number;
-              failed: number;
-              errors: Record<string, number>;
-            };
+            return JSON.parse((await out).trim()) as LoopResult;
           },
         };
       },

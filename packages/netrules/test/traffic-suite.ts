@@ -101,18 +101,22 @@ export function describeTraffic(
       expect(await t.request(t.client, "udp", IPS.udp, 53, 2, { localPort })).toEqual(["ep2", "ep2"]);
     });
 
+    // 100 syncs x 2 families x (flush probe + restore) tool runs: ~1 min on a quiet machine,
+    // several on a loaded one. Correctness is what is checked here; speed is the bench's job.
     it("keeps untouched services working through 100 partial resyncs", async () => {
       const loop = await t.startLoop(t.client, IPS.spread, 80);
       for (let i = 0; i < 100; i++) {
         const r = await program(labScenario(t, { udpEndpoint: 1, partialEndpoint: 1 + (i % 2) }));
         expect(r.full).toBe(false);
       }
-      const { ok, failed, errors } = await loop.stop();
-      expect({ failed, errors }).toEqual({ failed: 0, errors: {} });
+      const { ok, failed, errors, synRetransmits } = await loop.stop();
+      // Every request answered by an endpoint, and no SYN had to be sent twice: a packet that hit
+      // a missing rule would be refused, or dropped and retransmitted (however slow the machine).
+      expect({ failed, errors, synRetransmits }).toEqual({ failed: 0, errors: {}, synRetransmits: 0 });
       expect(ok).toBeGreaterThan(0);
       // the service that changed on every sync ends on the last endpoint programmed
       expect(await t.request(t.client, "tcp", IPS.partial, 80, 2)).toEqual(["ep3", "ep3"]);
-    });
+    }, 600_000);
 
     it("notices a flushed ruleset and resyncs everything", async () => {
       await proxier.flushRuleset();

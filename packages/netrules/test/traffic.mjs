@@ -2,8 +2,10 @@
 //   server <name> <tcpPort> <udpPort>          answer every TCP connection / UDP datagram with <name>
 //   client <tcp|udp> <ip> <port> <count> <timeoutMs> [localPort]
 //                                              print a JSON array: a server name, "REFUSED" or "TIMEOUT" per request
-//   loop <ip> <port> <timeoutMs>               TCP requests back to back until SIGTERM; prints {ok, failed, errors}
+//   loop <ip> <port> <timeoutMs>               TCP requests back to back until SIGTERM; prints {ok, failed, errors,
+//                                              synRetransmits} (SYNs this namespace's kernel sent again)
 import dgram from "node:dgram";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 
 const [mode, ...args] = process.argv.slice(2);
@@ -44,11 +46,36 @@ function udpRequest(sock, ip, port, timeoutMs) {
   });
 }
 
+/**
+ * TcpExt TCPSynRetrans of this network namespace: SYNs (and SYN-ACKs) the kernel had to send
+ * again because no answer came within its retransmission timeout (1 s for the first). A SYN that
+ * a rule dropped is retransmitted whatever the CPU load; a slow client process is not.
+ */
+function synRetransmits() {
+  const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
+  for (let i = 0; i + 1 < lines.length; i++) {
+    if (!lines[i].startsWith("TcpExt:")) continue;
+    const names = lines[i].split(/\s+/);
+    const values = lines[i + 1].split(/\s+/);
+    const at = names.indexOf("TCPSynRetrans");
+    if (at > 0) return Number(values[at]);
+  }
+  throw new Error("TcpExt TCPSynRetrans not found in /proc/net/netstat");
+}
+
 if (mode === "server") {
   const [name, tcpPort, udpPort] = args;
-  net.createServer((c) => c.end(`${name}\n`)).listen(Number(tcpPort), "::");
+  // A client that gives up resets its connection; that must not kill the endpoint (an unhandled
+  // socket 'error' would, and every later connection to it would be refused).
+  net
+    .createServer((c) => {
+      c.on("error", () => {});
+      c.end(`${name}\n`);
+    })
+    .listen(Number(tcpPort), "::");
   for (const type of ["udp4", "udp6"]) {
     const u = dgram.createSocket({ type, ipv6Only: type === "udp6" });
+    u.on("error", () => {});
     u.on("message", (_m, rinfo) => u.send(`${name}\n`, rinfo.port, rinfo.address));
     u.bind(Number(udpPort));
   }
@@ -67,6 +94,7 @@ if (mode === "server") {
   console.log(JSON.stringify(results));
 } else if (mode === "loop") {
   const [ip, port, timeoutMs] = args;
+  const synRetransmitsAtStart = synRetransmits();
   let ok = 0;
   let failed = 0;
   const errors = {};
@@ -83,7 +111,9 @@ if (mode === "server") {
       errors[r] = (errors[r] ?? 0) + 1;
     }
   }
-  console.log(JSON.stringify({ ok, failed, errors }));
+  console.log(
+    JSON.stringify({ ok, failed, errors, synRetransmits: synRetransmits() - synRetransmitsAtStart }),
+  );
 } else {
   console.error(`unknown mode ${mode}`);
   process.exit(2);
