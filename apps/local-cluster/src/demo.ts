@@ -398,10 +398,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         const [pod] = await runningWebPods();
         if (!pod) throw new Error("no Running pod of web to show");
         const node = nodes().find((n) => n.name === pod.spec.nodeName) as DemoNode;
-        // kubectl logs / exec go through the API server to the kubelet's :10250 server, which
-        // kubenode-kubelet does not serve yet: the CRI log file and a CRI exec show the same.
+        // kubectl logs / exec go through the API server to the kubelet's :10250 server inside the
+        // node's namespace, which the host-side simulator is not yet mapped to (testkit's
+        // kubeletDialer): the CRI log file and a CRI exec show the same.
         log(
-          "kubectl logs and kubectl exec need the kubelet's :10250 server, which kubenode-kubelet does not have yet;",
+          "kubectl logs and kubectl exec reach the kubelet's :10250 server through the API server, which the demo does not yet bridge into the node namespaces;",
         );
         log("shown instead: the container's CRI log file the kubelet set up, and an exec through CRI");
         const file = containerLog(logsDir, pod, "busybox");
@@ -464,7 +465,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   if (!failure && options.keep && !options.signal?.aborted) {
     out(`the cluster is up; try: kubectl --kubeconfig ${kubeconfigPath} get nodes,pods -o wide`);
-    out("(not kubectl logs or exec yet: kubenode-kubelet has no :10250 server; the CRI log files are in");
+    out(
+      "(not kubectl logs or exec yet: the simulator is not bridged to the kubelets' :10250; the CRI log files are in",
+    );
     out(`${join(logsDir, "pods")})`);
     out("Ctrl-C tears it down");
     await Promise.race([
