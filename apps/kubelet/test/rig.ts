@@ -21,6 +21,7 @@ import {
   advanceFakeClock,
   type Containerd,
   canUseRealComponents,
+  createCleanup,
   startApiServer,
   startContainerd,
   waitFor,
@@ -53,37 +54,26 @@ export interface Rig {
 const exec = promisify(execFile);
 
 export async function startRig(): Promise<Rig> {
-  const cleanup: (() => Promise<unknown> | unknown)[] = [];
+  // Every step runs even when one fails; failures are reported together.
+  const cleanup = createCleanup();
   const stop = async () => {
-    const errors: unknown[] = [];
-    for (const fn of cleanup.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        errors.push(err);
-      }
-    }
-    if (errors.length > 0) throw new AggregateError(errors, "rig cleanup failed");
+    await cleanup.run();
   };
   try {
     const [containerd, server] = await Promise.all([
       startContainerd(),
       startApiServer({ controllers: { nodeLifecycle: false } }),
     ]);
-    cleanup.push(
-      () => containerd.stop(),
-      () => server.stop(),
-    );
+    cleanup.add("containerd", () => containerd.stop());
+    cleanup.add("API server", () => server.stop());
     const tmp = await mkdtemp(join(tmpdir(), "kubenode-kubelet-test-"));
-    cleanup.push(() => rm(tmp, { recursive: true, force: true }));
+    cleanup.add("temp dir", () => rm(tmp, { recursive: true, force: true }));
     const admin = createKubeClient(loadKubeConfig({ path: server.kubeconfigPath }));
     const nodeClient = createKubeClient(
       loadKubeConfig({ path: await server.kubeconfigFor(`system:node:${NODE}`) }),
     );
-    cleanup.push(
-      () => admin.close(),
-      () => nodeClient.close(),
-    );
+    cleanup.add("admin client", () => admin.close());
+    cleanup.add("node client", () => nodeClient.close());
     await admin.request({
       method: "POST",
       path: "/api/v1/nodes",
@@ -94,10 +84,10 @@ export async function startRig(): Promise<Rig> {
       },
     });
     const cri = createCriClient({ endpoint: containerd.endpoint });
-    cleanup.push(() => cri.close());
+    cleanup.add("CRI client", () => cri.close());
     const podLogsDir = join(tmp, "pods");
     const kubelets: Kubelet[] = [];
-    cleanup.push(async () => {
+    cleanup.add("kubelets", async () => {
       for (const k of kubelets) await k.stop();
     });
     const logger = process.env.KUBELET_TEST_LOG
