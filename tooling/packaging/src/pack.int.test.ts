@@ -47,23 +47,50 @@ let consumer = "";
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "kubenode-pack-"));
   consumer = join(work, "consumer");
-  const tarballs: string[] = [];
+  // Each public package as a tarball dependency, and as an override so that the ranges the packages
+  // declare on each other resolve to the same tarballs: without it npm asks the registry for
+  // `@kubenode/*` first (a 404 there, or a stall on a registry that hangs on unknown names).
+  const tarballs: Record<string, string> = {};
   for (const { dir } of packages) {
     const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", work], { cwd: dir, env });
-    const [packed] = JSON.parse(stdout) as { filename: string }[];
-    if (packed) tarballs.push(join(work, packed.filename));
+    const [packed] = JSON.parse(stdout) as { name: string; filename: string }[];
+    if (packed) tarballs[packed.name] = `file:${join(work, packed.filename)}`;
   }
   await run("mkdir", [consumer]);
   await writeFile(
     join(consumer, "package.json"),
-    JSON.stringify({ name: "consumer", version: "1.0.0", private: true, type: "module" }),
+    JSON.stringify({
+      name: "consumer",
+      version: "1.0.0",
+      private: true,
+      type: "module",
+      dependencies: tarballs,
+      overrides: tarballs,
+    }),
   );
-  await run("npm", ["install", "--no-audit", "--no-fund", "--loglevel=error", ...tarballs], {
-    cwd: consumer,
-    env,
-    timeout: 600_000,
-  });
+  await npmInstall(consumer);
 }, 900_000);
+
+/**
+ * `npm install` in the consumer. External dependencies come from the registry, preferring what the
+ * workspace's own install already cached, so the check does not depend on a fast registry; a stalled
+ * request is retried briefly, then fails. On failure the error carries npm's request log, so the
+ * fetch that stalled or was refused is named.
+ */
+async function npmInstall(cwd: string): Promise<void> {
+  const args = ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=http"];
+  const fetchLimits = ["--fetch-timeout=30000", "--fetch-retries=1", "--fetch-retry-maxtimeout=10000"];
+  try {
+    await run("npm", [...args, ...fetchLimits], { cwd, env, timeout: 420_000, maxBuffer: 64 << 20 });
+  } catch (error) {
+    const e = error as { killed?: boolean; code?: unknown; stderr?: string };
+    const why = e.killed ? "killed after 7 minutes" : `exit code ${String(e.code)}`;
+    const log = (e.stderr ?? "").trim().split("\n").slice(-40).join("\n");
+    throw new Error(
+      `npm install of the packed tarballs into an empty project failed (${why}); npm's last lines:\n${log}`,
+    );
+  }
+}
 
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
