@@ -109,10 +109,12 @@ export function describeTraffic(
         const r = await program(labScenario(t, { udpEndpoint: 1, partialEndpoint: 1 + (i % 2) }));
         expect(r.full).toBe(false);
       }
-      const { ok, failed, errors, synRetransmits } = await loop.stop();
-      // Every request answered by an endpoint, and no SYN had to be sent twice: a packet that hit
-      // a missing rule would be refused, or dropped and retransmitted (however slow the machine).
-      expect({ failed, errors, synRetransmits }).toEqual({ failed: 0, errors: {}, synRetransmits: 0 });
+      const { ok, failed, errors } = await loop.stop();
+      // Every request answered by an endpoint: a missing rule shows as REFUSED (REJECT, or an
+      // endpoint without a listener) or as no answer within 10 s. Not asserted: SYN retransmits,
+      // which CPU load alone causes (50-163 in a run at load 30-60, the compact layout included,
+      // whose resyncs never touch this Service's rules).
+      expect({ failed, errors }).toEqual({ failed: 0, errors: {} });
       expect(ok).toBeGreaterThan(0);
       // the service that changed on every sync ends on the last endpoint programmed
       expect(await t.request(t.client, "tcp", IPS.partial, 80, 2)).toEqual(["ep3", "ep3"]);
