@@ -3,7 +3,10 @@ import type { ProxyMode } from "./config.js";
 
 /** What one dataplane sync did. */
 export interface DataplaneSyncResult {
+  /** Every rule was rewritten (asked for, or after a flushed ruleset). */
   full: boolean;
+  /** The rules had been flushed by someone else (the canary was gone) and were all rewritten. */
+  recoveredFromFlush: boolean;
   /** Lines of the payload(s) applied. */
   lines: number;
   /** Service ports whose rules were rewritten. */
@@ -15,15 +18,14 @@ export interface DataplaneSyncResult {
 }
 
 /**
- * The kernel side of the proxy: turns a model into rules and applies them. One implementation
- * per mode; the proxier owns timing, retries and flush detection.
+ * The kernel side of the proxy: turns a model into rules and applies them, noticing a flushed
+ * ruleset on its own (once per syncPeriod). One implementation per mode; the proxier owns timing,
+ * retries and full-sync decisions.
  */
 export interface Dataplane {
   readonly mode: ProxyMode;
-  /** Programs `model`; `full` rewrites every rule (after start, a failure or a flushed ruleset). */
+  /** Programs `model`; `full` rewrites every rule (after start, a failure, or hourly). */
   sync(model: ProxyModel, options: { full: boolean; signal?: AbortSignal }): Promise<DataplaneSyncResult>;
-  /** False when rules this process installed have been flushed by someone else (the canary is gone). */
-  rulesIntact(options?: { signal?: AbortSignal }): Promise<boolean>;
   /** Removes every rule, chain, table and set this mode installs. */
   cleanup(options?: { signal?: AbortSignal }): Promise<void>;
 }

@@ -21,6 +21,13 @@ export interface DataplaneContext {
   log: Logger;
   /** Tests: run the rule tools inside this named network namespace. */
   netns?: string;
+  /**
+   * How often the iptables/nftables modes check that their rules were not flushed (the canary),
+   * in ms: kube-proxy's syncPeriod. Default netrules' (30 000).
+   */
+  flushCheckIntervalMs?: number;
+  /** Clock of those checks, in ms. Default Date.now. */
+  now?: () => number;
   /** IPVS mode: where the generated payloads go (default $KUBENODE_PROXY_IPVS_DIR, else a temp dir). */
   ipvsOutputDir?: string;
 }
@@ -50,12 +57,18 @@ function ipvsOutputDir(ctx: DataplaneContext): string {
   return ctx.ipvsOutputDir ?? process.env.KUBENODE_PROXY_IPVS_DIR ?? DEFAULT_IPVS_OUTPUT_DIR;
 }
 
+/** The options every netrules proxier of this process gets. */
+function proxierOptions(ctx: DataplaneContext) {
+  return {
+    ...(ctx.netns !== undefined ? { netns: ctx.netns } : {}),
+    ...(ctx.flushCheckIntervalMs !== undefined ? { flushCheckIntervalMs: ctx.flushCheckIntervalMs } : {}),
+    ...(ctx.now !== undefined ? { now: ctx.now } : {}),
+  };
+}
+
 /** Creates the dataplane of the configured mode. */
 export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): Dataplane {
-  const common = {
-    families: ctx.families,
-    ...(ctx.netns !== undefined ? { netns: ctx.netns } : {}),
-  };
+  const common = { families: ctx.families, proxier: proxierOptions(ctx) };
   const clusterCIDRs = cidrsByFamily(config.clusterCIDRs);
   switch (config.mode) {
     case "iptables":
@@ -111,13 +124,10 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
  */
 export async function cleanupAll(ctx: DataplaneContext): Promise<string[]> {
   const done: string[] = [];
-  const netns = ctx.netns !== undefined ? { netns: ctx.netns } : {};
+  const proxier = proxierOptions(ctx);
   const planes: [string, Dataplane][] = [
-    ["iptables", createIptablesDataplane({ families: ctx.families, backend: {}, log: ctx.log, ...netns })],
-    [
-      "nftables",
-      createNftablesDataplane({ families: ["IPv4", "IPv6"], backend: {}, log: ctx.log, ...netns }),
-    ],
+    ["iptables", createIptablesDataplane({ families: ctx.families, backend: {}, log: ctx.log, proxier })],
+    ["nftables", createNftablesDataplane({ families: ["IPv4", "IPv6"], backend: {}, log: ctx.log, proxier })],
     [
       "ipvs",
       createIpvsDataplane({

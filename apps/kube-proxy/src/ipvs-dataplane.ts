@@ -70,13 +70,13 @@ export function createIpvsDataplane(options: IpvsDataplaneOptions): Dataplane {
       });
       return {
         full: true,
+        // Nothing is installed in the kernel, so nothing can be flushed behind our back.
+        recoveredFromFlush: false,
         lines,
         changedServicePorts: model.servicePorts.length,
         ruleCounts: { virtualServers, ipsetEntries },
       };
     },
-    // Nothing is installed in the kernel, so nothing can be flushed behind our back.
-    rulesIntact: async () => true,
     async cleanup() {
       await rm(outputDir, { recursive: true, force: true });
     },

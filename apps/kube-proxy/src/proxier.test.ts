@@ -65,15 +65,15 @@ function fakeDataplane(clock: { now(): number }) {
   let lastModel: ProxyModel | undefined;
   const dp: Dataplane = {
     mode: "iptables",
-    async rulesIntact() {
-      return state.intact;
-    },
-    async sync(model, { full }) {
+    async sync(model, options) {
       if (state.failNext > 0) {
         state.failNext--;
         throw new Error("iptables-restore: line 3 failed");
       }
       lastModel = model;
+      // Like netrules' proxiers: a missing canary turns the sync into a full one.
+      const recoveredFromFlush = !state.intact;
+      const full = options.full || recoveredFromFlush;
       state.intact = true;
       calls.push({
         full,
@@ -83,6 +83,7 @@ function fakeDataplane(clock: { now(): number }) {
       });
       return {
         full,
+        recoveredFromFlush,
         lines: 10,
         changedServicePorts: model.servicePorts.length,
         ruleCounts: { nat: 7, filter: 3 },
@@ -203,7 +204,7 @@ describe("proxier", () => {
     await t.runner.stop();
   });
 
-  it("notices a flushed ruleset at the next periodic sync and rewrites everything", async () => {
+  it("counts and logs a flushed ruleset the dataplane found and rewrote, then goes back to partial syncs", async () => {
     const t = setup();
     t.tracker.serviceUpdate(undefined, service("a", "10.96.0.10"));
     t.runner.start();

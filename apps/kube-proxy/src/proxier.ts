@@ -35,12 +35,6 @@ export interface ProxierOptions {
   onSynced?: (model: ProxyModel) => void | Promise<void>;
   onEvent?: EventSink;
   fullSyncPeriodMs?: number;
-  /**
-   * Least time between two checks that our rules are still in the kernel (the canary). Upstream
-   * polls the canary every syncPeriod; checking on every sync would cost an `nft list tables`
-   * (a whole-ruleset cache load) per change in nftables mode. Default 30 000.
-   */
-  canaryCheckIntervalMs?: number;
 }
 
 /** The sync function kube-proxy's runner calls, with its state. */
@@ -67,8 +61,6 @@ export function createProxier(options: ProxierOptions): Proxier {
   const fullSyncPeriodMs = options.fullSyncPeriodMs ?? FULL_SYNC_PERIOD_MS;
   let needFull = true;
   let lastFullMs = Number.NEGATIVE_INFINITY;
-  let lastCheckMs = Number.NEGATIVE_INFINITY;
-  const canaryCheckIntervalMs = options.canaryCheckIntervalMs ?? 30_000;
   let previous: ProxyModel | undefined;
   const reportedErrors = new Set<string>();
   const stats = { full: 0, partial: 0, failed: 0, flushesDetected: 0 };
@@ -133,29 +125,19 @@ export function createProxier(options: ProxierOptions): Proxier {
     metrics.endpointChangesPending.set(0);
     let full = needFull || startMs - lastFullMs >= fullSyncPeriodMs;
     try {
-      if (!full && startMs - lastCheckMs >= canaryCheckIntervalMs) {
-        lastCheckMs = startMs;
-        if (!(await dataplane.rulesIntact())) {
-          // Mirrors kube-proxy's canary monitor: someone flushed our rules, so rewrite them all.
-          log.warn("Proxy rules were flushed (canary missing); doing a full resync", {
-            mode: dataplane.mode,
-          });
-          stats.flushesDetected++;
-          full = true;
-        }
-      }
-      const checkMs = clock.now() - startMs;
       const { model, errors } = modelFor(changes);
       reportModelErrors(errors);
-      const modelMs = clock.now() - startMs - checkMs;
+      const modelMs = clock.now() - startMs;
+      // The dataplane (netrules' proxiers) checks its canary once per syncPeriod and rewrites
+      // everything when it is gone, as kube-proxy's canary monitor does.
       const result = await dataplane.sync(model, { full });
       const endMs = clock.now();
       previous = model;
       needFull = false;
-      if (full) {
-        lastFullMs = startMs;
-        lastCheckMs = startMs;
-      }
+      // The dataplane logged it before the resync (netrules' proxiers).
+      if (result.recoveredFromFlush) stats.flushesDetected++;
+      full ||= result.full;
+      if (full) lastFullMs = startMs;
       full ? stats.full++ : stats.partial++;
       const seconds = (endMs - startMs) / 1000;
       metrics.syncDuration.observe(seconds);
@@ -184,7 +166,6 @@ export function createProxier(options: ProxierOptions): Proxier {
         servicePorts: model.servicePorts.length,
         changedServicePorts: result.changedServicePorts,
         lines: result.lines,
-        checkMs,
         modelMs,
         ...(result.applyMs !== undefined ? { applyMs: result.applyMs } : {}),
         elapsedMs: endMs - startMs,

@@ -137,7 +137,15 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   await applySysctls(config, log, availableParallelism());
   const dataplane =
     options.dataplane ??
-    createDataplane(config, { families, nodeIPs: ips, hostAddresses: hostAddresses(), log });
+    createDataplane(config, {
+      families,
+      nodeIPs: ips,
+      hostAddresses: hostAddresses(),
+      log,
+      // Mirrors kube-proxy: the canary is checked once per syncPeriod.
+      flushCheckIntervalMs: config.syncPeriodMs,
+      now: () => clock.now(),
+    });
 
   const metrics = createProxyMetrics();
   registerProcessMetrics(metrics);
@@ -215,7 +223,6 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     isInitialized: () => services.isSynced() && slices.isSynced(),
     onSynced: (model) => serviceHealth.sync(model),
     onEvent: events,
-    canaryCheckIntervalMs: config.syncPeriodMs,
   });
   runner = createSyncRunner({
     clock,

@@ -103,6 +103,39 @@ describe("createProxierSync", () => {
     expect((await sync(dns("10.180.0.2"))).full).toBe(false);
   });
 
+  it("logs a flushed ruleset before rewriting everything", async () => {
+    const order: string[] = [];
+    const logger: Logger = {
+      info() {},
+      v() {},
+      enabled: () => false,
+      warn: (msg, fields) => order.push(`warn ${msg} ${JSON.stringify(fields)}`),
+      error() {},
+      withName: () => logger,
+    };
+    let intact = true;
+    const sync = createProxierSync(
+      { logger, flushCheckIntervalMs: 0, conntrack: false },
+      {
+        family: "IPv4",
+        rulesIntact: async () => intact,
+        generate: async (_m, full) => ({ full, changedServicePorts: 0, lines: 0 }),
+        apply: async (r) => {
+          order.push(`apply full=${r.full}`);
+        },
+        invalidate() {},
+      },
+    );
+    await sync(dns("10.180.0.1"));
+    intact = false;
+    expect(await sync(dns("10.180.0.1"))).toMatchObject({ full: true, recoveredFromFlush: true });
+    expect(order).toEqual([
+      "apply full=true",
+      'warn Proxy rules were flushed (canary missing); doing a full resync {"ipFamily":"IPv4"}',
+      "apply full=true",
+    ]);
+  });
+
   it("still fails the sync when it was aborted during the cleanup", async () => {
     const { logger, errors } = recorder();
     const ac = new AbortController();

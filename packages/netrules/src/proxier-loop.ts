@@ -19,7 +19,10 @@ export interface ProxierOptions {
    * logged and does not fail the sync (the rules are programmed by then), as kube-proxy does.
    */
   conntrack?: boolean;
-  /** Where failures that do not fail a sync (conntrack cleanup) are reported. Default: silent. */
+  /**
+   * Where a flushed ruleset (before the resync) and failures that do not fail a sync (conntrack
+   * cleanup) are reported. Default: silent.
+   */
   logger?: Logger;
   /**
    * How often to probe for a flushed ruleset before a sync. Default 30 000: once per kube-proxy
@@ -108,6 +111,10 @@ export function createProxierSync<R extends { full: boolean; changedServicePorts
     let full = opts.full === true || !started;
     let recoveredFromFlush = false;
     if (flushCheck.due(started) && !(await steps.rulesIntact(s))) {
+      // Mirrors kube-proxy's canary check: someone flushed our rules, so rewrite them all.
+      logger.warn("Proxy rules were flushed (canary missing); doing a full resync", {
+        ipFamily: steps.family,
+      });
       full = true;
       recoveredFromFlush = true;
     }

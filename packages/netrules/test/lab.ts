@@ -23,8 +23,7 @@ export interface TrafficLab {
   ): Promise<string[]>;
   /**
    * TCP requests back to back until `stop()`. Each waits up to 10 s for its answer, so a slow
-   * client on a busy machine is not a failure; a packet dropped on the way shows up in
-   * `synRetransmits` (the client namespace's kernel counter) whatever the load.
+   * client on a busy machine is not a failure.
    */
   startLoop(from: LabHost, ip: string, port: number): Promise<{ stop(): Promise<LoopResult> }>;
   destroy(): Promise<void>;
@@ -36,7 +35,10 @@ export interface LoopResult {
   failed: number;
   /** Failed requests by outcome ("REFUSED", "TIMEOUT", an errno code). */
   errors: Record<string, number>;
-  /** SYNs the client's kernel sent again: connection attempts that got no answer within 1 s. */
+  /**
+   * SYNs the client's kernel sent again (no answer within 1 s), for diagnosis: a dropped packet
+   * causes one, and so does a heavily loaded machine.
+   */
   synRetransmits: number;
 }
 

@@ -48,8 +48,7 @@ function udpRequest(sock, ip, port, timeoutMs) {
 
 /**
  * TcpExt TCPSynRetrans of this network namespace: SYNs (and SYN-ACKs) the kernel had to send
- * again because no answer came within its retransmission timeout (1 s for the first). A SYN that
- * a rule dropped is retransmitted whatever the CPU load; a slow client process is not.
+ * again because no answer came within its retransmission timeout (1 s for the first).
  */
 function synRetransmits() {
   const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
