@@ -23,7 +23,6 @@ export {
 export {
   type AdmitResult,
   createEvictionManager,
-  type EvictionLogger,
   type EvictionManager,
   type EvictionManagerOptions,
   IMMEDIATE_EVICTION_GRACE_PERIOD_SECONDS,
