@@ -1,4 +1,3 @@
-export { parseGoDurationMs } from "./duration.js";
 export { EvictionError, type EvictionErrorCode } from "./errors.js";
 export {
   type CgroupMemory,
@@ -54,7 +53,6 @@ export {
   podQos,
   podRequest,
 } from "./pod.js";
-export { formatQuantity, type ParsedQuantity, parseQuantity, type QuantityFormat } from "./quantity.js";
 export {
   buildSignalToRankFunc,
   type FsStatsType,

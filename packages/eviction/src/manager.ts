@@ -1,4 +1,11 @@
-import { type Clock, createRealClock, type Logger, silentLogger, type TimerHandle } from "@kubenode/kube";
+import {
+  type Clock,
+  createRealClock,
+  formatQuantity,
+  type Logger,
+  silentLogger,
+  type TimerHandle,
+} from "@kubenode/kube";
 import { EvictionError } from "./errors.js";
 import {
   EVICTED_REASON,
@@ -7,8 +14,15 @@ import {
   type PressureNodeCondition,
   pressureNodeConditions,
 } from "./messages.js";
-import { isBestEffort, isCriticalPod, podKey, podLimit, toleratesTaint } from "./pod.js";
-import { formatQuantity, parseQuantity } from "./quantity.js";
+import {
+  formatResource,
+  isBestEffort,
+  isCriticalPod,
+  podKey,
+  podLimit,
+  resourceValue,
+  toleratesTaint,
+} from "./pod.js";
 import { quoteGo } from "./quote.js";
 import { buildSignalToRankFunc, type RankFunc } from "./ranking.js";
 import {
@@ -276,12 +290,12 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     for (const vol of volumes) {
       const limitRaw = vol.emptyDir?.sizeLimit;
       if (limitRaw === undefined) continue;
-      const limit = typeof limitRaw === "number" ? limitRaw : parseLimit(limitRaw);
+      const limit = resourceValue(limitRaw);
       const u = s.volumes.find((v) => v.name === vol.name)?.usedBytes;
       if (u !== undefined && limit > 0 && u > limit) {
         return [
           "emptydirfs.limit",
-          `Usage of EmptyDir volume ${quoteGo(vol.name)} exceeds the limit ${quoteGo(formatLimit(limitRaw))}. `,
+          `Usage of EmptyDir volume ${quoteGo(vol.name)} exceeds the limit ${quoteGo(formatResource(limitRaw))}. `,
         ];
       }
     }
@@ -305,7 +319,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     for (const c of pod.spec?.containers ?? []) {
       const raw = c.resources?.limits?.["ephemeral-storage"];
       if (raw === undefined) continue;
-      const limit = typeof raw === "number" ? raw : parseLimit(raw);
+      const limit = resourceValue(raw);
       if (limit === 0) continue;
       const cs = s.containers.find((x) => x.name === c.name);
       if (!cs) continue;
@@ -314,7 +328,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
       if (limit < used) {
         return [
           "ephemeralcontainerfs.limit",
-          `Container ${cs.name} exceeded its local ephemeral storage limit ${quoteGo(formatLimit(raw))}. `,
+          `Container ${cs.name} exceeded its local ephemeral storage limit ${quoteGo(formatResource(raw))}. `,
         ];
       }
     }
@@ -608,14 +622,4 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     lastObservations: () => lastObservations,
     thresholds: () => thresholds,
   };
-}
-
-function parseLimit(v: string): number {
-  return parseQuantity(v).value;
-}
-
-function formatLimit(v: string | number): string {
-  if (typeof v === "number") return formatQuantity(v, "BinarySI");
-  const q = parseQuantity(v);
-  return formatQuantity(q.value, q.format);
 }
