@@ -1,11 +1,11 @@
 import {
   createMetricsRegistry,
   exponentialBuckets,
-  type Histogram,
+  type MetricHistogram as Histogram,
   linearBuckets,
   type MetricsRegistry,
-  type Scalar,
-} from "./metrics-registry.js";
+  type MetricScalar as Scalar,
+} from "@kubenode/kube";
 
 /** The metrics kube-proxy exposes, with upstream names (pkg/proxy/metrics) where they exist. */
 export interface ProxyMetrics {
