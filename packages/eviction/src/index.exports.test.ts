@@ -1,0 +1,61 @@
+// The public surface of @kubenode/eviction: changes only on purpose (update the list and add a changeset).
+import { publicSurface } from "@kubenode/vitest-config/exports";
+import { expect, it } from "vitest";
+import * as entry from "./index.js";
+
+it("exports exactly the reviewed names", () => {
+  expect(publicSurface(new URL("./index.ts", import.meta.url), entry)).toEqual(EXPECTED);
+});
+
+const EXPECTED: string[] = [
+  "type AdmitResult",
+  "type CgroupPodStatsOptions",
+  "type ContainerStats",
+  "createCgroupPodStatsSource",
+  "createEvictionManager",
+  "createHostStatsProvider",
+  "createMemoryThresholdNotifier",
+  "createMemoryThresholdNotifiers",
+  "DEFAULT_EVICTION_HARD",
+  "type EventObjectRef",
+  "type EventRecorder",
+  "EVICTED_REASON",
+  "EvictionError",
+  "type EvictionErrorCode",
+  "type EvictionEvent",
+  "type EvictionManager",
+  "type EvictionManagerOptions",
+  "type EvictionPod",
+  "type EvictionResource",
+  "type EvictionStatus",
+  "type EvictionThresholdConfig",
+  "type FsStats",
+  "hasDedicatedImageFs",
+  "type HostStatsOptions",
+  "type KillRequest",
+  "kubeletPodCgroupPath",
+  "type MemoryStats",
+  "type MemoryThresholdNotifierOptions",
+  "type NodeStats",
+  "parseThresholdConfig",
+  "type PodCgroup",
+  "type PodCondition",
+  "type PodContainer",
+  "type PodKiller",
+  "type PodProvider",
+  "type PodStats",
+  "type PodStatsSource",
+  "type PressureCondition",
+  "readFsStats",
+  "type ReclaimHooks",
+  "type ResourceList",
+  "type Signal",
+  "type SignalObservation",
+  "type SignalObservations",
+  "type StatsProvider",
+  "type StatsSummary",
+  "type SynchronizeResult",
+  "type Threshold",
+  "type ThresholdNotifier",
+  "type ThresholdValue",
+];
