@@ -144,6 +144,8 @@ export class KubeError extends Error {
    * a 409 Conflict as a KubeError. Subclasses keep the ordinary prototype check.
    */
   static override [Symbol.hasInstance](value: unknown): boolean {
+    // `this` is the class `instanceof` was asked about: a subclass gets the prototype check.
+    // biome-ignore lint/complexity/noThisInStatic: the receiver is what distinguishes subclasses
     if (this !== KubeError) return Function.prototype[Symbol.hasInstance].call(this, value);
     return (
       typeof value === "object" &&
