@@ -1,5 +1,6 @@
 // The kubenode-proxy command: flags, then --version/--help/--cleanup/... or the proxy itself.
 import { writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { stringify } from "yaml";
 import { cleanupAll } from "./dataplanes.js";
 import { ProxyError } from "./errors.js";
@@ -38,7 +39,8 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (flags.initOnly) {
-    await applySysctls(resolved, log, 1);
+    // Sized like the server does (upstream: maxPerCore x runtime.NumCPU()), not for one CPU.
+    await applySysctls(resolved, log, availableParallelism());
     log.info("Initialization done (--init-only)");
     return 0;
   }

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
+import { parseGoDurationMs } from "@kubenode/kube";
 import { parse as parseYaml } from "yaml";
-import { parseDurationMs } from "./duration.js";
 import { ProxyError } from "./errors.js";
 
 /** Proxy modes. `ipvs` only generates rules here (these kernels have no IPVS). */
@@ -212,8 +212,10 @@ export function parseConfigText(text: string, source = "(config)"): ParsedConfig
 }
 
 function checkDuration(errors: string[], field: string, text: string, { positive = false } = {}): number {
-  const ms = parseDurationMs(text);
-  if (ms === undefined) {
+  let ms: number;
+  try {
+    ms = parseGoDurationMs(text);
+  } catch {
     errors.push(`${field}: invalid duration ${JSON.stringify(text)} (want e.g. "30s", "1m", "500ms")`);
     return 0;
   }

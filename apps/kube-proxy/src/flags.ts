@@ -1,5 +1,5 @@
+import { parseGoDurationMs } from "@kubenode/kube";
 import type { KubeProxyConfiguration } from "./config.js";
-import { parseDurationMs } from "./duration.js";
 import { ProxyError } from "./errors.js";
 
 type Kind = "string" | "bool" | "int" | "float" | "duration" | "list" | "gates";
@@ -419,11 +419,14 @@ function convert(def: FlagDef, raw: string): unknown {
       return n;
     }
     case "duration":
-      if (parseDurationMs(raw) === undefined)
+      try {
+        parseGoDurationMs(raw);
+      } catch {
         throw flagError(
           def.name,
           `${JSON.stringify(raw)} is not a duration (want e.g. "30s", "1m", "500ms")`,
         );
+      }
       return raw;
     case "list":
       return raw

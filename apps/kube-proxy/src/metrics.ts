@@ -1,10 +1,10 @@
 import {
   createMetricsRegistry,
   exponentialBuckets,
-  type Histogram,
+  type MetricHistogram as Histogram,
   linearBuckets,
   type MetricsRegistry,
-  type Scalar,
+  type MetricScalar as Scalar,
 } from "@kubenode/kube";
 
 /** The metrics kube-proxy exposes, with upstream names (pkg/proxy/metrics) where they exist. */

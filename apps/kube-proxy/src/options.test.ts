@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import { defaultConfig, parseConfigText, validateConfig } from "./config.js";
-import { formatDurationMs, parseDurationMs } from "./duration.js";
 import { ProxyError } from "./errors.js";
 import { parseFlags, usage } from "./flags.js";
 import { loadOptions } from "./options.js";
@@ -22,25 +21,6 @@ function errorOf(fn: () => unknown): ProxyError {
   }
   throw new Error("expected an error");
 }
-
-describe("durations", () => {
-  it("parses Go duration strings", () => {
-    expect(parseDurationMs("30s")).toBe(30_000);
-    expect(parseDurationMs("1m30s")).toBe(90_000);
-    expect(parseDurationMs("1h0m0s")).toBe(3_600_000);
-    expect(parseDurationMs("500ms")).toBe(500);
-    expect(parseDurationMs("1.5s")).toBe(1500);
-    expect(parseDurationMs("0")).toBe(0);
-    expect(parseDurationMs("30")).toBeUndefined();
-    expect(parseDurationMs("soon")).toBeUndefined();
-  });
-  it("formats like Go", () => {
-    expect(formatDurationMs(30_000)).toBe("30s");
-    expect(formatDurationMs(90_000)).toBe("1m30s");
-    expect(formatDurationMs(86_400_000)).toBe("24h0m0s");
-    expect(formatDurationMs(250)).toBe("250ms");
-  });
-});
 
 describe("defaults", () => {
   it("mirror upstream v1alpha1 defaults", () => {

@@ -1,4 +1,4 @@
-import { createFakeClock } from "@kubenode/kube";
+import { createFakeClock, silentLogger } from "@kubenode/kube";
 import { describe, expect, it } from "vitest";
 import {
   diskStats,
@@ -537,7 +537,7 @@ describe("synchronize: robustness", () => {
       pods: { activePods: () => [] },
       killer: new FakeKiller(),
       clock: createFakeClock(),
-      logger: { info: () => {}, error: (msg, err) => errors.push(`${msg}: ${(err as Error).message}`) },
+      logger: { ...silentLogger, error: (msg, err) => errors.push(`${msg}: ${(err as Error).message}`) },
     });
     const r = await m.synchronize();
     expect(r.evicted).toEqual([]);

@@ -1,4 +1,11 @@
-import { type Clock, createRealClock, type TimerHandle } from "@kubenode/kube";
+import {
+  type Clock,
+  createRealClock,
+  formatQuantity,
+  type Logger,
+  silentLogger,
+  type TimerHandle,
+} from "@kubenode/kube";
 import { EvictionError } from "./errors.js";
 import {
   EVICTED_REASON,
@@ -7,8 +14,15 @@ import {
   type PressureNodeCondition,
   pressureNodeConditions,
 } from "./messages.js";
-import { isBestEffort, isCriticalPod, podKey, podLimit, toleratesTaint } from "./pod.js";
-import { formatQuantity, parseQuantity } from "./quantity.js";
+import {
+  formatResource,
+  isBestEffort,
+  isCriticalPod,
+  podKey,
+  podLimit,
+  resourceValue,
+  toleratesTaint,
+} from "./pod.js";
 import { quoteGo } from "./quote.js";
 import { buildSignalToRankFunc, type RankFunc } from "./ranking.js";
 import {
@@ -62,12 +76,6 @@ export interface ThresholdNotifier {
   stop(): void;
 }
 
-/** Optional logging sink. */
-export interface EvictionLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, err?: unknown, fields?: Record<string, unknown>): void;
-}
-
 /** Options of createEvictionManager. */
 export interface EvictionManagerOptions {
   /** From parseThresholdConfig(); may be empty (then only local-storage limits are enforced). */
@@ -97,7 +105,8 @@ export interface EvictionManagerOptions {
   podCleanedUp?: (pod: EvictionPod) => boolean | Promise<boolean>;
   /** Memory threshold notifiers for sub-second reaction; started with start(). */
   notifiers?: readonly ThresholdNotifier[];
-  logger?: EvictionLogger;
+  /** Where the manager's records go (kubenode's one Logger). Default: dropped. */
+  logger?: Logger;
 }
 
 /** What one synchronize() did. */
@@ -158,7 +167,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
   const transitionMs = options.pressureTransitionPeriodMs ?? DEFAULT_PRESSURE_TRANSITION_PERIOD_MS;
   const intervalMs = options.monitoringIntervalMs ?? DEFAULT_MONITORING_INTERVAL_MS;
   const localStorage = options.localStorageCapacityIsolation ?? true;
-  const logger = options.logger;
+  const logger = options.logger ?? silentLogger;
   const notifiers = options.notifiers ?? [];
   if (!(intervalMs > 0))
     throw new EvictionError("InvalidConfig", `monitoringIntervalMs must be > 0, got ${intervalMs}`);
@@ -208,7 +217,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     withCondition: boolean,
   ): Promise<boolean> {
     if (isCriticalPod(pod)) {
-      logger?.error("eviction manager: cannot evict a critical pod", undefined, { pod: podKey(pod) });
+      logger.error("eviction manager: cannot evict a critical pod", undefined, { pod: podKey(pod) });
       return false;
     }
     options.recorder?.record({
@@ -238,10 +247,10 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
             : [],
         },
       });
-      logger?.info("eviction manager: pod is evicted successfully", { pod: podKey(pod) });
+      logger.info("eviction manager: pod is evicted successfully", { pod: podKey(pod) });
     } catch (err) {
       // Mirrors kubelet: a failed kill is logged and still counts as this cycle's eviction.
-      logger?.error(
+      logger.error(
         "eviction manager: pod failed to evict",
         new EvictionError("KillFailed", String(err), { cause: err }),
         {
@@ -281,12 +290,12 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     for (const vol of volumes) {
       const limitRaw = vol.emptyDir?.sizeLimit;
       if (limitRaw === undefined) continue;
-      const limit = typeof limitRaw === "number" ? limitRaw : parseLimit(limitRaw);
+      const limit = resourceValue(limitRaw);
       const u = s.volumes.find((v) => v.name === vol.name)?.usedBytes;
       if (u !== undefined && limit > 0 && u > limit) {
         return [
           "emptydirfs.limit",
-          `Usage of EmptyDir volume ${quoteGo(vol.name)} exceeds the limit ${quoteGo(formatLimit(limitRaw))}. `,
+          `Usage of EmptyDir volume ${quoteGo(vol.name)} exceeds the limit ${quoteGo(formatResource(limitRaw))}. `,
         ];
       }
     }
@@ -310,7 +319,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     for (const c of pod.spec?.containers ?? []) {
       const raw = c.resources?.limits?.["ephemeral-storage"];
       if (raw === undefined) continue;
-      const limit = typeof raw === "number" ? raw : parseLimit(raw);
+      const limit = resourceValue(raw);
       if (limit === 0) continue;
       const cs = s.containers.find((x) => x.name === c.name);
       if (!cs) continue;
@@ -319,7 +328,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
       if (limit < used) {
         return [
           "ephemeralcontainerfs.limit",
-          `Container ${cs.name} exceeded its local ephemeral storage limit ${quoteGo(formatLimit(raw))}. `,
+          `Container ${cs.name} exceeded its local ephemeral storage limit ${quoteGo(formatResource(raw))}. `,
         ];
       }
     }
@@ -333,7 +342,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
       try {
         await hook();
       } catch (err) {
-        logger?.error("eviction manager: unexpected error when attempting to reduce resource pressure", err, {
+        logger.error("eviction manager: unexpected error when attempting to reduce resource pressure", err, {
           resource,
         });
       }
@@ -342,7 +351,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     try {
       summary = await options.stats.getSummary(abort?.signal);
     } catch (err) {
-      logger?.error("eviction manager: failed to get summary stats after resource reclaim", err);
+      logger.error("eviction manager: failed to get summary stats after resource reclaim", err);
       return false;
     }
     const obs = makeSignalObservations(summary);
@@ -388,7 +397,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     try {
       summary = await options.stats.getSummary(abort?.signal);
     } catch (err) {
-      logger?.error(
+      logger.error(
         "eviction manager: failed to get summary stats",
         EvictionError.from(err, "StatsUnavailable"),
       );
@@ -401,7 +410,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
         try {
           await n.updateThreshold(summary);
         } catch (err) {
-          logger?.error("eviction manager: failed to update notifier", err, { notifier: n.description });
+          logger.error("eviction manager: failed to update notifier", err, { notifier: n.description });
         }
       }
     }
@@ -461,7 +470,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     const toReclaim = ordered[0]!;
     const resource = SIGNAL_TO_RESOURCE[toReclaim.signal];
     result.resourceToReclaim = resource;
-    logger?.info("eviction manager: attempting to reclaim", { resource });
+    logger.info("eviction manager: attempting to reclaim", { resource });
     options.recorder?.record({
       involvedObject: nodeRef,
       type: "Warning",
@@ -470,13 +479,13 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     });
 
     if (await reclaimNodeLevelResources(toReclaim.signal, resource)) {
-      logger?.info("eviction manager: able to reduce resource pressure without evicting pods", { resource });
+      logger.info("eviction manager: able to reduce resource pressure without evicting pods", { resource });
       return { ...result, reclaimedByNode: true };
     }
     const rank = rankFuncs.get(toReclaim.signal);
     if (!rank || activePods.length === 0) {
       if (activePods.length === 0)
-        logger?.error("eviction manager: thresholds met, but no pods are active to evict");
+        logger.error("eviction manager: thresholds met, but no pods are active to evict");
       return result;
     }
     rank(activePods, stats);
@@ -486,7 +495,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
         return { ...result, evicted: [pod] };
       }
     }
-    logger?.info("eviction manager: unable to evict any pods from the node");
+    logger.info("eviction manager: unable to evict any pods from the node");
     return result;
   }
 
@@ -545,7 +554,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
       }
       if (all) return;
     }
-    logger?.info("eviction manager: timed out waiting for pods to be cleaned up");
+    logger.info("eviction manager: timed out waiting for pods to be cleaned up");
   }
 
   async function runLoop(): Promise<void> {
@@ -554,7 +563,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
       try {
         result = await synchronize();
       } catch (err) {
-        logger?.error("eviction manager: failed to synchronize", err);
+        logger.error("eviction manager: failed to synchronize", err);
       }
       if (!started) break;
       if (rerun) {
@@ -568,7 +577,7 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
   }
 
   const onCrossed = (reason: string) => {
-    logger?.info(reason);
+    logger.info(reason);
     if (!started) return;
     if (running) rerun = true;
     else wakeUp?.();
@@ -613,14 +622,4 @@ export function createEvictionManager(options: EvictionManagerOptions): Eviction
     lastObservations: () => lastObservations,
     thresholds: () => thresholds,
   };
-}
-
-function parseLimit(v: string): number {
-  return parseQuantity(v).value;
-}
-
-function formatLimit(v: string | number): string {
-  if (typeof v === "number") return formatQuantity(v, "BinarySI");
-  const q = parseQuantity(v);
-  return formatQuantity(q.value, q.format);
 }

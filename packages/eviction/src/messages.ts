@@ -1,4 +1,5 @@
-import { formatQuantity, parseQuantity } from "./quantity.js";
+import { formatQuantity } from "@kubenode/kube";
+import { formatResource, resourceValue } from "./pod.js";
 import { resourceFormat, SIGNAL_TO_RESOURCE, type SignalObservations, type StatsLookup } from "./signals.js";
 import { thresholdQuantity } from "./thresholds.js";
 import type { EvictionPod, EvictionResource, PressureCondition, Threshold } from "./types.js";
@@ -10,13 +11,6 @@ export const EVICTED_REASON = "Evicted";
 export const OFFENDING_CONTAINERS_KEY = "offending_containers";
 export const OFFENDING_CONTAINERS_USAGE_KEY = "offending_containers_usage";
 export const STARVED_RESOURCE_KEY = "starved_resource";
-
-function formatRequest(v: string | number | undefined): string {
-  if (v === undefined) return "0";
-  if (typeof v === "number") return formatQuantity(v, "BinarySI");
-  const q = parseQuantity(v);
-  return formatQuantity(q.value, q.format);
-}
 
 /** "The node had condition: [MemoryPressure]. " as kubelet's admission rejects with. */
 export function nodeConditionMessage(conditions: readonly PressureCondition[]): string {
@@ -57,12 +51,7 @@ export function evictionMessage(
     const spec = containers.find((c) => c.name === cs.name);
     if (!spec) continue;
     const rawRequest = spec.resources?.requests?.[resource];
-    const request =
-      rawRequest === undefined
-        ? 0
-        : typeof rawRequest === "number"
-          ? rawRequest
-          : parseQuantity(rawRequest).value;
+    const request = rawRequest === undefined ? 0 : resourceValue(rawRequest);
     let usage: number | undefined;
     if (resource === "ephemeral-storage") {
       if (cs.rootfs?.usedBytes !== undefined && cs.logs?.usedBytes !== undefined)
@@ -72,7 +61,7 @@ export function evictionMessage(
     }
     if (usage !== undefined && usage > request) {
       const u = formatQuantity(usage, "BinarySI");
-      message += `Container ${cs.name} was using ${u}, request is ${formatRequest(rawRequest)}, has larger consumption of ${resource}. `;
+      message += `Container ${cs.name} was using ${u}, request is ${formatResource(rawRequest)}, has larger consumption of ${resource}. `;
       exceeded.push(cs.name);
       usages.push(u);
     }

@@ -1,4 +1,4 @@
-import { parseQuantity } from "./quantity.js";
+import { formatQuantity, parseQuantity, quantityValue } from "@kubenode/kube";
 import type { EvictionPod, PodContainer, ResourceList } from "./types.js";
 
 /** Priority at and above which a pod is critical (scheduling.SystemCriticalPriority = 2e9). */
@@ -7,11 +7,22 @@ export const SYSTEM_CRITICAL_PRIORITY = 2_000_000_000;
 const CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source";
 const CONFIG_MIRROR_ANNOTATION = "kubernetes.io/config.mirror";
 
+/** A resource value as an integer, rounded up like Quantity.Value(); numbers pass through. */
+export function resourceValue(v: string | number): number {
+  return typeof v === "number" ? v : quantityValue(parseQuantity(v));
+}
+
+/** A resource value printed canonically in the format its text implies (numbers as BinarySI). */
+export function formatResource(v: string | number | undefined): string {
+  if (v === undefined) return "0";
+  if (typeof v === "number") return formatQuantity(v, "BinarySI");
+  const q = parseQuantity(v);
+  return formatQuantity(quantityValue(q), q.format);
+}
+
 function quantityOf(list: ResourceList | undefined, name: string): number | undefined {
   const v = list?.[name];
-  if (v === undefined) return undefined;
-  if (typeof v === "number") return v;
-  return parseQuantity(v).value;
+  return v === undefined ? undefined : resourceValue(v);
 }
 
 interface PodResources {
@@ -60,7 +71,7 @@ function effective(pod: EvictionPod, pick: "requests" | "limits"): Map<string, n
   if (pick === "requests" && spec?.overhead) {
     for (const [k, v] of Object.entries(spec.overhead)) {
       if (v === undefined) continue;
-      const q = typeof v === "number" ? v : parseQuantity(v).value;
+      const q = resourceValue(v);
       out.set(k, (out.get(k) ?? 0) + q);
     }
   }

@@ -142,7 +142,7 @@ describe("parseThresholdConfig", () => {
         evictionSoft: "memory.available<2Gi",
         evictionSoftGracePeriod: "memory.available=soon",
       }),
-    ).toThrow('invalid eviction grace period for memory.available "soon"');
+    ).toThrow('invalid eviction grace period for memory.available: invalid duration "soon"');
     expect(() =>
       parseThresholdConfig({
         evictionSoft: "memory.available<2Gi",

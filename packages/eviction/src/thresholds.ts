@@ -1,6 +1,11 @@
-import { parseGoDurationMs } from "./duration.js";
+import {
+  formatQuantity,
+  parseGoDurationMs,
+  parseQuantity,
+  type Quantity,
+  quantityValue,
+} from "@kubenode/kube";
 import { EvictionError } from "./errors.js";
-import { formatQuantity, parseQuantity } from "./quantity.js";
 import { SIGNALS, type Signal, type Threshold, type ThresholdValue } from "./types.js";
 
 /**
@@ -155,7 +160,7 @@ export function parseThresholdValue(signal: string, value: string): ThresholdVal
       );
     return { percentage: p };
   }
-  let q: ReturnType<typeof parseQuantity>;
+  let q: Quantity;
   try {
     q = parseQuantity(v);
   } catch (err) {
@@ -167,9 +172,9 @@ export function parseThresholdValue(signal: string, value: string): ThresholdVal
       },
     );
   }
-  if (q.value <= 0)
+  if (quantityValue(q) <= 0)
     throw new EvictionError("InvalidThreshold", `eviction threshold ${signal} must be positive: ${v}`);
-  return { quantity: q.value, format: q.format };
+  return { quantity: quantityValue(q), format: q.format };
 }
 
 function parseMinimumReclaimValue(signal: string, value: string): ThresholdValue {
@@ -189,7 +194,7 @@ function parseMinimumReclaimValue(signal: string, value: string): ThresholdValue
       );
     return { percentage: p };
   }
-  let q: ReturnType<typeof parseQuantity>;
+  let q: Quantity;
   try {
     q = parseQuantity(v);
   } catch (err) {
@@ -201,9 +206,9 @@ function parseMinimumReclaimValue(signal: string, value: string): ThresholdValue
       },
     );
   }
-  if (q.value < 0)
+  if (q.amount < 0)
     throw new EvictionError("InvalidThreshold", `negative eviction minimum reclaim specified for ${signal}`);
-  return { quantity: q.value, format: q.format };
+  return { quantity: quantityValue(q), format: q.format };
 }
 
 /**
@@ -225,7 +230,16 @@ export function parseThresholdConfig(config: EvictionThresholdConfig = {}): Thre
   const gracePeriods = new Map<Signal, number>();
   for (const [signal, value] of Object.entries(grace)) {
     assertSignal(signal, "evictionSoftGracePeriod");
-    const ms = parseGoDurationMs(value, `eviction grace period for ${signal}`);
+    let ms: number;
+    try {
+      ms = parseGoDurationMs(value);
+    } catch (err) {
+      throw new EvictionError(
+        "InvalidThreshold",
+        `invalid eviction grace period for ${signal}: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
     if (ms < 0) {
       throw new EvictionError(
         "InvalidThreshold",

@@ -1,4 +1,4 @@
-import { parseQuantity } from "../src/quantity.js";
+import { parseQuantity, quantityValue } from "@kubenode/kube";
 import type {
   EvictionEvent,
   EvictionPod,
@@ -14,7 +14,7 @@ export const Mi = 2 ** 20;
 export const Gi = 2 ** 30;
 
 /** Bytes from a quantity string, for readable tables. */
-export const q = (s: string): number => parseQuantity(s).value;
+export const q = (s: string): number => quantityValue(parseQuantity(s));
 
 export interface PodSpecInput {
   priority?: number;

@@ -1,4 +1,4 @@
-import { KubeError } from "@kubenode/kube";
+import { KubeError, validateDNS1123Subdomain } from "@kubenode/kube";
 
 /** What went wrong in @kubenode/heartbeat. */
 export type HeartbeatErrorCode = "InvalidArgument" | "RenewFailed" | "Stopped";
@@ -22,14 +22,13 @@ export class HeartbeatError extends Error {
   }
 }
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** Throws unless `name` is a valid node name (a DNS subdomain, as the API server requires). */
+/** Throws unless `name` is a valid node name (a DNS-1123 subdomain, as the API server requires). */
 export function checkNodeName(name: unknown, what = "nodeName"): asserts name is string {
-  if (typeof name !== "string" || name.length === 0 || name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
+  const invalid = validateDNS1123Subdomain(name);
+  if (invalid.length > 0) {
     throw new HeartbeatError(
       "InvalidArgument",
-      `${what} ${JSON.stringify(name)} is not a valid node name (lowercase DNS subdomain, at most 253 characters)`,
+      `${what} ${JSON.stringify(name)} is not a valid node name: ${invalid.join("; ")}`,
     );
   }
 }

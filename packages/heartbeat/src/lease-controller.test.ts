@@ -1,4 +1,4 @@
-import { createFakeClock, KubeError } from "@kubenode/kube";
+import { createFakeClock, createLogger, KubeError } from "@kubenode/kube";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFakeLeaseApi } from "./__tests__/fake-api.js";
 import { microTime } from "./lease.js";
@@ -134,6 +134,7 @@ describe("lease controller", () => {
     const clock = createFakeClock(0);
     const api = createFakeLeaseApi(clock.now);
     let repeated = 0;
+    const lines: string[] = [];
     const c = createLeaseController({
       client: api.client,
       nodeName: "node-r",
@@ -141,6 +142,7 @@ describe("lease controller", () => {
       random: () => 0,
       ownerReference: false,
       onRepeatedFailure: () => repeated++,
+      logger: createLogger({ format: "json", clock, write: (l) => lines.push(l) }),
     });
     running.push(c);
     c.start();
@@ -150,6 +152,15 @@ describe("lease controller", () => {
     await clock.step(10_000);
     expect(api.calls.map((x) => x.method)).toEqual(["PUT", "PUT", "PUT", "PUT", "PUT", "GET", "PUT"]);
     expect(repeated).toBe(4);
+    // Each failed PUT is one error record, as upstream's "Failed to update lease".
+    expect(lines.map((l) => JSON.parse(l))).toEqual(
+      Array.from({ length: 5 }, () => ({
+        ts: expect.any(Number),
+        msg: "Failed to update lease",
+        err: "etcdserver: request timed out",
+        node: "node-r",
+      })),
+    );
     expect(c.health()).toMatchObject({ consecutiveFailures: 0, lastRenewTimeMs: 10_000 });
   });
 

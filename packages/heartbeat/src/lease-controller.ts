@@ -1,5 +1,5 @@
-import type { Clock, KubeClient } from "@kubenode/kube";
-import { createBackoff, createRealClock, jitterMs, KubeError } from "@kubenode/kube";
+import type { Clock, KubeClient, Logger } from "@kubenode/kube";
+import { createBackoff, createRealClock, jitterMs, KubeError, silentLogger } from "@kubenode/kube";
 import { checkNodeName, HeartbeatError } from "./errors.js";
 import type { LeaseHealth } from "./health.js";
 import {
@@ -37,7 +37,13 @@ export interface LeaseControllerOptions {
    * Node. Default true (looks the Node up while the reference is missing).
    */
   ownerReference?: boolean;
-  /** Called when a renewal fails at least twice in a row (kubelet's onRepeatedHeartbeatFailure). */
+  /** Where failed lease calls are logged (kubenode's one Logger). Default: dropped. */
+  logger?: Logger;
+  /**
+   * Called when a renewal fails at least twice in a row. The kubelet's onRepeatedHeartbeatFailure
+   * closes the API client's connections here, so a half-open connection does not keep the next
+   * attempts failing: a caller action, not a log line.
+   */
   onRepeatedFailure?: () => void;
 }
 
@@ -73,6 +79,7 @@ export function createLeaseController(options: LeaseControllerOptions): LeaseCon
     throw new HeartbeatError("InvalidArgument", `renewIntervalMs must be > 0, got ${renewIntervalMs}`);
   const clock = options.clock ?? createRealClock();
   const random = options.random ?? Math.random;
+  const logger = options.logger ?? silentLogger;
   const nodeName = options.nodeName;
   const stopController = new AbortController();
   const ctx: LeaseContext = {
@@ -103,9 +110,10 @@ export function createLeaseController(options: LeaseControllerOptions): LeaseCon
     health.renewals++;
     health.lastError = undefined;
   };
-  const failed = (err: unknown) => {
+  const failed = (err: unknown, msg: string) => {
     health.consecutiveFailures++;
     health.lastError = KubeError.from(err);
+    logger.error(msg, health.lastError, { node: nodeName });
   };
 
   async function resolveOwner(base: Lease | undefined): Promise<NodeOwner | undefined> {
@@ -128,7 +136,7 @@ export function createLeaseController(options: LeaseControllerOptions): LeaseCon
         return result;
       } catch (err) {
         if (stopped) throw new HeartbeatError("Stopped", "lease controller stopped", { cause: err });
-        failed(err);
+        failed(err, "Failed to ensure lease exists, will retry");
         await clock.sleep(backoff.next(), ctx.signal);
       }
     }
@@ -143,7 +151,7 @@ export function createLeaseController(options: LeaseControllerOptions): LeaseCon
         return;
       } catch (err) {
         if (stopped) throw new HeartbeatError("Stopped", "lease controller stopped", { cause: err });
-        failed(err);
+        failed(err, "Failed to update lease");
         if (KubeError.from(err).code === "Conflict") {
           current = (await backoffEnsureLease()).lease;
           latest = current;

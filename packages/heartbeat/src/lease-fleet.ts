@@ -1,5 +1,5 @@
-import type { Clock, KubeClient, TimerHandle } from "@kubenode/kube";
-import { createBackoff, createRealClock, jitterMs, KubeError } from "@kubenode/kube";
+import type { Clock, KubeClient, Logger, TimerHandle } from "@kubenode/kube";
+import { createBackoff, createRealClock, jitterMs, KubeError, silentLogger } from "@kubenode/kube";
 import { checkNodeName, HeartbeatError } from "./errors.js";
 import { isLeaseFresh, type LeaseHealth } from "./health.js";
 import {
@@ -34,6 +34,12 @@ export interface LeaseFleetOptions {
   ownerReference?: boolean;
   clock?: Clock;
   random?: () => number;
+  /**
+   * Where the fleet logs (kubenode's one Logger): a failed call at verbosity 4 (one line a node
+   * would be 10k lines an outage), the start and end of an API outage as an error and info.
+   * Default: dropped.
+   */
+  logger?: Logger;
 }
 
 /** Counters over the whole fleet. */
@@ -168,6 +174,7 @@ export function createLeaseFleet(options: LeaseFleetOptions): LeaseFleet {
   }
   const clock = options.clock ?? createRealClock();
   const random = options.random ?? Math.random;
+  const logger = options.logger ?? silentLogger;
   const wantOwner = options.ownerReference ?? true;
   const stopController = new AbortController();
   const ctx: LeaseContext = {
@@ -182,6 +189,7 @@ export function createLeaseFleet(options: LeaseFleetOptions): LeaseFleet {
   const heap = new DueHeap();
   const outage = createBackoff({ initialMs: 200, maxMs: 7_000 });
   let pausedUntilMs = 0;
+  let inOutage = false;
   let inFlight = 0;
   let renewals = 0;
   let failures = 0;
@@ -274,6 +282,10 @@ export function createLeaseFleet(options: LeaseFleetOptions): LeaseFleet {
       n.health.consecutiveFailures = 0;
       n.health.lastError = undefined;
       n.retryMs = 0;
+      if (inOutage) {
+        inOutage = false;
+        logger.info("API server reachable again, fleet renewals resume");
+      }
       outage.reset();
       if (!n.removed && !stopped)
         schedule(n, clock.now() + jitterMs(renewIntervalMs, RENEW_INTERVAL_JITTER, random));
@@ -283,7 +295,12 @@ export function createLeaseFleet(options: LeaseFleetOptions): LeaseFleet {
       failures++;
       n.health.consecutiveFailures++;
       n.health.lastError = k;
+      logger.v(4, "Failed to renew lease", { node: n.name, err: k });
       if (k.code === "Network" || k.code === "Unavailable" || k.code === "Timeout") {
+        if (!inOutage) {
+          inOutage = true;
+          logger.error("API server unreachable, pausing fleet renewals with backoff", k);
+        }
         pausedUntilMs = Math.max(pausedUntilMs, clock.now() + outage.next());
       }
       n.retryMs = Math.min(7_000, n.retryMs ? n.retryMs * 2 : 200);

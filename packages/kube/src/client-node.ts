@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import type { KubeConnection } from "./kubeconfig.js";
 import type { PatchContentType } from "./patch.js";
 
-// @kubernetes/client-node loads every generated API on import (~90 MiB RSS), so it is only
-// imported on demand, once per process.
+// @kubernetes/client-node loads every generated API on import (about 80 MiB of RSS over a bare
+// process: bench/import-rss.mjs, figures in the README), so it is only imported on demand, once
+// per process.
 type ClientNode = typeof import("@kubernetes/client-node");
 let clientNode: Promise<ClientNode> | undefined;
 

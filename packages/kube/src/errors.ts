@@ -117,6 +117,10 @@ function parseStatusBody(body: unknown): KubeStatus | undefined {
   return undefined;
 }
 
+// A registry-wide symbol: two installed copies of @kubenode/kube (a user's and a block's) share it,
+// so a KubeError thrown by one is recognised by the other.
+const KUBE_ERROR_BRAND = Symbol.for("@kubenode/kube.KubeError");
+
 /**
  * The one error type of @kubenode/kube. API errors carry the `reason` and `message` of the
  * server's Status body, so callers can branch on `code` ("Conflict", "NotFound", ...) whether
@@ -131,6 +135,24 @@ export class KubeError extends Error {
   readonly reason: string | undefined;
   /** The parsed Status body, when there was one. */
   readonly status: KubeStatus | undefined;
+  /** Marks instances for `instanceof` across copies of this package. */
+  readonly [KUBE_ERROR_BRAND] = true;
+
+  /**
+   * `err instanceof KubeError` holds for a KubeError made by any installed copy of
+   * @kubenode/kube (they share a `Symbol.for` brand), so a block bundling its own copy still sees
+   * a 409 Conflict as a KubeError. Subclasses keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // `this` is the class `instanceof` was asked about: a subclass gets the prototype check.
+    // biome-ignore lint/complexity/noThisInStatic: the receiver is what distinguishes subclasses
+    if (this !== KubeError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      (value as { [KUBE_ERROR_BRAND]?: unknown })[KUBE_ERROR_BRAND] === true
+    );
+  }
 
   constructor(code: KubeErrorCode, message: string, init: KubeErrorInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });

@@ -12,6 +12,7 @@ export { createKubeClient } from "./client.js";
 export { clientNodePatchOptions, toClientNodeConfig } from "./client-node.js";
 export type { Clock, FakeClock, TimerHandle } from "./clock.js";
 export { createFakeClock, createRealClock } from "./clock.js";
+export { formatGoDuration, parseGoDurationMs } from "./duration.js";
 export type { KubeErrorCode, KubeStatus } from "./errors.js";
 export { isRetryableError, KubeError } from "./errors.js";
 export type {
@@ -27,7 +28,12 @@ export type { KubeConnection, LoadKubeConfigOptions } from "./kubeconfig.js";
 export { inClusterConnection, loadKubeConfig, parseKubeConfig } from "./kubeconfig.js";
 export type { LogFields, LogFormat, Logger, LoggerOptions } from "./logger.js";
 export { createLogger, silentLogger } from "./logger.js";
-export type { Histogram, Labels, MetricsRegistry, Scalar } from "./metrics.js";
+export type {
+  MetricHistogram,
+  MetricLabels,
+  MetricScalar,
+  MetricsRegistry,
+} from "./metrics.js";
 export { createMetricsRegistry, exponentialBuckets, linearBuckets } from "./metrics.js";
 export type { JsonPatchOperation, PatchContentType, PatchOptions, RetryOnConflictOptions } from "./patch.js";
 export {

@@ -1,11 +1,10 @@
-// A small Prometheus registry rendering the text exposition format (0.0.4), shared by the agents'
-// /metrics endpoints (kube-proxy, the kubelet) so each need not write its own.
+import { KubeError } from "./errors.js";
 
 /** Label values of one series, by label name. */
-export type Labels = Record<string, string>;
+export type MetricLabels = Record<string, string>;
 
 interface Series {
-  labels: Labels;
+  labels: MetricLabels;
   value: number;
   buckets?: number[];
   sum?: number;
@@ -22,20 +21,20 @@ interface Family {
 }
 
 /** A counter or gauge of one metric family. */
-export interface Scalar {
-  inc(labels?: Labels, by?: number): void;
-  set(value: number, labels?: Labels): void;
-  get(labels?: Labels): number;
+export interface MetricScalar {
+  inc(labels?: MetricLabels, by?: number): void;
+  set(value: number, labels?: MetricLabels): void;
+  get(labels?: MetricLabels): number;
 }
 
 /** A histogram of one metric family. */
-export interface Histogram {
-  observe(value: number, labels?: Labels): void;
+export interface MetricHistogram {
+  observe(value: number, labels?: MetricLabels): void;
   /** Number of observations so far. */
-  count(labels?: Labels): number;
+  count(labels?: MetricLabels): number;
 }
 
-function key(labels: Labels): string {
+function key(labels: MetricLabels): string {
   return Object.keys(labels)
     .sort()
     .map((k) => `${k}=${labels[k]}`)
@@ -46,7 +45,7 @@ function escapeLabel(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
-function renderLabels(labels: Labels, extra?: [string, string]): string {
+function renderLabels(labels: MetricLabels, extra?: [string, string]): string {
   const pairs = Object.entries(labels);
   if (extra) pairs.push(extra);
   if (pairs.length === 0) return "";
@@ -55,15 +54,28 @@ function renderLabels(labels: Labels, extra?: [string, string]): string {
 
 function num(v: number): string {
   if (v === Number.POSITIVE_INFINITY) return "+Inf";
+  if (v === Number.NEGATIVE_INFINITY) return "-Inf";
   return String(v);
 }
 
-/** A small Prometheus registry rendering the text exposition format (version 0.0.4). */
+/** HELP text escapes backslash and line feed only (quotes stay). */
+function escapeHelp(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+}
+
+// Prometheus' metric name rule (data model: [a-zA-Z_:][a-zA-Z0-9_:]*).
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * The SDK's one Prometheus writer: a small registry of counters, gauges and histograms rendered
+ * in the text exposition format (version 0.0.4), for agents' `/metrics` endpoints. Families keep
+ * their registration order; label values are escaped as the format requires.
+ */
 export interface MetricsRegistry {
   /** A counter; `labelled` families (vectors) show no series until a label set is used. */
-  counter(name: string, help: string, labelled?: boolean): Scalar;
-  gauge(name: string, help: string, labelled?: boolean): Scalar;
-  histogram(name: string, help: string, bucketBounds: readonly number[]): Histogram;
+  counter(name: string, help: string, labelled?: boolean): MetricScalar;
+  gauge(name: string, help: string, labelled?: boolean): MetricScalar;
+  histogram(name: string, help: string, bucketBounds: readonly number[]): MetricHistogram;
   /** Runs `fn` before every render (for values read at scrape time, like memory). */
   onCollect(fn: () => void): void;
   render(): string;
@@ -80,7 +92,12 @@ export function createMetricsRegistry(): MetricsRegistry {
     labelled: boolean,
     bucketBounds?: number[],
   ): Family => {
-    if (families.has(name)) throw new Error(`metric ${name} registered twice`);
+    if (!METRIC_NAME.test(name))
+      throw new KubeError(
+        "InvalidArgument",
+        `invalid metric name ${JSON.stringify(name)}: must match ${METRIC_NAME}`,
+      );
+    if (families.has(name)) throw new KubeError("InvalidArgument", `metric ${name} registered twice`);
     const f: Family = {
       name,
       help,
@@ -92,7 +109,7 @@ export function createMetricsRegistry(): MetricsRegistry {
     families.set(name, f);
     return f;
   };
-  const seriesOf = (f: Family, labels: Labels): Series => {
+  const seriesOf = (f: Family, labels: MetricLabels): Series => {
     const k = key(labels);
     let s = f.series.get(k);
     if (!s) {
@@ -106,7 +123,7 @@ export function createMetricsRegistry(): MetricsRegistry {
     }
     return s;
   };
-  const scalar = (f: Family): Scalar => ({
+  const scalar = (f: Family): MetricScalar => ({
     inc(labels = {}, by = 1) {
       seriesOf(f, labels).value += by;
     },
@@ -141,7 +158,7 @@ export function createMetricsRegistry(): MetricsRegistry {
       for (const fn of collectors) fn();
       const out: string[] = [];
       for (const f of families.values()) {
-        out.push(`# HELP ${f.name} ${f.help}`);
+        out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`);
         out.push(`# TYPE ${f.name} ${f.type}`);
         if (f.series.size === 0 && f.type !== "histogram" && !f.labelled) out.push(`${f.name} 0`);
         for (const s of f.series.values()) {

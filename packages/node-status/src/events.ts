@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { KubeClient } from "@kubenode/kube";
+import { type Clock, createRealClock, type KubeClient, type Logger, silentLogger } from "@kubenode/kube";
 import type { NodeEvent } from "./conditions.js";
 import { rfc3339 } from "./conditions.js";
 
@@ -15,12 +15,21 @@ export interface NodeEventSink {
  */
 export function createApiEventSink(
   client: KubeClient,
-  now: () => number = Date.now,
-  component = "kubelet",
+  options: {
+    /** Timestamps of the events. Default: the wall clock. */
+    clock?: Pick<Clock, "now">;
+    /** Where a failed post is logged at verbosity 2. Default: dropped. */
+    logger?: Logger;
+    /** source.component / reportingComponent. Default `kubelet`. */
+    component?: string;
+  } = {},
 ): NodeEventSink {
+  const clock = options.clock ?? createRealClock();
+  const logger = options.logger ?? silentLogger;
+  const component = options.component ?? "kubelet";
   return {
     async record(nodeName, event) {
-      const ts = rfc3339(now());
+      const ts = rfc3339(clock.now());
       try {
         await client.request({
           method: "POST",
@@ -41,8 +50,9 @@ export function createApiEventSink(
             reportingInstance: nodeName,
           },
         });
-      } catch {
+      } catch (err) {
         // Events are informational; losing one must not break the status loop.
+        logger.v(2, "Unable to record node event", { node: nodeName, reason: event.reason, err });
       }
     },
   };

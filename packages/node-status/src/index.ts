@@ -31,7 +31,6 @@ export type {
   RuntimeCondition,
   RuntimeInfoProvider,
 } from "./providers.js";
-export { formatBytes, formatCpuMillis, parseQuantity } from "./quantity.js";
 export type { RegistrationOptions } from "./registration.js";
 export { buildInitialNode, defaultNodeLabels, registerNode } from "./registration.js";
 export type { NodeStatusReporter, NodeStatusReporterOptions } from "./reporter.js";

@@ -8,10 +8,10 @@ import {
   type FakeClock,
   type KubeClient,
   loadKubeConfig,
+  silentLogger,
 } from "@kubenode/kube";
 import { type ApiServer, advanceFakeClock, startApiServer, waitFor } from "@kubenode/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { NodeStatusError } from "./errors.js";
 import { createHostMachineInfoProvider, readMemTotalBytes } from "./host.js";
 import type { NodePressure, RuntimeInfoProvider } from "./providers.js";
 import { formatBytes } from "./quantity.js";
@@ -58,7 +58,8 @@ const runtime: RuntimeInfoProvider = {
 interface Rig {
   reporter: NodeStatusReporter;
   clock: FakeClock;
-  errors: NodeStatusError[];
+  /** What the reporter logged as errors: the message and the error's code. */
+  errors: { msg: string; code: string | undefined; causeCode: string | undefined }[];
 }
 
 async function rig(
@@ -67,7 +68,8 @@ async function rig(
   over: { pressure?: () => NodePressure; bootID?: () => string } = {},
 ): Promise<Rig> {
   const clock = createFakeClock(Date.now());
-  const errors: NodeStatusError[] = [];
+  const errors: Rig["errors"] = [];
+  const code = (e: unknown) => (e as { code?: string } | undefined)?.code;
   const host = createHostMachineInfoProvider({ rootDir: "/" });
   const reporter = createNodeStatusReporter({
     client: await clientFor(identity),
@@ -87,7 +89,10 @@ async function rig(
     },
     // A label a kubelet may set on its own Node (NodeRestriction refuses node-role.kubernetes.io/*).
     register: { labels: { "node.kubernetes.io/instance-type": "kubenode-test" } },
-    onError: (e) => errors.push(e),
+    logger: {
+      ...silentLogger,
+      error: (msg, err) => errors.push({ msg, code: code(err), causeCode: code((err as Error).cause) }),
+    },
   });
   cleanups.push(() => reporter.stop());
   return { reporter, clock, errors };
@@ -216,7 +221,7 @@ describe("node registration and status against the API server", () => {
     pressure = { memory: false, disk: false, pid: true };
     await advanceFakeClock(clock, 60_000);
     expect(errors.length).toBeGreaterThan(0);
-    expect(errors.every((e) => e.code === "UpdateFailed")).toBe(true);
+    expect(errors.every((e) => e.msg === "Error updating node status, will retry")).toBe(true);
     await server.resume();
     await advanceFakeClock(clock, 10_000);
     const node = JSON.parse(await kubectl("get", "node", "node-a", "-o", "json")) as Node;
@@ -235,7 +240,10 @@ describe("node registration and status against the API server", () => {
     await advanceFakeClock(clock, 10_000);
     const calls = server.requests.filter((r) => r.resource === "nodes").map((r) => `${r.verb}:${r.code}`);
     expect(calls).toEqual(["patch:409", "get:200", "patch:409", "get:200", "patch:200"]);
-    expect(errors.map((e) => e.code)).toEqual(["UpdateFailed", "UpdateFailed"]);
+    expect(errors.map((e) => [e.msg, e.code, e.causeCode])).toEqual([
+      ["Error updating node status, will retry", "UpdateFailed", "Conflict"],
+      ["Error updating node status, will retry", "UpdateFailed", "Conflict"],
+    ]);
     const node = JSON.parse(await kubectl("get", "node", "node-a", "-o", "json")) as Node;
     expect(node.status?.conditions?.find((c) => c.type === "DiskPressure")?.status).toBe("True");
   });
@@ -244,8 +252,7 @@ describe("node registration and status against the API server", () => {
     const { reporter, clock, errors } = await rig("node-b", "system:node:node-a");
     reporter.start();
     await advanceFakeClock(clock, 1_000);
-    expect(errors[0]).toMatchObject({ code: "RegistrationFailed" });
-    expect(errors[0]?.cause).toMatchObject({ code: "Forbidden" });
+    expect(errors[0]).toMatchObject({ msg: "Unable to register node with API server", code: "Forbidden" });
     expect(await kubectl("get", "nodes", "-o", "name")).not.toContain("node-b");
   });
 });

@@ -1,19 +1,20 @@
-import { parseQuantity as parseKubeQuantity } from "@kubenode/kube";
+import { formatQuantity, parseQuantity } from "@kubenode/kube";
 import { NodeStatusError } from "./errors.js";
 
 /**
- * Parses a Kubernetes quantity ("100m", "1.5Gi", "2e3", "512") into a plain number, fractions
- * kept (CPU "100m" is 0.1). Numbers pass through when finite.
+ * The amount of a configured quantity ("100m" is 0.1, "1.5Gi" 1610612736) through
+ * `@kubenode/kube`'s parser, with the configuration field it came from in the error.
+ * Numbers pass through when finite.
  * @throws NodeStatusError code InvalidArgument naming `what` and the input.
  */
-export function parseQuantity(value: string | number, what = "quantity"): number {
+export function amountOf(value: string | number, what: string): number {
   if (typeof value === "number") {
     if (!Number.isFinite(value))
       throw new NodeStatusError("InvalidArgument", `${what}: ${value} is not a finite number`);
     return value;
   }
   try {
-    return parseKubeQuantity(value).amount;
+    return parseQuantity(value).amount;
   } catch (err) {
     throw new NodeStatusError(
       "InvalidArgument",
@@ -31,17 +32,9 @@ export function formatCpuMillis(millis: number): string {
   return m % 1000 === 0 ? String(m / 1000) : `${m}m`;
 }
 
-/** Bytes in canonical binary-SI form: the largest exact Ki/Mi/Gi/Ti suffix, else plain bytes. */
+/** Bytes, floored at 0, in canonical binary-SI form ("16302532Ki", "2Gi", "1000"). */
 export function formatBytes(bytes: number): string {
-  let b = Math.max(0, Math.floor(bytes));
-  if (b === 0) return "0";
-  const suffixes = ["", "Ki", "Mi", "Gi", "Ti", "Pi"];
-  let i = 0;
-  while (i < suffixes.length - 1 && b % 1024 === 0) {
-    b /= 1024;
-    i++;
-  }
-  return `${b}${suffixes[i]}`;
+  return formatQuantity(Math.max(0, Math.floor(bytes)), "BinarySI");
 }
 
 /** A plain count ("110"). */

@@ -1,5 +1,5 @@
-import type { Clock, KubeClient } from "@kubenode/kube";
-import { createBackoff, KubeError, PatchType } from "@kubenode/kube";
+import type { Clock, KubeClient, Logger } from "@kubenode/kube";
+import { createBackoff, KubeError, PatchType, silentLogger } from "@kubenode/kube";
 import { NodeStatusError } from "./errors.js";
 import { statusChanged, statusPatch } from "./status.js";
 import type { Node, NodeStatus, Taint } from "./types.js";
@@ -95,9 +95,11 @@ export async function registerNode(args: {
   node: Node;
   clock: Clock;
   signal?: AbortSignal;
-  onError?: (err: KubeError) => void;
+  /** Failed attempts are logged here ("Unable to register node with API server"). Default: dropped. */
+  logger?: Logger;
 }): Promise<{ node: Node; created: boolean }> {
   const { client, node, clock, signal } = args;
+  const logger = args.logger ?? silentLogger;
   const name = node.metadata.name;
   const backoff = createBackoff({ initialMs: 100, maxMs: 7_000 });
   const sig = signal ? { signal } : {};
@@ -116,12 +118,12 @@ export async function registerNode(args: {
         try {
           return { node: await reconcileExisting(client, node, sig), created: false };
         } catch (err2) {
-          args.onError?.(KubeError.from(err2));
+          logger.error("Unable to reconcile the existing node", KubeError.from(err2), { node: name });
         }
       } else if (signal?.aborted || k.code === "Aborted") {
         throw new NodeStatusError("Stopped", `registration of node ${name} stopped`, { cause: k });
       } else {
-        args.onError?.(k);
+        logger.error("Unable to register node with API server", k, { node: name });
       }
     }
     try {

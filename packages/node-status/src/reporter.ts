@@ -1,5 +1,11 @@
-import type { Clock, KubeClient } from "@kubenode/kube";
-import { createRealClock, KubeError, PatchType } from "@kubenode/kube";
+import type { Clock, KubeClient, Logger } from "@kubenode/kube";
+import {
+  createRealClock,
+  KubeError,
+  PatchType,
+  silentLogger,
+  validateDNS1123Subdomain,
+} from "@kubenode/kube";
 import type { NodeEvent } from "./conditions.js";
 import { NodeStatusError } from "./errors.js";
 import { createApiEventSink, type NodeEventSink } from "./events.js";
@@ -33,8 +39,12 @@ export interface NodeStatusReporterOptions extends NodeStatusConfig {
   updateFrequencyMs?: number;
   /** Default 5 min. */
   reportFrequencyMs?: number;
-  /** Called with every failed registration attempt or status update. */
-  onError?: (err: NodeStatusError) => void;
+  /**
+   * Where failed registration attempts and status updates are logged (kubenode's one Logger), as
+   * the kubelet's "Unable to register node with API server" / "Error updating node status, will
+   * retry". Default: dropped.
+   */
+  logger?: Logger;
 }
 
 /** Registers a Node and keeps its status current. */
@@ -63,13 +73,11 @@ export interface NodeStatusReporter {
  */
 export function createNodeStatusReporter(options: NodeStatusReporterOptions): NodeStatusReporter {
   const { client, nodeName } = options;
-  if (
-    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(nodeName ?? "") ||
-    nodeName.length > 253
-  ) {
+  const invalid = validateDNS1123Subdomain(nodeName);
+  if (invalid.length > 0) {
     throw new NodeStatusError(
       "InvalidArgument",
-      `nodeName ${JSON.stringify(nodeName)} is not a valid node name (lowercase DNS subdomain)`,
+      `nodeName ${JSON.stringify(nodeName)} is not a valid node name: ${invalid.join("; ")}`,
     );
   }
   const clock = options.clock ?? createRealClock();
@@ -85,8 +93,9 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
       options.providers?.addresses ??
       createHostAddressProvider({ nodeName, ...(options.nodeIPs ? { nodeIPs: options.nodeIPs } : {}) }),
   };
+  const logger = options.logger ?? silentLogger;
   const sink =
-    options.events === false ? undefined : (options.events ?? createApiEventSink(client, clock.now));
+    options.events === false ? undefined : (options.events ?? createApiEventSink(client, { clock, logger }));
   const tracker: RuntimeTracker = { everSynced: false };
   const stopController = new AbortController();
   const sig = { signal: stopController.signal };
@@ -99,8 +108,10 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
   let registeredResolve: ((n: Node) => void) | undefined;
   const registeredPromise = new Promise<Node>((r) => (registeredResolve = r));
 
-  const report = (err: unknown, code: "RegistrationFailed" | "UpdateFailed") =>
-    options.onError?.(NodeStatusError.from(err, code));
+  const reportUpdateError = (err: unknown) =>
+    logger.error("Error updating node status, will retry", NodeStatusError.from(err, "UpdateFailed"), {
+      node: nodeName,
+    });
   const emit = (events: NodeEvent[]) => {
     if (!sink) return;
     for (const e of events) void sink.record(nodeName, e);
@@ -120,7 +131,7 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
         node: initial,
         clock,
         ...sig,
-        onError: (e) => report(e, "RegistrationFailed"),
+        logger,
       });
       node = result.node;
       if (result.created) lastReportTimeMs = clock.now();
@@ -175,7 +186,7 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
         if (stopped) throw new NodeStatusError("Stopped", "node status reporter stopped", { cause: err });
         if (err instanceof NodeStatusError) throw err;
         lastErr = err;
-        report(err, "UpdateFailed");
+        reportUpdateError(err);
       }
     }
     throw new NodeStatusError(
@@ -200,7 +211,7 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
         await sync();
       } catch (err) {
         if (!stopped && err instanceof NodeStatusError && err.code === "ProviderFailed")
-          report(err, "UpdateFailed");
+          reportUpdateError(err);
       }
       try {
         await clock.sleep(updateFrequencyMs, stopController.signal);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { MachineInfo } from "./providers.js";
-import { formatBytes, formatCpuMillis, parseQuantity } from "./quantity.js";
+import { amountOf, formatBytes, formatCpuMillis } from "./quantity.js";
 import {
   computeNodeStatus,
   computeResources,
@@ -50,16 +50,20 @@ const T0 = Date.UTC(2026, 0, 1);
 
 describe("quantities", () => {
   it("parses and formats like the API server", () => {
-    expect(parseQuantity("100m")).toBeCloseTo(0.1);
-    expect(parseQuantity("1.5Gi")).toBe(1.5 * GiB);
-    expect(parseQuantity("2e3")).toBe(2000);
-    expect(parseQuantity("1k")).toBe(1000);
-    expect(() => parseQuantity("ten")).toThrow(/not a Kubernetes quantity/);
+    expect(amountOf("100m", "kubeReserved.cpu")).toBeCloseTo(0.1);
+    expect(amountOf("1.5Gi", "kubeReserved.cpu")).toBe(1.5 * GiB);
+    expect(amountOf("2e3", "kubeReserved.cpu")).toBe(2000);
+    expect(amountOf("1k", "kubeReserved.cpu")).toBe(1000);
+    expect(() => amountOf("ten", "kubeReserved.cpu")).toThrow(
+      'kubeReserved.cpu: "ten" is not a Kubernetes quantity',
+    );
     expect(formatCpuMillis(4000)).toBe("4");
     expect(formatCpuMillis(3900)).toBe("3900m");
     expect(formatBytes(16302532 * 1024)).toBe("16302532Ki");
     expect(formatBytes(2 * GiB)).toBe("2Gi");
-    expect(formatBytes(1000)).toBe("1000");
+    // Under 1024, BinarySI prints as DecimalSI (apimachinery Quantity.String).
+    expect(formatBytes(1000)).toBe("1k");
+    expect(formatBytes(1023)).toBe("1023");
   });
 });
 

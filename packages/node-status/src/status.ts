@@ -1,7 +1,7 @@
 import { type NodeEvent, pressureCondition, readyCondition } from "./conditions.js";
 import { NodeStatusError } from "./errors.js";
 import type { MachineInfo, NodePressure, RuntimeCondition } from "./providers.js";
-import { formatBytes, formatCount, formatCpuMillis, parseQuantity } from "./quantity.js";
+import { amountOf, formatBytes, formatCount, formatCpuMillis } from "./quantity.js";
 import type { ContainerImage, NodeAddress, NodeCondition, NodeStatus } from "./types.js";
 
 /** Resource amounts held back from pods, as quantities ("500m", "1Gi"). */
@@ -63,7 +63,7 @@ function threshold(value: string | undefined, capacity: number, what: string): n
       throw new NodeStatusError("InvalidArgument", `${what}: ${value} is not a percentage`);
     return (capacity * pct) / 100;
   }
-  return parseQuantity(v, what);
+  return amountOf(v, what);
 }
 
 /** capacity and allocatable, with kubeReserved + systemReserved + hard eviction subtracted. */
@@ -84,10 +84,10 @@ export function computeResources(
     pods: formatCount(maxPods),
   };
   const cpuReserved =
-    parseQuantity(kr.cpu ?? "0", "kubeReserved.cpu") + parseQuantity(sr.cpu ?? "0", "systemReserved.cpu");
+    amountOf(kr.cpu ?? "0", "kubeReserved.cpu") + amountOf(sr.cpu ?? "0", "systemReserved.cpu");
   const memReserved =
-    parseQuantity(kr.memory ?? "0", "kubeReserved.memory") +
-    parseQuantity(sr.memory ?? "0", "systemReserved.memory") +
+    amountOf(kr.memory ?? "0", "kubeReserved.memory") +
+    amountOf(sr.memory ?? "0", "systemReserved.memory") +
     threshold(ev["memory.available"], machine.memoryBytes, "evictionHard memory.available");
   const allocatable: Record<string, string> = {
     cpu: formatCpuMillis(cpuMillis - cpuReserved * 1000),
@@ -99,8 +99,8 @@ export function computeResources(
     const cap = machine.ephemeralStorageBytes;
     capacity["ephemeral-storage"] = formatBytes(cap);
     const reserved =
-      parseQuantity(kr["ephemeral-storage"] ?? "0", "kubeReserved.ephemeral-storage") +
-      parseQuantity(sr["ephemeral-storage"] ?? "0", "systemReserved.ephemeral-storage") +
+      amountOf(kr["ephemeral-storage"] ?? "0", "kubeReserved.ephemeral-storage") +
+      amountOf(sr["ephemeral-storage"] ?? "0", "systemReserved.ephemeral-storage") +
       threshold(ev["nodefs.available"], cap, "evictionHard nodefs.available");
     allocatable["ephemeral-storage"] = formatBytes(cap - reserved);
   }
@@ -110,7 +110,7 @@ export function computeResources(
     allocatable[key] = formatBytes(total);
   }
   for (const [name, value] of Object.entries(extended)) {
-    parseQuantity(value, `extended resource ${name}`);
+    amountOf(value, `extended resource ${name}`);
     capacity[name] = value;
     allocatable[name] = value;
   }

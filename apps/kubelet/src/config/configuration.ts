@@ -1,4 +1,4 @@
-import { parseGoDurationMs } from "@kubenode/eviction";
+import { parseGoDurationMs } from "@kubenode/kube";
 import { parseDocument } from "yaml";
 import { ConfigError } from "./errors.js";
 

@@ -1,4 +1,4 @@
-import { parseGoDurationMs } from "@kubenode/eviction";
+import { parseGoDurationMs } from "@kubenode/kube";
 import type { ConfigTaint, KubeletConfiguration } from "./configuration.js";
 import { ConfigError } from "./errors.js";
 import { parseTaints } from "./validation.js";

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
-import { parseGoDurationMs, parseThresholdConfig } from "@kubenode/eviction";
-import { parseQuantity } from "@kubenode/kube";
+import { parseThresholdConfig } from "@kubenode/eviction";
+import { parseGoDurationMs, parseQuantity } from "@kubenode/kube";
 import type { ConfigTaint, KubeletConfiguration } from "./configuration.js";
 import { ConfigError } from "./errors.js";
 

@@ -333,7 +333,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
               }
             : {}),
         },
-        onError: (err) => logger.error("Error updating node status, will retry", err, { node: nodeName }),
+        logger,
       })
     : undefined;
 
@@ -343,6 +343,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
         nodeName,
         clock,
         ...(cfg.nodeLeaseDurationSeconds ? { leaseDurationSeconds: cfg.nodeLeaseDurationSeconds } : {}),
+        logger,
         onRepeatedFailure: () => logger.warn("Node lease renewal keeps failing", { node: nodeName }),
       })
     : undefined;
