@@ -19,6 +19,8 @@ export interface DataplaneContext {
    */
   hostAddresses?: readonly string[];
   log: Logger;
+  /** iptables mode: the nfacct counters that exist (see netrules' `nfacctCounters`). */
+  nfacctCounters?: readonly string[];
   /** Tests: run the rule tools inside this named network namespace. */
   netns?: string;
   /**
@@ -83,6 +85,7 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
           ...(ctx.hostAddresses ? { hostAddresses: ctx.hostAddresses } : {}),
           nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
           localhostNodePorts: config.config.iptables.localhostNodePorts,
+          ...(ctx.nfacctCounters ? { nfacctCounters: ctx.nfacctCounters } : {}),
         },
       });
     case "nftables":

@@ -42,13 +42,22 @@ export function startHealthzServer(
 export function startMetricsServer(
   address: string,
   metrics: ProxyMetrics,
-  info: { mode: string; configz: () => unknown },
+  info: {
+    mode: string;
+    configz: () => unknown;
+    /** Brings values read from the kernel up to date before a scrape renders (nfacct counters). */
+    beforeScrape?: () => Promise<void>;
+  },
 ): Promise<RunningServer> {
   const { host, port } = splitHostPort(address);
+  const scrape = async () => {
+    await info.beforeScrape?.();
+    return metrics.registry.render();
+  };
   return listen(host, port, (req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics")
-      sendText(res, 200, metrics.registry.render(), "text/plain; version=0.0.4; charset=utf-8");
+      void scrape().then((text) => sendText(res, 200, text, "text/plain; version=0.0.4; charset=utf-8"));
     else if (path === "/proxyMode") sendText(res, 200, info.mode);
     else if (path === "/configz") sendJson(res, 200, { kubeproxy: info.configz() });
     else if (path === "/healthz") sendText(res, 200, "ok");

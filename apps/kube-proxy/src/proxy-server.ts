@@ -29,6 +29,7 @@ import {
 import type { RunningServer } from "./http-util.js";
 import type { Logger } from "./logger.js";
 import { createProxyMetrics, type ProxyMetrics, registerProcessMetrics } from "./metrics.js";
+import { ensureProxyCounters, registerNfacctMetrics } from "./nfacct-metrics.js";
 import { createProxier, type Proxier } from "./proxier.js";
 import { createProxierHealth } from "./proxier-health.js";
 import { createServiceHealthServer } from "./service-health.js";
@@ -135,12 +136,16 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       "neither iptables nor ip6tables works here (missing tools or privileges)",
     );
   await applySysctls(config, log, availableParallelism());
+  // Mirrors kube-proxy's iptables mode: the nfacct counters behind two of its metrics.
+  const nfacctCounters =
+    !options.dataplane && config.mode === "iptables" ? await ensureProxyCounters(log) : [];
   const dataplane =
     options.dataplane ??
     createDataplane(config, {
       families,
       nodeIPs: ips,
       hostAddresses: hostAddresses(),
+      nfacctCounters,
       log,
       // Mirrors kube-proxy: the canary is checked once per syncPeriod.
       flushCheckIntervalMs: config.syncPeriodMs,
@@ -149,6 +154,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
 
   const metrics = createProxyMetrics();
   registerProcessMetrics(metrics);
+  const refreshNfacct = registerNfacctMetrics(metrics, nfacctCounters, log);
   // Mirrors kube-proxy: unhealthy once a queued change waits more than 2 x syncPeriod.
   const health = createProxierHealth(clock, 2 * config.syncPeriodMs);
   health.setNode(node);
@@ -255,6 +261,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
     startMetricsServer(config.config.metricsBindAddress, metrics, {
       mode: config.mode,
       configz: () => config.config,
+      beforeScrape: refreshNfacct,
     }),
   );
 

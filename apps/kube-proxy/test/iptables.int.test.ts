@@ -99,6 +99,23 @@ describe.skipIf(!enabled)("kubenode-proxy end to end, iptables mode", () => {
     );
   });
 
+  it("counts NodePort connections to 127.0.0.1 in upstream's nfacct-backed metric", async () => {
+    const metric = async (name: string) => {
+      const m = new RegExp(`^${name} (\\d+)$`, "m").exec(await rig.metrics());
+      if (!m) throw new Error(`${name} not in /metrics`);
+      return Number(m[1]);
+    };
+    const localhost = "kubeproxy_iptables_localhost_nodeports_accepted_packets_total";
+    const before = await metric(localhost);
+    for (let i = 0; i < 3; i++) expect(await rig.request("127.0.0.1", 30080)).toBe("ep1");
+    // The node's own address takes the other NodePort rule: not counted.
+    expect(await rig.request(nodeIP, 30080)).toBe("ep1");
+    expect(await metric(localhost)).toBe(before + 3);
+    expect(await metric("kubeproxy_iptables_ct_state_invalid_dropped_packets_total")).toBeGreaterThanOrEqual(
+      0,
+    );
+  });
+
   it("answers the health-check node port of an externalTrafficPolicy=Local service with the local endpoint count", async () => {
     await rig.kubectl(
       ["apply", "-f", "-"],

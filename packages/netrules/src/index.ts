@@ -48,6 +48,15 @@ export type {
 export { buildProxyModel, DEFAULT_AFFINITY_TIMEOUT_SECONDS, SERVICE_NAME_LABEL } from "./model.js";
 export type { ProxyModelBuilder, ProxyModelBuilderOptions } from "./model-builder.js";
 export { createProxyModelBuilder } from "./model-builder.js";
+export type { NfacctCounter, NfacctEnsureResult } from "./nfacct.js";
+export {
+  ensureNfacctCounters,
+  KUBE_PROXY_NFACCT_COUNTERS,
+  NFACCT_CT_STATE_INVALID_DROPPED,
+  NFACCT_LOCALHOST_NODEPORTS_ACCEPTED,
+  parseNfacctList,
+  readNfacctCounters,
+} from "./nfacct.js";
 export type {
   NftablesBackend,
   NftablesBackendOptions,

@@ -16,6 +16,7 @@ import {
   traceIptables,
 } from "./iptables-tracer.js";
 import { buildProxyModel, type ProxyModelInput } from "./model.js";
+import { NFACCT_CT_STATE_INVALID_DROPPED, NFACCT_LOCALHOST_NODEPORTS_ACCEPTED } from "./nfacct.js";
 
 const NODE_IP = "192.168.0.2";
 const backendOpts = { clusterCIDR: "10.0.0.0/8", nodeIPs: [NODE_IP] };
@@ -78,6 +79,42 @@ describe("iptables backend", () => {
     expect(off).not.toContain("KUBE-FIREWALL");
     const v6 = createIptablesBackend({ family: "IPv6", clusterCIDR: "fd00::/64", nodeIPs: ["fd00::2"] });
     expect(v6.sync(model).payload).not.toContain("KUBE-FIREWALL");
+  });
+
+  it("counts INVALID drops and localhost NodePort packets into the nfacct counters that exist, as upstream", () => {
+    // Lines as in upstream's TestOverallIPTablesRules, whose proxier has both counters.
+    const { model } = buildProxyModel(featureScenario());
+    const counted = createIptablesBackend({
+      ...backendOpts,
+      nfacctCounters: [NFACCT_CT_STATE_INVALID_DROPPED, NFACCT_LOCALHOST_NODEPORTS_ACCEPTED],
+    }).sync(model).payload;
+    const lines = counted.split("\n");
+    expect(lines).toContain(
+      "-A KUBE-FORWARD -m conntrack --ctstate INVALID -m nfacct --nfacct-name ct_state_invalid_dropped_pkts -j DROP",
+    );
+    const nodePorts = lines.filter((l) => l.startsWith("-A KUBE-NODEPORTS") && l.includes("ns2/svc2:p80"));
+    expect(nodePorts).toEqual([
+      "-A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp -d 127.0.0.0/8 --dport 30002 -m nfacct --nfacct-name localhost_nps_accepted_pkts -j KUBE-EXT-GNZBNJ2PO5MGZ6GT",
+      "-A KUBE-NODEPORTS -m comment --comment ns2/svc2:p80 -m tcp -p tcp --dport 30002 -j KUBE-EXT-GNZBNJ2PO5MGZ6GT",
+    ]);
+    // Without the counters (no nfacct here) the rules are the plain ones: nothing else changes.
+    const plain = createIptablesBackend(backendOpts).sync(model).payload;
+    expect(plain).not.toContain("nfacct");
+    expect(counted.split("\n").filter((l) => !l.includes("nfacct"))).toEqual(
+      plain.split("\n").filter((l) => l !== "-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP"),
+    );
+    // Only the counter that exists is used; the localhost rule is IPv4 with localhost NodePorts only.
+    const onlyInvalid = createIptablesBackend({
+      ...backendOpts,
+      nfacctCounters: [NFACCT_CT_STATE_INVALID_DROPPED],
+    }).sync(model).payload;
+    expect(onlyInvalid).not.toContain("127.0.0.0/8 --dport");
+    const noLocalhost = createIptablesBackend({
+      ...backendOpts,
+      localhostNodePorts: false,
+      nfacctCounters: [NFACCT_LOCALHOST_NODEPORTS_ACCEPTED],
+    }).sync(model).payload;
+    expect(noLocalhost).not.toContain("nfacct");
   });
 
   it("matches the golden full payload for the feature scenario, with no dangling jumps", async () => {

@@ -8,6 +8,7 @@ import {
   type ServicePortModel,
   trafficRouting,
 } from "./model.js";
+import { NFACCT_CT_STATE_INVALID_DROPPED, NFACCT_LOCALHOST_NODEPORTS_ACCEPTED } from "./nfacct.js";
 import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createIptablesBackend}. */
@@ -39,6 +40,14 @@ export interface IptablesBackendOptions {
    * {@link IPTABLES_KUBELET_JUMP_RULES}).
    */
   localhostNodePorts?: boolean;
+  /**
+   * The nfacct counters that exist in the namespace (`ensureNfacctCounters`): as upstream,
+   * KUBE-FORWARD's INVALID drop counts into {@link NFACCT_CT_STATE_INVALID_DROPPED}, and IPv4
+   * NodePorts on 127.0.0.0/8 get a rule of their own counting into
+   * {@link NFACCT_LOCALHOST_NODEPORTS_ACCEPTED}. A counter not listed leaves its rule as it is
+   * without nfacct (the rule set works the same; only the metric is missing). Default none.
+   */
+  nfacctCounters?: readonly string[];
   /** Add --random-fully to MASQUERADE. Default true. */
   randomFully?: boolean;
   /** Above this many endpoints, endpoint rules carry no comments (kube-proxy's large cluster mode). Default 1000. */
@@ -171,6 +180,8 @@ interface Ctx {
   localCidr: string | undefined;
   nodeIPs: readonly string[];
   largeMode: boolean;
+  /** Write the counted 127.0.0.0/8 NodePort rule (IPv4, localhost NodePorts, counter present). */
+  localhostNodePortCounter: boolean;
 }
 
 /** Everything one service port contributes to a payload. */
@@ -283,6 +294,10 @@ function genService(sp: ServicePortModel, ctx: Ctx): ServiceRules {
   // NodePort.
   if (sp.nodePort !== 0) {
     if (hasEndpoints) {
+      if (ctx.localhostNodePortCounter)
+        r.natNodePorts.push(
+          `-A ${KUBE_NODEPORTS} -m comment --comment ${quote(name)} ${pp} -d 127.0.0.0/8 --dport ${sp.nodePort} -m nfacct --nfacct-name ${NFACCT_LOCALHOST_NODEPORTS_ACCEPTED} -j ${extChain}`,
+        );
       r.natNodePorts.push(
         `-A ${KUBE_NODEPORTS} -m comment --comment ${quote(name)} ${pp} --dport ${sp.nodePort} -j ${extChain}`,
       );
@@ -429,6 +444,11 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
   const localhostNodePorts = options.localhostNodePorts ?? true;
   // IPv6 has no route_localnet hole: upstream writes the rule for IPv4 only.
   const localnetFirewall = family === "IPv4" && localhostNodePorts;
+  const counters = new Set(options.nfacctCounters ?? []);
+  const localhostNodePortCounter = localnetFirewall && counters.has(NFACCT_LOCALHOST_NODEPORTS_ACCEPTED);
+  const invalidDrop = counters.has(NFACCT_CT_STATE_INVALID_DROPPED)
+    ? `-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID -m nfacct --nfacct-name ${NFACCT_CT_STATE_INVALID_DROPPED} -j DROP`
+    : `-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID -j DROP`;
   const randomFully = options.randomFully ?? true;
   const threshold = options.largeClusterEndpointsThreshold ?? 1000;
 
@@ -476,6 +496,7 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
         localCidr,
         nodeIPs,
         largeMode,
+        localhostNodePortCounter,
       };
       const oldCtx: Ctx = { ...ctx, largeMode: lastLargeMode ?? largeMode };
       const next = new Map<string, CacheEntry>();
@@ -542,7 +563,7 @@ export function createIptablesBackend(options: IptablesBackendOptions = {}): Ipt
       for (const r of all) for (const l of r.filterNodePorts) out.push(l);
       for (const r of all) for (const l of r.filterServices) out.push(l);
       for (const r of all) for (const l of r.filterExternal) out.push(l);
-      out.push(`-A ${KUBE_FORWARD} -m conntrack --ctstate INVALID -j DROP`);
+      out.push(invalidDrop);
       out.push(
         `-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${masqMark}/${masqMark} -j ACCEPT`,
       );

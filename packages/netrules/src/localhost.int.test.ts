@@ -4,8 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { labScenario, startTrafficLab, type TrafficLab } from "../test/lab.js";
 import { createIptablesProxier } from "./iptables-applier.js";
 import { buildProxyModel } from "./model.js";
+import {
+  ensureNfacctCounters,
+  KUBE_PROXY_NFACCT_COUNTERS,
+  NFACCT_CT_STATE_INVALID_DROPPED,
+  NFACCT_LOCALHOST_NODEPORTS_ACCEPTED,
+  readNfacctCounters,
+} from "./nfacct.js";
 
-const real = await canUseRealComponents(["iptables", "conntrack", "iproute2"]);
+const real = await canUseRealComponents(["iptables", "conntrack", "iproute2", "nfacct"]);
 const SCRIPT = fileURLToPath(new URL("../test/traffic.mjs", import.meta.url));
 /** A daemon of the node's own, listening on every address of the node's namespace, 127.0.0.1 included. */
 const NODE_DAEMON_PORT = 9090;
@@ -65,5 +72,35 @@ describe.runIf(real)("localhost NodePorts and KUBE-FIREWALL (iptables, CVE-2020-
     // ctstate DNAT, and this reaches nothing the node's address does not already expose.
     expect(await t.request(t.client2, "tcp", t.node.ip, 30080, 1)).toEqual(["ep2"]);
     expect(await t.request(t.client2, "tcp", "127.0.0.1", 30080, 1)).toEqual(["ep2"]);
+  });
+
+  it("counts localhost NodePort connections in the nfacct counter, and only those (upstream's metric source)", async () => {
+    const netns = { netns: t.node.netns };
+    const first = await ensureNfacctCounters(KUBE_PROXY_NFACCT_COUNTERS, netns);
+    expect(first).toEqual({ available: [...KUBE_PROXY_NFACCT_COUNTERS], failed: new Map() });
+    // A restart finds them there: still available, nothing failed.
+    expect(await ensureNfacctCounters(KUBE_PROXY_NFACCT_COUNTERS, netns)).toEqual(first);
+
+    const { model } = buildProxyModel(labScenario(t));
+    const proxier = createIptablesProxier({
+      netns: t.node.netns,
+      clusterCIDR: "10.244.0.0/16",
+      nodeIPs: [t.node.ip],
+      nfacctCounters: first.available,
+    });
+    await proxier.sync(model, { full: true });
+    const { stdout } = await t.node.exec(["iptables-save"]);
+    expect(stdout).toContain(`--nfacct-name  ${NFACCT_CT_STATE_INVALID_DROPPED} -j DROP`);
+    expect(stdout).toMatch(
+      /-d 127\.0\.0\.0\/8 .*--dport 30080 -m nfacct --nfacct-name {2}localhost_nps_accepted_pkts/,
+    );
+
+    const before = (await readNfacctCounters(netns)).get(NFACCT_LOCALHOST_NODEPORTS_ACCEPTED)!.packets;
+    expect(await t.request(t.node, "tcp", "127.0.0.1", 30080, 3)).toEqual(["ep2", "ep2", "ep2"]);
+    // The node's own address reaches the NodePort through the other rule: not counted.
+    expect(await t.request(t.node, "tcp", t.node.ip, 30080, 2)).toEqual(["ep2", "ep2"]);
+    const after = (await readNfacctCounters(netns)).get(NFACCT_LOCALHOST_NODEPORTS_ACCEPTED)!.packets;
+    // nat rules see the first packet of each connection: one per request.
+    expect(after - before).toBe(3);
   });
 });
