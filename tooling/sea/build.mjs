@@ -23,7 +23,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const AGENTS = {
   "kubenode-kubelet": { pkg: "@kubenode/kubelet", execArgv: [] },
   // The proxy's shebang caps V8's young generation (see apps/kube-proxy's README, Benchmark).
-  "kubenode-proxy": { pkg: "@kubenode/kube-proxy-app", execArgv: ["--max-semi-space-size=2"] },
+  "kubenode-proxy": { pkg: "@kubenode/kube-proxy", execArgv: ["--max-semi-space-size=2"] },
 };
 
 // Node's own sentinel for the SEA blob resource (documented in Node's single-executable docs).

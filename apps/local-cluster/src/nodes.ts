@@ -156,7 +156,7 @@ export async function startKubeProxy(
     name: `kube-proxy on ${node.name}`,
     kind: "proxy",
     netns: node.host.netns,
-    bin: workspaceBin("@kubenode/kube-proxy-app", "kubenode-proxy"),
+    bin: workspaceBin("@kubenode/kube-proxy", "kubenode-proxy"),
     logFile: join(logsDir, `kube-proxy-${node.name}.log`),
     async args(dir) {
       const own = join(dir, "kubeconfig");

@@ -1,0 +1,16 @@
+// The package's runtime surface: a change here is a change to what users import.
+import { expect, it } from "vitest";
+import * as api from "./index.js";
+
+it("exports exactly the documented values", () => {
+  expect(Object.keys(api).sort()).toEqual([
+    "CONFIG_API_VERSION",
+    "CONFIG_KIND",
+    "ProxyError",
+    "defaultConfig",
+    "loadOptions",
+    "parseConfigText",
+    "startProxyServer",
+    "validateConfig",
+  ]);
+});
