@@ -10,6 +10,7 @@ it("exports exactly the reviewed names", () => {
 const EXPECTED: string[] = [
   "type Backoff",
   "type BackoffOptions",
+  "type ClientNodeKubeConfigLike",
   "clientNodePatchOptions",
   "type Clock",
   "createBackoff",
@@ -26,6 +27,7 @@ const EXPECTED: string[] = [
   "type FakeClock",
   "formatGoDuration",
   "formatQuantity",
+  "fromClientNodeConfig",
   "inClusterConnection",
   "indexByNamespace",
   "indexByNodeName",

@@ -9,7 +9,8 @@ export type {
   WatchEvent,
 } from "./client.js";
 export { createKubeClient } from "./client.js";
-export { clientNodePatchOptions, toClientNodeConfig } from "./client-node.js";
+export type { ClientNodeKubeConfigLike } from "./client-node.js";
+export { clientNodePatchOptions, fromClientNodeConfig, toClientNodeConfig } from "./client-node.js";
 export type { Clock, FakeClock, TimerHandle } from "./clock.js";
 export { createFakeClock, createRealClock } from "./clock.js";
 export { formatGoDuration, parseGoDurationMs } from "./duration.js";
