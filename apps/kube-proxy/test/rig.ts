@@ -20,8 +20,8 @@ import { stringify } from "yaml";
 const here = dirname(fileURLToPath(import.meta.url));
 export const MAIN = join(here, "..", "dist", "main.js");
 const FAILING_TOOL = join(here, "fixtures", "failing-tool.sh");
-// startApiServer is not exported from @kubenode/testkit's index yet, so the simulator runs as its
-// CLI (a separate process, which also keeps its CPU and memory out of the proxy's numbers).
+// The simulator runs as its CLI rather than in-process (testkit's startApiServer): a separate
+// process keeps its CPU and memory out of the proxy's numbers.
 const APISERVER_CLI = join(here, "..", "..", "..", "packages", "testkit", "dist", "apiserver-cli.js");
 
 /** The API server simulator as seen by the node: it can be made unreachable and reachable again. */
