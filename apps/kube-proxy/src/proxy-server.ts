@@ -85,15 +85,16 @@ async function waitForNode(
   informer: Informer<NodeObject>,
   name: string,
   ms: number,
+  clock: Clock,
 ): Promise<NodeObject | undefined> {
   const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), ms);
+  const timer = clock.setTimeout(() => ac.abort(), ms);
   try {
     await informer.waitForSync(ac.signal);
   } catch {
     // not listed in time: fall back to local addresses
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
   return informer.store.get(name);
 }
@@ -120,7 +121,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   });
   nodeInformer.start();
   // Mirrors kube-proxy: wait briefly for this Node to learn its IPs; carry on without it.
-  const node = await waitForNode(nodeInformer, name, 5_000);
+  const node = await waitForNode(nodeInformer, name, 5_000, clock);
   const bind = config.config.bindAddress;
   const ips =
     bind !== "0.0.0.0" && bind !== "::"
