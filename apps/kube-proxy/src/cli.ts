@@ -1,12 +1,12 @@
 // The kubenode-proxy command: flags, then --version/--help/--cleanup/... or the proxy itself.
 import { writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { createLogger } from "@kubenode/kube";
 import { stringify } from "yaml";
 import { cleanupAll } from "./dataplanes.js";
 import { ProxyError } from "./errors.js";
 import { usage } from "./flags.js";
 import { applySysctls, usableFamilies } from "./host.js";
-import { createLogger } from "./logger.js";
 import { loadOptions } from "./options.js";
 import { startProxyServer } from "./proxy-server.js";
 import { UPSTREAM_VERSION, VERSION } from "./version.js";
@@ -25,6 +25,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const log = createLogger({
     format: resolved.config.logging.format === "json" ? "json" : "text",
     verbosity: resolved.config.logging.verbosity,
+    source: "proxy",
   });
   for (const w of options.warnings) log.warn(w);
   if (flags.writeConfigTo !== undefined) {

@@ -2,12 +2,12 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { silentLogger } from "@kubenode/kube";
 import { buildProxyModel } from "@kubenode/netrules";
 import { describe, expect, it } from "vitest";
 import { createChangeTracker, TRIGGER_TIME_ANNOTATION } from "./change-tracker.js";
 import { defaultConfig, validateConfig } from "./config.js";
 import { createDataplane, nodePortAddresses } from "./dataplanes.js";
-import { silentLogger } from "./logger.js";
 
 const ctx = { families: ["IPv4"] as const, nodeIPs: ["10.77.0.11"], log: silentLogger };
 

@@ -1,9 +1,8 @@
-import { createFakeClock } from "@kubenode/kube";
+import { createFakeClock, silentLogger } from "@kubenode/kube";
 import type { EndpointSliceLike, ProxyModel, ServiceLike } from "@kubenode/netrules";
 import { describe, expect, it } from "vitest";
 import { createChangeTracker, TRIGGER_TIME_ANNOTATION } from "./change-tracker.js";
 import type { Dataplane } from "./dataplane.js";
-import { silentLogger } from "./logger.js";
 import { createProxyMetrics } from "./metrics.js";
 import { createProxier } from "./proxier.js";
 import { createProxierHealth } from "./proxier-health.js";

@@ -1,10 +1,9 @@
 import { createServer } from "node:net";
-import { createFakeClock } from "@kubenode/kube";
+import { createFakeClock, silentLogger } from "@kubenode/kube";
 import { buildProxyModel } from "@kubenode/netrules";
 import { afterEach, describe, expect, it } from "vitest";
 import { startHealthzServer, startMetricsServer } from "./healthz-server.js";
 import type { RunningServer } from "./http-util.js";
-import { silentLogger } from "./logger.js";
 import { createProxyMetrics } from "./metrics.js";
 import { createProxierHealth } from "./proxier-health.js";
 import { createServiceHealthServer, type ServiceHealthServer } from "./service-health.js";
