@@ -190,7 +190,8 @@ export function containerResources(pod: Pod, container: Container, nodeMemoryByt
   if (pod.spec.priorityClassName === "system-node-critical" || qos === "Guaranteed") oomScoreAdj = -997;
   else if (qos === "BestEffort") oomScoreAdj = 1000;
   else {
-    const memRequest = bytesOf(container.resources?.requests) ?? 0;
+    // A missing request defaults to the limit (API defaulting; static pods are not defaulted).
+    const memRequest = bytesOf(container.resources?.requests) ?? bytesOf(container.resources?.limits) ?? 0;
     const adj = nodeMemoryBytes > 0 ? 1000 - Math.floor((1000 * memRequest) / nodeMemoryBytes) : 999;
     oomScoreAdj = Math.min(999, Math.max(3, adj));
   }
