@@ -62,6 +62,7 @@ export function nodeModuleConfig(r: ResolvedKubeletConfig, kubeletVersion: strin
     kubeletVersion,
     kubeletPort: c.port,
     rootDir: r.flags.rootDir,
+    allowedUnsafeSysctls: c.allowedUnsafeSysctls,
   };
 }
 
@@ -142,9 +143,17 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       runtime: createCriRuntime({
         client: cri,
         requestTimeoutMs: runtimeRequestTimeoutMs,
+        rootDir: r.flags.rootDir,
         logger: log,
         ...runtimeSettings,
       }),
+      gc: {
+        image: {
+          highThresholdPercent: c.imageGCHighThresholdPercent,
+          lowThresholdPercent: c.imageGCLowThresholdPercent,
+          minAgeMs: durationMs(c.imageMinimumGCAge),
+        },
+      },
       ...runtimeSettings,
       ...(c.staticPodPath ? { podManifestPath: c.staticPodPath } : {}),
       fileCheckFrequencyMs: durationMs(c.fileCheckFrequency),
@@ -161,6 +170,8 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       runtime: kubelet.runtime,
       cri,
       kubelet,
+      // Node-level reclaim before evicting for disk pressure: container GC, then image GC.
+      reclaim: kubelet.gc,
       config: nodeModuleConfig(r, `v${version}`),
       readinessChecks: [() => shutdown?.readiness()],
       clock,

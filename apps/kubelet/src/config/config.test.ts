@@ -242,6 +242,18 @@ syncFrequency: 30s
       "enforceNodeAllocatable: [kube-reserved]",
       'invalid configuration: kubeReservedCgroup (--kube-reserved-cgroup) must be specified when "kube-reserved" contained in enforceNodeAllocatable (--enforce-node-allocatable)',
     ],
+    [
+      "imageGCHighThresholdPercent: 101",
+      "invalid configuration: imageGCHighThresholdPercent (--image-gc-high-threshold) 101 must be between 0 and 100, inclusive",
+    ],
+    [
+      "imageGCLowThresholdPercent: 90",
+      "invalid configuration: imageGCLowThresholdPercent (--image-gc-low-threshold) 90 must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) 85",
+    ],
+    [
+      "allowedUnsafeSysctls: [vm.swappiness]",
+      'invalid configuration: allowedUnsafeSysctls (--allowed-unsafe-sysctls): the sysctl "vm.swappiness" are not known to be namespaced',
+    ],
   ])("rejects %s", async (line, message) => {
     const err = await failure(["--config", "/c.yaml"], { "/c.yaml": `${HEADER}${line}\n` });
     expect(err.message).toBe(`failed to validate kubelet configuration, error: ${message}`);

@@ -64,6 +64,13 @@ export interface KubeletConfiguration {
   kubeReserved: Record<string, string>;
   enforceNodeAllocatable: string[];
   localStorageCapacityIsolation: boolean;
+  /** Image GC: run at this image filesystem usage (100 = never), free down to the low one. */
+  imageGCHighThresholdPercent: number;
+  imageGCLowThresholdPercent: number;
+  /** Minimum age of an unused image before image GC may remove it (Go duration). */
+  imageMinimumGCAge: string;
+  /** Sysctls (names or `prefix*`) pods may set beside the safe ones (`--allowed-unsafe-sysctls`). */
+  allowedUnsafeSysctls: string[];
   registerWithTaints: ConfigTaint[];
   registerNode: boolean;
   containerRuntimeEndpoint: string;
@@ -284,6 +291,10 @@ const HONOURED = new Set([
   "kubeReserved",
   "enforceNodeAllocatable",
   "localStorageCapacityIsolation",
+  "imageGCHighThresholdPercent",
+  "imageGCLowThresholdPercent",
+  "imageMinimumGCAge",
+  "allowedUnsafeSysctls",
   "registerWithTaints",
   "registerNode",
   "containerRuntimeEndpoint",
@@ -355,6 +366,10 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
     kubeReserved: {},
     enforceNodeAllocatable: ["pods"],
     localStorageCapacityIsolation: true,
+    imageGCHighThresholdPercent: 85,
+    imageGCLowThresholdPercent: 80,
+    imageMinimumGCAge: "2m0s",
+    allowedUnsafeSysctls: [],
     registerWithTaints: [],
     registerNode: true,
     containerRuntimeEndpoint: "unix:///run/containerd/containerd.sock",
