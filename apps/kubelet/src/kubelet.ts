@@ -39,6 +39,7 @@ import { createKubeletEventRecorder } from "./events.js";
 import { createGarbageCollector, type GarbageCollector, type GcSettings } from "./gc/index.js";
 import { createPleg } from "./pleg/pleg.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
+import { type PodCgroupSettings, sweepPodCgroups } from "./runtime/pod-cgroups.js";
 import type { PodRuntime, RuntimePod } from "./runtime/types.js";
 import type { KubeletMetrics } from "./server/metrics.js";
 import { createApiPodSource } from "./sources/api-source.js";
@@ -106,6 +107,13 @@ export interface KubeletOptions {
    * dead instance per container; images every 5 min, 85 % / 80 % of the image filesystem, min age 2 min).
    */
   gc?: GcSettings;
+  /**
+   * Pod-level cgroups (upstream cgroupsPerQOS with cgroupDriver and cgroupRoot): sandboxes get
+   * `<root>/kubepods[/burstable|/besteffort]/pod<uid>` as cgroup parent, and with the cgroupfs
+   * driver the kubelet removes pod cgroups of pods no longer running. Pass the same value to a
+   * CRI runtime you create yourself. Absent: the runtime's default cgroup parent.
+   */
+  podCgroups?: PodCgroupSettings;
 }
 
 /** A running kubelet. */
@@ -180,6 +188,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         : {}),
       ...(options.podLogsDir !== undefined ? { podLogsDir: options.podLogsDir } : {}),
       ...(options.rootDir !== undefined ? { rootDir: options.rootDir } : {}),
+      ...(options.podCgroups !== undefined ? { podCgroups: options.podCgroups } : {}),
       ...(options.clusterDNS !== undefined ? { clusterDNS: options.clusterDNS } : {}),
       ...(options.clusterDomain !== undefined ? { clusterDomain: options.clusterDomain } : {}),
       ...(options.resolvConf !== undefined ? { resolvConf: options.resolvConf } : {}),
@@ -361,13 +370,28 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     lastHousekeepingMs = clock.now();
     const known = workers.knownUids();
     const orphans = pods.filter((p) => !known.has(p.uid));
-    if (orphans.length === 0) return;
-    housekeeping = workers
-      .cleanupOrphans(orphans)
-      .catch((err) => logger.warn("orphan cleanup incomplete; will retry", { err: String(err) }))
-      .finally(() => {
-        housekeeping = undefined;
-      });
+    const cgroups = options.podCgroups;
+    if (orphans.length === 0 && !cgroups) return;
+    housekeeping = (async () => {
+      if (orphans.length > 0)
+        await workers
+          .cleanupOrphans(orphans)
+          .catch((err) => logger.warn("orphan cleanup incomplete; will retry", { err: String(err) }));
+      if (cgroups) {
+        // cleanupOrphanedPodCgroups: pods with a running sandbox or still active keep theirs.
+        const keep = new Set(
+          pods.filter((p) => p.sandboxes.some((s) => s.state === "ready")).map((p) => p.uid),
+        );
+        for (const p of workers.activePods()) keep.add(p.metadata.uid!);
+        const removed = await sweepPodCgroups(keep, cgroups).catch((err) => {
+          logger.warn("pod cgroup cleanup incomplete; will retry", { err: String(err) });
+          return [];
+        });
+        if (removed.length > 0) logger.v(2, "removed pod cgroups", { pods: removed.join(",") });
+      }
+    })().finally(() => {
+      housekeeping = undefined;
+    });
   }
 
   const pleg = createPleg({

@@ -1,6 +1,7 @@
 // End to end: resources, termination messages, garbage collection and admission of what the node
 // cannot run, through createKubelet + the node module on a private containerd.
-import { cp, readFile } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { cp, readdir, readFile, rmdir } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { run, waitFor } from "@kubenode/testkit";
@@ -31,6 +32,8 @@ describe.runIf(realComponents)(
     let image: string;
     // The image filesystem as image GC sees it: the host's unless a test sets a usage.
     let fakeImageFs: FsUsage | undefined;
+    // Pod cgroups live under a root of this test's own, removed at the end.
+    const cgroupRoot = `/kubenode-test-${randomBytes(4).toString("hex")}`;
 
     beforeAll(async () => {
       rig = await startRig();
@@ -38,6 +41,7 @@ describe.runIf(realComponents)(
       // An image no pod uses, present before the kubelet starts (so older than the minimum GC age).
       await importVariant("gc-victim");
       kubelet = await rig.startKubelet({
+        podCgroups: { driver: "cgroupfs", root: cgroupRoot },
         backoffInitialMs: 2000,
         backoffMaxMs: 60_000,
         gc: {
@@ -63,7 +67,23 @@ describe.runIf(realComponents)(
     afterAll(async () => {
       await node?.stop().catch(() => undefined);
       await rig?.stop();
+      await removeCgroupTree(cgroupRoot);
     });
+
+    /** Removes `root` (now empty of processes) from every cgroup hierarchy, deepest first. */
+    async function removeCgroupTree(root: string): Promise<void> {
+      const rmTree = async (dir: string): Promise<void> => {
+        const entries = await readdir(dir, { withFileTypes: true }).catch(() => undefined);
+        if (!entries) return;
+        for (const e of entries) if (e.isDirectory()) await rmTree(join(dir, e.name));
+        await rmdir(dir);
+      };
+      const hierarchies = await readdir("/sys/fs/cgroup", { withFileTypes: true });
+      const errors: unknown[] = [];
+      for (const h of ["", ...hierarchies.filter((d) => d.isDirectory()).map((d) => d.name)])
+        await rmTree(join("/sys/fs/cgroup", h, root)).catch((err) => errors.push(err));
+      if (errors.length > 0) throw new AggregateError(errors, `removing cgroup ${root} failed`);
+    }
 
     /** Imports a copy of the busybox image with its own ID as `kubenode.test/<name>:1.0`. */
     async function importVariant(name: string): Promise<void> {
@@ -120,8 +140,10 @@ describe.runIf(realComponents)(
       const expectedAdj = Math.min(999, Math.max(3, 1000 - Math.floor((1000 * 32 * 2 ** 20) / totalmem())));
       expect(spec.process?.oomScoreAdj).toBe(expectedAdj);
       expect(Number((await readFile(`/proc/${pid}/oom_score_adj`, "utf8")).trim())).toBe(expectedAdj);
-      // What the kernel enforces (cgroup v1 here; v2 keeps the same numbers in other files).
+      // The container sits in the pod cgroup under the Burstable tier.
       const cg = spec.linux?.cgroupsPath ?? "";
+      expect(cg.startsWith(`${cgroupRoot}/kubepods/burstable/pod${pod.metadata.uid}/`)).toBe(true);
+      // What the kernel enforces (cgroup v1 here; v2 keeps the same numbers in other files).
       const v1 = async (ctrl: string, file: string) =>
         Number((await readFile(join("/sys/fs/cgroup", ctrl, cg, file), "utf8")).trim());
       if (await readFile("/sys/fs/cgroup/memory/memory.limit_in_bytes", "utf8").catch(() => undefined)) {
@@ -150,6 +172,19 @@ describe.runIf(realComponents)(
       expect(beSpec.spec.process?.oomScoreAdj).toBe(1000);
       expect(beSpec.spec.linux?.resources?.cpu?.shares).toBe(2);
       expect(beSpec.spec.linux?.resources?.memory?.limit).toBeUndefined();
+      const bePodCgroup = `${cgroupRoot}/kubepods/besteffort/pod${be.metadata.uid}`;
+      expect(beSpec.spec.linux?.cgroupsPath?.startsWith(`${bePodCgroup}/`)).toBe(true);
+      // Once the pod is gone, so is its pod cgroup.
+      await rig.admin.request({ method: "DELETE", path: "/api/v1/namespaces/default/pods/besteffort" });
+      const memoryRoot = (await readdir("/sys/fs/cgroup")).includes("memory")
+        ? "/sys/fs/cgroup/memory"
+        : "/sys/fs/cgroup";
+      await waitFor(
+        "pod cgroup removed",
+        async () =>
+          (await readdir(join(memoryRoot, bePodCgroup)).catch(() => undefined)) ? undefined : true,
+        { timeoutMs: 90_000, intervalMs: 250 },
+      );
     });
 
     it("OOM-kills a container that exceeds its memory limit, reports OOMKilled and restarts it", async () => {

@@ -28,6 +28,7 @@ import {
   TERMINATION_MESSAGE_PATH_ANNOTATION,
   TERMINATION_MESSAGE_POLICY_ANNOTATION,
 } from "./labels.js";
+import type { PodCgroupSettings } from "./pod-cgroups.js";
 import { createTerminationMessageFile, terminationMessage } from "./termination-message.js";
 import {
   type FsUsage,
@@ -55,6 +56,8 @@ export interface CriRuntimeOptions {
   podLogsDir?: string;
   /** Kubelet state directory (`--root-dir`, default /var/lib/kubelet): termination message files. */
   rootDir?: string;
+  /** Pod-level cgroups under `kubepods` (cgroupsPerQOS); absent: the runtime's default parent. */
+  podCgroups?: PodCgroupSettings;
   clusterDNS?: readonly string[];
   clusterDomain?: string;
   /** Host resolver config file for dnsPolicy Default, default /etc/resolv.conf ("" = none). */
@@ -153,6 +156,7 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
     clusterDomain: options.clusterDomain ?? "",
     hostResolv,
     nodeMemoryBytes: totalmem(),
+    podCgroups: options.podCgroups,
   });
   const rootDir = options.rootDir ?? "/var/lib/kubelet";
   // Statuses that no longer change: exited containers (final, with their termination message) and
