@@ -20,6 +20,7 @@ import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConf
 import { createKubelet, type Kubelet } from "./kubelet.js";
 import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
+import type { CgroupDriver } from "./runtime/pod-cgroups.js";
 import { createKubeletMetrics, createServerModule } from "./server/index.js";
 import { createShutdownManager, type ShutdownManager } from "./shutdown/shutdown-manager.js";
 
@@ -136,6 +137,9 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       resolvConf: c.resolvConf,
     };
     const metrics = createKubeletMetrics(r.nodeName);
+    const podCgroups = c.cgroupsPerQOS
+      ? { podCgroups: { driver: c.cgroupDriver as CgroupDriver, root: c.cgroupRoot || "/" } }
+      : {};
     const kubelet: Kubelet = createKubelet({
       nodeName: r.nodeName,
       metrics,
@@ -146,7 +150,9 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
         rootDir: r.flags.rootDir,
         logger: log,
         ...runtimeSettings,
+        ...podCgroups,
       }),
+      ...podCgroups,
       gc: {
         image: {
           highThresholdPercent: c.imageGCHighThresholdPercent,

@@ -71,6 +71,15 @@ export interface KubeletConfiguration {
   imageMinimumGCAge: string;
   /** Sysctls (names or `prefix*`) pods may set beside the safe ones (`--allowed-unsafe-sysctls`). */
   allowedUnsafeSysctls: string[];
+  /**
+   * Pod cgroups under `<cgroupRoot>/kubepods` per QoS tier. Default **false** here (upstream: true):
+   * several kubelets on one host (the local cluster) would otherwise share `/kubepods`.
+   */
+  cgroupsPerQOS: boolean;
+  /** `cgroupfs` or `systemd`: how cgroup names are written for the runtime. */
+  cgroupDriver: string;
+  /** Parent of `kubepods`; "" is `/`. */
+  cgroupRoot: string;
   registerWithTaints: ConfigTaint[];
   registerNode: boolean;
   containerRuntimeEndpoint: string;
@@ -295,6 +304,9 @@ const HONOURED = new Set([
   "imageGCLowThresholdPercent",
   "imageMinimumGCAge",
   "allowedUnsafeSysctls",
+  "cgroupsPerQOS",
+  "cgroupDriver",
+  "cgroupRoot",
   "registerWithTaints",
   "registerNode",
   "containerRuntimeEndpoint",
@@ -370,6 +382,9 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
     imageGCLowThresholdPercent: 80,
     imageMinimumGCAge: "2m0s",
     allowedUnsafeSysctls: [],
+    cgroupsPerQOS: false,
+    cgroupDriver: "cgroupfs",
+    cgroupRoot: "",
     registerWithTaints: [],
     registerNode: true,
     containerRuntimeEndpoint: "unix:///run/containerd/containerd.sock",

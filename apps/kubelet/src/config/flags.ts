@@ -237,6 +237,33 @@ export const FLAGS: readonly FlagDef[] = [
     }),
   },
   {
+    name: "cgroups-per-qos",
+    type: "bool",
+    def: "false",
+    help: "Create a cgroup hierarchy of QoS tiers and pods under the cgroup root; pods are placed in their pod cgroup.",
+    config: cfg<boolean>((c, v) => {
+      c.cgroupsPerQOS = v;
+    }),
+  },
+  {
+    name: "cgroup-driver",
+    type: "string",
+    def: "cgroupfs",
+    help: "Driver that the kubelet uses to name cgroups for the runtime. Possible values: 'cgroupfs', 'systemd'.",
+    config: cfg<string>((c, v) => {
+      c.cgroupDriver = v;
+    }),
+  },
+  {
+    name: "cgroup-root",
+    type: "string",
+    def: "",
+    help: "Optional root cgroup to use for pods. Default: '', which means use the container runtime default.",
+    config: cfg<string>((c, v) => {
+      c.cgroupRoot = v;
+    }),
+  },
+  {
     name: "allowed-unsafe-sysctls",
     type: "strings",
     help: "Comma-separated allowlist of unsafe sysctls or unsafe sysctl patterns (ending in *). Use these at your own risk.",

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { parseGoDurationMs, parseThresholdConfig } from "@kubenode/eviction";
 import { parseQuantity } from "@kubenode/kube";
 import { createSysctlAllowlist } from "../node/sysctls.js";
+import { podCgroupName } from "../runtime/pod-cgroups.js";
 import type { ConfigTaint, KubeletConfiguration } from "./configuration.js";
 import { ConfigError } from "./errors.js";
 
@@ -208,6 +209,13 @@ export function validateConfiguration(c: KubeletConfiguration): void {
     bad(
       `imageGCLowThresholdPercent (--image-gc-low-threshold) ${c.imageGCLowThresholdPercent} must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) ${c.imageGCHighThresholdPercent}`,
     );
+  if (c.cgroupDriver !== "cgroupfs" && c.cgroupDriver !== "systemd")
+    bad(`cgroupDriver (--cgroup-driver) ${JSON.stringify(c.cgroupDriver)} must be one of cgroupfs, systemd`);
+  try {
+    podCgroupName({ metadata: { uid: "0" }, spec: { containers: [] } }, c.cgroupRoot);
+  } catch (err) {
+    bad(`cgroupRoot (--cgroup-root): ${(err as Error).message}`);
+  }
   try {
     createSysctlAllowlist(c.allowedUnsafeSysctls);
   } catch (err) {
