@@ -417,8 +417,16 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     podState: {
       // Unknown pods can only be told apart once every source delivered its complete set.
       contentRemovable: (uid) => sources.every((s) => s.synced()) && !workers.knownUids().has(uid),
-      runtimeRemovable: (uid) =>
-        workers.knownUids().has(uid) && !workers.activePods().some((p) => p.metadata.uid === uid),
+      // Finished: terminated by the worker, or in a terminal phase (all containers done for good).
+      runtimeRemovable: (uid) => {
+        if (!workers.knownUids().has(uid)) return false;
+        const phase = status.getPodStatus(uid)?.phase;
+        return (
+          phase === "Succeeded" ||
+          phase === "Failed" ||
+          !workers.activePods().some((p) => p.metadata.uid === uid)
+        );
+      },
     },
     clock,
     logger,

@@ -10,6 +10,7 @@ import type { ContainerStatus, Pod } from "../src/api.js";
 import type { Kubelet } from "../src/kubelet.js";
 import { createNodeModule, type NodeModule } from "../src/node/node-module.js";
 import type { FsUsage } from "../src/runtime/types.js";
+import { createKubeletMetrics } from "../src/server/metrics.js";
 import { NODE, type Rig, realComponents, startRig } from "./rig.js";
 
 const status = (pod: Pod, name: string): ContainerStatus | undefined =>
@@ -32,6 +33,8 @@ describe.runIf(realComponents)(
     let image: string;
     // The image filesystem as image GC sees it: the host's unless a test sets a usage.
     let fakeImageFs: FsUsage | undefined;
+    // PLEG relists seen, so a test can wait for the kubelet to have looked at the runtime again.
+    let relists = 0;
     // Pod cgroups live under a root of this test's own, removed at the end.
     const cgroupRoot = `/kubenode-test-${randomBytes(4).toString("hex")}`;
 
@@ -40,7 +43,14 @@ describe.runIf(realComponents)(
       image = rig.containerd.busyboxImage;
       // An image no pod uses, present before the kubelet starts (so older than the minimum GC age).
       await importVariant("gc-victim");
+      const metrics = createKubeletMetrics(NODE);
+      const observeRelist = metrics.observeRelist.bind(metrics);
+      metrics.observeRelist = (seconds, pods) => {
+        relists++;
+        observeRelist(seconds, pods);
+      };
       kubelet = await rig.startKubelet({
+        metrics,
         podCgroups: { driver: "cgroupfs", root: cgroupRoot },
         backoffInitialMs: 2000,
         backoffMaxMs: 60_000,
@@ -317,6 +327,60 @@ describe.runIf(realComponents)(
       await kubelet.gc.deleteUnusedImages();
       expect(await imageNamed("kubenode.test/gc-fresh:1.0")).toBeDefined();
       expect(await imageNamed(image)).toBeDefined();
+    });
+
+    it("under disk pressure, eviction's node-level reclaim runs container GC (finished pods) and evicts no pod", async () => {
+      const finished = new Set(
+        await Promise.all(
+          ["fallback", "file-message"].map(async (n) => (await rig.getPod(n))!.metadata.uid!),
+        ),
+      );
+      const finishedContainers = async () =>
+        (await rig.cri.listContainers({})).containers.filter((c) =>
+          finished.has(c.labels["io.kubernetes.pod.uid"] ?? ""),
+        );
+      expect((await finishedContainers()).length).toBe(2);
+      // The image filesystem is short of space while the finished pods' containers exist.
+      const GiB = 2 ** 30;
+      const pressure = createNodeModule({
+        nodeName: NODE,
+        runtime: kubelet.runtime,
+        cri: rig.cri,
+        kubelet,
+        reclaim: kubelet.gc,
+        stats: {
+          async getSummary() {
+            const available = (await finishedContainers()).length > 0 ? 1 * GiB : 50 * GiB;
+            return {
+              node: {
+                nodeFs: { capacityBytes: 100 * GiB, availableBytes: 50 * GiB },
+                imageFs: { capacityBytes: 100 * GiB, availableBytes: available },
+              },
+              pods: [],
+            };
+          },
+        },
+        config: { rootDir: rig.tmp, eviction: { evictionHard: { "imagefs.available": "10Gi" } } },
+      });
+      const result = await pressure.eviction.synchronize();
+      expect(result).toMatchObject({
+        resourceToReclaim: "ephemeral-storage",
+        reclaimedByNode: true,
+        evicted: [],
+      });
+      expect(await finishedContainers()).toEqual([]);
+      // Their final statuses stay as they were (terminal pods are not recomputed from the runtime).
+      const seen = relists;
+      await waitFor("two relists after the removal", () => (relists >= seen + 2 ? true : undefined), {
+        timeoutMs: 30_000,
+      });
+      await kubelet.flushStatuses();
+      expect(status((await rig.getPod("fallback"))!, "app")?.state.terminated?.exitCode).toBe(3);
+      expect(status((await rig.getPod("file-message"))!, "app")?.state.terminated?.message).toBe(
+        "all done\n",
+      );
+      // Running pods were not touched.
+      expect((await rig.getPod("sized"))?.status?.phase).toBe("Running");
     });
 
     it("rejects a hostPort conflict and a forbidden sysctl with upstream's reasons and an Event; the first pod keeps running", async () => {
