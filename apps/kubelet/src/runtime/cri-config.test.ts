@@ -159,6 +159,13 @@ describe("CRI configs (kuberuntime)", () => {
     });
   });
 
+  it("puts the sandbox in its pod cgroup when pod cgroups are on", () => {
+    const c: Container = { name: "c", resources: { requests: { cpu: "100m" } } };
+    expect(sandboxConfig(pod([c]), 0, settings).linux?.cgroupParent).toBeUndefined();
+    const on = { ...settings, podCgroups: { driver: "cgroupfs" as const, root: "/" } };
+    expect(sandboxConfig(pod([c]), 0, on).linux?.cgroupParent).toBe("/kubepods/burstable/poduid-1");
+  });
+
   it("cuts hostnames to 63 characters without trailing '-' or '.', and has none on the host network", () => {
     const long = `${"a".repeat(62)}-b`;
     expect(podHostname({ metadata: { name: long }, spec: { containers: [] } })).toBe("a".repeat(62));

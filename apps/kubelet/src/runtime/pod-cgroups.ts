@@ -17,7 +17,7 @@ export interface PodCgroupSettings {
   root?: string;
 }
 
-const UID = /^[0-9a-fA-F-]{1,64}$/;
+const UID = /^[A-Za-z0-9_-]{1,128}$/;
 const SEGMENT = /^[A-Za-z0-9_.-]+$/;
 
 /** The components of `root` (`/a/b` → [a, b]); rejects anything but plain path segments. */
