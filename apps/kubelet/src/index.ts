@@ -2,6 +2,16 @@
 
 // Compose a kubelet: the root, its contract, and the pod shapes it speaks.
 export type { Container, Pod, PodStatus } from "./api.js";
+// Garbage collection: the kubelet's `gc` (also eviction's reclaim hooks) and its settings.
+export type {
+  ContainerGcPlan,
+  ContainerGcPolicy,
+  GarbageCollector,
+  GcSettings,
+  ImageGcEvent,
+  ImageGcPolicy,
+  ImageGcResult,
+} from "./gc/index.js";
 export {
   type AdmitHandler,
   type AdmitResult,
@@ -21,11 +31,15 @@ export {
 } from "./node/node-module.js";
 // The replaceable runtime module: the CRI implementation, and what a custom one implements.
 export { type CriRuntimeOptions, createCriRuntime } from "./runtime/cri-runtime.js";
+export type { CgroupDriver, PodCgroupSettings } from "./runtime/pod-cgroups.js";
 export {
+  type FsUsage,
   type PodRuntime,
   type RuntimeContainer,
   type RuntimeContainerState,
   type RuntimeHealth,
+  type RuntimeImage,
+  type RuntimeImageService,
   type RuntimePod,
   type RuntimeSandbox,
   RuntimeStepError,

@@ -11,6 +11,7 @@
  *   kubelet.plegHealth();    // { healthy, message } for the node's Ready condition
  *   await kubelet.killPod(pod, { gracePeriodSeconds, status });   // eviction's pod killer
  *   kubelet.runtime;         // the PodRuntime in use (version, health, for node status providers)
+ *   kubelet.gc;              // container + image GC; its delete* methods are eviction's reclaim hooks
  *   await kubelet.stop();    // loops stopped; running containers are left running (adopted next start)
  *
  * - `client` absent = standalone mode: static pods from `podManifestPath` only, no API writes.
@@ -19,6 +20,7 @@
  * - Admission handlers run for every new pod before anything of it starts, in the order added;
  *   the first rejection wins: the pod is never started and its status becomes phase Failed with
  *   the handler's reason and message (upstream's rejectPod).
+ * - A rejected pod also gets a Warning Event with the handler's reason and message.
  * - `killPod` resolves once the pod's containers are stopped and its status (e.g. Evicted) is
  *   recorded; the pod worker then finishes termination (API pods stay until deleted by their owner).
  */
@@ -33,8 +35,11 @@ import {
   type TimerHandle,
 } from "@kubenode/kube";
 import { type Pod, type PodStatus, podDesc } from "./api.js";
+import { createKubeletEventRecorder } from "./events.js";
+import { createGarbageCollector, type GarbageCollector, type GcSettings } from "./gc/index.js";
 import { createPleg } from "./pleg/pleg.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
+import { type PodCgroupSettings, sweepPodCgroups } from "./runtime/pod-cgroups.js";
 import type { PodRuntime, RuntimePod } from "./runtime/types.js";
 import type { KubeletMetrics } from "./server/metrics.js";
 import { createApiPodSource } from "./sources/api-source.js";
@@ -97,6 +102,18 @@ export interface KubeletOptions {
   relistPeriodMs?: number;
   /** Where relist, pod start and eviction observations go (served on /metrics). */
   metrics?: KubeletMetrics;
+  /**
+   * Container and image garbage collection (upstream defaults: containers every 1 min keeping 1
+   * dead instance per container; images every 5 min, 85 % / 80 % of the image filesystem, min age 2 min).
+   */
+  gc?: GcSettings;
+  /**
+   * Pod-level cgroups (upstream cgroupsPerQOS with cgroupDriver and cgroupRoot): sandboxes get
+   * `<root>/kubepods[/burstable|/besteffort]/pod<uid>` as cgroup parent, and with the cgroupfs
+   * driver the kubelet removes pod cgroups of pods no longer running. Pass the same value to a
+   * CRI runtime you create yourself. Absent: the runtime's default cgroup parent.
+   */
+  podCgroups?: PodCgroupSettings;
 }
 
 /** A running kubelet. */
@@ -125,6 +142,8 @@ export interface Kubelet {
   flushStatuses(signal?: AbortSignal): Promise<void>;
   /** Adds an admission check for new pods. */
   addAdmitHandler(handler: AdmitHandler): void;
+  /** Container and image GC; `deleteAllUnusedContainers`/`deleteUnusedImages` are eviction's reclaim hooks. */
+  readonly gc: GarbageCollector;
 }
 
 /**
@@ -168,12 +187,15 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         ? { requestTimeoutMs: options.runtimeRequestTimeoutMs }
         : {}),
       ...(options.podLogsDir !== undefined ? { podLogsDir: options.podLogsDir } : {}),
+      ...(options.rootDir !== undefined ? { rootDir: options.rootDir } : {}),
+      ...(options.podCgroups !== undefined ? { podCgroups: options.podCgroups } : {}),
       ...(options.clusterDNS !== undefined ? { clusterDNS: options.clusterDNS } : {}),
       ...(options.clusterDomain !== undefined ? { clusterDomain: options.clusterDomain } : {}),
       ...(options.resolvConf !== undefined ? { resolvConf: options.resolvConf } : {}),
       logger,
     });
   const admitHandlers: AdmitHandler[] = [];
+  const events = client ? createKubeletEventRecorder(client, options.nodeName, clock, logger) : undefined;
   const status = createStatusManager({ client, clock, logger });
   const staticPods = new Map<string, Pod>();
   // Every pod the sources hold, by UID (what /pods lists).
@@ -213,7 +235,11 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       const others = workers.activePods().filter((p) => p.metadata.uid !== pod.metadata.uid);
       for (const h of admitHandlers) {
         const r = await h(pod, others);
-        if (!r.admit) return r;
+        if (!r.admit) {
+          // rejectPod: a Warning event with the handler's reason and message.
+          events?.pod(pod, "Warning", r.reason, r.message);
+          return r;
+        }
       }
       return { admit: true };
     },
@@ -344,13 +370,28 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     lastHousekeepingMs = clock.now();
     const known = workers.knownUids();
     const orphans = pods.filter((p) => !known.has(p.uid));
-    if (orphans.length === 0) return;
-    housekeeping = workers
-      .cleanupOrphans(orphans)
-      .catch((err) => logger.warn("orphan cleanup incomplete; will retry", { err: String(err) }))
-      .finally(() => {
-        housekeeping = undefined;
-      });
+    const cgroups = options.podCgroups;
+    if (orphans.length === 0 && !cgroups) return;
+    housekeeping = (async () => {
+      if (orphans.length > 0)
+        await workers
+          .cleanupOrphans(orphans)
+          .catch((err) => logger.warn("orphan cleanup incomplete; will retry", { err: String(err) }));
+      if (cgroups) {
+        // cleanupOrphanedPodCgroups: pods with a running sandbox or still active keep theirs.
+        const keep = new Set(
+          pods.filter((p) => p.sandboxes.some((s) => s.state === "ready")).map((p) => p.uid),
+        );
+        for (const p of workers.activePods()) keep.add(p.metadata.uid!);
+        const removed = await sweepPodCgroups(keep, cgroups).catch((err) => {
+          logger.warn("pod cgroup cleanup incomplete; will retry", { err: String(err) });
+          return [];
+        });
+        if (removed.length > 0) logger.v(2, "removed pod cgroups", { pods: removed.join(",") });
+      }
+    })().finally(() => {
+      housekeeping = undefined;
+    });
   }
 
   const pleg = createPleg({
@@ -371,10 +412,33 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     ...(options.relistPeriodMs !== undefined ? { relistPeriodMs: options.relistPeriodMs } : {}),
   });
 
+  const gc = createGarbageCollector({
+    runtime,
+    podState: {
+      // Unknown pods can only be told apart once every source delivered its complete set.
+      contentRemovable: (uid) => sources.every((s) => s.synced()) && !workers.knownUids().has(uid),
+      // Finished: terminated by the worker, or in a terminal phase (all containers done for good).
+      runtimeRemovable: (uid) => {
+        if (!workers.knownUids().has(uid)) return false;
+        const phase = status.getPodStatus(uid)?.phase;
+        return (
+          phase === "Succeeded" ||
+          phase === "Failed" ||
+          !workers.activePods().some((p) => p.metadata.uid === uid)
+        );
+      },
+    },
+    clock,
+    logger,
+    ...(events ? { onEvent: (e) => events.node(e.type, e.reason, e.message) } : {}),
+    ...options.gc,
+  });
+
   let started = false;
   let stopped = false;
   return {
     runtime,
+    gc,
     async start() {
       if (started) throw new Error("kubelet already started");
       started = true;
@@ -382,6 +446,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       status.start();
       for (const s of sources) await s.start();
       pleg.start();
+      gc.start();
       if (mirrors) mirrorLoop();
       logger.info("kubelet started", { node: options.nodeName, standalone: !client, runtime: runtime.name });
     },
@@ -398,6 +463,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       };
       if (mirrorTimer) clock.clearTimeout(mirrorTimer);
       await step(() => pleg.stop());
+      await step(() => gc.stop());
       for (const s of sources) await step(() => s.stop());
       await step(() => workers.stop());
       await step(() => housekeeping);

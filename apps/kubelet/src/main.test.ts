@@ -50,6 +50,7 @@ describe("nodeModuleConfig", () => {
         "--eviction-hard=memory.available<300Mi",
         "--eviction-soft=memory.available<1Gi",
         "--eviction-soft-grace-period=memory.available=1m30s",
+        "--allowed-unsafe-sysctls=kernel.msg*,net.core.somaxconn",
       ],
       { hostname: () => "h" },
     );
@@ -80,6 +81,7 @@ describe("nodeModuleConfig", () => {
       kubeletVersion: "v9.9.9",
       kubeletPort: 10250,
       rootDir: "/srv/kubelet",
+      allowedUnsafeSysctls: ["kernel.msg*", "net.core.somaxconn"],
     });
   });
 });

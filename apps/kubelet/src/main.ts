@@ -20,6 +20,7 @@ import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConf
 import { createKubelet, type Kubelet } from "./kubelet.js";
 import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
+import type { CgroupDriver } from "./runtime/pod-cgroups.js";
 import { createKubeletMetrics, createServerModule } from "./server/index.js";
 import { createShutdownManager, type ShutdownManager } from "./shutdown/shutdown-manager.js";
 
@@ -62,6 +63,7 @@ export function nodeModuleConfig(r: ResolvedKubeletConfig, kubeletVersion: strin
     kubeletVersion,
     kubeletPort: c.port,
     rootDir: r.flags.rootDir,
+    allowedUnsafeSysctls: c.allowedUnsafeSysctls,
   };
 }
 
@@ -135,6 +137,9 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       resolvConf: c.resolvConf,
     };
     const metrics = createKubeletMetrics(r.nodeName);
+    const podCgroups = c.cgroupsPerQOS
+      ? { podCgroups: { driver: c.cgroupDriver as CgroupDriver, root: c.cgroupRoot || "/" } }
+      : {};
     const kubelet: Kubelet = createKubelet({
       nodeName: r.nodeName,
       metrics,
@@ -142,9 +147,19 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       runtime: createCriRuntime({
         client: cri,
         requestTimeoutMs: runtimeRequestTimeoutMs,
+        rootDir: r.flags.rootDir,
         logger: log,
         ...runtimeSettings,
+        ...podCgroups,
       }),
+      ...podCgroups,
+      gc: {
+        image: {
+          highThresholdPercent: c.imageGCHighThresholdPercent,
+          lowThresholdPercent: c.imageGCLowThresholdPercent,
+          minAgeMs: durationMs(c.imageMinimumGCAge),
+        },
+      },
       ...runtimeSettings,
       ...(c.staticPodPath ? { podManifestPath: c.staticPodPath } : {}),
       fileCheckFrequencyMs: durationMs(c.fileCheckFrequency),
@@ -161,6 +176,8 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       runtime: kubelet.runtime,
       cri,
       kubelet,
+      // Node-level reclaim before evicting for disk pressure: container GC, then image GC.
+      reclaim: kubelet.gc,
       config: nodeModuleConfig(r, `v${version}`),
       readinessChecks: [() => shutdown?.readiness()],
       clock,

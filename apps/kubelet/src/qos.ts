@@ -32,14 +32,23 @@ export function podQosClass(pod: Pod): QosClass {
   return guaranteed ? "Guaranteed" : "Burstable";
 }
 
-/** milli-CPU of a quantity (`"250m"` → 250, `"1"` → 1000). */
+/**
+ * Rounds up like resource.Quantity's MilliValue/Value, ignoring binary floating-point noise
+ * (`1.1 * 1000` is 1100.0000000000002 and must give 1100, not 1101).
+ */
+function ceilExact(x: number): number {
+  const nearest = Math.round(x);
+  return Math.abs(x - nearest) < 1e-6 ? nearest : Math.ceil(x);
+}
+
+/** milli-CPU of a quantity (`"250m"` → 250, `"1"` → 1000, `"1.1"` → 1100). */
 export function milliCpu(list: ResourceList | undefined, name = "cpu"): number | undefined {
   const v = amount(list, name);
-  return v === undefined ? undefined : Math.ceil(v * 1000);
+  return v === undefined ? undefined : ceilExact(v * 1000);
 }
 
 /** Bytes of a memory quantity. */
 export function bytesOf(list: ResourceList | undefined, name = "memory"): number | undefined {
   const v = amount(list, name);
-  return v === undefined ? undefined : Math.ceil(v);
+  return v === undefined ? undefined : ceilExact(v);
 }

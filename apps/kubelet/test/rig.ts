@@ -112,6 +112,9 @@ export async function startRig(): Promise<Rig> {
           clusterDNS: ["10.96.0.10"],
           clusterDomain: "cluster.local",
           logger,
+          // Image GC reads the host disk: on a full disk it would remove the shared test images
+          // between tests. Tests of image GC pass their own settings.
+          gc: { image: { highThresholdPercent: 100 } },
           ...overrides,
         });
         kubelets.push(kubelet);

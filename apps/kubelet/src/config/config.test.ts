@@ -106,6 +106,7 @@ logging:
   format: json
   verbosity: 3
 cgroupDriver: systemd
+hairpinMode: promiscuous-bridge
 featureGates:
   SidecarContainers: true
 syncFrequency: 30s
@@ -118,7 +119,8 @@ syncFrequency: 30s
     expect(r.config.registerWithTaints).toEqual([{ key: "dedicated", value: "edge", effect: "NoSchedule" }]);
     expect(r.config.logging).toMatchObject({ format: "json", verbosity: 3, flushFrequency: "5s" });
     // Known fields this kubelet does not act on are listed, so the binary can warn about them.
-    expect(r.ignoredFields).toEqual(["cgroupDriver", "featureGates", "syncFrequency"]);
+    expect(r.config.cgroupDriver).toBe("systemd");
+    expect(r.ignoredFields).toEqual(["hairpinMode", "featureGates", "syncFrequency"]);
   });
 
   it("reads YAML as upstream's YAML 1.1 decoder does (yes/on are booleans)", async () => {
@@ -241,6 +243,26 @@ syncFrequency: 30s
     [
       "enforceNodeAllocatable: [kube-reserved]",
       'invalid configuration: kubeReservedCgroup (--kube-reserved-cgroup) must be specified when "kube-reserved" contained in enforceNodeAllocatable (--enforce-node-allocatable)',
+    ],
+    [
+      "imageGCHighThresholdPercent: 101",
+      "invalid configuration: imageGCHighThresholdPercent (--image-gc-high-threshold) 101 must be between 0 and 100, inclusive",
+    ],
+    [
+      "imageGCLowThresholdPercent: 90",
+      "invalid configuration: imageGCLowThresholdPercent (--image-gc-low-threshold) 90 must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) 85",
+    ],
+    [
+      "cgroupDriver: systemdd",
+      'invalid configuration: cgroupDriver (--cgroup-driver) "systemdd" must be one of cgroupfs, systemd',
+    ],
+    [
+      "cgroupRoot: /a/../b",
+      'invalid configuration: cgroupRoot (--cgroup-root): cgroupRoot "/a/../b": ".." is not a valid cgroup name',
+    ],
+    [
+      "allowedUnsafeSysctls: [vm.swappiness]",
+      'invalid configuration: allowedUnsafeSysctls (--allowed-unsafe-sysctls): the sysctl "vm.swappiness" are not known to be namespaced',
     ],
   ])("rejects %s", async (line, message) => {
     const err = await failure(["--config", "/c.yaml"], { "/c.yaml": `${HEADER}${line}\n` });

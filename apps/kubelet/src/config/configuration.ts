@@ -64,6 +64,22 @@ export interface KubeletConfiguration {
   kubeReserved: Record<string, string>;
   enforceNodeAllocatable: string[];
   localStorageCapacityIsolation: boolean;
+  /** Image GC: run at this image filesystem usage (100 = never), free down to the low one. */
+  imageGCHighThresholdPercent: number;
+  imageGCLowThresholdPercent: number;
+  /** Minimum age of an unused image before image GC may remove it (Go duration). */
+  imageMinimumGCAge: string;
+  /** Sysctls (names or `prefix*`) pods may set beside the safe ones (`--allowed-unsafe-sysctls`). */
+  allowedUnsafeSysctls: string[];
+  /**
+   * Pod cgroups under `<cgroupRoot>/kubepods` per QoS tier. Default **false** here (upstream: true):
+   * several kubelets on one host (the local cluster) would otherwise share `/kubepods`.
+   */
+  cgroupsPerQOS: boolean;
+  /** `cgroupfs` or `systemd`: how cgroup names are written for the runtime. */
+  cgroupDriver: string;
+  /** Parent of `kubepods`; "" is `/`. */
+  cgroupRoot: string;
   registerWithTaints: ConfigTaint[];
   registerNode: boolean;
   containerRuntimeEndpoint: string;
@@ -284,6 +300,13 @@ const HONOURED = new Set([
   "kubeReserved",
   "enforceNodeAllocatable",
   "localStorageCapacityIsolation",
+  "imageGCHighThresholdPercent",
+  "imageGCLowThresholdPercent",
+  "imageMinimumGCAge",
+  "allowedUnsafeSysctls",
+  "cgroupsPerQOS",
+  "cgroupDriver",
+  "cgroupRoot",
   "registerWithTaints",
   "registerNode",
   "containerRuntimeEndpoint",
@@ -355,6 +378,13 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
     kubeReserved: {},
     enforceNodeAllocatable: ["pods"],
     localStorageCapacityIsolation: true,
+    imageGCHighThresholdPercent: 85,
+    imageGCLowThresholdPercent: 80,
+    imageMinimumGCAge: "2m0s",
+    allowedUnsafeSysctls: [],
+    cgroupsPerQOS: false,
+    cgroupDriver: "cgroupfs",
+    cgroupRoot: "",
     registerWithTaints: [],
     registerNode: true,
     containerRuntimeEndpoint: "unix:///run/containerd/containerd.sock",

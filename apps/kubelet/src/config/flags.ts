@@ -210,6 +210,68 @@ export const FLAGS: readonly FlagDef[] = [
     }),
   },
   {
+    name: "image-gc-high-threshold",
+    type: "int",
+    def: "85",
+    help: "The percent of disk usage after which image garbage collection is always run. Values must be within the range [0, 100], To disable image garbage collection, set to 100.",
+    config: cfg<number>((c, v) => {
+      c.imageGCHighThresholdPercent = v;
+    }),
+  },
+  {
+    name: "image-gc-low-threshold",
+    type: "int",
+    def: "80",
+    help: "The percent of disk usage before which image garbage collection is never run. Lowest disk usage to garbage collect to. Values must be within the range [0, 100] and should not be larger than that of --image-gc-high-threshold.",
+    config: cfg<number>((c, v) => {
+      c.imageGCLowThresholdPercent = v;
+    }),
+  },
+  {
+    name: "minimum-image-ttl-duration",
+    type: "duration",
+    def: "2m0s",
+    help: "Minimum age for an unused image before it is garbage collected. Examples: '300ms', '10s' or '2h45m'.",
+    config: cfg<string>((c, v) => {
+      c.imageMinimumGCAge = v;
+    }),
+  },
+  {
+    name: "cgroups-per-qos",
+    type: "bool",
+    def: "false",
+    help: "Create a cgroup hierarchy of QoS tiers and pods under the cgroup root; pods are placed in their pod cgroup.",
+    config: cfg<boolean>((c, v) => {
+      c.cgroupsPerQOS = v;
+    }),
+  },
+  {
+    name: "cgroup-driver",
+    type: "string",
+    def: "cgroupfs",
+    help: "Driver that the kubelet uses to name cgroups for the runtime. Possible values: 'cgroupfs', 'systemd'.",
+    config: cfg<string>((c, v) => {
+      c.cgroupDriver = v;
+    }),
+  },
+  {
+    name: "cgroup-root",
+    type: "string",
+    def: "",
+    help: "Optional root cgroup to use for pods. Default: '', which means use the container runtime default.",
+    config: cfg<string>((c, v) => {
+      c.cgroupRoot = v;
+    }),
+  },
+  {
+    name: "allowed-unsafe-sysctls",
+    type: "strings",
+    help: "Comma-separated allowlist of unsafe sysctls or unsafe sysctl patterns (ending in *). Use these at your own risk.",
+    config: cfg<string[]>((c, v) => {
+      c.allowedUnsafeSysctls = v;
+    }),
+  },
+  {
     name: "address",
     type: "string",
     def: "0.0.0.0",

@@ -1,6 +1,8 @@
 import { isIP } from "node:net";
 import { parseThresholdConfig } from "@kubenode/eviction";
 import { parseGoDurationMs, parseQuantity } from "@kubenode/kube";
+import { createSysctlAllowlist } from "../node/sysctls.js";
+import { podCgroupName } from "../runtime/pod-cgroups.js";
 import type { ConfigTaint, KubeletConfiguration } from "./configuration.js";
 import { ConfigError } from "./errors.js";
 
@@ -196,6 +198,29 @@ export function validateConfiguration(c: KubeletConfiguration): void {
     bad(
       "tlsCertFile (--tls-cert-file) and tlsPrivateKeyFile (--tls-private-key-file) must be given together",
     );
+  for (const [field, flag] of [
+    ["imageGCHighThresholdPercent", "--image-gc-high-threshold"],
+    ["imageGCLowThresholdPercent", "--image-gc-low-threshold"],
+  ] as const) {
+    const v = c[field];
+    if (v < 0 || v > 100) bad(`${field} (${flag}) ${v} must be between 0 and 100, inclusive`);
+  }
+  if (c.imageGCLowThresholdPercent >= c.imageGCHighThresholdPercent)
+    bad(
+      `imageGCLowThresholdPercent (--image-gc-low-threshold) ${c.imageGCLowThresholdPercent} must be less than imageGCHighThresholdPercent (--image-gc-high-threshold) ${c.imageGCHighThresholdPercent}`,
+    );
+  if (c.cgroupDriver !== "cgroupfs" && c.cgroupDriver !== "systemd")
+    bad(`cgroupDriver (--cgroup-driver) ${JSON.stringify(c.cgroupDriver)} must be one of cgroupfs, systemd`);
+  try {
+    podCgroupName({ metadata: { uid: "0" }, spec: { containers: [] } }, c.cgroupRoot);
+  } catch (err) {
+    bad(`cgroupRoot (--cgroup-root): ${(err as Error).message}`);
+  }
+  try {
+    createSysctlAllowlist(c.allowedUnsafeSysctls);
+  } catch (err) {
+    bad(`allowedUnsafeSysctls (--allowed-unsafe-sysctls): ${(err as Error).message}`);
+  }
   if (c.nodeStatusMaxImages < -1)
     bad(`nodeStatusMaxImages (--node-status-max-images) ${c.nodeStatusMaxImages} must be -1 or greater`);
   if (c.evictionMaxPodGracePeriod < 0)

@@ -44,6 +44,7 @@ import type { PodRuntime } from "../runtime/types.js";
 import { admitPod } from "./admission.js";
 import { createCriPodStatsSource, criImageFsMountpoint, criImageFsStats } from "./cri-stats.js";
 import { createApiEventRecorder } from "./events.js";
+import { createSysctlAllowlist } from "./sysctls.js";
 
 /** Node settings, from KubeletConfiguration and the kubelet's flags. */
 export interface NodeModuleConfig {
@@ -82,6 +83,8 @@ export interface NodeModuleConfig {
   rootDir?: string;
   /** Cgroup of all pods, for allocatableMemory.available; omitted: that signal is not observed. */
   podsCgroup?: string;
+  /** `allowedUnsafeSysctls`: names or `prefix*` patterns allowed beside the safe sysctls. */
+  allowedUnsafeSysctls?: string[];
 }
 
 /** What the node module needs of the kubelet. */
@@ -123,8 +126,8 @@ export interface NodeModule {
   /** Stops every loop; resolves when all have finished, with every failure reported together. */
   stop(): Promise<void>;
   /**
-   * The admission check to add to the kubelet: eviction's (node pressure) first, then the
-   * predicate admit handler against the current Node, as upstream orders them.
+   * The admission check to add to the kubelet: eviction's (node pressure) first, then sysctls,
+   * then the predicate admit handler against the current Node, as upstream orders them.
    */
   admit(pod: Pod, activePods: readonly Pod[]): Promise<AdmitResult>;
   /** The Node as last read or written; in standalone mode the locally computed one. */
@@ -155,6 +158,7 @@ function evictionStatus(req: KillRequest, nowIso: string): PodStatus {
 /**
  * Creates the node module. It makes no API call until {@link NodeModule.start}.
  * @throws EvictionError for invalid eviction thresholds (validate the configuration first).
+ * @throws RangeError for an allowedUnsafeSysctls pattern that is malformed or not namespaced.
  */
 export function createNodeModule(options: NodeModuleOptions): NodeModule {
   const { nodeName, client, kubelet, cri } = options;
@@ -165,6 +169,7 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
   const machine = options.machine ?? createHostMachineInfoProvider({ rootDir });
   const thresholds = parseThresholdConfig(cfg.eviction ?? {});
   const hard = effectiveEvictionHard(cfg.eviction);
+  const sysctls = createSysctlAllowlist(cfg.allowedUnsafeSysctls ?? []);
 
   // Ready from the runtime: with a CRI client, its Status conditions as node-status formats them
   // (`container runtime network not ready: NetworkReady=false reason:... message:...`); with only a
@@ -426,6 +431,8 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     async admit(pod, activePods) {
       const pressureResult = eviction.admit(pod as EvictionPod);
       if (!pressureResult.admit) return pressureResult;
+      const sysctlResult = sysctls.admit(pod);
+      if (!sysctlResult.admit) return sysctlResult;
       const node = currentNode() ?? (await computeLocalNode());
       return admitPod(pod, node, activePods);
     },

@@ -102,6 +102,36 @@ describe("CRI configs (kuberuntime)", () => {
     expect(containerResources(pod([tinyQuota]), tinyQuota, 8 * GiB).cpuQuota).toBe(1000n);
   });
 
+  it("matches upstream's share, quota and oom_score_adj edge cases", () => {
+    const r = (c: Container, pods: Container[] = [c]) => containerResources(pod(pods), c, 8 * GiB);
+    // Decimal CPU quantities are exact: 1.1 CPU is 1100m (1126 shares, 110000 µs quota), not 1101m.
+    const decimal: Container = { name: "d", resources: { requests: { cpu: "1.1" }, limits: { cpu: "1.1" } } };
+    expect(r(decimal)).toMatchObject({ cpuShares: 1126n, cpuQuota: 110000n });
+    // Shares are capped at 262144 (256 CPUs); a limit stands in for a missing request.
+    const huge: Container = { name: "h", resources: { limits: { cpu: "300" } } };
+    expect(r(huge)).toMatchObject({ cpuShares: 262144n, cpuQuota: 30_000_000n });
+    // Burstable: a memory request above node capacity floors at 3; a tiny one caps at 999.
+    const greedy: Container = { name: "g", resources: { requests: { memory: "16Gi" } } };
+    expect(r(greedy).oomScoreAdj).toBe(3n);
+    const tiny: Container = { name: "t", resources: { requests: { memory: "1" } } };
+    expect(r(tiny).oomScoreAdj).toBe(999n);
+    // A Burstable pod's container without requests of its own still gets the Burstable formula
+    // with request 0 (-> 1000, then 999), not BestEffort's 1000.
+    const bare: Container = { name: "b" };
+    expect(r(bare, [bare, greedy]).oomScoreAdj).toBe(999n);
+    // A memory limit without a request: the request defaults to the limit (2 GiB of 8 -> 750).
+    const limitOnly: Container = {
+      name: "l",
+      resources: { requests: { cpu: "100m" }, limits: { memory: "2Gi" } },
+    };
+    expect(r(limitOnly).oomScoreAdj).toBe(750n);
+    expect(r(limitOnly).memoryLimitInBytes).toBe(2n * 1024n ** 3n);
+    // system-node-critical pods get -997 whatever their QoS.
+    const critical = pod([bare]);
+    critical.spec.priorityClassName = "system-node-critical";
+    expect(containerResources(critical, bare, 8 * GiB).oomScoreAdj).toBe(-997n);
+  });
+
   it("builds the sandbox config: labels, annotations, log directory, DNS, ports, namespaces", () => {
     const c: Container = {
       name: "web",
@@ -127,6 +157,13 @@ describe("CRI configs (kuberuntime)", () => {
       pid: NamespaceMode.NODE,
       ipc: NamespaceMode.POD,
     });
+  });
+
+  it("puts the sandbox in its pod cgroup when pod cgroups are on", () => {
+    const c: Container = { name: "c", resources: { requests: { cpu: "100m" } } };
+    expect(sandboxConfig(pod([c]), 0, settings).linux?.cgroupParent).toBeUndefined();
+    const on = { ...settings, podCgroups: { driver: "cgroupfs" as const, root: "/" } };
+    expect(sandboxConfig(pod([c]), 0, on).linux?.cgroupParent).toBe("/kubepods/burstable/poduid-1");
   });
 
   it("cuts hostnames to 63 characters without trailing '-' or '.', and has none on the host network", () => {

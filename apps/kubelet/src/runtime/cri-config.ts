@@ -12,6 +12,7 @@ import type { Container, Pod } from "../api.js";
 import { bytesOf, milliCpu, podQosClass } from "../qos.js";
 import { type ClusterDnsSettings, podDnsConfig, type ResolvConf } from "./dns.js";
 import { containerAnnotations, containerLabels, sandboxAnnotations, sandboxLabels } from "./labels.js";
+import { type PodCgroupSettings, podCgroupParent } from "./pod-cgroups.js";
 import { RuntimeStepError } from "./types.js";
 
 /** Node-level settings the configs depend on. */
@@ -20,6 +21,8 @@ export interface ConfigSettings extends ClusterDnsSettings {
   hostResolv: ResolvConf;
   /** Node memory capacity in bytes, for Burstable oom_score_adj. */
   nodeMemoryBytes: number;
+  /** Pod-level cgroups (cgroupsPerQOS); absent: the runtime's default cgroup parent. */
+  podCgroups?: PodCgroupSettings | undefined;
 }
 
 /** `<podLogsDir>/<ns>_<name>_<uid>` (BuildPodLogsDirectory). */
@@ -95,6 +98,8 @@ export function sandboxConfig(pod: Pod, attempt: number, s: ConfigSettings): Dee
     labels: sandboxLabels(pod),
     annotations: sandboxAnnotations(pod),
     linux: {
+      // The pod cgroup under its QoS tier; containers inherit it from the sandbox config.
+      ...(s.podCgroups ? { cgroupParent: podCgroupParent(pod, s.podCgroups) } : {}),
       sysctls,
       securityContext: {
         namespaceOptions: namespaceOptions(pod),
@@ -190,7 +195,8 @@ export function containerResources(pod: Pod, container: Container, nodeMemoryByt
   if (pod.spec.priorityClassName === "system-node-critical" || qos === "Guaranteed") oomScoreAdj = -997;
   else if (qos === "BestEffort") oomScoreAdj = 1000;
   else {
-    const memRequest = bytesOf(container.resources?.requests) ?? 0;
+    // A missing request defaults to the limit (API defaulting; static pods are not defaulted).
+    const memRequest = bytesOf(container.resources?.requests) ?? bytesOf(container.resources?.limits) ?? 0;
     const adj = nodeMemoryBytes > 0 ? 1000 - Math.floor((1000 * memRequest) / nodeMemoryBytes) : 999;
     oomScoreAdj = Math.min(999, Math.max(3, adj));
   }

@@ -1,5 +1,5 @@
 // The runtime manager: the only module of the kubelet that speaks CRI (upstream's kuberuntime).
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, rm, statfs } from "node:fs/promises";
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import {
@@ -25,11 +25,18 @@ import {
   POD_NAME_LABEL,
   POD_NAMESPACE_LABEL,
   POD_UID_LABEL,
+  TERMINATION_MESSAGE_PATH_ANNOTATION,
+  TERMINATION_MESSAGE_POLICY_ANNOTATION,
 } from "./labels.js";
+import type { PodCgroupSettings } from "./pod-cgroups.js";
+import { createTerminationMessageFile, terminationMessage } from "./termination-message.js";
 import {
+  type FsUsage,
   type PodRuntime,
   type RuntimeContainerState,
   type RuntimeHealth,
+  type RuntimeImage,
+  type RuntimeImageService,
   type RuntimePod,
   type RuntimeSandbox,
   RuntimeStepError,
@@ -47,6 +54,10 @@ export interface CriRuntimeOptions {
   requestTimeoutMs?: number;
   /** Container log root (podLogsDir), default /var/log/pods. */
   podLogsDir?: string;
+  /** Kubelet state directory (`--root-dir`, default /var/lib/kubelet): termination message files. */
+  rootDir?: string;
+  /** Pod-level cgroups under `kubepods` (cgroupsPerQOS); absent: the runtime's default parent. */
+  podCgroups?: PodCgroupSettings;
   clusterDNS?: readonly string[];
   clusterDomain?: string;
   /** Host resolver config file for dnsPolicy Default, default /etc/resolv.conf ("" = none). */
@@ -145,9 +156,15 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
     clusterDomain: options.clusterDomain ?? "",
     hostResolv,
     nodeMemoryBytes: totalmem(),
+    podCgroups: options.podCgroups,
   });
-  // Statuses that no longer change: exited containers (final) and running ones (start time fixed).
-  const containerCache = new Map<string, { state: ContainerState; status: CriContainerStatus }>();
+  const rootDir = options.rootDir ?? "/var/lib/kubelet";
+  // Statuses that no longer change: exited containers (final, with their termination message) and
+  // running ones (start time fixed).
+  const containerCache = new Map<
+    string,
+    { state: ContainerState; status: CriContainerStatus; message: string }
+  >();
   const sandboxCache = new Map<string, PodSandboxStatus>();
 
   async function sandboxStatus(id: string): Promise<PodSandboxStatus | undefined> {
@@ -163,13 +180,31 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
     }
   }
 
-  async function containerStatus(id: string, state: ContainerState): Promise<CriContainerStatus | undefined> {
+  async function containerStatus(
+    id: string,
+    state: ContainerState,
+  ): Promise<{ status: CriContainerStatus; message: string } | undefined> {
     const cached = containerCache.get(id);
-    if (cached && cached.state === state) return cached.status;
+    if (cached && cached.state === state) return cached;
     try {
       const { status } = await cri.containerStatus({ containerId: id });
-      if (status) containerCache.set(id, { state: status.state, status });
-      return status;
+      if (!status) return undefined;
+      // An exited container's message carries its termination message (getContainerStatus).
+      const message =
+        status.state === ContainerState.CONTAINER_EXITED
+          ? await terminationMessage({
+              exitCode: status.exitCode,
+              reason: status.reason,
+              message: status.message,
+              logPath: status.logPath,
+              mounts: status.mounts,
+              terminationMessagePath: status.annotations[TERMINATION_MESSAGE_PATH_ANNOTATION] ?? "",
+              terminationMessagePolicy: status.annotations[TERMINATION_MESSAGE_POLICY_ANNOTATION] ?? "",
+            })
+          : status.message;
+      const entry = { state: status.state, status, message };
+      containerCache.set(id, entry);
+      return entry;
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -235,8 +270,9 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
         const pod = podOf(c.labels);
         if (!pod) return;
         liveContainers.add(c.id);
-        const st = await containerStatus(c.id, c.state);
-        if (!st) return;
+        const found = await containerStatus(c.id, c.state);
+        if (!found) return;
+        const st = found.status;
         pod.containers.push({
           id: c.id,
           name: c.labels[CONTAINER_NAME_LABEL] ?? c.metadata?.name ?? "",
@@ -251,7 +287,7 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
           finishedAtMs: nsToMs(st.finishedAt),
           exitCode: st.exitCode,
           reason: st.reason,
-          message: st.message,
+          message: found.message,
         });
       }),
     );
@@ -265,6 +301,49 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
     }
     return [...pods.values()];
   }
+
+  // containerd 1.6 does not pin its sandbox image: read it from the CRI plugin's config (Status
+  // verbose info) so image GC keeps it, as upstream kept its pod-infra image.
+  async function sandboxImage(): Promise<string | undefined> {
+    try {
+      const { info } = await cri.status({ verbose: true });
+      const config = JSON.parse(info.config ?? "{}") as { sandboxImage?: unknown };
+      return typeof config.sandboxImage === "string" ? config.sandboxImage : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  const images: RuntimeImageService = {
+    async listImages(): Promise<RuntimeImage[]> {
+      const [{ images: list }, pause] = await Promise.all([cri.listImages({}), sandboxImage()]);
+      return list.map((img) => {
+        const names = [...img.repoTags, ...img.repoDigests];
+        return {
+          id: img.id,
+          names,
+          sizeBytes: Number(img.size),
+          pinned: img.pinned || (pause !== undefined && names.includes(pause)),
+        };
+      });
+    },
+    async removeImage(id) {
+      // An empty reference would delete an arbitrary image on containerd 1.6 (prefix match).
+      if (!id) throw new TypeError("removeImage: empty image ID");
+      try {
+        await cri.removeImage({ image: { image: id } });
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    },
+    async imageFsUsage(): Promise<FsUsage | undefined> {
+      const info = await cri.imageFsInfo({});
+      const mountpoint = info.imageFilesystems[0]?.fsId?.mountpoint;
+      if (!mountpoint) return undefined;
+      const st = await statfs(mountpoint);
+      return { capacityBytes: st.blocks * st.bsize, availableBytes: st.bavail * st.bsize };
+    },
+  };
 
   const runtime: PodRuntime & { readonly cri: CriClient } = {
     get name() {
@@ -409,6 +488,14 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
         throw new RuntimeStepError("CreateContainerConfigError", String(err), { cause: err });
       }
       await mkdir(join(podLogDirectory(s.podLogsDir, pod), container.name), { recursive: true, mode: 0o755 });
+      // makeMounts: the termination message file is mounted after every other mount.
+      const termination = await createTerminationMessageFile(rootDir, pod, container);
+      if (termination) {
+        config.mounts = [
+          ...(config.mounts ?? []),
+          { containerPath: termination.containerPath, hostPath: termination.hostPath, readonly: false },
+        ];
+      }
       let containerId: string;
       try {
         ({ containerId } = await cri.createContainer({
@@ -437,13 +524,21 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
       }
     },
     async removeContainer(id) {
+      // The container's termination message file goes with it (it lives under the root dir).
+      const known = containerCache.get(id)?.status;
+      const termPath = known?.annotations[TERMINATION_MESSAGE_PATH_ANNOTATION];
+      const termFile = termPath
+        ? known?.mounts.find((m) => m.containerPath === termPath)?.hostPath
+        : undefined;
       try {
         await cri.removeContainer({ containerId: id });
       } catch (err) {
         if (!isNotFound(err)) throw err;
       }
       containerCache.delete(id);
+      if (termFile?.startsWith(join(rootDir, "pods"))) await rm(termFile, { force: true });
     },
+    images,
   };
   return runtime;
 }

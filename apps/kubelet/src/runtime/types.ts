@@ -56,6 +56,36 @@ export interface PodRuntime {
   stopContainer(id: string, gracePeriodSeconds: number): Promise<void>;
   /** Removes a stopped container. Unknown IDs are ignored. */
   removeContainer(id: string): Promise<void>;
+  /**
+   * The runtime's image store, for image garbage collection. Absent (a virtual node): no image GC.
+   */
+  readonly images?: RuntimeImageService;
+}
+
+/** An image in the runtime's store. */
+export interface RuntimeImage {
+  /** Node-local image ID (`sha256:…`), what containers' `imageRef` holds. */
+  id: string;
+  /** Tags and digests. */
+  names: string[];
+  sizeBytes: number;
+  /** The runtime asks to keep it (CRI `pinned`, or the sandbox image). */
+  pinned: boolean;
+}
+
+/** Size and free space of a filesystem, in bytes. */
+export interface FsUsage {
+  capacityBytes: number;
+  availableBytes: number;
+}
+
+/** What image garbage collection needs of a runtime's image service. */
+export interface RuntimeImageService {
+  listImages(): Promise<RuntimeImage[]>;
+  /** Removes an image by ID (every tag of it). Unknown IDs are ignored. */
+  removeImage(id: string): Promise<void>;
+  /** The filesystem images are stored on; undefined when the runtime reports none. */
+  imageFsUsage(): Promise<FsUsage | undefined>;
 }
 
 /** What {@link PodRuntime.startContainer} needs. */

@@ -1,0 +1,74 @@
+// Kubernetes Events the kubelet posts about pods and its node (upstream's EventRecorder with
+// component "kubelet"). Best effort: a lost event never stops the work it reports.
+import { randomBytes } from "node:crypto";
+import type { Clock, KubeClient, Logger } from "@kubenode/kube";
+import type { Pod } from "./api.js";
+
+/** Records Events; `pod` events go in the pod's namespace, node events in `default`. */
+export interface KubeletEventRecorder {
+  pod(pod: Pod, type: "Normal" | "Warning", reason: string, message: string): void;
+  node(type: "Normal" | "Warning", reason: string, message: string): void;
+}
+
+/** An Event recorder that posts core/v1 Events through `client`. */
+export function createKubeletEventRecorder(
+  client: KubeClient,
+  nodeName: string,
+  clock: Pick<Clock, "now">,
+  logger: Logger,
+): KubeletEventRecorder {
+  const post = (
+    involved: { kind: "Pod" | "Node"; name: string; namespace?: string; uid?: string },
+    type: string,
+    reason: string,
+    message: string,
+  ) => {
+    const namespace = involved.kind === "Node" ? "default" : (involved.namespace ?? "default");
+    const ts = new Date(clock.now()).toISOString().replace(/\.\d+Z$/, "Z");
+    void client
+      .request({
+        method: "POST",
+        path: `/api/v1/namespaces/${encodeURIComponent(namespace)}/events`,
+        body: {
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { name: `${involved.name}.${randomBytes(8).toString("hex")}`, namespace },
+          involvedObject: {
+            apiVersion: "v1",
+            kind: involved.kind,
+            name: involved.name,
+            ...(involved.kind === "Pod" ? { namespace } : {}),
+            ...(involved.uid ? { uid: involved.uid } : {}),
+          },
+          reason,
+          message,
+          type,
+          source: { component: "kubelet", host: nodeName },
+          firstTimestamp: ts,
+          lastTimestamp: ts,
+          count: 1,
+          reportingComponent: "kubelet",
+          reportingInstance: nodeName,
+        },
+      })
+      .catch((err) => logger.v(2, "event not recorded", { reason, err: String(err) }));
+  };
+  return {
+    pod(pod, type, reason, message) {
+      post(
+        {
+          kind: "Pod",
+          name: pod.metadata.name ?? "",
+          ...(pod.metadata.namespace ? { namespace: pod.metadata.namespace } : {}),
+          ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+        },
+        type,
+        reason,
+        message,
+      );
+    },
+    node(type, reason, message) {
+      post({ kind: "Node", name: nodeName, uid: nodeName }, type, reason, message);
+    },
+  };
+}
