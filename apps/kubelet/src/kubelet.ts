@@ -232,7 +232,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     ...(options.backoffMaxMs !== undefined ? { backoffMaxMs: options.backoffMaxMs } : {}),
     pullSecrets: (pod) => pullSecrets(pod),
     async admit(pod) {
-      const others = workers.activePods().filter((p) => p.metadata.uid !== pod.metadata.uid);
+      const others = activePods().filter((p) => p.metadata.uid !== pod.metadata.uid);
       for (const h of admitHandlers) {
         const r = await h(pod, others);
         if (!r.admit) {
@@ -412,6 +412,17 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     ...(options.relistPeriodMs !== undefined ? { relistPeriodMs: options.relistPeriodMs } : {}),
   });
 
+  /**
+   * Admitted pods that still hold resources: upstream's filterOutInactivePods drops pods whose
+   * worker finished them and pods in a terminal phase (Succeeded/Failed; their containers are done
+   * for good), so a finished Job pod no longer counts against maxPods or eviction ranking.
+   */
+  const activePods = (): Pod[] =>
+    workers.activePods().filter((p) => {
+      const phase = status.getPodStatus(p.metadata.uid!)?.phase ?? p.status?.phase;
+      return phase !== "Succeeded" && phase !== "Failed";
+    });
+
   const gc = createGarbageCollector({
     runtime,
     podState: {
@@ -472,7 +483,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       await step(() => runtime.stop());
       if (errors.length > 0) throw new AggregateError(errors, "stopping the kubelet failed");
     },
-    activePods: () => workers.activePods(),
+    activePods,
     pods: () =>
       [...sourcePods.values()].map((pod) => {
         const latest = status.getPodStatus(pod.metadata.uid!);

@@ -83,4 +83,21 @@ describe.runIf(realComponents)("admission through the kubelet", () => {
     expect(names).not.toContain("second");
     expect(names).not.toContain("elsewhere");
   }, 300_000);
+
+  it("does not count a finished pod against maxPods (upstream filterOutInactivePods)", async () => {
+    const image = rig.containerd.busyboxImage;
+    await rig.createPod({
+      metadata: { name: "done" },
+      spec: { restartPolicy: "Never", containers: [{ name: "c", image, command: ["true"] }] },
+    });
+    await rig.waitPod("done", "Succeeded", (p) => p.status?.phase === "Succeeded", 120_000);
+    // The finished pod is still on the node (not deleted), yet the next one fits in maxPods=1.
+    await rig.createPod({
+      metadata: { name: "next" },
+      spec: { containers: [{ name: "c", image, command: ["sleep", "3600"] }] },
+    });
+    const next = await rig.waitPod("next", "Running", (p) => p.status?.phase === "Running", 120_000);
+    expect(next.status?.reason).toBeUndefined();
+    expect(kubelet.activePods().map((p) => p.metadata.name)).toEqual(["next"]);
+  }, 300_000);
 });
