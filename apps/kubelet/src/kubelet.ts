@@ -33,7 +33,10 @@ import {
   type TimerHandle,
 } from "@kubenode/kube";
 import { type Pod, type PodStatus, podDesc } from "./api.js";
+import { resolveContainerEnv } from "./env/container-env.js";
+import { createApiObjectSource, type ObjectSource } from "./object-source.js";
 import { createPleg } from "./pleg/pleg.js";
+import { createApiPodEventRecorder, noPodEvents } from "./pod-events.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import type { PodRuntime, RuntimePod } from "./runtime/types.js";
 import type { KubeletMetrics } from "./server/metrics.js";
@@ -42,7 +45,9 @@ import { createMirrorPodManager, type MirrorPodManager } from "./sources/mirror-
 import { createStaticPodSource } from "./sources/static-source.js";
 import type { PodSource } from "./sources/types.js";
 import { createStatusManager } from "./status/manager.js";
-import { createPodWorkers } from "./workers/pod-workers.js";
+import type { Mounter } from "./volumes/mounter.js";
+import { createVolumeManager, type PodVolumes, VolumeSetupError } from "./volumes/volume-manager.js";
+import { createPodWorkers, type PodSetup } from "./workers/pod-workers.js";
 
 /** What an admission handler decides for a new pod. */
 export type AdmitResult = { admit: true } | { admit: false; reason: string; message: string };
@@ -97,6 +102,15 @@ export interface KubeletOptions {
   relistPeriodMs?: number;
   /** Where relist, pod start and eviction observations go (served on /metrics). */
   metrics?: KubeletMetrics;
+  /**
+   * How often a running pod is synced again (upstream syncFrequency, default 60 000 ms): volumes
+   * are refreshed then, so configMap/secret changes and token refreshes reach pods within it.
+   */
+  syncFrequencyMs?: number;
+  /** Where configMaps, secrets, services and tokens come from. Default: the API through `client`. */
+  objects?: ObjectSource;
+  /** tmpfs mount/unmount for memory-backed volumes. Default: mount(8)/umount(8). */
+  mounter?: Mounter;
 }
 
 /** A running kubelet. */
@@ -200,8 +214,49 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     if (metrics && !sourcePods.has(uid) && pod.status?.phase !== "Running") firstSeenMs.set(uid, clock.now());
   };
 
+  const ownsRootDir = options.rootDir !== undefined || options.runtime === undefined;
+  const objects = options.objects ?? (client ? createApiObjectSource(client) : undefined);
+  const events = client
+    ? createApiPodEventRecorder({ client, nodeName: options.nodeName, clock })
+    : noPodEvents;
+  const volumeManager = createVolumeManager({
+    rootDir: options.rootDir ?? "/var/lib/kubelet",
+    ...(objects ? { objects } : {}),
+    ...(options.mounter ? { mounter: options.mounter } : {}),
+    clock,
+    logger,
+  });
+  const setup: PodSetup = {
+    setupVolumes: (pod) =>
+      pod.spec.volumes?.length
+        ? volumeManager.setupPod(pod, { podIPs: [], hostIPs: nodeIPs })
+        : Promise.resolve(new Map()),
+    async prepareContainer(pod, container, podIPs, volumes) {
+      const env = await resolveContainerEnv(pod, container, {
+        objects,
+        downward: { podIPs, hostIPs: nodeIPs },
+        warn: (w) => events.event(pod, "Warning", w.reason, w.message),
+      });
+      const mounts = await volumeManager.containerMounts(pod, container, volumes as PodVolumes, env);
+      return { env, mounts };
+    },
+    teardown: (uid) => volumeManager.teardownPod(uid),
+    reportVolumeFailure(pod, err) {
+      if (!(err instanceof VolumeSetupError)) return;
+      for (const f of err.failures)
+        events.event(
+          pod,
+          "Warning",
+          "FailedMount",
+          `MountVolume.SetUp failed for volume "${f.volume}" : ${f.message}`,
+        );
+    },
+  };
+
   const workers = createPodWorkers({
     runtime,
+    setup,
+    ...(options.syncFrequencyMs !== undefined ? { resyncIntervalMs: options.syncFrequencyMs } : {}),
     status: statusSink,
     clock,
     logger,
@@ -344,9 +399,16 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     lastHousekeepingMs = clock.now();
     const known = workers.knownUids();
     const orphans = pods.filter((p) => !known.has(p.uid));
-    if (orphans.length === 0) return;
-    housekeeping = workers
-      .cleanupOrphans(orphans)
+    housekeeping = (async () => {
+      if (orphans.length > 0) await workers.cleanupOrphans(orphans);
+      // Directories of pods no worker knows (left by a kubelet restart or a failed teardown),
+      // once their containers are gone (upstream cleanupOrphanedPodDirs).
+      const running = new Set(orphans.map((p) => p.uid));
+      const keep = new Set([...workers.knownUids(), ...running]);
+      // Only in a root dir this kubelet owns: a custom runtime on the default root dir must not
+      // remove another kubelet's pod directories.
+      if (ownsRootDir) await volumeManager.cleanupOrphans(keep);
+    })()
       .catch((err) => logger.warn("orphan cleanup incomplete; will retry", { err: String(err) }))
       .finally(() => {
         housekeeping = undefined;

@@ -310,7 +310,7 @@ describe.runIf(realComponents)("kubelet pod lifecycle (containerd + API simulato
       "CreateContainerConfigError",
       (p) => status(p, "main")?.state.waiting?.reason === "CreateContainerConfigError",
     );
-    expect(status(badEnv, "main")!.state.waiting!.message).toContain('env var "X"');
+    expect(status(badEnv, "main")!.state.waiting!.message).toBe('configmap "nope" not found');
     await rig.waitPod("good", "Running", (p) => cond(p, "Ready") === "True");
     expect(cond((await rig.getPod("web"))!, "Ready")).toBe("True");
     expect(kubelet.plegHealth()).toEqual({ healthy: true });
