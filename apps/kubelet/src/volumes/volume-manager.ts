@@ -468,7 +468,11 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
     for (const point of await mounter.mountPointsUnder(podDir)) {
       await mounter.unmount(point).catch((e) => errors.push(e));
     }
-    if (errors.length > 0) throw new AggregateError(errors, `unmounting the volumes of ${podDir} failed`);
+    if (errors.length > 0)
+      throw new AggregateError(
+        errors,
+        `unmounting the volumes of ${podDir} failed: ${errors.map((e) => (e instanceof Error ? e.message : String(e))).join("; ")}`,
+      );
     // Never remove files while something is still mounted under the pod directory.
     const left = await mounter.mountPointsUnder(podDir);
     if (left.length > 0) throw new Error(`not removing ${podDir}: still mounted: ${left.join(", ")}`);
