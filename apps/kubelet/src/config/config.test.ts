@@ -118,7 +118,8 @@ syncFrequency: 30s
     expect(r.config.registerWithTaints).toEqual([{ key: "dedicated", value: "edge", effect: "NoSchedule" }]);
     expect(r.config.logging).toMatchObject({ format: "json", verbosity: 3, flushFrequency: "5s" });
     // Known fields this kubelet does not act on are listed, so the binary can warn about them.
-    expect(r.ignoredFields).toEqual(["cgroupDriver", "featureGates", "syncFrequency"]);
+    expect(r.ignoredFields).toEqual(["cgroupDriver", "featureGates"]);
+    expect(r.config.syncFrequency).toBe("30s");
   });
 
   it("reads YAML as upstream's YAML 1.1 decoder does (yes/on are booleans)", async () => {

@@ -264,6 +264,7 @@ const HONOURED = new Set([
   "staticPodPath",
   "podLogsDir",
   "fileCheckFrequency",
+  "syncFrequency",
   "clusterDomain",
   "clusterDNS",
   "resolvConf",
