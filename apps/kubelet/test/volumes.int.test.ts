@@ -2,10 +2,11 @@
 // from inside the containers (CRI ExecSync) and on the node's disk.
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { createFakeClock, type FakeClock } from "@kubenode/kube";
 import { waitFor } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ContainerStatus, Pod } from "../src/api.js";
-import { type Rig, realComponents, startRig } from "./rig.js";
+import { type Rig, realComponents, startRig, stepUntil } from "./rig.js";
 
 const SYNC_FREQUENCY_MS = 3000;
 
@@ -418,6 +419,82 @@ describe.runIf(realComponents)("kubelet volumes and env (containerd + API simula
     );
     await deleteAndWaitGone("bad-volumes");
     await deleteAndWaitGone("good-neighbour");
+  });
+});
+
+describe.runIf(realComponents)("projected token refresh (stepped clock)", () => {
+  let rig: Rig;
+  let clock: FakeClock;
+  beforeAll(async () => {
+    rig = await startRig();
+    // Starts at the real time: the API server stamps the token's expiry on its own (real) clock.
+    clock = createFakeClock(Date.now());
+    await rig.startKubelet({ clock });
+  });
+  afterAll(async () => {
+    await rig?.stop();
+  });
+
+  it("requests a new token after 80% of its lifetime, before it expires", async () => {
+    await rig.createPod({
+      metadata: { name: "token-refresh" },
+      spec: {
+        containers: [
+          {
+            name: "app",
+            image: rig.containerd.busyboxImage,
+            command: sleeper,
+            volumeMounts: [{ name: "sa", mountPath: "/var/run/sa" }],
+          },
+        ],
+        volumes: [
+          {
+            name: "sa",
+            projected: { sources: [{ serviceAccountToken: { expirationSeconds: 600, path: "token" } }] },
+          },
+        ],
+      },
+    });
+    const pod = await stepUntil(clock, "token-refresh running", async () => {
+      const p = await rig.getPod("token-refresh");
+      return p && running()(p) ? p : undefined;
+    });
+    const id = status(pod, "app")!.containerID!.replace(/^containerd:\/\//, "");
+    const read = async () =>
+      (
+        await rig.cri.execSync({ containerId: id, cmd: ["cat", "/var/run/sa/token"], timeout: 20n })
+      ).stdout.toString();
+    const first = await read();
+    const t0 = clock.now();
+    // One pod sync per minute (syncFrequency); the refresh is due at 480 s (minus up to 10 s of jitter).
+    const second = await stepUntil(
+      clock,
+      "a new token in the volume",
+      async () => {
+        const t = await read();
+        return t !== first ? t : undefined;
+      },
+      { stepMs: 60_000, maxSteps: 15, settleMs: 3000 },
+    );
+    const refreshedAfterMs = clock.now() - t0;
+    console.log(`600 s token replaced ${refreshedAfterMs / 1000} s (kubelet clock) after it was first read`);
+    expect(refreshedAfterMs).toBeGreaterThanOrEqual(420_000);
+    expect(refreshedAfterMs).toBeLessThan(600_000);
+    const review = await rig.admin.request<{ status: { authenticated?: boolean } }>({
+      method: "POST",
+      path: "/apis/authentication.k8s.io/v1/tokenreviews",
+      body: { apiVersion: "authentication.k8s.io/v1", kind: "TokenReview", spec: { token: second } },
+    });
+    expect(review.status.authenticated).toBe(true);
+
+    await rig.admin.request({ method: "DELETE", path: "/api/v1/namespaces/default/pods/token-refresh" });
+    await stepUntil(clock, "token-refresh gone", async () =>
+      (await rig.getPod("token-refresh")) ? undefined : true,
+    );
+    const podDir = join(rig.tmp, "root", "pods", pod.metadata.uid!);
+    await waitFor("pod directory removed", async () => ((await exists(podDir)) ? undefined : true), {
+      timeoutMs: 30_000,
+    });
   });
 });
 
