@@ -108,9 +108,15 @@ describe.runIf(realComponents)("kubelet pod lifecycle (containerd + API simulato
     const pod = await rig.waitPod("multi", "both containers ready", (p) => cond(p, "Ready") === "True");
     expect(pod.status?.containerStatuses?.map((c) => c.name)).toEqual(["server", "client"]);
     expect(status(pod, "server")!.containerID).not.toBe(status(pod, "client")!.containerID);
-    const log = await readFile(
-      join(rig.podLogsDir, `default_multi_${pod.metadata.uid}`, "client", "0.log"),
-      "utf8",
+    // The client is running (Ready) before its wget loop got an answer: wait for the line.
+    const logPath = join(rig.podLogsDir, `default_multi_${pod.metadata.uid}`, "client", "0.log");
+    const log = await waitFor(
+      "the client's log shows the server's answer",
+      async () => {
+        const text = await readFile(logPath, "utf8").catch(() => "");
+        return / stdout F from-server$/m.test(text) ? text : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 200 },
     );
     expect(log).toMatch(/ stdout F from-server$/m);
   });
