@@ -34,6 +34,15 @@ export interface EnvVar {
   valueFrom?: unknown;
 }
 
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  subPath?: string;
+  subPathExpr?: string;
+  readOnly?: boolean;
+  mountPropagation?: "None" | "HostToContainer" | "Bidirectional";
+}
+
 export interface ContainerPort {
   name?: string;
   containerPort: number;
@@ -70,6 +79,7 @@ export interface Container {
   workingDir?: string;
   env?: EnvVar[];
   envFrom?: unknown[];
+  volumeMounts?: VolumeMount[];
   ports?: ContainerPort[];
   resources?: { requests?: ResourceList; limits?: ResourceList };
   securityContext?: SecurityContext;

@@ -1,5 +1,8 @@
 // Kubernetes Events the kubelet posts about pods and its node (upstream's EventRecorder with
-// component "kubelet"). Best effort: a lost event never stops the work it reports.
+// component "kubelet"): admission rejections, FailedMount, InvalidEnvironmentVariableNames, image
+// GC failures... Best effort: a lost event never stops the work it reports. The same event for
+// the same object is posted at most once per `repeatIntervalMs` (upstream's event correlator
+// aggregates repeats into a count instead).
 import { randomBytes } from "node:crypto";
 import type { Clock, KubeClient, Logger } from "@kubenode/kube";
 import type { Pod } from "./api.js";
@@ -10,21 +13,32 @@ export interface KubeletEventRecorder {
   node(type: "Normal" | "Warning", reason: string, message: string): void;
 }
 
+/** Drops every event (standalone mode: no API server). */
+export const noEvents: KubeletEventRecorder = { pod() {}, node() {} };
+
 /** An Event recorder that posts core/v1 Events through `client`. */
 export function createKubeletEventRecorder(
   client: KubeClient,
   nodeName: string,
   clock: Pick<Clock, "now">,
   logger: Logger,
+  repeatIntervalMs = 10 * 60_000,
 ): KubeletEventRecorder {
+  const last = new Map<string, number>();
   const post = (
     involved: { kind: "Pod" | "Node"; name: string; namespace?: string; uid?: string },
     type: string,
     reason: string,
     message: string,
   ) => {
+    const now = clock.now();
+    const key = `${involved.kind}\u0000${involved.uid ?? involved.name}\u0000${reason}\u0000${message}`;
+    const prev = last.get(key);
+    if (prev !== undefined && now - prev < repeatIntervalMs) return;
+    last.set(key, now);
+    if (last.size > 5000) last.delete(last.keys().next().value!);
     const namespace = involved.kind === "Node" ? "default" : (involved.namespace ?? "default");
-    const ts = new Date(clock.now()).toISOString().replace(/\.\d+Z$/, "Z");
+    const ts = new Date(now).toISOString().replace(/\.\d+Z$/, "Z");
     void client
       .request({
         method: "POST",

@@ -29,10 +29,21 @@ export {
   type NodeModuleConfig,
   type NodeModuleOptions,
 } from "./node/node-module.js";
+// Where pod features read configMaps, secrets, services and tokens (replaceable for a virtual node),
+// and the tmpfs mounter of memory-backed volumes.
+export type {
+  ConfigMapData,
+  IssuedToken,
+  ObjectSource,
+  SecretData,
+  ServiceData,
+  TokenRequestSpec,
+} from "./object-source.js";
 // The replaceable runtime module: the CRI implementation, and what a custom one implements.
 export { type CriRuntimeOptions, createCriRuntime } from "./runtime/cri-runtime.js";
 export type { CgroupDriver, PodCgroupSettings } from "./runtime/pod-cgroups.js";
 export {
+  type ContainerMount,
   type FsUsage,
   type PodRuntime,
   type RuntimeContainer,
@@ -47,3 +58,4 @@ export {
   type StartContainerRequest,
   type StepFailureReason,
 } from "./runtime/types.js";
+export type { Mounter } from "./volumes/mounter.js";

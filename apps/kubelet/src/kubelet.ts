@@ -35,8 +35,10 @@ import {
   type TimerHandle,
 } from "@kubenode/kube";
 import { type Pod, type PodStatus, podDesc } from "./api.js";
-import { createKubeletEventRecorder } from "./events.js";
+import { resolveContainerEnv } from "./env/container-env.js";
+import { createKubeletEventRecorder, noEvents } from "./events.js";
 import { createGarbageCollector, type GarbageCollector, type GcSettings } from "./gc/index.js";
+import { createApiObjectSource, type ObjectSource } from "./object-source.js";
 import { createPleg } from "./pleg/pleg.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import { type PodCgroupSettings, sweepPodCgroups } from "./runtime/pod-cgroups.js";
@@ -47,7 +49,9 @@ import { createMirrorPodManager, type MirrorPodManager } from "./sources/mirror-
 import { createStaticPodSource } from "./sources/static-source.js";
 import type { PodSource } from "./sources/types.js";
 import { createStatusManager } from "./status/manager.js";
-import { createPodWorkers } from "./workers/pod-workers.js";
+import type { Mounter } from "./volumes/mounter.js";
+import { createVolumeManager, type PodVolumes, VolumeSetupError } from "./volumes/volume-manager.js";
+import { createPodWorkers, type PodSetup } from "./workers/pod-workers.js";
 
 /** What an admission handler decides for a new pod. */
 export type AdmitResult = { admit: true } | { admit: false; reason: string; message: string };
@@ -114,6 +118,15 @@ export interface KubeletOptions {
    * CRI runtime you create yourself. Absent: the runtime's default cgroup parent.
    */
   podCgroups?: PodCgroupSettings;
+  /**
+   * How often a running pod is synced again (upstream syncFrequency, default 60 000 ms): volumes
+   * are refreshed then, so configMap/secret changes and token refreshes reach pods within it.
+   */
+  syncFrequencyMs?: number;
+  /** Where configMaps, secrets, services and tokens come from. Default: the API through `client`. */
+  objects?: ObjectSource;
+  /** tmpfs mount/unmount for memory-backed volumes. Default: mount(8)/umount(8). */
+  mounter?: Mounter;
 }
 
 /** A running kubelet. */
@@ -195,7 +208,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       logger,
     });
   const admitHandlers: AdmitHandler[] = [];
-  const events = client ? createKubeletEventRecorder(client, options.nodeName, clock, logger) : undefined;
+  const events = client ? createKubeletEventRecorder(client, options.nodeName, clock, logger) : noEvents;
   const status = createStatusManager({ client, clock, logger });
   const staticPods = new Map<string, Pod>();
   // Every pod the sources hold, by UID (what /pods lists).
@@ -222,8 +235,46 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     if (metrics && !sourcePods.has(uid) && pod.status?.phase !== "Running") firstSeenMs.set(uid, clock.now());
   };
 
+  const ownsRootDir = options.rootDir !== undefined || options.runtime === undefined;
+  const objects = options.objects ?? (client ? createApiObjectSource(client) : undefined);
+  const volumeManager = createVolumeManager({
+    rootDir: options.rootDir ?? "/var/lib/kubelet",
+    ...(objects ? { objects } : {}),
+    ...(options.mounter ? { mounter: options.mounter } : {}),
+    clock,
+    logger,
+  });
+  const setup: PodSetup = {
+    setupVolumes: (pod) =>
+      pod.spec.volumes?.length
+        ? volumeManager.setupPod(pod, { podIPs: [], hostIPs: nodeIPs })
+        : Promise.resolve(new Map()),
+    async prepareContainer(pod, container, podIPs, volumes) {
+      const env = await resolveContainerEnv(pod, container, {
+        objects,
+        downward: { podIPs, hostIPs: nodeIPs },
+        warn: (w) => events.pod(pod, "Warning", w.reason, w.message),
+      });
+      const mounts = await volumeManager.containerMounts(pod, container, volumes as PodVolumes, env);
+      return { env, mounts };
+    },
+    teardown: (uid) => volumeManager.teardownPod(uid),
+    reportVolumeFailure(pod, err) {
+      if (!(err instanceof VolumeSetupError)) return;
+      for (const f of err.failures)
+        events.pod(
+          pod,
+          "Warning",
+          "FailedMount",
+          `MountVolume.SetUp failed for volume "${f.volume}" : ${f.message}`,
+        );
+    },
+  };
+
   const workers = createPodWorkers({
     runtime,
+    setup,
+    ...(options.syncFrequencyMs !== undefined ? { resyncIntervalMs: options.syncFrequencyMs } : {}),
     status: statusSink,
     clock,
     logger,
@@ -237,7 +288,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         const r = await h(pod, others);
         if (!r.admit) {
           // rejectPod: a Warning event with the handler's reason and message.
-          events?.pod(pod, "Warning", r.reason, r.message);
+          events.pod(pod, "Warning", r.reason, r.message);
           return r;
         }
       }
@@ -371,19 +422,28 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     const known = workers.knownUids();
     const orphans = pods.filter((p) => !known.has(p.uid));
     const cgroups = options.podCgroups;
-    if (orphans.length === 0 && !cgroups) return;
     housekeeping = (async () => {
       if (orphans.length > 0)
         await workers
           .cleanupOrphans(orphans)
           .catch((err) => logger.warn("orphan cleanup incomplete; will retry", { err: String(err) }));
+      // Directories of pods no worker knows (left by a kubelet restart or a failed teardown),
+      // once their containers are gone (upstream cleanupOrphanedPodDirs).
+      const running = new Set(orphans.map((p) => p.uid));
+      const keep = new Set([...workers.knownUids(), ...running]);
+      // Only in a root dir this kubelet owns: a custom runtime on the default root dir must not
+      // remove another kubelet's pod directories.
+      if (ownsRootDir)
+        await volumeManager
+          .cleanupOrphans(keep)
+          .catch((err) => logger.warn("pod directory cleanup incomplete; will retry", { err: String(err) }));
       if (cgroups) {
         // cleanupOrphanedPodCgroups: pods with a running sandbox or still active keep theirs.
-        const keep = new Set(
+        const keepCgroups = new Set(
           pods.filter((p) => p.sandboxes.some((s) => s.state === "ready")).map((p) => p.uid),
         );
-        for (const p of workers.activePods()) keep.add(p.metadata.uid!);
-        const removed = await sweepPodCgroups(keep, cgroups).catch((err) => {
+        for (const p of workers.activePods()) keepCgroups.add(p.metadata.uid!);
+        const removed = await sweepPodCgroups(keepCgroups, cgroups).catch((err) => {
           logger.warn("pod cgroup cleanup incomplete; will retry", { err: String(err) });
           return [];
         });
@@ -441,7 +501,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     },
     clock,
     logger,
-    ...(events ? { onEvent: (e) => events.node(e.type, e.reason, e.message) } : {}),
+    ...(client ? { onEvent: (e) => events.node(e.type, e.reason, e.message) } : {}),
     ...options.gc,
   });
 

@@ -163,6 +163,7 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       ...runtimeSettings,
       ...(c.staticPodPath ? { podManifestPath: c.staticPodPath } : {}),
       fileCheckFrequencyMs: durationMs(c.fileCheckFrequency),
+      syncFrequencyMs: durationMs(c.syncFrequency),
       rootDir: r.flags.rootDir,
       runtimeRequestTimeoutMs,
       ...(r.flags.nodeIPs.length ? { nodeIPs: r.flags.nodeIPs } : {}),

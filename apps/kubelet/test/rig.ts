@@ -28,6 +28,7 @@ import {
 } from "@kubenode/testkit";
 import type { Pod } from "../src/api.js";
 import { createKubelet, type Kubelet, type KubeletOptions } from "../src/kubelet.js";
+import { createHostMounter } from "../src/volumes/mounter.js";
 
 export const NODE = "node-a";
 
@@ -68,6 +69,15 @@ export async function startRig(): Promise<Rig> {
     cleanup.add("API server", () => server.stop());
     const tmp = await mkdtemp(join(tmpdir(), "kubenode-kubelet-test-"));
     cleanup.add("temp dir", () => rm(tmp, { recursive: true, force: true }));
+    // tmpfs volumes of pods still running at the end (or of a failed test) are unmounted before
+    // the temp dir goes, deepest first.
+    cleanup.add("volume mounts", async () => {
+      const mounter = createHostMounter();
+      const errors: unknown[] = [];
+      for (const point of await mounter.mountPointsUnder(tmp))
+        await mounter.unmount(point).catch((e) => errors.push(e));
+      if (errors.length > 0) throw new AggregateError(errors, "unmounting volumes under the temp dir failed");
+    });
     const admin = createKubeClient(loadKubeConfig({ path: server.kubeconfigPath }));
     const nodeClient = createKubeClient(
       loadKubeConfig({ path: await server.kubeconfigFor(`system:node:${NODE}`) }),

@@ -120,7 +120,8 @@ syncFrequency: 30s
     expect(r.config.logging).toMatchObject({ format: "json", verbosity: 3, flushFrequency: "5s" });
     // Known fields this kubelet does not act on are listed, so the binary can warn about them.
     expect(r.config.cgroupDriver).toBe("systemd");
-    expect(r.ignoredFields).toEqual(["hairpinMode", "featureGates", "syncFrequency"]);
+    expect(r.config.syncFrequency).toBe("30s");
+    expect(r.ignoredFields).toEqual(["hairpinMode", "featureGates"]);
   });
 
   it("reads YAML as upstream's YAML 1.1 decoder does (yes/on are booleans)", async () => {

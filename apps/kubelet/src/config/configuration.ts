@@ -280,6 +280,7 @@ const HONOURED = new Set([
   "staticPodPath",
   "podLogsDir",
   "fileCheckFrequency",
+  "syncFrequency",
   "clusterDomain",
   "clusterDNS",
   "resolvConf",

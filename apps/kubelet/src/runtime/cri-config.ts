@@ -4,6 +4,7 @@ import { join } from "node:path";
 import {
   type ContainerConfig,
   type DeepPartial,
+  MountPropagation,
   NamespaceMode,
   type PodSandboxConfig,
   Protocol,
@@ -13,7 +14,7 @@ import { bytesOf, milliCpu, podQosClass } from "../qos.js";
 import { type ClusterDnsSettings, podDnsConfig, type ResolvConf } from "./dns.js";
 import { containerAnnotations, containerLabels, sandboxAnnotations, sandboxLabels } from "./labels.js";
 import { type PodCgroupSettings, podCgroupParent } from "./pod-cgroups.js";
-import { RuntimeStepError } from "./types.js";
+import { type ContainerMount, RuntimeStepError } from "./types.js";
 
 /** Node-level settings the configs depend on. */
 export interface ConfigSettings extends ClusterDnsSettings {
@@ -209,6 +210,12 @@ export function containerResources(pod: Pod, container: Container, nodeMemoryByt
   };
 }
 
+const PROPAGATION: Record<ContainerMount["propagation"], MountPropagation> = {
+  None: MountPropagation.PROPAGATION_PRIVATE,
+  HostToContainer: MountPropagation.PROPAGATION_HOST_TO_CONTAINER,
+  Bidirectional: MountPropagation.PROPAGATION_BIDIRECTIONAL,
+};
+
 /** ContainerConfig for `container` (generateContainerConfig). */
 export function containerConfig(
   pod: Pod,
@@ -216,8 +223,9 @@ export function containerConfig(
   restartCount: number,
   imageRef: string,
   s: Pick<ConfigSettings, "nodeMemoryBytes">,
+  prepared: { env?: ReadonlyMap<string, string>; mounts?: readonly ContainerMount[] } = {},
 ): DeepPartial<ContainerConfig> {
-  const env = containerEnv(container);
+  const env = prepared.env ?? containerEnv(container);
   const sc = container.securityContext;
   const psc = pod.spec.securityContext;
   const runAsUser = sc?.runAsUser ?? psc?.runAsUser;
@@ -232,6 +240,13 @@ export function containerConfig(
     args: (container.args ?? []).map((a) => expandVars(a, env)),
     workingDir: container.workingDir ?? "",
     envs: [...env].map(([key, value]) => ({ key, value })),
+    // Volume mounts first (makeMounts); propagation None -> private.
+    mounts: (prepared.mounts ?? []).map((m) => ({
+      containerPath: m.containerPath,
+      hostPath: m.hostPath,
+      readonly: m.readonly,
+      propagation: PROPAGATION[m.propagation],
+    })),
     labels: containerLabels(pod, container),
     annotations: containerAnnotations(pod, container, restartCount),
     logPath: containerLogPath(container.name, restartCount),

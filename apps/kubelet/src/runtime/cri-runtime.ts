@@ -482,7 +482,10 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
       const s = settings();
       let config: ReturnType<typeof containerConfig>;
       try {
-        config = containerConfig(pod, container, restartCount, imageRef, s);
+        config = containerConfig(pod, container, restartCount, imageRef, s, {
+          ...(req.env ? { env: req.env } : {}),
+          ...(req.mounts ? { mounts: req.mounts } : {}),
+        });
       } catch (err) {
         if (err instanceof RuntimeStepError) throw err;
         throw new RuntimeStepError("CreateContainerConfigError", String(err), { cause: err });

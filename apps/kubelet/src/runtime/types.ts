@@ -96,6 +96,22 @@ export interface StartContainerRequest {
   /** The image ID {@link PodRuntime.ensureImage} returned. */
   imageRef: string;
   restartCount: number;
+  /**
+   * The resolved environment (env, envFrom, service links; see the kubelet's env module). Absent:
+   * the runtime uses the container's literal `env` values and rejects `valueFrom`/`envFrom`.
+   */
+  env?: ReadonlyMap<string, string>;
+  /** Volume mounts, host paths prepared by the volume manager. */
+  mounts?: readonly ContainerMount[];
+}
+
+/** A bind mount of a host path into a container. */
+export interface ContainerMount {
+  containerPath: string;
+  hostPath: string;
+  readonly: boolean;
+  /** The API's mountPropagation (`None` = private). */
+  propagation: "None" | "HostToContainer" | "Bidirectional";
 }
 
 export interface RuntimeVersion {

@@ -3,9 +3,15 @@
 // Every sync reads the pod's state fresh from the runtime: nothing a restarted kubelet needs lives
 // only in memory (restart counts come from container annotations, phases from the API).
 import type { Clock, Logger, TimerHandle } from "@kubenode/kube";
-import { type Pod, type PodPhase, type PodStatus, podDesc } from "../api.js";
+import { type Container, type Pod, type PodPhase, type PodStatus, podDesc } from "../api.js";
 import { containerHash } from "../runtime/labels.js";
-import type { PodRuntime, RuntimeContainer, RuntimePod, RuntimeSandbox } from "../runtime/types.js";
+import type {
+  ContainerMount,
+  PodRuntime,
+  RuntimeContainer,
+  RuntimePod,
+  RuntimeSandbox,
+} from "../runtime/types.js";
 import { RuntimeStepError } from "../runtime/types.js";
 import { computePodStatus, type WaitingReason } from "../status/compute.js";
 import { computePodActions, latestByName, shouldRestart } from "./actions.js";
@@ -27,6 +33,30 @@ export type AdmitFn = (
   pod: Pod,
 ) => Promise<{ admit: true } | { admit: false; reason: string; message: string }>;
 
+/**
+ * What a pod needs prepared besides the runtime: volumes before any container starts (refreshed on
+ * every sync), each container's environment and mounts, and teardown when the pod goes. The kubelet
+ * wires the volume and env modules in; without it pods get literal env values and no volumes.
+ */
+export interface PodSetup {
+  /** Sets up (or refreshes) the pod's volumes; throws with a message naming each failed volume. */
+  setupVolumes(pod: Pod): Promise<PodVolumesHandle>;
+  /** Env and mounts of one container; throws RuntimeStepError (CreateContainerConfigError). */
+  prepareContainer(
+    pod: Pod,
+    container: Container,
+    podIPs: readonly string[],
+    volumes: PodVolumesHandle,
+  ): Promise<{ env: ReadonlyMap<string, string>; mounts: readonly ContainerMount[] }>;
+  /** Unmounts and removes the pod's volumes (its containers are stopped). */
+  teardown(uid: string): Promise<void>;
+  /** A volume setup failure, for an event (upstream FailedMount). */
+  reportVolumeFailure?(pod: Pod, err: unknown): void;
+}
+
+/** Whatever {@link PodSetup.setupVolumes} returns, handed back to prepareContainer. */
+export type PodVolumesHandle = unknown;
+
 /** Options of {@link createPodWorkers}. */
 export interface PodWorkersOptions {
   runtime: PodRuntime;
@@ -42,6 +72,8 @@ export interface PodWorkersOptions {
   backoffMaxMs?: number;
   /** Resync of a pod in steady state, default 60 s (upstream syncFrequency). */
   resyncIntervalMs?: number;
+  /** Volumes and env (see {@link PodSetup}). */
+  setup?: PodSetup;
 }
 
 /** What a terminating pod ends with, beyond the computed status (e.g. an eviction's reason). */
@@ -263,7 +295,29 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     for (const c of dead.slice(1)) await runtime.removeContainer(c.id);
   }
 
-  async function startContainers(w: Worker, rp: RuntimePod | undefined): Promise<RuntimePod | undefined> {
+  /**
+   * Sets up (refreshes) the pod's volumes on every sync, so configMap/secret/token changes reach
+   * running containers within the sync period. A failure only holds back container starts.
+   */
+  async function setupVolumes(w: Worker): Promise<{ handle?: PodVolumesHandle; error?: unknown }> {
+    if (!options.setup) return {};
+    try {
+      return { handle: await options.setup.setupVolumes(w.pod) };
+    } catch (err) {
+      log.warn("pod volumes not ready", {
+        pod: podDesc(w.pod),
+        err: err instanceof Error ? err.message : String(err),
+      });
+      options.setup.reportVolumeFailure?.(w.pod, err);
+      return { error: err ?? new Error("volume setup failed") };
+    }
+  }
+
+  async function startContainers(
+    w: Worker,
+    rp: RuntimePod | undefined,
+    volumes: { handle?: PodVolumesHandle; error?: unknown },
+  ): Promise<RuntimePod | undefined> {
     const pod = w.pod;
     const actions = computePodActions(pod, rp);
     if (actions.killPod) {
@@ -278,6 +332,15 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       );
     }
     if (actions.start.length === 0) return actions.killPod ? runtime.getPod(w.uid) : rp;
+    if (volumes.error !== undefined) {
+      // Upstream waits for the volumes (FailedMount events) with the containers in ContainerCreating:
+      // nothing of this pod starts until they are ready, and other pods are unaffected.
+      const message = volumes.error instanceof Error ? volumes.error.message : String(volumes.error);
+      for (const { container } of actions.start)
+        w.waiting.set(container.name, { reason: "ContainerCreating", message });
+      retryAt(w, clock.now() + SYNC_ERROR_BACKOFF_MS);
+      return actions.killPod ? runtime.getPod(w.uid) : rp;
+    }
     let sandbox: RuntimeSandbox | undefined = actions.sandbox;
     if (actions.createSandboxAttempt !== undefined) {
       try {
@@ -288,6 +351,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         return runtime.getPod(w.uid);
       }
     }
+    const podIPs = sandbox?.ips ?? [];
     const secrets = pod.spec.imagePullSecrets?.length ? await options.pullSecrets(pod) : [];
     const signal = w.starting?.signal;
     for (const { container, restartCount, previous } of actions.start) {
@@ -342,12 +406,16 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         continue;
       }
       try {
+        const prepared = options.setup
+          ? await options.setup.prepareContainer(pod, container, podIPs, volumes.handle)
+          : undefined;
         const id = await runtime.startContainer({
           pod,
           container,
           sandbox: sandbox!,
           imageRef,
           restartCount,
+          ...(prepared ? { env: prepared.env, mounts: prepared.mounts } : {}),
         });
         w.waiting.delete(container.name);
         if (rp)
@@ -373,10 +441,21 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     return runtime.getPod(w.uid);
   }
 
+  /** Tears the pod's volumes down once its containers are stopped (failures retried by housekeeping). */
+  async function releaseVolumes(w: Worker): Promise<void> {
+    if (!options.setup) return;
+    try {
+      await options.setup.teardown(w.uid);
+    } catch (err) {
+      log.warn("tearing down pod volumes failed; will retry", { pod: podDesc(w.pod), err: String(err) });
+    }
+  }
+
   async function terminate(w: Worker, rp: RuntimePod | undefined): Promise<void> {
     const grace = w.graceSeconds ?? deletionGraceSeconds(w.pod, w.terminate?.gracePeriodSeconds);
     log.info("terminating pod", { pod: podDesc(w.pod), gracePeriodSeconds: grace });
     await killPod(rp, grace);
+    await releaseVolumes(w);
     w.waiting.clear();
     const after = await runtime.getPod(w.uid);
     setStatus(w, after, true);
@@ -393,6 +472,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     if (w.removed) {
       if (w.state !== "terminated") await terminate(w, rp);
       await removeRuntimePod(await runtime.getPod(w.uid));
+      await releaseVolumes(w);
       workers.delete(w.uid);
       status.forget(w.uid);
       release(w);
@@ -442,9 +522,10 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     }
     // Like upstream's SyncPod, report the status first (ContainerCreating while images pull).
     setStatus(w, rp, false);
+    const volumes = await setupVolumes(w);
     w.starting = new AbortController();
     try {
-      rp = await startContainers(w, rp);
+      rp = await startContainers(w, rp, volumes);
     } finally {
       w.starting = undefined;
     }
@@ -460,6 +541,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     if (isTerminalPhase(s.phase)) {
       log.info("pod finished", { pod: podDesc(w.pod), phase: s.phase });
       await killPod(rp, 1);
+      await releaseVolumes(w);
       w.state = "terminated";
       setStatus(w, await runtime.getPod(w.uid), true);
       release(w);
