@@ -13,7 +13,11 @@ export interface Pod {
       name: string;
       containerID?: string;
       restartCount: number;
-      state: { running?: { startedAt?: string }; terminated?: { reason?: string } };
+      state: {
+        running?: { startedAt?: string };
+        waiting?: { reason?: string; message?: string };
+        terminated?: { reason?: string; message?: string };
+      };
     }[];
   };
 }
