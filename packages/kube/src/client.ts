@@ -66,7 +66,10 @@ export interface KubeClient {
     query: Record<string, string | number | boolean | undefined>,
     signal?: AbortSignal,
   ): AsyncIterable<WatchEvent<T>>;
-  /** Closes idle keep-alive sockets. */
+  /**
+   * Destroys every socket, idle or in use: open watches and requests end with a Network error.
+   * The client stays usable; later requests open new connections (upstream's closeAllConns).
+   */
   close(): void;
 }
 
@@ -238,19 +241,29 @@ export function createKubeClient(connection: KubeConnection, options: KubeClient
     signal?.addEventListener("abort", onAbort, { once: true });
     let streamDone = false;
     const completed = () => streamDone;
+    // The stream may stay quiet for minutes, but its response headers come at once: a watch whose
+    // headers do not arrive within the request timeout went to a server (or a half-open
+    // connection) that will never answer, as client-go's TLS handshake timeout also catches.
+    const headersTimer = setTimeout(
+      () => r.destroy(new KubeError("Timeout", `no response headers within ${requestTimeoutMs} ms`)),
+      requestTimeoutMs,
+    );
+    headersTimer.unref();
     try {
       const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
         r.on("response", resolve);
         r.on("error", reject);
         r.end();
-      }).catch((err: unknown) => {
-        if (signal?.aborted) return undefined;
-        stats.failures++;
-        const k = KubeError.from(err);
-        throw new KubeError(k.code === "Unknown" ? "Network" : k.code, `${context}: ${k.message}`, {
-          cause: err,
+      })
+        .finally(() => clearTimeout(headersTimer))
+        .catch((err: unknown) => {
+          if (signal?.aborted) return undefined;
+          stats.failures++;
+          const k = KubeError.from(err);
+          throw new KubeError(k.code === "Unknown" ? "Network" : k.code, `${context}: ${k.message}`, {
+            cause: err,
+          });
         });
-      });
       if (!res) return;
       const status = res.statusCode ?? 0;
       if (status < 200 || status > 299) {

@@ -344,12 +344,18 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
 
   const lease = client
     ? createLeaseController({
-        client,
+        client: heartbeatClient(client, cfg.nodeStatusUpdateFrequencyMs ?? 10_000),
         nodeName,
         clock,
         ...(cfg.nodeLeaseDurationSeconds ? { leaseDurationSeconds: cfg.nodeLeaseDurationSeconds } : {}),
         logger,
-        onRepeatedFailure: () => logger.warn("Node lease renewal keeps failing", { node: nodeName }),
+        onRepeatedFailure: () => {
+          // Upstream's onRepeatedHeartbeatFailure (closeAllConns): a connection to an API server
+          // that stopped answering never fails by itself, so open watches would wait for their own
+          // timeout (minutes) before the pods created meanwhile are seen.
+          logger.warn("Node lease renewal keeps failing, closing every API connection", { node: nodeName });
+          client.close();
+        },
       })
     : undefined;
 
@@ -436,5 +442,20 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
       const node = currentNode() ?? (await computeLocalNode());
       return admitPod(pod, node, activePods);
     },
+  };
+}
+
+/**
+ * The API client as the heartbeat uses it: every request times out after the node status update
+ * frequency, as upstream's heartbeat client does, so repeated failures are noticed within a few
+ * renew intervals of the API server going silent. Connections are shared with `client`.
+ */
+function heartbeatClient(client: KubeClient, timeoutMs: number): KubeClient {
+  return {
+    connection: client.connection,
+    stats: client.stats,
+    request: (req) => client.request({ timeoutMs, ...req }),
+    watch: (path, query, signal) => client.watch(path, query, signal),
+    close: () => client.close(),
   };
 }

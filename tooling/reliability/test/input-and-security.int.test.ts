@@ -1,0 +1,364 @@
+// Bad input and security: hostile or malformed objects get a clear error and affect nothing else;
+// garbage on the agents' ports is answered or dropped without harm; the kubelet API and the API
+// server refuse who they should; files the kubelet writes are not world-writable; kube-proxy's
+// servers bind where upstream binds them.
+import { lstat, readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { canUseRealComponents, waitFor } from "@kubenode/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  assertAlive,
+  createPod,
+  createService,
+  getPod,
+  httpd,
+  type Pod,
+  podBody,
+  running,
+  waitPod,
+} from "./checks.js";
+import { NODE, type NodeRig, startNodeRig } from "./node-rig.js";
+import { row } from "./table.js";
+
+const realComponents = await canUseRealComponents();
+
+// Runs inside the node's network namespace (where the agents listen): one network exchange,
+// printed as JSON. Passed to `node -e` as an argument, never through a shell.
+const PROBE = `
+import net from "node:net";
+import tls from "node:tls";
+const [kind, port, arg] = process.argv.slice(1);
+// Only the start of a response matters; a short write to the pipe is flushed before exit.
+const out = (v) => { process.stdout.write(JSON.stringify({ ...v, data: v.data.slice(0, 2048) })); process.exit(0); };
+const open = () => kind.startsWith("tls")
+  ? tls.connect({ host: "127.0.0.1", port: Number(port), rejectUnauthorized: false })
+  : net.connect(Number(port), "127.0.0.1");
+const exchange = (payload) => {
+  const s = open();
+  let data = "";
+  s.on("data", (d) => { data += d; });
+  s.on("error", (e) => out({ error: e.code ?? e.message, data }));
+  s.on("close", () => out({ data }));
+  s.on(kind.startsWith("tls") ? "secureConnect" : "connect", () => s.write(payload));
+  setTimeout(() => { s.destroy(); out({ data, open: true }); }, 2000);
+};
+const mode = kind.replace(/^tls-/, "");
+// {{BIG}} stands for a 100 KiB value (too long for a command-line argument).
+const payload = Buffer.from(Buffer.from(arg, "base64").toString("latin1").replace("{{BIG}}", "a".repeat(100 * 1024)), "latin1");
+if (mode === "raw") exchange(payload);
+if (mode === "slowloris") {
+  // Trickles one header byte every 200 ms on one connection while a normal request is made on another.
+  const slow = open();
+  slow.on("error", () => {});
+  let i = 0;
+  const head = "GET / HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: ";
+  const t = setInterval(() => { slow.write(i < head.length ? head[i] : "a"); i++; }, 200);
+  setTimeout(() => {
+    const s = open();
+    let data = "";
+    s.on("data", (d) => { data += d; });
+    s.on(kind.startsWith("tls") ? "secureConnect" : "connect", () => s.write(payload));
+    s.on("error", (e) => { clearInterval(t); out({ error: e.code, data }); });
+    setTimeout(() => { clearInterval(t); slow.destroy(); s.destroy(); out({ data }); }, 2000);
+  }, 1500);
+}
+`;
+
+interface ProbeResult {
+  data: string;
+  error?: string;
+  open?: boolean;
+}
+
+describe.runIf(realComponents)("bad input and security (real kubelet + kube-proxy + containerd)", () => {
+  let rig: NodeRig;
+  let clusterIP: string;
+  let image: string;
+
+  beforeAll(async () => {
+    rig = await startNodeRig();
+    image = rig.containerd.busyboxImage;
+    await createPod(rig, podBody("web", image, httpd("web")));
+    clusterIP = await createService(rig, "web");
+    await waitPod(rig, "web", "Running", running);
+    await waitFor(
+      "Service traffic to web",
+      () => rig.httpGet(`http://${clusterIP}/`).catch(() => undefined),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+      },
+    );
+  });
+  afterAll(async () => {
+    await rig?.stop();
+  });
+
+  async function probe(kind: string, port: number, payload: string): Promise<ProbeResult> {
+    const { stdout } = await rig.node.exec(
+      [
+        process.execPath,
+        "--input-type=module",
+        "-e",
+        PROBE,
+        kind,
+        String(port),
+        Buffer.from(payload).toString("base64"),
+      ],
+      { timeoutMs: 20_000 },
+    );
+    return JSON.parse(stdout) as ProbeResult;
+  }
+
+  /** The node still works: the agents run, Service traffic flows, a new pod starts. */
+  async function nothingElseAffected(name: string) {
+    assertAlive(rig);
+    expect((await rig.httpGet(`http://${clusterIP}/`)).trim()).toBe("web");
+    await createPod(rig, podBody(name, image, ["sleep", "3600"]));
+    await waitPod(rig, name, "Running next to the bad input", running);
+  }
+
+  it("malformed pod specs", async (ctx) => {
+    row(ctx, {
+      fault: "malformed pod specs",
+      checked: "invalid image ref, negative grace period: each a clear error; other pods unaffected",
+    });
+    const bad: {
+      name: string;
+      pod: ReturnType<typeof podBody>;
+      clear: (err: string, pod?: Pod) => boolean;
+    }[] = [];
+    const add = (
+      name: string,
+      mutate: (p: ReturnType<typeof podBody>) => void,
+      clear: (typeof bad)[0]["clear"],
+    ) => {
+      const pod = podBody(name, image, ["sleep", "3600"]);
+      mutate(pod);
+      bad.push({ name, pod, clear });
+    };
+    const containers = (p: ReturnType<typeof podBody>) =>
+      p.spec.containers as unknown as Record<string, unknown>[];
+    add(
+      "bad-image",
+      (p) => {
+        containers(p)[0]!.image = "Not/A:Valid::Ref";
+      },
+      (err, pod) =>
+        /image/i.test(err) ||
+        (pod?.status?.containerStatuses?.[0]?.state !== undefined &&
+          JSON.stringify(pod.status.containerStatuses[0].state).includes("InvalidImageName")),
+    );
+    add(
+      "bad-grace",
+      (p) => {
+        p.spec.terminationGracePeriodSeconds = -5;
+      },
+      (err) => /terminationGracePeriodSeconds/.test(err),
+    );
+    const outcomes: string[] = [];
+    for (const b of bad) {
+      let err = "";
+      try {
+        await createPod(rig, b.pod);
+      } catch (e) {
+        err = (e as Error).message;
+      }
+      if (err) {
+        outcomes.push(`${b.name}: rejected (${err.slice(0, 120)})`);
+        console.log(outcomes.at(-1));
+        expect(b.clear(err), `${b.name}: ${err}`).toBe(true);
+        continue;
+      }
+      // Accepted by the API server: the kubelet must say what is wrong in the pod's status.
+      const pod = await waitPod(
+        rig,
+        b.name,
+        "a status naming what is wrong",
+        (p) => {
+          const s = p.status?.containerStatuses?.[0]?.state;
+          return (
+            s?.waiting?.message !== undefined || s?.terminated !== undefined || p.status?.phase === "Failed"
+          );
+        },
+        60_000,
+      ).catch(async () => getPod(rig, b.name));
+      outcomes.push(
+        `${b.name}: ${JSON.stringify(pod?.status?.containerStatuses?.[0]?.state ?? pod?.status)}`,
+      );
+      expect(b.clear("", pod), `${b.name}: ${JSON.stringify(pod?.status)}`).toBe(true);
+    }
+    console.log(`malformed pod specs:\n  ${outcomes.join("\n  ")}`);
+    await nothingElseAffected("after-bad-pods");
+  });
+
+  it("hostile Service names", async (ctx) => {
+    row(ctx, {
+      fault: "hostile Service names",
+      checked: "path, shell and rule-syntax names rejected with a clear error; kube-proxy keeps serving",
+    });
+    for (const name of ["../../etc", "a;nft flush ruleset", "x$(reboot)", "A".repeat(300), "svc\nname"]) {
+      await expect(
+        rig.admin.request({
+          method: "POST",
+          path: "/api/v1/namespaces/default/services",
+          body: {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name },
+            spec: { selector: { app: "web" }, ports: [{ port: 80, targetPort: 8080 }] },
+          },
+        }),
+        JSON.stringify(name),
+      ).rejects.toThrow(/Invalid|invalid|metadata\.name|name/);
+    }
+    await nothingElseAffected("after-bad-services");
+  });
+
+  it("garbage on the kubelet's :10250 and kube-proxy's healthz and metrics ports", async (ctx) => {
+    row(ctx, {
+      fault: "garbage on :10250, :10256, :10249",
+      checked:
+        "HTTP/1.0, binary garbage, 100 KiB header, slowloris: answered or dropped; servers keep serving",
+    });
+    const ports: [string, number, string][] = [
+      ["tls", 10250, "/healthz"],
+      ["plain", 10256, "/healthz"],
+      ["plain", 10249, "/metrics"],
+    ];
+    // The three servers are probed at the same time; each case on its own connection.
+    await Promise.all(
+      ports.map(async ([tlsKind, port, path]) => {
+        const k = (m: string) => (tlsKind === "tls" ? `tls-${m}` : m);
+        const http10 = await probe(k("raw"), port, `GET ${path} HTTP/1.0\r\n\r\n`);
+        expect(http10.data, `HTTP/1.0 on ${port}`).toMatch(/^HTTP\/1\.[01] \d{3}/);
+        // Garbage: a 400 or a closed connection, never a hang.
+        const garbage = await probe(k("raw"), port, "\x00\x01\xff\xfegarbage\r\n\r\n");
+        expect(
+          garbage.data === "" || garbage.data.startsWith("HTTP/1.1 400"),
+          `garbage on ${port}: ${garbage.data}`,
+        ).toBe(true);
+        expect(garbage.open, `garbage on ${port}: connection closed`).toBeUndefined();
+        const huge = await probe(k("raw"), port, `GET ${path} HTTP/1.1\r\nHost: x\r\nX-Big: {{BIG}}\r\n\r\n`);
+        expect(
+          huge.data === "" || huge.data.startsWith("HTTP/1.1 431"),
+          `100 KiB header on ${port}: ${huge.data}`,
+        ).toBe(true);
+        expect(huge.open, `100 KiB header on ${port}: connection closed`).toBeUndefined();
+        const slow = await probe(
+          k("slowloris"),
+          port,
+          `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        );
+        expect(slow.data, `request next to a slowloris on ${port}`).toMatch(/^HTTP\/1\.1 (200|401)/);
+      }),
+    );
+    assertAlive(rig);
+    await nothingElseAffected("after-garbage");
+  });
+
+  it("kubelet API: no credentials 401, another node's identity 403", async (ctx) => {
+    row(ctx, {
+      fault: "kubelet API authn/authz",
+      checked: "no credentials -> 401; system:node:node-2 -> 403; own node -> not 401/403",
+    });
+    const get = (token?: string) =>
+      probe(
+        "tls-raw",
+        10250,
+        `GET /pods HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${token ? `Authorization: Bearer ${token}\r\n` : ""}\r\n`,
+      );
+    expect((await get()).data).toMatch(/^HTTP\/1\.1 401/);
+    expect((await get(rig.server.tokenFor("system:node:node-2", ["system:nodes"]))).data).toMatch(
+      /^HTTP\/1\.1 403/,
+    );
+    expect((await get(rig.server.tokenFor("system:anonymous", ["system:unauthenticated"]))).data).toMatch(
+      /^HTTP\/1\.1 40[13]/,
+    );
+    expect((await get(rig.server.tokenFor("admin", ["system:masters"]))).data).toMatch(/^HTTP\/1\.1 200/);
+  });
+
+  it("NodeRestriction: a node cannot write another node's objects", async (ctx) => {
+    row(ctx, {
+      fault: "NodeRestriction",
+      checked: "node-1 patching node-2's Node and Lease, and its own protected labels -> 403",
+    });
+    await rig.kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({ apiVersion: "v1", kind: "Node", metadata: { name: "node-2" } }),
+    );
+    const { createKubeClient, loadKubeConfig } = await import("@kubenode/kube");
+    const node1 = createKubeClient(
+      loadKubeConfig({ path: await rig.server.kubeconfigFor(`system:node:${NODE}`) }),
+    );
+    try {
+      const patch = (path: string, body: unknown) =>
+        node1.request({ method: "PATCH", path, contentType: "application/merge-patch+json", body });
+      await expect(patch("/api/v1/nodes/node-2", { metadata: { labels: { x: "y" } } })).rejects.toThrow(
+        /forbidden|Forbidden/,
+      );
+      await expect(patch("/api/v1/nodes/node-2/status", { status: { conditions: [] } })).rejects.toThrow(
+        /forbidden|Forbidden/,
+      );
+      await expect(
+        node1.request({
+          method: "POST",
+          path: "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases",
+          body: {
+            apiVersion: "coordination.k8s.io/v1",
+            kind: "Lease",
+            metadata: { name: "node-2" },
+            spec: { holderIdentity: "node-2" },
+          },
+        }),
+      ).rejects.toThrow(/forbidden|Forbidden/);
+      await expect(
+        patch(`/api/v1/nodes/${NODE}`, {
+          metadata: { labels: { "node-restriction.kubernetes.io/pool": "evil" } },
+        }),
+      ).rejects.toThrow(/forbidden|Forbidden/);
+    } finally {
+      node1.close();
+    }
+  });
+
+  it("files the kubelet writes are not world-writable", async (ctx) => {
+    row(ctx, {
+      fault: "kubelet file modes",
+      checked:
+        "nothing under the root dir and pod log dir is world-writable (emptyDir volumes excepted, as upstream)",
+    });
+    const worldWritable: string[] = [];
+    let files = 0;
+    async function walk(dir: string) {
+      for (const entry of await readdir(dir).catch(() => [])) {
+        const path = join(dir, entry);
+        const st = await lstat(path).catch(() => undefined);
+        if (!st || st.isSymbolicLink()) continue;
+        files++;
+        if (/kubernetes\.io~empty-dir/.test(path)) continue;
+        if ((st.mode & 0o002) !== 0) worldWritable.push(`${path} ${(st.mode & 0o7777).toString(8)}`);
+        if (st.isDirectory()) await walk(path);
+      }
+    }
+    await walk(rig.kubelet.dir);
+    row(ctx, { note: `${files} files and directories` });
+    expect(files).toBeGreaterThan(5);
+    expect(worldWritable).toEqual([]);
+  });
+
+  it("kube-proxy healthz and metrics bind where upstream binds them", async (ctx) => {
+    row(ctx, {
+      fault: "kube-proxy bind addresses",
+      checked: "healthz on 0.0.0.0:10256, metrics on 127.0.0.1:10249 (upstream defaults)",
+    });
+    const { stdout } = await rig.node.exec(["ss", "-Hltn"]);
+    const listening = stdout
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/)[3])
+      .filter(Boolean);
+    expect(listening).toContain("127.0.0.1:10249");
+    expect(listening.some((a) => a === "0.0.0.0:10256" || a === "*:10256")).toBe(true);
+    expect(listening.filter((a) => a!.endsWith(":10249"))).toEqual(["127.0.0.1:10249"]);
+  });
+});
