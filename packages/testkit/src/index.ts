@@ -45,7 +45,7 @@ export {
   HOST_PACKAGES,
   type HostPackage,
 } from "./env/host-packages.js";
-export type { HostPortBridge } from "./env/host-port-bridge.js";
+export type { HostPortBridge, NamespacePortExposure } from "./env/host-port-bridge.js";
 export { buildTestImages, type OciImage, type TestImages } from "./env/images.js";
 export {
   createNetworkLab,
