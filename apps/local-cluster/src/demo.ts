@@ -72,8 +72,8 @@ const WEB_COMMAND = [
  * The local cluster: the API server simulator with its dev controllers, a registry, and nodes that
  * are network namespaces each running a private containerd, the real `kubenode-kubelet` and
  * `kubenode-proxy` processes; then a Deployment, a Service, scaling, a rolling update, kubectl
- * logs, exec and port-forward (through the API server to the kubelets' :10250) and a Job, all
- * through kubectl. Everything started is stopped and removed at the end, also
+ * logs, exec and port-forward (through the API server to the kubelets' :10250), the kubelets'
+ * stats and metrics through the nodes/proxy subresource, and a Job, all through kubectl. Everything started is stopped and removed at the end, also
  * on failure: every teardown step runs, and all teardown failures are reported together. Rejects
  * when a step or the teardown failed, naming the component and its log file.
  */
@@ -476,6 +476,43 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       },
     ],
     [
+      "each kubelet's stats and metrics through the API server: kubectl get --raw /api/v1/nodes/<node>/proxy/...",
+      async (log) => {
+        const { k } = cluster as Cluster;
+        for (const n of nodes()) {
+          const where = `(the kubelet on ${n.name}: ${n.kubelet?.logFile})`;
+          const fail = (path: string) => (err: unknown) => {
+            throw new Error(`${path} failed ${where}: ${err instanceof Error ? err.message : String(err)}`, {
+              cause: err,
+            });
+          };
+          let path = `/api/v1/nodes/${n.name}/proxy/stats/summary`;
+          let started = performance.now();
+          const summary = JSON.parse(await k(["get", "--raw", path]).catch(fail(path))) as StatsSummary;
+          const mib = (b: number | undefined) => `${Math.round((b ?? 0) / 2 ** 20)} MiB`;
+          log(`$ kubectl get --raw ${path}   (${ms(started)})`);
+          log(
+            `  node ${summary.node.nodeName}: CPU ${((summary.node.cpu?.usageNanoCores ?? 0) / 1e6).toFixed(0)}m, memory working set ${mib(summary.node.memory?.workingSetBytes)}; ${summary.pods.length} pods: ${summary.pods
+              .map((p) => `${p.podRef.name} ${mib(p.memory?.workingSetBytes)}`)
+              .join(", ")}`,
+          );
+          if (summary.node.nodeName !== n.name)
+            throw new Error(`${path} answered for node ${summary.node.nodeName} ${where}`);
+          path = `/api/v1/nodes/${n.name}/proxy/metrics`;
+          started = performance.now();
+          const metrics = await k(["get", "--raw", path]).catch(fail(path));
+          const wanted = /^(kubelet_node_name|kubelet_running_pods|kubelet_running_containers)[{ ]/;
+          const lines = metrics.split("\n").filter((l) => wanted.test(l));
+          log(
+            `$ kubectl get --raw ${path}   (${ms(started)}; ${metrics.split("\n").length} lines, of which:)`,
+          );
+          for (const l of lines) log(`  ${l}`);
+          if (!lines.some((l) => l.startsWith(`kubelet_node_name{node="${n.name}"} 1`)))
+            throw new Error(`${path} has no kubelet_node_name for ${n.name} ${where}`);
+        }
+      },
+    ],
+    [
       "a Job to completion: kubectl create job",
       async (log) => {
         const { k, registry } = cluster as Cluster;
@@ -526,7 +563,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   if (!failure && options.keep && !options.signal?.aborted) {
     out(`the cluster is up; try: kubectl --kubeconfig ${kubeconfigPath} get nodes,pods -o wide`);
-    out("(kubectl logs, exec and port-forward work too)");
+    out("(kubectl logs, exec, port-forward and get --raw /api/v1/nodes/<node>/proxy/stats/summary work too)");
     out("Ctrl-C tears it down");
     await Promise.race([
       new Promise<void>((resolve) =>
@@ -557,6 +594,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     );
   }
   if (teardownError !== undefined) throw teardownError;
+}
+
+/** The parts of the kubelet's Summary API (/stats/summary) the demo prints. */
+interface StatsSummary {
+  node: { nodeName: string; cpu?: { usageNanoCores?: number }; memory?: { workingSetBytes?: number } };
+  pods: { podRef: { name: string }; memory?: { workingSetBytes?: number } }[];
 }
 
 interface PodInfo {

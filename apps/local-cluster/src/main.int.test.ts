@@ -134,6 +134,16 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     } finally {
       pf.kill("SIGINT");
     }
+    // The kubelet's Summary API and metrics through the nodes/proxy subresource.
+    const summary = JSON.parse(
+      (await k(["get", "--raw", "/api/v1/nodes/kubenode-1/proxy/stats/summary"])).stdout,
+    );
+    expect(summary.node.nodeName).toBe("kubenode-1");
+    expect(summary.node.memory.workingSetBytes).toBeGreaterThan(0);
+    expect(summary.pods.map((p: { podRef: { name: string } }) => p.podRef.name)).toContain(pod);
+    const metrics = (await k(["get", "--raw", "/api/v1/nodes/kubenode-1/proxy/metrics"])).stdout;
+    expect(metrics).toMatch(/^kubelet_node_name\{node="kubenode-1"\} 1$/m);
+    expect(metrics).toMatch(/^kubelet_running_pods(\{[^}]*\})? [1-9]\d*$/m);
     child.kill("SIGINT");
     expect(await exited, `${stdout}\n${stderr}`).toBe(0);
 
@@ -164,6 +174,12 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     expect(stdout).toMatch(/\$ Forwarding from 127\.0\.0\.1:\d+ -> 8080/);
     expect(stdout).toMatch(
       /GET http:\/\/127\.0\.0\.1:\d+\/ on this machine: hello from web-[a-z0-9]+-[a-z0-9]{5} /,
+    );
+    expect(stdout).toMatch(
+      /\$ kubectl get --raw \/api\/v1\/nodes\/kubenode-1\/proxy\/stats\/summary .*\n\s+node kubenode-1: CPU \d+m, memory working set \d+ MiB; \d+ pods: web-/,
+    );
+    expect(stdout).toMatch(
+      /\$ kubectl get --raw \/api\/v1\/nodes\/kubenode-1\/proxy\/metrics .*\n(.*\n)*\s+kubelet_node_name\{node="kubenode-1"\} 1\n/,
     );
     expect(stdout).toMatch(/\$ count\s+Complete\s+1\/1/);
     expect(stdout).toMatch(/\$ step 3\n.*\$ done\n/);

@@ -28,7 +28,9 @@ import {
   type KubeletClientCert,
   type KubeletDialer,
   kubeletLocation,
+  nodeProxyLocation,
   proxyGet,
+  proxyRequest,
   proxyUpgrade,
 } from "./kubelet-proxy.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
@@ -571,6 +573,19 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           return;
         }
       }
+      const nodeProxy = /^\/api\/v1\/nodes\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
+      if (nodeProxy) {
+        await serveNodeProxy(
+          req,
+          res,
+          rec,
+          user,
+          decodeURIComponent(nodeProxy[1]!),
+          nodeProxy[2] ?? "/",
+          url,
+        );
+        return;
+      }
       let group = "";
       let version = "";
       let rest: string[];
@@ -916,6 +931,54 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       default:
         return new StatusFailure(500, "InternalError", "Internal error occurred: injected fault", {});
     }
+  }
+
+  /**
+   * `/api/v1/nodes/{name}/proxy/{path}`: authorized as the `proxy` subresource of the node with the
+   * verb of the HTTP method, then relayed to the node's kubelet with the simulator's kubelet client
+   * certificate (kube-apiserver's node proxy uses its kubelet transport for the kubelet port).
+   */
+  async function serveNodeProxy(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: RequestRecord,
+    user: UserInfo,
+    name: string,
+    path: string,
+    url: URL,
+  ): Promise<void> {
+    const verbs: Record<string, string> = {
+      GET: "get",
+      HEAD: "get",
+      POST: "create",
+      PUT: "update",
+      PATCH: "patch",
+      DELETE: "delete",
+    };
+    const verb = verbs[req.method ?? "GET"];
+    if (!verb)
+      throw new StatusFailure(
+        405,
+        "MethodNotAllowed",
+        `the server does not allow this method on the requested resource`,
+      );
+    Object.assign(rec, { verb, resource: "nodes", subresource: "proxy", name });
+    const attrs: RequestAttributes = {
+      user,
+      verb,
+      group: "",
+      resource: "nodes",
+      subresource: "proxy",
+      namespace: "",
+      name,
+    };
+    const denied = authorize(attrs, core);
+    if (denied !== undefined) throw forbidden("nodes", "", name, forbiddenMessage(attrs, denied));
+    const target = nodeProxyLocation(core, name, path, url.searchParams, options.kubeletDialer);
+    const started = performance.now();
+    rec.code = await proxyRequest(target, kubeletClient, req, res);
+    rec.durationMs = performance.now() - started;
+    record(rec);
   }
 
   function discovery(segs: string[], host: string): Json | undefined {
