@@ -11,6 +11,7 @@ export {
   type ApiStorage,
   type ControllerOptions,
   createMemoryStorage,
+  createTestCa,
   type DeleteOptions,
   type FaultSpec,
   findResource,
@@ -26,6 +27,7 @@ export {
   type StorageEvent,
   type StorageSubscription,
   startApiServer,
+  type TestCa,
   type UserInfo,
 } from "./apiserver/index.js";
 // Real host components (root): packages, network namespaces, containerd, registry, images.

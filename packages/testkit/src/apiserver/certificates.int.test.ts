@@ -62,7 +62,8 @@ describe.skipIf(!ready)("CertificateSigningRequests (kubelet TLS bootstrap)", ()
     const bootstrap = "system:bootstrap:abcdef";
     await server.kubeconfigFor(bootstrap, ["system:bootstrappers"]);
     const { pem, keyPath } = await makeCsr("n2-client", "/O=system:nodes/CN=system:node:n2");
-    const body = csrObject("node-csr-n2", pem, "kubernetes.io/kube-apiserver-client-kubelet", [
+    // Named as upstream's kubelet names them: a base64url digest, upper case included.
+    const body = csrObject("node-csr-N2_Xy-0", pem, "kubernetes.io/kube-apiserver-client-kubelet", [
       "digital signature",
       "client auth",
     ]);
@@ -81,7 +82,7 @@ describe.skipIf(!ready)("CertificateSigningRequests (kubelet TLS bootstrap)", ()
     });
     const issued = await eventually(
       async () => {
-        const c = await getCsr("node-csr-n2");
+        const c = await getCsr("node-csr-N2_Xy-0");
         return c.status?.certificate ? c : undefined;
       },
       20_000,
