@@ -113,9 +113,27 @@ describe.runIf(realComponents)("kubenode-kubelet --bootstrap-kubeconfig (TLS boo
     ).items;
 
   it("requests a node client certificate with a bootstrap token, writes the kubeconfig, registers as system:node:<name>; a restart reuses it", async () => {
-    // A bootstrap kubeconfig as kubeadm writes one: the cluster's CA and a token of the
-    // system:bootstrappers group, which may only create and read CSRs.
-    const token = server.tokenFor(BOOTSTRAP_USER, ["system:bootstrappers"]);
+    // A bootstrap token as `kubeadm token create` makes one (a kube-system Secret), and a bootstrap
+    // kubeconfig as kubeadm writes one: the cluster's CA and the token, which may only create and
+    // read CSRs.
+    const b64 = (v: string) => Buffer.from(v).toString("base64");
+    await admin.request({
+      method: "POST",
+      path: "/api/v1/namespaces/kube-system/secrets",
+      body: {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "bootstrap-token-abcdef" },
+        type: "bootstrap.kubernetes.io/token",
+        data: {
+          "token-id": b64("abcdef"),
+          "token-secret": b64("0123456789abcdef"),
+          "usage-bootstrap-authentication": b64("true"),
+          expiration: b64(new Date(Date.now() + 3_600_000).toISOString()),
+        },
+      },
+    });
+    const token = "abcdef.0123456789abcdef";
     await writeFile(
       join(dir, "bootstrap-kubelet.conf"),
       JSON.stringify({

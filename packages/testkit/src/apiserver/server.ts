@@ -8,7 +8,14 @@ import { parse as parseYaml } from "yaml";
 import { TestkitError } from "../env/errors.js";
 import { instanceDir } from "../env/paths.js";
 import { admitNodeRequest, admitNodeUpdate } from "./admission.js";
-import { authorize, forbiddenMessage, identityUser, type RequestAttributes, TokenAuthority } from "./auth.js";
+import {
+  authenticateBootstrapToken,
+  authorize,
+  forbiddenMessage,
+  identityUser,
+  type RequestAttributes,
+  TokenAuthority,
+} from "./auth.js";
 import { type CertPair, createServerPki, type ServerPki } from "./certs.js";
 import { type ControllerSet, startControllers } from "./controllers/index.js";
 import {
@@ -469,7 +476,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const authenticate = (req: http.IncomingMessage): UserInfo | undefined => {
     const auth = req.headers.authorization;
     if (auth?.startsWith("Bearer ")) {
-      return tokens.authenticate(auth.slice(7).trim(), clock.now())?.user;
+      const token = auth.slice(7).trim();
+      return (
+        tokens.authenticate(token, clock.now())?.user ?? authenticateBootstrapToken(token, core, clock.now())
+      );
     }
     if (pki) {
       const sock = req.socket as TLSSocket;
