@@ -5,6 +5,7 @@
 // upstream's kubelet does (`"command failed" err="..."`).
 import { mkdir } from "node:fs/promises";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { type CriClient, createCriClient } from "@kubenode/cri-client";
 import {
   type Clock,
@@ -12,10 +13,14 @@ import {
   createLogger,
   createRealClock,
   type KubeClient,
+  type KubeConnection,
   type LogFormat,
   type Logger,
   loadKubeConfig,
 } from "@kubenode/kube";
+import { bootstrapClientCertificate, CLIENT_PAIR } from "./certificate/bootstrap.js";
+import { createClientCertificateManager } from "./certificate/client-certificate-manager.js";
+import { createCertificateStore } from "./certificate/store.js";
 import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConfig } from "./config/index.js";
 import { createKubelet, type Kubelet } from "./kubelet.js";
 import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
@@ -103,12 +108,38 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
     await mkdir(r.flags.rootDir, { recursive: true, mode: 0o750 });
     for (const field of r.ignoredFields)
       log.warn("KubeletConfiguration field is not supported by this kubelet and is ignored", { field });
+    const clock = createRealClock();
     let client: KubeClient | undefined;
+    const newClient = (connection: KubeConnection) =>
+      createKubeClient(connection, { userAgent: `${BIN}/v${version} (${r.nodeName})` });
+    const certDir = r.flags.certDir ?? join(r.flags.rootDir, "pki");
+    if (r.flags.bootstrapKubeconfig) {
+      if (!r.flags.kubeconfig)
+        throw new Error(
+          "--bootstrap-kubeconfig needs --kubeconfig: the path the issued credentials are written to",
+        );
+      // Upstream runs the bootstrap before anything else: without credentials nothing can start.
+      const abort = new AbortController();
+      closers.push(() => abort.abort());
+      // The clock's timers do not hold the process open, and while the kubelet only waits for its
+      // CSR to be approved nothing else does: keep it alive until the bootstrap is done.
+      const keepAlive = setInterval(() => {}, 60_000);
+      closers.push(() => clearInterval(keepAlive));
+      await bootstrapClientCertificate({
+        nodeName: r.nodeName,
+        kubeconfigPath: r.flags.kubeconfig,
+        bootstrapKubeconfigPath: r.flags.bootstrapKubeconfig,
+        certDir,
+        createClient: newClient,
+        clock,
+        logger: log,
+        signal: abort.signal,
+      }).finally(() => clearInterval(keepAlive));
+    }
     if (r.flags.kubeconfig) {
+      let connection: KubeConnection;
       try {
-        client = createKubeClient(loadKubeConfig({ path: r.flags.kubeconfig }), {
-          userAgent: `${BIN}/v${version} (${r.nodeName})`,
-        });
+        connection = loadKubeConfig({ path: r.flags.kubeconfig });
       } catch (err) {
         throw new Error(
           `invalid kubeconfig ${JSON.stringify(r.flags.kubeconfig)}: ${(err as Error).message}`,
@@ -117,7 +148,28 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
           },
         );
       }
-      closers.push(() => client?.close());
+      if (c.rotateCertificates && connection.certPem && connection.keyPem) {
+        const certificates = await createClientCertificateManager({
+          nodeName: r.nodeName,
+          store: createCertificateStore(certDir, CLIENT_PAIR),
+          connection,
+          initial: { certPem: connection.certPem, keyPem: connection.keyPem },
+          ...(r.flags.bootstrapKubeconfig
+            ? { bootstrapConnection: loadKubeConfig({ path: r.flags.bootstrapKubeconfig }) }
+            : {}),
+          createClient: newClient,
+          clock,
+          logger: log.withName("certificate"),
+        });
+        certificates.start();
+        closers.push(() => certificates.stop());
+        client = certificates.client;
+      } else {
+        if (c.rotateCertificates)
+          log.warn("rotateCertificates is set but the kubeconfig has no client certificate: not rotating");
+        client = newClient(connection);
+        closers.push(() => client?.close());
+      }
     } else {
       log.info("Standalone mode, no API client: running static pods only", {
         podManifestPath: c.staticPodPath || "<none>",
@@ -129,7 +181,6 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       timeoutMs: runtimeRequestTimeoutMs,
     });
     closers.push(() => cri.close());
-    const clock = createRealClock();
     const runtimeSettings = {
       podLogsDir: c.podLogsDir,
       clusterDNS: c.clusterDNS,

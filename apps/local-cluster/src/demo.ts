@@ -1,4 +1,5 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { get as httpGetOnHost } from "node:http";
 import { join } from "node:path";
 import { createCriClient } from "@kubenode/cri-client";
 import {
@@ -12,10 +13,12 @@ import {
   startRegistry,
   waitFor,
 } from "@kubenode/testkit";
-import { kubectl } from "./kubectl.js";
+import { kubectl, kubectlBackground } from "./kubectl.js";
 import {
   createNodeNetwork,
   type DemoNode,
+  exposeKubelet,
+  KUBELET_PORT,
   MAX_NODES,
   type NodeNetwork,
   nodeName,
@@ -34,6 +37,8 @@ interface Cluster {
   network: NodeNetwork;
   /** `kubectl --kubeconfig <admin kubeconfig> ...` */
   k: (args: readonly string[], input?: string) => Promise<string>;
+  /** The admin kubeconfig's path (for kubectl commands that keep running). */
+  kubeconfig: string;
   clusterIP: string;
   nodePort: number;
 }
@@ -66,8 +71,9 @@ const WEB_COMMAND = [
 /**
  * The local cluster: the API server simulator with its dev controllers, a registry, and nodes that
  * are network namespaces each running a private containerd, the real `kubenode-kubelet` and
- * `kubenode-proxy` processes; then a Deployment, a Service, scaling, a rolling update, container
- * logs and a Job, all through kubectl. Everything started is stopped and removed at the end, also
+ * `kubenode-proxy` processes; then a Deployment, a Service, scaling, a rolling update, kubectl
+ * logs, exec and port-forward (through the API server to the kubelets' :10250), the kubelets'
+ * stats and metrics through the nodes/proxy subresource, and a Job, all through kubectl. Everything started is stopped and removed at the end, also
  * on failure: every teardown step runs, and all teardown failures are reported together. Rejects
  * when a step or the teardown failed, naming the component and its log file.
  */
@@ -117,12 +123,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     [
       "API server simulator (HTTPS, client certificates, dev controllers incl. Deployments and Jobs)",
       async (log) => {
-        const server = await startApiServer();
+        // The simulator runs on the host; each kubelet listens on :10250 in its node's namespace, on an
+        // address that only exists there. Nodes are mapped to the loopback port forwarded into
+        // their namespace (set up with the node, below).
+        const server = await startApiServer({
+          kubeletDialer: ({ nodeName, port }) => {
+            const node = cluster.network?.nodes.find((n) => n.name === nodeName);
+            return node?.kubeletPort !== undefined && port === KUBELET_PORT
+              ? { host: "127.0.0.1", port: node.kubeletPort }
+              : undefined;
+          },
+        });
         cluster.server = server;
         cleanup.add("API server", () => server.stop());
         await writeFile(kubeconfigPath, server.kubeconfigText(), { mode: 0o600 });
         cleanup.add(`${kubeconfigPath} (its server is gone)`, () => rm(kubeconfigPath, { force: true }));
         cluster.k = (args, input) => kubectl(server.kubeconfigPath, args, input);
+        cluster.kubeconfig = server.kubeconfigPath;
         log(`serving ${server.url}; admin kubeconfig written to ${kubeconfigPath}`);
       },
     ],
@@ -139,9 +156,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         cleanup.add("registry", () => registry.stop());
         log(`registry ${registry.url} with ${registry.busyboxRef}`);
         await Promise.all(network.nodes.map((n) => startNodeRuntime(n, server, registry, logsDir, cleanup)));
+        await Promise.all(network.nodes.map((n) => exposeKubelet(n, cleanup)));
         for (const n of network.nodes)
           log(
-            `${n.name}: network namespace ${n.host.netns}, IP ${n.host.ip}, pods on ${n.podSubnet} (containerd ${n.containerd?.dir})`,
+            `${n.name}: network namespace ${n.host.netns}, IP ${n.host.ip}, pods on ${n.podSubnet} (containerd ${n.containerd?.dir}); its kubelet's ${n.host.ip}:${KUBELET_PORT} forwarded to the host's 127.0.0.1:${n.kubeletPort} for the API server`,
           );
         if (nodeCount > 1) log("each node routes the other nodes' pod subnets through them");
       },
@@ -393,24 +411,105 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         ] satisfies [string, (log: Log) => Promise<void>][])
       : []),
     [
-      "container logs and exec",
+      "kubectl logs, exec and port-forward (the API server proxies them to the pod's kubelet on :10250)",
       async (log) => {
+        const { k, kubeconfig } = cluster as Cluster;
         const [pod] = await runningWebPods();
         if (!pod) throw new Error("no Running pod of web to show");
+        const name = pod.metadata.name;
         const node = nodes().find((n) => n.name === pod.spec.nodeName) as DemoNode;
-        // kubectl logs / exec go through the API server to the kubelet's :10250 server inside the
-        // node's namespace, which the host-side simulator is not yet mapped to (testkit's
-        // kubeletDialer): the CRI log file and a CRI exec show the same.
-        log(
-          "kubectl logs and kubectl exec reach the kubelet's :10250 server through the API server, which the demo does not yet bridge into the node namespaces;",
+        const where = `(the kubelet on ${node.name}: ${node.kubelet?.logFile})`;
+        const failing = (what: string) => (err: unknown) => {
+          throw new Error(`${what} failed ${where}: ${err instanceof Error ? err.message : String(err)}`, {
+            cause: err,
+          });
+        };
+        let started = performance.now();
+        const logs = await k(["logs", name, "--tail=3"]).catch(failing(`kubectl logs ${name}`));
+        log(`$ kubectl logs ${name} --tail=3   (${ms(started)})`);
+        printLines(log, logs);
+        started = performance.now();
+        const echoed = await k(["exec", name, "--", "echo", "hello from exec"]).catch(
+          failing(`kubectl exec ${name}`),
         );
-        log("shown instead: the container's CRI log file the kubelet set up, and an exec through CRI");
-        const file = containerLog(logsDir, pod, "busybox");
-        const lines = (await readFile(file, "utf8")).trimEnd().split("\n");
-        log(`${file} (${lines.length} lines, CRI format: time stream tag message):`);
-        for (const l of lines.slice(0, 3)) log(`  ${l}`);
-        const r = await execInPod(node, pod, ["sh", "-c", "echo $(hostname) runs $(uname -s)"]);
-        log(`exec in ${pod.metadata.name}: ${r.stdout.trim()} (exit ${r.exitCode})`);
+        log(`$ kubectl exec ${name} -- echo hello from exec   (${ms(started)})`);
+        printLines(log, echoed);
+        const uname = await k(["exec", name, "--", "sh", "-c", "echo $(hostname) runs $(uname -s)"]).catch(
+          failing(`kubectl exec ${name}`),
+        );
+        printLines(log, uname);
+        // A failing command's exit code comes back through the stream as it does from a real kubelet.
+        const code = await k(["exec", name, "--", "sh", "-c", "exit 3"]).then(
+          () => 0,
+          (err: { code?: unknown }) => (typeof err.code === "number" ? err.code : -1),
+        );
+        log(`$ kubectl exec ${name} -- sh -c 'exit 3'   -> kubectl exits ${code}`);
+        if (code !== 3) throw new Error(`kubectl exec of 'exit 3' exited ${code}, want 3 ${where}`);
+        started = performance.now();
+        const pf = kubectlBackground(kubeconfig, [
+          "port-forward",
+          `pod/${name}`,
+          ":8080",
+          "--address=127.0.0.1",
+        ]);
+        try {
+          const port = await waitFor(
+            `kubectl port-forward pod/${name} to listen ${where}`,
+            async () => {
+              if (pf.exited()) throw new Error(`kubectl port-forward exited: ${pf.stderr()}`);
+              const m = /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(pf.stdout());
+              return m ? Number(m[1]) : undefined;
+            },
+            { timeoutMs: 30_000, intervalMs: 100 },
+          );
+          log(`$ kubectl port-forward pod/${name} :8080 --address=127.0.0.1`);
+          printLines(log, pf.stdout());
+          const body = await hostGet(`http://127.0.0.1:${port}/`);
+          log(
+            `GET http://127.0.0.1:${port}/ on this machine: ${body}   (${ms(started)} from the start of port-forward)`,
+          );
+          if (body !== `hello from ${name}`)
+            throw new Error(`port-forward to ${name} answered ${JSON.stringify(body)}`);
+        } finally {
+          await pf.stop();
+        }
+      },
+    ],
+    [
+      "each kubelet's stats and metrics through the API server: kubectl get --raw /api/v1/nodes/<node>/proxy/...",
+      async (log) => {
+        const { k } = cluster as Cluster;
+        for (const n of nodes()) {
+          const where = `(the kubelet on ${n.name}: ${n.kubelet?.logFile})`;
+          const fail = (path: string) => (err: unknown) => {
+            throw new Error(`${path} failed ${where}: ${err instanceof Error ? err.message : String(err)}`, {
+              cause: err,
+            });
+          };
+          let path = `/api/v1/nodes/${n.name}/proxy/stats/summary`;
+          let started = performance.now();
+          const summary = JSON.parse(await k(["get", "--raw", path]).catch(fail(path))) as StatsSummary;
+          const mib = (b: number | undefined) => `${Math.round((b ?? 0) / 2 ** 20)} MiB`;
+          log(`$ kubectl get --raw ${path}   (${ms(started)})`);
+          log(
+            `  node ${summary.node.nodeName}: CPU ${((summary.node.cpu?.usageNanoCores ?? 0) / 1e6).toFixed(0)}m, memory working set ${mib(summary.node.memory?.workingSetBytes)}; ${summary.pods.length} pods: ${summary.pods
+              .map((p) => `${p.podRef.name} ${mib(p.memory?.workingSetBytes)}`)
+              .join(", ")}`,
+          );
+          if (summary.node.nodeName !== n.name)
+            throw new Error(`${path} answered for node ${summary.node.nodeName} ${where}`);
+          path = `/api/v1/nodes/${n.name}/proxy/metrics`;
+          started = performance.now();
+          const metrics = await k(["get", "--raw", path]).catch(fail(path));
+          const wanted = /^(kubelet_node_name|kubelet_running_pods|kubelet_running_containers)[{ ]/;
+          const lines = metrics.split("\n").filter((l) => wanted.test(l));
+          log(
+            `$ kubectl get --raw ${path}   (${ms(started)}; ${metrics.split("\n").length} lines, of which:)`,
+          );
+          for (const l of lines) log(`  ${l}`);
+          if (!lines.some((l) => l.startsWith(`kubelet_node_name{node="${n.name}"} 1`)))
+            throw new Error(`${path} has no kubelet_node_name for ${n.name} ${where}`);
+        }
       },
     ],
     [
@@ -437,9 +536,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         const pod = JSON.parse(await k(["get", "pods", "-l", "job-name=count", "-o", "json"]))
           .items[0] as PodInfo;
         printLines(log, await k(["get", "pod", pod.metadata.name]));
-        const file = containerLog(logsDir, pod, "count");
-        log(`its output, from ${file}:`);
-        for (const l of (await readFile(file, "utf8")).trimEnd().split("\n")) log(`  ${l}`);
+        log("$ kubectl logs job/count   (the pod has completed; its log is still served by the kubelet)");
+        printLines(log, await k(["logs", "job/count"]));
       },
     ],
   ];
@@ -465,10 +563,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
   if (!failure && options.keep && !options.signal?.aborted) {
     out(`the cluster is up; try: kubectl --kubeconfig ${kubeconfigPath} get nodes,pods -o wide`);
-    out(
-      "(not kubectl logs or exec yet: the simulator is not bridged to the kubelets' :10250; the CRI log files are in",
-    );
-    out(`${join(logsDir, "pods")})`);
+    out("(kubectl logs, exec, port-forward and get --raw /api/v1/nodes/<node>/proxy/stats/summary work too)");
     out("Ctrl-C tears it down");
     await Promise.race([
       new Promise<void>((resolve) =>
@@ -499,6 +594,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     );
   }
   if (teardownError !== undefined) throw teardownError;
+}
+
+/** The parts of the kubelet's Summary API (/stats/summary) the demo prints. */
+interface StatsSummary {
+  node: { nodeName: string; cpu?: { usageNanoCores?: number }; memory?: { workingSetBytes?: number } };
+  pods: { podRef: { name: string }; memory?: { workingSetBytes?: number } }[];
 }
 
 interface PodInfo {
@@ -559,10 +660,22 @@ async function getFromPod(node: DemoNode, pod: PodInfo, ip: string, port: number
   return body || "(no answer)";
 }
 
-/** The CRI log file of a pod's container (first run), where the kubelet has containerd write it. */
-function containerLog(logsDir: string, pod: PodInfo, container: string): string {
-  const dir = `${pod.metadata.namespace}_${pod.metadata.name}_${pod.metadata.uid}`;
-  return join(logsDir, "pods", pod.spec.nodeName ?? "", dir, container, "0.log");
+/** The body of `GET url` on this machine (a port kubectl port-forward listens on); rejects unless 200. */
+function hostGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpGetOnHost(url, { timeout: 10_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        body += d;
+      });
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(body.trim()) : reject(new Error(`GET ${url}: ${res.statusCode}`)),
+      );
+    });
+    req.on("timeout", () => req.destroy(new Error(`GET ${url}: no answer within 10 s`)));
+    req.on("error", reject);
+  });
 }
 
 function ms(since: number): string {

@@ -93,6 +93,57 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     expect(mine.stdout).toMatch(
       /pod\/web-[a-z0-9]+-[a-z0-9]{5}\s+1\/1\s+Running\s.*10\.244\.1\.\d+\s+kubenode-1/,
     );
+    // kubectl logs, exec and port-forward: through the simulator on the host to the kubelet's :10250
+    // in the node's namespace.
+    const k = (args: string[]) => run("kubectl", ["--kubeconfig", kubeconfig, ...args], { timeout: 60_000 });
+    const pods = JSON.parse((await k(["get", "pods", "-l", "app=web", "-o", "json"])).stdout) as {
+      items: { metadata: { name: string; deletionTimestamp?: string }; status: { phase: string } }[];
+    };
+    const pod = pods.items.find((p) => p.status.phase === "Running" && !p.metadata.deletionTimestamp)
+      ?.metadata.name;
+    expect(pod).toBeDefined();
+    expect((await k(["logs", `${pod}`])).stdout).toContain(`serving as ${pod} on :8080\n`);
+    expect((await k(["exec", `${pod}`, "--", "echo", "hello", "from", "exec"])).stdout).toBe(
+      "hello from exec\n",
+    );
+    const failed = await k(["exec", `${pod}`, "--", "sh", "-c", "echo out; exit 3"]).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect(failed).toMatchObject({ code: 3, stdout: "out\n" });
+    const pf = spawn("kubectl", [
+      "--kubeconfig",
+      kubeconfig,
+      "port-forward",
+      `pod/${pod}`,
+      ":8080",
+      "--address=127.0.0.1",
+    ]);
+    try {
+      let forwarding = "";
+      pf.stdout.on("data", (d: Buffer) => {
+        forwarding += d.toString();
+      });
+      const port = await waitFor(
+        "kubectl port-forward to listen",
+        () => /Forwarding from 127\.0\.0\.1:(\d+) -> 8080/.exec(forwarding)?.[1],
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
+      const answer = await fetch(`http://127.0.0.1:${port}/`);
+      expect(answer.status).toBe(200);
+      expect(await answer.text()).toBe(`hello from ${pod}\n`);
+    } finally {
+      pf.kill("SIGINT");
+    }
+    // The kubelet's Summary API and metrics through the nodes/proxy subresource.
+    const summary = JSON.parse(
+      (await k(["get", "--raw", "/api/v1/nodes/kubenode-1/proxy/stats/summary"])).stdout,
+    );
+    expect(summary.node.nodeName).toBe("kubenode-1");
+    expect(summary.node.memory.workingSetBytes).toBeGreaterThan(0);
+    expect(summary.pods.map((p: { podRef: { name: string } }) => p.podRef.name)).toContain(pod);
+    const metrics = (await k(["get", "--raw", "/api/v1/nodes/kubenode-1/proxy/metrics"])).stdout;
+    expect(metrics).toMatch(/^kubelet_node_name\{node="kubenode-1"\} 1$/m);
+    expect(metrics).toMatch(/^kubelet_running_pods(\{[^}]*\})? [1-9]\d*$/m);
     child.kill("SIGINT");
     expect(await exited, `${stdout}\n${stderr}`).toBe(0);
 
@@ -114,13 +165,27 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     expect(stdout).toMatch(/deployment "web" successfully rolled out/);
     expect(stdout).toMatch(/rolled out in .*; meanwhile \d+ requests answered/);
     expect(stdout).toMatch(/\$ web-[a-z0-9]+\s+5\s+5\s+5\s+\S+\s+busybox\s+\S+kubenode\/busybox:2\.0/);
-    // Container logs from the CRI log file, an exec, a Job.
-    expect(stdout).toMatch(/stdout F serving as web-[a-z0-9]+-[a-z0-9]{5} on :8080/);
-    expect(stdout).toMatch(/exec in (web-[a-z0-9-]+): \1 runs Linux \(exit 0\)/);
+    // kubectl logs, exec (output and exit code) and port-forward as the demo shows them, and a Job.
+    expect(stdout).toMatch(/\$ kubectl logs (web-[a-z0-9]+-[a-z0-9]{5}) --tail=3 .*\n\s+\$ \S/);
+    expect(stdout).toMatch(
+      /\$ kubectl exec (web-[a-z0-9]+-[a-z0-9]{5}) -- echo hello from exec .*\n\s+\$ hello from exec\n\s+\$ \1 runs Linux\n/,
+    );
+    expect(stdout).toMatch(/\$ kubectl exec web-\S+ -- sh -c 'exit 3' +-> kubectl exits 3/);
+    expect(stdout).toMatch(/\$ Forwarding from 127\.0\.0\.1:\d+ -> 8080/);
+    expect(stdout).toMatch(
+      /GET http:\/\/127\.0\.0\.1:\d+\/ on this machine: hello from web-[a-z0-9]+-[a-z0-9]{5} /,
+    );
+    expect(stdout).toMatch(
+      /\$ kubectl get --raw \/api\/v1\/nodes\/kubenode-1\/proxy\/stats\/summary .*\n\s+node kubenode-1: CPU \d+m, memory working set \d+ MiB; \d+ pods: web-/,
+    );
+    expect(stdout).toMatch(
+      /\$ kubectl get --raw \/api\/v1\/nodes\/kubenode-1\/proxy\/metrics .*\n(.*\n)*\s+kubelet_node_name\{node="kubenode-1"\} 1\n/,
+    );
     expect(stdout).toMatch(/\$ count\s+Complete\s+1\/1/);
-    expect(stdout).toMatch(/stdout F step 3\n.*stdout F done/);
+    expect(stdout).toMatch(/\$ step 3\n.*\$ done\n/);
     // Teardown says what it removed, and it really is gone, the kubeconfig too.
     for (const what of [
+      "kubenode-1's kubelet port forwarder",
       "kube-proxy on kubenode-1",
       "kubelet on kubenode-1",
       "containerd on kubenode-1",

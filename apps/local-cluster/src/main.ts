@@ -14,7 +14,8 @@ const USAGE = `Usage: kubenode-local-cluster demo [--nodes N] [--keep] | demo --
   demo            start the API server simulator, a registry and a node (a network namespace with
                   its own containerd, kubenode-kubelet and kubenode-proxy processes), write
                   .kubenode/kubeconfig, then show with kubectl: a Deployment, a Service answering
-                  on its ClusterIP and NodePort, scaling, a rolling update, container logs, a Job;
+                  on its ClusterIP and NodePort, scaling, a rolling update, kubectl logs, exec and
+                  port-forward, a Job;
                   then tear everything down
   --nodes N       N nodes (1-${MAX_NODES}), each with its own containerd and pod subnet, routed to each other
   --virtual-nodes N

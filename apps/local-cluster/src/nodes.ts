@@ -14,6 +14,8 @@ import { type Agent, startAgent, workspaceBin } from "./agents.js";
 
 /** Every node's pods get a /24 of this; kube-proxy's `--cluster-cidr`. */
 export const CLUSTER_CIDR = "10.244.0.0/16";
+/** The kubelet's `:10250` server (KubeletConfiguration `port`, upstream's default). */
+export const KUBELET_PORT = 10250;
 /** At most this many real nodes: each is a containerd, a kubelet and a kube-proxy on 2 shared cores. */
 export const MAX_NODES = 5;
 
@@ -24,6 +26,11 @@ export interface DemoNode {
   readonly host: LabHost;
   readonly podSubnet: string;
   containerd?: Containerd;
+  /**
+   * The host's loopback port leading to the kubelet's :10250 in the node's namespace: where the
+   * host-side API server dials for `kubectl logs/exec/port-forward` and `nodes/<name>/proxy`.
+   */
+  kubeletPort?: number;
   kubelet?: Agent;
   proxy?: Agent;
 }
@@ -101,6 +108,18 @@ export async function startNodeRuntime(
   return containerd;
 }
 
+/**
+ * Makes the node's kubelet server (:10250 on its IP, inside its namespace) reachable from the host
+ * at a loopback port, for the API server's `kubeletDialer`: the simulator runs on the host, where
+ * the node's 10.77.0.x address does not exist.
+ */
+export async function exposeKubelet(node: DemoNode, cleanup: Cleanup): Promise<number> {
+  const exposed = await node.host.exposePort(KUBELET_PORT, node.host.ip);
+  cleanup.add(`${node.name}'s kubelet port forwarder (127.0.0.1:${exposed.port})`, () => exposed.close());
+  node.kubeletPort = exposed.port;
+  return exposed.port;
+}
+
 /** `kubenode-kubelet`, the real binary, for one node. */
 export async function startKubelet(
   node: DemoNode,
@@ -119,6 +138,11 @@ export async function startKubelet(
     logFile: join(logsDir, `kubelet-${node.name}.log`),
     async args(dir) {
       const config = join(dir, "config.yaml");
+      // The API server's CA: the kubelet then authenticates its kubelet-client certificate when it
+      // proxies logs/exec/port-forward (kube-apiserver --kubelet-client-certificate, as kubeadm sets
+      // up), and authorizes it with a SubjectAccessReview.
+      const clientCA = join(dir, "client-ca.crt");
+      await writeFile(clientCA, server.caPem ?? "");
       // Container logs (CRI log files) stay in the demo's logs directory after teardown.
       await writeFile(
         config,
@@ -126,6 +150,10 @@ export async function startKubelet(
           "apiVersion: kubelet.config.k8s.io/v1beta1",
           "kind: KubeletConfiguration",
           `podLogsDir: ${JSON.stringify(join(logsDir, "pods", node.name))}`,
+          `port: ${KUBELET_PORT}`,
+          "authentication:",
+          "  x509:",
+          `    clientCAFile: ${JSON.stringify(clientCA)}`,
           "",
         ].join("\n"),
       );

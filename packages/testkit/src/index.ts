@@ -11,6 +11,7 @@ export {
   type ApiStorage,
   type ControllerOptions,
   createMemoryStorage,
+  createTestCa,
   type DeleteOptions,
   type FaultSpec,
   findResource,
@@ -26,6 +27,7 @@ export {
   type StorageEvent,
   type StorageSubscription,
   startApiServer,
+  type TestCa,
   type UserInfo,
 } from "./apiserver/index.js";
 // Real host components (root): packages, network namespaces, containerd, registry, images.
@@ -45,7 +47,7 @@ export {
   HOST_PACKAGES,
   type HostPackage,
 } from "./env/host-packages.js";
-export type { HostPortBridge } from "./env/host-port-bridge.js";
+export type { HostPortBridge, NamespacePortExposure } from "./env/host-port-bridge.js";
 export { buildTestImages, type OciImage, type TestImages } from "./env/images.js";
 export {
   createNetworkLab,

@@ -87,6 +87,8 @@ export interface KubeletConfiguration {
   providerID: string;
   kubeAPIQPS: number;
   kubeAPIBurst: number;
+  /** Request a new client certificate (a CSR) when the current one nears expiry (70-90% of its life). */
+  rotateCertificates: boolean;
   logging: { format: string; verbosity: number; flushFrequency: string | number; [key: string]: unknown };
   /** Other v1beta1 fields, as given (accepted, not acted on). */
   [field: string]: unknown;
@@ -322,6 +324,7 @@ const HONOURED = new Set([
   "authorization",
   "shutdownGracePeriod",
   "shutdownGracePeriodCriticalPods",
+  "rotateCertificates",
   "logging",
 ]);
 
@@ -393,6 +396,7 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
     providerID: "",
     kubeAPIQPS: 50,
     kubeAPIBurst: 100,
+    rotateCertificates: false,
     logging: { format: "text", verbosity: 0, flushFrequency: "5s" },
   };
 }

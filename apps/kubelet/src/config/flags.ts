@@ -9,6 +9,13 @@ export interface KubeletFlags {
   config?: string;
   /** `--kubeconfig`: API credentials; absent = standalone mode (static pods only). */
   kubeconfig?: string;
+  /**
+   * `--bootstrap-kubeconfig`: credentials (a bootstrap token) used only to request a client
+   * certificate when `--kubeconfig` has no valid one; the result is written to `--kubeconfig`.
+   */
+  bootstrapKubeconfig?: string;
+  /** `--cert-dir`: where issued certificates go; default `<root-dir>/pki`. */
+  certDir?: string;
   /** `--hostname-override`: the node name instead of the host name. */
   hostnameOverride?: string;
   /** `--node-ip`: IPs (at most one per family) reported as InternalIP and pods' hostIPs. */
@@ -72,6 +79,33 @@ export const FLAGS: readonly FlagDef[] = [
     flag: flg<string>((f, v) => {
       if (v) f.kubeconfig = v;
       else delete f.kubeconfig;
+    }),
+  },
+  {
+    name: "bootstrap-kubeconfig",
+    type: "string",
+    help: "Path to a kubeconfig file that will be used to get client certificate for kubelet. If the file specified by --kubeconfig does not exist, the bootstrap kubeconfig is used to request a client certificate from the API server. On success, a kubeconfig file referencing the generated client certificate and key is written to the path specified by --kubeconfig. The client certificate and key file will be stored in the directory pointed by --cert-dir.",
+    flag: flg<string>((f, v) => {
+      if (v) f.bootstrapKubeconfig = v;
+      else delete f.bootstrapKubeconfig;
+    }),
+  },
+  {
+    name: "cert-dir",
+    type: "string",
+    def: "<root-dir>/pki",
+    help: "The directory where the TLS certs are located. If --tls-cert-file and --tls-private-key-file are provided, this flag will be ignored.",
+    flag: flg<string>((f, v) => {
+      if (v) f.certDir = v;
+      else delete f.certDir;
+    }),
+  },
+  {
+    name: "rotate-certificates",
+    type: "bool",
+    help: "Auto rotate the kubelet client certificates by requesting new certificates from the kube-apiserver when the certificate expiration approaches. (DEPRECATED: set rotateCertificates in the config file instead.)",
+    config: cfg<boolean>((c, v) => {
+      c.rotateCertificates = v;
     }),
   },
   {

@@ -113,6 +113,46 @@ export class TokenAuthority {
   }
 }
 
+const BOOTSTRAP_TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
+
+/**
+ * The bootstrap token authenticator (plugin/pkg/auth/authenticator/token/bootstrap): a bearer
+ * token `<id>.<secret>` matches the Secret `kube-system/bootstrap-token-<id>` of type
+ * `bootstrap.kubernetes.io/token` whose `token-secret` is `<secret>`, with
+ * `usage-bootstrap-authentication: "true"` and no `expiration` in the past. The user is
+ * `system:bootstrap:<id>` in group `system:bootstrappers` plus the Secret's `auth-extra-groups`.
+ */
+export function authenticateBootstrapToken(
+  token: string,
+  core: ApiCore,
+  nowMs: number,
+): UserInfo | undefined {
+  const m = BOOTSTRAP_TOKEN.exec(token);
+  if (!m) return undefined;
+  const [, id, secret] = m;
+  const obj = core.find(findResource("", "v1", "secrets")!, "kube-system", `bootstrap-token-${id}`);
+  if (obj?.type !== "bootstrap.kubernetes.io/token" || obj.metadata.deletionTimestamp) return undefined;
+  const field = (k: string): string | undefined => {
+    const v = obj.data?.[k];
+    return typeof v === "string" ? Buffer.from(v, "base64").toString("utf8") : undefined;
+  };
+  const want = Buffer.from(field("token-secret") ?? "");
+  const got = Buffer.from(secret!);
+  if (want.length !== got.length || !timingSafeEqual(want, got)) return undefined;
+  if (field("token-id") !== undefined && field("token-id") !== id) return undefined;
+  if (field("usage-bootstrap-authentication") !== "true") return undefined;
+  const expiration = field("expiration");
+  if (expiration !== undefined && !(Date.parse(expiration) > nowMs)) return undefined;
+  const extra = (field("auth-extra-groups") ?? "")
+    .split(",")
+    .map((g) => g.trim())
+    .filter((g) => g.startsWith("system:bootstrappers:"));
+  return {
+    username: `system:bootstrap:${id}`,
+    groups: ["system:bootstrappers", ...extra, "system:authenticated"],
+  };
+}
+
 /** Maps a client identity name to the user info its certificate/token carries. */
 export function identityUser(identity: string, groups?: readonly string[]): UserInfo {
   if (groups) return { username: identity, groups: [...groups, "system:authenticated"] };

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -62,7 +63,8 @@ describe.skipIf(!ready)("CertificateSigningRequests (kubelet TLS bootstrap)", ()
     const bootstrap = "system:bootstrap:abcdef";
     await server.kubeconfigFor(bootstrap, ["system:bootstrappers"]);
     const { pem, keyPath } = await makeCsr("n2-client", "/O=system:nodes/CN=system:node:n2");
-    const body = csrObject("node-csr-n2", pem, "kubernetes.io/kube-apiserver-client-kubelet", [
+    // Named as upstream's kubelet names them: a base64url digest, upper case included.
+    const body = csrObject("node-csr-N2_Xy-0", pem, "kubernetes.io/kube-apiserver-client-kubelet", [
       "digital signature",
       "client auth",
     ]);
@@ -81,7 +83,7 @@ describe.skipIf(!ready)("CertificateSigningRequests (kubelet TLS bootstrap)", ()
     });
     const issued = await eventually(
       async () => {
-        const c = await getCsr("node-csr-n2");
+        const c = await getCsr("node-csr-N2_Xy-0");
         return c.status?.certificate ? c : undefined;
       },
       20_000,
@@ -114,6 +116,104 @@ describe.skipIf(!ready)("CertificateSigningRequests (kubelet TLS bootstrap)", ()
       username: "system:node:n2",
       groups: ["system:nodes", "system:authenticated"],
     });
+  });
+
+  it("bootstrap tokens from kube-system secrets authenticate as system:bootstrap:<id> and get node client CSRs approved", async () => {
+    const b64 = (v: string) => Buffer.from(v).toString("base64");
+    const secret = (id: string, tokenSecret: string, extra: Record<string, string> = {}) => ({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: `bootstrap-token-${id}`, namespace: "kube-system" },
+      type: "bootstrap.kubernetes.io/token",
+      data: {
+        "token-id": b64(id),
+        "token-secret": b64(tokenSecret),
+        "usage-bootstrap-authentication": b64("true"),
+        "auth-extra-groups": b64("system:bootstrappers:kubeadm:default-node-token"),
+        ...Object.fromEntries(Object.entries(extra).map(([k, v]) => [k, b64(v)])),
+      },
+    });
+    for (const s of [
+      secret("k8s4rk", "0123456789abcdef"),
+      secret("old000", "0123456789abcdef", { expiration: "2020-01-01T00:00:00Z" }),
+    ])
+      expect(
+        (
+          await raw(server, "POST", "/api/v1/namespaces/kube-system/secrets", JSON.stringify(s), {
+            "Content-Type": "application/json",
+          })
+        ).status,
+      ).toBe(201);
+    const asToken = (token: string, method: string, path: string, body?: string) =>
+      new Promise<{ status: number; body: Json }>((resolve, reject) => {
+        const url = new URL(path, server.url);
+        const req = httpsRequest(
+          url,
+          {
+            method,
+            ca: server.caPem,
+            headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+          },
+          (res) => {
+            let text = "";
+            res.on("data", (d: Buffer) => {
+              text += d.toString();
+            });
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    expect(
+      (
+        await asToken(
+          "old000.0123456789abcdef",
+          "GET",
+          "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        )
+      ).status,
+    ).toBe(401);
+    expect(
+      (
+        await asToken(
+          "k8s4rk.0123456789abcdeX",
+          "GET",
+          "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+        )
+      ).status,
+    ).toBe(401);
+    const { pem } = await makeCsr("n4-client", "/O=system:nodes/CN=system:node:n4");
+    const body = csrObject("node-csr-n4", pem, "kubernetes.io/kube-apiserver-client-kubelet", [
+      "digital signature",
+      "client auth",
+    ]);
+    const created = await asToken(
+      "k8s4rk.0123456789abcdef",
+      "POST",
+      "/apis/certificates.k8s.io/v1/certificatesigningrequests",
+      JSON.stringify(body),
+    );
+    expect(created.status).toBe(201);
+    expect(created.body.spec).toMatchObject({
+      username: "system:bootstrap:k8s4rk",
+      groups: [
+        "system:bootstrappers",
+        "system:bootstrappers:kubeadm:default-node-token",
+        "system:authenticated",
+      ],
+    });
+    const issued = await eventually(
+      async () => {
+        const c = await getCsr("node-csr-n4");
+        return c.status?.certificate ? c : undefined;
+      },
+      20_000,
+      "certificate issued",
+    );
+    expect(issued.status.conditions[0]).toMatchObject({ type: "Approved", reason: "AutoApproved" });
+    // The token may do nothing else.
+    expect((await asToken("k8s4rk.0123456789abcdef", "GET", "/api/v1/nodes")).status).toBe(403);
   });
 
   it("a kubelet serving CSR waits for kubectl certificate approve, then is issued for its SANs", async () => {

@@ -1,5 +1,6 @@
 import { generateKeyPairSync, type KeyObject, randomBytes, sign } from "node:crypto";
 import { isIPv4 } from "node:net";
+import { parseCsr } from "./csr.js";
 
 /**
  * Minimal X.509 v3 issuance with node:crypto (ECDSA P-256 / SHA-256): DER is assembled by hand so
@@ -215,5 +216,37 @@ export function createServerPki(validDays = 365): ServerPki {
         }),
         "CERTIFICATE",
       ),
+  };
+}
+
+/** A certificate authority for tests of certificate handling (rotation, bootstrap, TLS). */
+export interface TestCa {
+  /** The CA certificate, PEM. */
+  readonly certPem: string;
+  /**
+   * Signs a PEM `CERTIFICATE REQUEST` (its signature checked) for its subject and SANs, with the
+   * validity given: a certificate expiring when a test's fake clock says. Returns PEM.
+   */
+  signCsr(csrPem: string, options: { notBefore: Date; notAfter: Date; usage?: "server" | "client" }): string;
+}
+
+/** A fresh ECDSA CA (valid for `validDays`) that signs certificate requests with any validity. */
+export function createTestCa(validDays = 365): TestCa {
+  const pki = createServerPki(validDays);
+  return {
+    certPem: pki.ca.certPem,
+    signCsr(csrPem, options) {
+      const csr = parseCsr(csrPem);
+      return pki.signFor({
+        publicKey: csr.publicKey,
+        commonName: csr.commonName,
+        organizations: csr.organizations,
+        usage: options.usage ?? "client",
+        dnsNames: csr.dnsNames,
+        ipAddresses: csr.ipAddresses,
+        notBefore: options.notBefore,
+        notAfter: options.notAfter,
+      });
+    },
   };
 }

@@ -52,8 +52,9 @@ export function validateName(def: ResourceDef, name: string, field = "metadata.n
   };
   if (def.plural === "namespaces") return check(63, DNS1123_LABEL, LABEL_MSG);
   if (def.plural === "services") return check(63, DNS1035_LABEL, DNS1035_MSG);
-  if (def.plural === "events" || def.plural === "leases") {
-    // events and leases accept any path-segment name (node names with dots etc.)
+  if (def.plural === "events" || def.plural === "leases" || def.plural === "certificatesigningrequests") {
+    // events and leases accept any path-segment name (node names with dots etc.); so do CSRs
+    // (ValidateCertificateRequestName accepts anything: kubelets name theirs node-csr-<base64url>)
     if (name.includes("/") || name.includes("%") || name === "." || name === "..")
       return [fieldInvalid(field, name, `may not contain '/'`)];
     return [];

@@ -1,3 +1,4 @@
+export { createTestCa, type TestCa } from "./certs.js";
 export type { AllocationOptions, ApiClock, ApiCore, DeleteOptions, PatchType } from "./core.js";
 export type { KubeletDialer, KubeletEndpoint } from "./kubelet-proxy.js";
 export type { ResourceDef } from "./resources.js";

@@ -129,6 +129,76 @@ describe("pods/log, exec, attach and portforward go to the pod's kubelet", () =>
   });
 });
 
+describe("nodes/proxy goes to the node's kubelet", () => {
+  it.skipIf(!kubectlFound)(
+    "kubectl get --raw /api/v1/nodes/<node>/proxy/<path> relays to the kubelet with the apiserver's kubelet client certificate",
+    async () => {
+      const out = await new Promise<string>((resolve, reject) =>
+        execFile(
+          "kubectl",
+          [
+            "--kubeconfig",
+            server.kubeconfigPath,
+            "get",
+            "--raw",
+            "/api/v1/nodes/n1/proxy/stats/summary?only_cpu_and_memory=true",
+          ],
+          (err, stdout, stderr) => (err ? reject(new Error(stderr)) : resolve(stdout)),
+        ),
+      );
+      expect(out).toBe("line 1\nline 2\n");
+      expect(seen.at(-1)).toEqual({
+        path: "/stats/summary?only_cpu_and_memory=true",
+        clientCn: "kube-apiserver-kubelet-client",
+      });
+      const r = await raw(server, "GET", "/api/v1/nodes/n1/proxy");
+      expect(r.status).toBe(200);
+      expect(seen.at(-1)?.path).toBe("/");
+      expect(server.requests.at(-1)).toMatchObject({
+        verb: "get",
+        resource: "nodes",
+        subresource: "proxy",
+        name: "n1",
+        user: "admin",
+        code: 200,
+      });
+    },
+  );
+
+  it("is authorized as the proxy subresource of the node; unknown nodes are 404", async () => {
+    const before = seen.length;
+    const denied = await raw(
+      server,
+      "GET",
+      "/api/v1/nodes/n1/proxy/metrics",
+      undefined,
+      {},
+      "system:kube-proxy",
+    );
+    expect(denied.status).toBe(403);
+    expect(denied.body.message).toBe(
+      'nodes "n1" is forbidden: User "system:kube-proxy" cannot get resource "nodes/proxy" in API group "" at the cluster scope',
+    );
+    const missing = await raw(server, "GET", "/api/v1/nodes/nope/proxy/metrics");
+    expect(missing.status).toBe(404);
+    expect(missing.body.message).toBe('nodes "nope" not found');
+    expect(seen.length).toBe(before);
+  });
+
+  it("a kubelet that does not answer is 503 naming the error", async () => {
+    server.core.create(findResource("", "v1", "nodes")!, "", {
+      metadata: { name: "gone" },
+      status: {
+        addresses: [{ type: "InternalIP", address: "127.0.0.1" }],
+        daemonEndpoints: { kubeletEndpoint: { Port: 1 } },
+      },
+    });
+    const r = await raw(server, "GET", "/api/v1/nodes/gone/proxy/healthz");
+    expect(r.status).toBe(503);
+    expect(r.body.message).toMatch(/^error trying to reach service: connect ECONNREFUSED 127\.0\.0\.1:1$/);
+  });
+});
+
 describe("which kubelet addresses the simulator dials", () => {
   it("refuses a node address that is not loopback, without dialling it", async () => {
     server.core.create(findResource("", "v1", "nodes")!, "", {

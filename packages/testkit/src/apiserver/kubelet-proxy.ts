@@ -64,30 +64,11 @@ export function kubeletLocation(
   if (!nodeName) throw badRequest(`pod ${name} does not have a host assigned`);
   const node = core.find(findResource("", "v1", "nodes")!, "", nodeName);
   if (!node) throw notFound("nodes", "", nodeName);
-  const addrs: Json[] = node.status?.addresses ?? [];
-  const addr = ["InternalIP", "Hostname", "ExternalIP"]
-    .map((t) => addrs.find((a) => a.type === t)?.address)
-    .find(Boolean);
-  if (!addr)
-    throw new StatusFailure(
-      500,
-      "InternalError",
-      `Internal error occurred: no preferred addresses found; known addresses: []`,
-    );
-  const kubeletPort = node.status?.daemonEndpoints?.kubeletEndpoint?.Port || 10250;
-  const target = dial({ nodeName, address: addr, port: kubeletPort });
-  if (!target)
-    throw new StatusFailure(
-      500,
-      "InternalError",
-      `error dialing backend: the simulator reaches kubelets on loopback addresses only, not ${addr}:${kubeletPort} (node ${nodeName}); map the node with startApiServer's kubeletDialer option`,
-    );
-  const { port } = target;
-  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
+  const host = kubeletHost(node, undefined, dial);
   const out = new URLSearchParams();
   if (subresource === "portforward") {
     for (const [k, v] of query) if (k === "ports") out.append(k, v);
-    return new URL(`https://${host}:${port}/portForward/${namespace}/${name}${out.size ? `?${out}` : ""}`);
+    return new URL(`https://${host}/portForward/${namespace}/${name}${out.size ? `?${out}` : ""}`);
   }
   const containers: Json[] = pod.spec?.containers ?? [];
   let container = query.get("container") ?? "";
@@ -106,14 +87,130 @@ export function kubeletLocation(
   if (subresource === "log") {
     for (const [k, v] of query) if (LOG_PARAMS.includes(k)) out.append(k, v);
     return new URL(
-      `https://${host}:${port}/containerLogs/${namespace}/${name}/${container}${out.size ? `?${out}` : ""}`,
+      `https://${host}/containerLogs/${namespace}/${name}/${container}${out.size ? `?${out}` : ""}`,
     );
   }
   for (const [k, v] of query) if (k !== "container") out.append(k, v);
   const path = subresource === "exec" ? "exec" : "attach";
-  return new URL(
-    `https://${host}:${port}/${path}/${namespace}/${name}/${container}${out.size ? `?${out}` : ""}`,
-  );
+  return new URL(`https://${host}/${path}/${namespace}/${name}/${container}${out.size ? `?${out}` : ""}`);
+}
+
+/**
+ * `host:port` to dial for a node's kubelet (or another of its ports), as kube-apiserver's node
+ * "ResourceLocation" picks it: the node address InternalIP, then Hostname, then ExternalIP; the
+ * port from status.daemonEndpoints.kubeletEndpoint (default 10250) unless one is asked for.
+ */
+function kubeletHost(node: Json, port: number | undefined, dial: KubeletDialer): string {
+  const nodeName: string = node.metadata.name;
+  const addrs: Json[] = node.status?.addresses ?? [];
+  const addr = ["InternalIP", "Hostname", "ExternalIP"]
+    .map((t) => addrs.find((a) => a.type === t)?.address)
+    .find(Boolean);
+  if (!addr)
+    throw new StatusFailure(
+      500,
+      "InternalError",
+      `Internal error occurred: no preferred addresses found; known addresses: []`,
+    );
+  const kubeletPort = port ?? (node.status?.daemonEndpoints?.kubeletEndpoint?.Port || 10250);
+  const target = dial({ nodeName, address: addr, port: kubeletPort });
+  if (!target)
+    throw new StatusFailure(
+      500,
+      "InternalError",
+      `error dialing backend: the simulator reaches kubelets on loopback addresses only, not ${addr}:${kubeletPort} (node ${nodeName}); map the node with startApiServer's kubeletDialer option`,
+    );
+  return `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
+}
+
+/**
+ * Where `/api/v1/nodes/{name}/proxy/{path}` goes (the node REST's proxy "ResourceLocation"): the
+ * name is `node`, `node:port` or `scheme:node:port` (net.SplitSchemeNamePort); by default https to
+ * the kubelet port. Only https is spoken: the simulator presents its kubelet client certificate,
+ * like kube-apiserver's kubelet transport.
+ */
+export function nodeProxyLocation(
+  core: ApiCore,
+  name: string,
+  path: string,
+  query: URLSearchParams,
+  dial: KubeletDialer = loopbackOnly,
+): URL {
+  const parts = name.split(":");
+  const [scheme, nodeName, port] =
+    parts.length === 3 ? parts : parts.length === 2 ? ["", parts[0], parts[1]] : ["", parts[0], ""];
+  if (!nodeName || (port !== "" && !/^\d{1,5}$/.test(port ?? "")) || parts.length > 3)
+    throw badRequest(`invalid node request ${JSON.stringify(name)}`);
+  if (scheme !== "" && scheme !== "https")
+    throw badRequest(`the simulator proxies to nodes over https only, not ${JSON.stringify(scheme)}`);
+  const node = core.find(findResource("", "v1", "nodes")!, "", nodeName);
+  if (!node) throw notFound("nodes", "", nodeName);
+  const host = kubeletHost(node, port ? Number(port) : undefined, dial);
+  const target = new URL(`https://${host}/`);
+  target.pathname = path;
+  target.search = query.toString();
+  return target;
+}
+
+// Hop-by-hop headers (RFC 9110 7.6.1) are not forwarded in either direction.
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "te",
+  "trailer",
+  "upgrade",
+  "host",
+  "authorization",
+  "proxy-authorization",
+]);
+
+/**
+ * Proxies one HTTP request (nodes/proxy) to the kubelet with the simulator's kubelet client
+ * certificate: method, headers (less the client's credentials and hop-by-hop ones) and body go up,
+ * the status, headers and body come back as they are. Resolves with the status code.
+ */
+export function proxyRequest(
+  target: URL,
+  cert: KubeletClientCert | undefined,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<number> {
+  return new Promise((resolve) => {
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers))
+      if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+    const up = request(
+      target,
+      {
+        method: req.method ?? "GET",
+        headers,
+        rejectUnauthorized: false,
+        ...(cert ? { cert: cert.certPem, key: cert.keyPem } : {}),
+      },
+      (upRes) => {
+        const code = upRes.statusCode ?? 502;
+        const back: http.OutgoingHttpHeaders = {};
+        for (const [k, v] of Object.entries(upRes.headers))
+          if (!HOP_BY_HOP.has(k) && v !== undefined) back[k] = v;
+        res.writeHead(code, back);
+        upRes.pipe(res);
+        upRes.on("end", () => resolve(code));
+        res.on("close", () => up.destroy());
+      },
+    );
+    up.on("error", (e) => {
+      if (!res.headersSent) {
+        const f = new StatusFailure(503, "ServiceUnavailable", `error trying to reach service: ${e.message}`);
+        const body = JSON.stringify(f.toStatus());
+        res.writeHead(503, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+        res.end(body);
+      } else res.destroy();
+      resolve(503);
+    });
+    req.pipe(up);
+  });
 }
 
 /** Streams a plain GET (pods/log) from the kubelet to the client. */

@@ -92,7 +92,11 @@ export const RESOURCES: readonly ResourceDef[] = [
     kind: "Node",
     namespaced: false,
     shortNames: ["no"],
-    subresources: { status: { kind: "Node", ...STATUS } },
+    subresources: {
+      status: { kind: "Node", ...STATUS },
+      // connect subresource: /api/v1/nodes/{name}/proxy[/{path}] to the node's kubelet
+      proxy: { kind: "NodeProxyOptions", verbs: ["create", "delete", "get", "patch", "update"] },
+    },
     fieldLabels: ["spec.unschedulable"],
   }),
   def({

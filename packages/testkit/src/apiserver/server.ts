@@ -8,7 +8,14 @@ import { parse as parseYaml } from "yaml";
 import { TestkitError } from "../env/errors.js";
 import { instanceDir } from "../env/paths.js";
 import { admitNodeRequest, admitNodeUpdate } from "./admission.js";
-import { authorize, forbiddenMessage, identityUser, type RequestAttributes, TokenAuthority } from "./auth.js";
+import {
+  authenticateBootstrapToken,
+  authorize,
+  forbiddenMessage,
+  identityUser,
+  type RequestAttributes,
+  TokenAuthority,
+} from "./auth.js";
 import { type CertPair, createServerPki, type ServerPki } from "./certs.js";
 import { type ControllerSet, startControllers } from "./controllers/index.js";
 import {
@@ -28,7 +35,9 @@ import {
   type KubeletClientCert,
   type KubeletDialer,
   kubeletLocation,
+  nodeProxyLocation,
   proxyGet,
+  proxyRequest,
   proxyUpgrade,
 } from "./kubelet-proxy.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
@@ -467,7 +476,10 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
   const authenticate = (req: http.IncomingMessage): UserInfo | undefined => {
     const auth = req.headers.authorization;
     if (auth?.startsWith("Bearer ")) {
-      return tokens.authenticate(auth.slice(7).trim(), clock.now())?.user;
+      const token = auth.slice(7).trim();
+      return (
+        tokens.authenticate(token, clock.now())?.user ?? authenticateBootstrapToken(token, core, clock.now())
+      );
     }
     if (pki) {
       const sock = req.socket as TLSSocket;
@@ -570,6 +582,19 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
           send(res, 200, typeof doc === "string" ? doc : JSON.stringify(doc));
           return;
         }
+      }
+      const nodeProxy = /^\/api\/v1\/nodes\/([^/]+)\/proxy(\/.*)?$/.exec(url.pathname);
+      if (nodeProxy) {
+        await serveNodeProxy(
+          req,
+          res,
+          rec,
+          user,
+          decodeURIComponent(nodeProxy[1]!),
+          nodeProxy[2] ?? "/",
+          url,
+        );
+        return;
       }
       let group = "";
       let version = "";
@@ -916,6 +941,54 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       default:
         return new StatusFailure(500, "InternalError", "Internal error occurred: injected fault", {});
     }
+  }
+
+  /**
+   * `/api/v1/nodes/{name}/proxy/{path}`: authorized as the `proxy` subresource of the node with the
+   * verb of the HTTP method, then relayed to the node's kubelet with the simulator's kubelet client
+   * certificate (kube-apiserver's node proxy uses its kubelet transport for the kubelet port).
+   */
+  async function serveNodeProxy(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    rec: RequestRecord,
+    user: UserInfo,
+    name: string,
+    path: string,
+    url: URL,
+  ): Promise<void> {
+    const verbs: Record<string, string> = {
+      GET: "get",
+      HEAD: "get",
+      POST: "create",
+      PUT: "update",
+      PATCH: "patch",
+      DELETE: "delete",
+    };
+    const verb = verbs[req.method ?? "GET"];
+    if (!verb)
+      throw new StatusFailure(
+        405,
+        "MethodNotAllowed",
+        `the server does not allow this method on the requested resource`,
+      );
+    Object.assign(rec, { verb, resource: "nodes", subresource: "proxy", name });
+    const attrs: RequestAttributes = {
+      user,
+      verb,
+      group: "",
+      resource: "nodes",
+      subresource: "proxy",
+      namespace: "",
+      name,
+    };
+    const denied = authorize(attrs, core);
+    if (denied !== undefined) throw forbidden("nodes", "", name, forbiddenMessage(attrs, denied));
+    const target = nodeProxyLocation(core, name, path, url.searchParams, options.kubeletDialer);
+    const started = performance.now();
+    rec.code = await proxyRequest(target, kubeletClient, req, res);
+    rec.durationMs = performance.now() - started;
+    record(rec);
   }
 
   function discovery(segs: string[], host: string): Json | undefined {

@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { rm } from "node:fs/promises";
-import { connect, createServer, type Server, type Socket } from "node:net";
+import { type AddressInfo, connect, createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { instanceDir } from "./paths.js";
 
@@ -100,4 +100,93 @@ export async function bridgeHostPort(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A port inside a lab namespace, made reachable from the host at 127.0.0.1:`port`. */
+export interface NamespacePortExposure {
+  /** The host's loopback port that leads to the namespace's address and port. */
+  readonly port: number;
+  /** Stops listening, drops every connection and stops the forwarder in the namespace. */
+  close(): Promise<void>;
+}
+
+// Runs inside the namespace: a unix socket listener (on the filesystem both sides share) forwarding
+// each connection to host:port as the namespace sees it. Argument of `node -e`, never via a shell.
+const REVERSE_FORWARDER = `
+import net from "node:net";
+const [path, host, port] = process.argv.slice(1);
+const pair = (a, b) => {
+  a.pipe(b).pipe(a);
+  const close = () => { a.destroy(); b.destroy(); };
+  for (const s of [a, b]) s.on("error", close);
+};
+net.createServer({ allowHalfOpen: true }, (c) => pair(c, net.connect({ host, port: Number(port), allowHalfOpen: true }))).listen(path, () => console.log("ready"));
+process.on("SIGTERM", () => process.exit(0));
+`;
+
+/**
+ * The reverse of {@link bridgeHostPort}: `address:port` as seen inside a namespace (a kubelet's
+ * :10250 on the node's IP, say) becomes reachable from the host at 127.0.0.1:<a free port>.
+ * Namespace side, a forwarder started with `spawnInNamespace` listens on a unix socket and dials
+ * the target for every connection; host side, a TCP listener on loopback connects to that socket.
+ */
+export async function exposeNamespacePort(
+  address: string,
+  port: number,
+  spawnInNamespace: (argv: readonly string[]) => ChildProcess,
+): Promise<NamespacePortExposure> {
+  const dir = await instanceDir("bridge");
+  const path = join(dir, "port.sock");
+  const forwarder = spawnInNamespace([
+    process.execPath,
+    "--input-type=module",
+    "-e",
+    REVERSE_FORWARDER,
+    path,
+    address,
+    String(port),
+  ]);
+  const open = new Set<Socket>();
+  let server: Server | undefined;
+  const close = async () => {
+    forwarder.kill("SIGKILL");
+    if (server) {
+      const closed = new Promise<void>((resolve) => server?.close(() => resolve()));
+      for (const s of open) s.destroy();
+      await closed;
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(
+        () => reject(new Error(`the forwarder to ${address}:${port} did not start within 10 s`)),
+        10_000,
+      );
+      forwarder.stdout?.on("data", (d: Buffer) => {
+        out += d.toString();
+        if (out.includes("ready")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      forwarder.once("exit", (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`the forwarder to ${address}:${port} exited (${signal ?? `code ${code}`})`));
+      });
+    });
+    const listener = createServer({ allowHalfOpen: true }, (c) =>
+      pipeBoth(c, connect({ path, allowHalfOpen: true }), open),
+    );
+    server = listener;
+    await new Promise<void>((resolve, reject) => {
+      listener.once("error", reject);
+      listener.listen(0, "127.0.0.1", () => resolve());
+    });
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { port: (server.address() as AddressInfo).port, close };
 }

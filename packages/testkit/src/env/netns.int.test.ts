@@ -74,3 +74,47 @@ describe.runIf(real)("LabHost.bridgeHostPort", () => {
     }
   });
 });
+
+describe.runIf(real)("LabHost.exposePort", () => {
+  it("reaches a server listening inside a namespace from the host's loopback, dialling when a connection comes", async () => {
+    const lab = await createNetworkLab({ hosts: ["node"] });
+    try {
+      const node = lab.host("node");
+      // Exposed before anything listens: the forwarder dials per connection.
+      const exposed = await node.exposePort(7070, node.ip);
+      const { connect } = await import("node:net");
+      const ask = () =>
+        new Promise<string>((resolve) => {
+          let got = "";
+          const s = connect({ host: "127.0.0.1", port: exposed.port });
+          s.on("data", (d: Buffer) => {
+            got += d.toString();
+          });
+          s.on("close", () => resolve(got));
+          s.on("error", () => resolve(got));
+          s.end("ping\n");
+        });
+      expect(await ask()).toBe("");
+      // busybox nc answers one connection (dialled at the node IP) with the output of its -e program.
+      const server = node.spawn(["busybox", "nc", "-l", "-p", "7070", "-e", "echo", "from the namespace"]);
+      await node.waitForListening(7070);
+      expect(await ask()).toBe("from the namespace\n");
+      server.kill("SIGKILL");
+      await exposed.close();
+      expect(await ask()).toBe("");
+    } finally {
+      await lab.destroy();
+    }
+  });
+
+  it("refuses an address that is not an IP", async () => {
+    const lab = await createNetworkLab({ hosts: ["node"] });
+    try {
+      await expect(lab.host("node").exposePort(10250, "kubelet.example")).rejects.toThrow(
+        'exposePort: "kubelet.example" is not an IP address',
+      );
+    } finally {
+      await lab.destroy();
+    }
+  });
+});

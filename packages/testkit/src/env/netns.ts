@@ -1,11 +1,17 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
+import { isIP } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TestkitError } from "./errors.js";
 import { type RunOptions, type RunResult, run, terminate, waitFor } from "./exec.js";
-import { bridgeHostPort, type HostPortBridge } from "./host-port-bridge.js";
+import {
+  bridgeHostPort,
+  exposeNamespacePort,
+  type HostPortBridge,
+  type NamespacePortExposure,
+} from "./host-port-bridge.js";
 import { INSTANCE_DIR, instanceDir, instanceOwner } from "./paths.js";
 import { isOwnerAlive, isProcessAlive } from "./processes.js";
 
@@ -41,6 +47,14 @@ export interface LabHost {
    * test, say). `pause()`/`resume()` take it down and up like an outage.
    */
   bridgeHostPort(port: number): Promise<HostPortBridge>;
+  /**
+   * The reverse of `bridgeHostPort`: makes `address:port` as seen inside this namespace (default
+   * address 127.0.0.1) reachable from the host at 127.0.0.1:<returned port>. Connections are
+   * dialled when they arrive, so the target may start listening later. For a process on the host
+   * that must reach a server in the namespace, such as an API server simulator proxying
+   * `kubectl logs` to a kubelet (its `kubeletDialer` option).
+   */
+  exposePort(port: number, address?: string): Promise<NamespacePortExposure>;
   /** Resolves once something in the namespace listens on this TCP port (IPv4 or IPv6). */
   waitForListening(port: number, timeoutMs?: number): Promise<void>;
 }
@@ -150,7 +164,7 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
     await run(["ip", "netns", "add", ns]);
   };
   const children = new Set<ChildProcess>();
-  const bridges = new Set<HostPortBridge>();
+  const bridges = new Set<HostPortBridge | NamespacePortExposure>();
 
   const inNs = (ns: string, argv: readonly string[], opts?: RunOptions) =>
     run(["ip", "netns", "exec", ns, ...argv], opts);
@@ -173,6 +187,18 @@ export async function createNetworkLab(options: NetworkLabOptions): Promise<Netw
         const bridge = await bridgeHostPort(port, host.spawn, (p) => host.waitForListening(p));
         bridges.add(bridge);
         return bridge;
+      },
+      exposePort: async (port, address = "127.0.0.1") => {
+        if (!Number.isInteger(port) || port < 1 || port > 65535)
+          throw new TestkitError("InvalidArgument", `exposePort: port must be 1-65535, got ${port}`);
+        if (isIP(address) === 0)
+          throw new TestkitError(
+            "InvalidArgument",
+            `exposePort: ${JSON.stringify(address)} is not an IP address`,
+          );
+        const exposure = await exposeNamespacePort(address, port, host.spawn);
+        bridges.add(exposure);
+        return exposure;
       },
       waitForListening: async (port, timeoutMs = 10_000) => {
         const listening = new RegExp(`:${port}\\s.*LISTEN`);
