@@ -164,7 +164,7 @@ export async function startNodeRig(): Promise<NodeRig> {
       for (const a of agents.splice(0)) await a.stop();
     });
     const kubeletBin = workspaceBin("@kubenode/kubelet", "kubenode-kubelet");
-    const proxyBin = workspaceBin("@kubenode/kube-proxy-app", "kubenode-proxy");
+    const proxyBin = workspaceBin("@kubenode/kube-proxy", "kubenode-proxy");
     // One directory per agent kind for the whole run: a restarted kubelet finds its root dir again.
     const kubeletDir = await createInstanceDir("kubelet");
     cleanup.add("kubelet directory", () => rm(kubeletDir, { recursive: true, force: true }));
