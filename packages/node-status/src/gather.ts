@@ -1,10 +1,21 @@
 import { NodeStatusError } from "./errors.js";
-import type { NodeStatusProviders } from "./providers.js";
+import type { NodeStatusProviders, RuntimeCondition } from "./providers.js";
 import type { RuntimeState, StatusInputs } from "./status.js";
 
-/** Tracks runtime health between computations (first success, last success). */
+/**
+ * How long a runtime that stopped answering still counts as up: upstream's
+ * baseRuntimeSyncThreshold (pkg/kubelet/runtime.go), so one slow or failed status call does not
+ * flip the node to NotReady.
+ */
+export const RUNTIME_SYNC_THRESHOLD_MS = 30_000;
+
+/** Tracks runtime health between computations (last successful status call and what it said). */
 export interface RuntimeTracker {
   everSynced: boolean;
+  /** When the runtime last answered its status call, in ms. */
+  lastSyncMs?: number;
+  /** The conditions it reported then. */
+  lastConditions?: RuntimeCondition[];
 }
 
 /**
@@ -14,6 +25,7 @@ export interface RuntimeTracker {
 export async function gatherInputs(
   providers: Required<Pick<NodeStatusProviders, "machine" | "addresses">> & NodeStatusProviders,
   tracker: RuntimeTracker,
+  nowMs: number,
 ): Promise<StatusInputs> {
   const [machine, addresses] = await Promise.all([
     providers.machine.machineInfo().catch((err: unknown) => {
@@ -34,8 +46,18 @@ export async function gatherInputs(
       const st = await providers.runtime.status();
       runtime = { kind: "ok", conditions: st.conditions };
       tracker.everSynced = true;
+      tracker.lastSyncMs = nowMs;
+      tracker.lastConditions = st.conditions;
     } catch {
-      runtime = tracker.everSynced ? { kind: "down" } : { kind: "never-synced" };
+      if (!tracker.everSynced) runtime = { kind: "never-synced" };
+      else if (
+        tracker.lastSyncMs !== undefined &&
+        tracker.lastConditions &&
+        nowMs - tracker.lastSyncMs < RUNTIME_SYNC_THRESHOLD_MS
+      )
+        // Within the threshold the last answer stands, as upstream's runtimeState does.
+        runtime = { kind: "ok", conditions: tracker.lastConditions };
+      else runtime = { kind: "down" };
     }
     runtimeVersion = await providers.runtime.version().catch(() => undefined);
   }

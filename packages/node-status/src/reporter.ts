@@ -118,7 +118,7 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
   };
 
   async function compute(previous: NodeStatus | undefined) {
-    const inputs = await gatherInputs(providers, tracker);
+    const inputs = await gatherInputs(providers, tracker, clock.now());
     return computeNodeStatus(inputs, previous, options, clock.now());
   }
 
