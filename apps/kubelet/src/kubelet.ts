@@ -34,6 +34,8 @@ import {
 } from "@kubenode/kube";
 import { type Pod, type PodStatus, podDesc } from "./api.js";
 import { createPleg } from "./pleg/pleg.js";
+import { createApiPodEventRecorder } from "./probes/events.js";
+import { createProber } from "./probes/prober.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import type { PodRuntime, RuntimePod } from "./runtime/types.js";
 import type { KubeletMetrics } from "./server/metrics.js";
@@ -200,9 +202,23 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     if (metrics && !sourcePods.has(uid) && pod.status?.phase !== "Running") firstSeenMs.set(uid, clock.now());
   };
 
+  const events = client ? createApiPodEventRecorder(client, options.nodeName, clock) : undefined;
+  // Probe results feed the pod workers: readiness changes recompute the status at once, liveness
+  // and startup failures make the worker kill the container.
+  const prober = createProber({
+    runtime,
+    clock,
+    logger,
+    podStatus: (uid) => status.getPodStatus(uid),
+    onChange: (uid) => workers.sync(uid),
+    ...(events ? { events } : {}),
+  });
+
   const workers = createPodWorkers({
     runtime,
     status: statusSink,
+    prober,
+    ...(events ? { events } : {}),
     clock,
     logger,
     nodeIPs,
@@ -398,6 +414,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       };
       if (mirrorTimer) clock.clearTimeout(mirrorTimer);
       await step(() => pleg.stop());
+      prober.stop();
       for (const s of sources) await step(() => s.stop());
       await step(() => workers.stop());
       await step(() => housekeeping);
