@@ -272,8 +272,10 @@ export function decodeHealthStatus(buf: Buffer): number {
     if (wire === 0) {
       const v = varint();
       if (key >>> 3 === 1) status = v;
-    } else if (wire === 2) i += varint();
-    else if (wire === 1) i += 8;
+    } else if (wire === 2) {
+      const len = varint();
+      i += len;
+    } else if (wire === 1) i += 8;
     else if (wire === 5) i += 4;
     else throw new Error(`unsupported wire type ${wire} in HealthCheckResponse`);
   }
