@@ -1,7 +1,7 @@
 // Public API of @kubenode/kubelet.
 
 // Compose a kubelet: the root, its contract, and the pod shapes it speaks.
-export type { Container, Pod, PodStatus } from "./api.js";
+export type { Container, Lifecycle, LifecycleHandler, Pod, PodStatus, Probe } from "./api.js";
 export {
   type AdmitHandler,
   type AdmitResult,
@@ -22,6 +22,8 @@ export {
 // The replaceable runtime module: the CRI implementation, and what a custom one implements.
 export { type CriRuntimeOptions, createCriRuntime } from "./runtime/cri-runtime.js";
 export {
+  type ExecSyncResult,
+  ExecTimeoutError,
   type PodRuntime,
   type RuntimeContainer,
   type RuntimeContainerState,
