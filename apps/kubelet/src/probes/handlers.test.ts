@@ -6,7 +6,7 @@ import {
   type handleUnaryCall,
   ServerCredentials,
 } from "@grpc/grpc-js";
-import { createFakeClock } from "@kubenode/kube";
+import { createFakeClock, createRealClock } from "@kubenode/kube";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Container, Pod } from "../api.js";
 import type { PodRuntime } from "../runtime/types.js";
@@ -62,6 +62,8 @@ describe("probe targets", () => {
   });
 });
 
+const real = createRealClock();
+
 describe("httpGet, tcpSocket and grpc against loopback servers", () => {
   let http: Server;
   let port = 0;
@@ -86,6 +88,7 @@ describe("httpGet, tcpSocket and grpc against loopback servers", () => {
   });
   const target = (c: Container = { name: "app" }) => ({
     runtime: {} as PodRuntime,
+    clock: real,
     container: c,
     containerId: "c1",
     podIP: "127.0.0.1",
@@ -93,26 +96,26 @@ describe("httpGet, tcpSocket and grpc against loopback servers", () => {
 
   it("succeeds on 2xx with the body, follows same-host redirects, and fails on 5xx with upstream's text", async () => {
     await expect(
-      runHttpGet(target(), { port, path: "/ok", httpHeaders: [{ name: "X-Probe", value: "yes" }] }, 1_000),
+      runHttpGet(target(), { port, path: "/ok", httpHeaders: [{ name: "X-Probe", value: "yes" }] }, 10_000),
     ).resolves.toEqual({ result: "success", output: "fine" });
     expect(seen).toMatchObject({ "user-agent": PROBE_USER_AGENT, accept: "*/*", "x-probe": "yes" });
-    await expect(runHttpGet(target(), { port, path: "/moved" }, 1_000)).resolves.toEqual({
+    await expect(runHttpGet(target(), { port, path: "/moved" }, 10_000)).resolves.toEqual({
       result: "success",
       output: "fine",
     });
-    await expect(runHttpGet(target(), { port, path: "/down" }, 1_000)).resolves.toEqual({
+    await expect(runHttpGet(target(), { port, path: "/down" }, 10_000)).resolves.toEqual({
       result: "failure",
       output: "HTTP probe failed with statuscode: 503",
     });
   });
 
   it("ends at a redirect to another host with a warning, and stops redirect loops", async () => {
-    await expect(runHttpGet(target(), { port, path: "/away" }, 1_000)).resolves.toEqual({
+    await expect(runHttpGet(target(), { port, path: "/away" }, 10_000)).resolves.toEqual({
       result: "success",
       warning: true,
       output: "Probe terminated redirects, Response body: bye",
     });
-    const loop = await runHttpGet(target(), { port, path: "/loop" }, 1_000);
+    const loop = await runHttpGet(target(), { port, path: "/loop" }, 10_000);
     expect(loop.result).toBe("failure");
   });
 
@@ -122,16 +125,19 @@ describe("httpGet, tcpSocket and grpc against loopback servers", () => {
       output: `Get "http://127.0.0.1:${port}/slow": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`,
     });
     const closed = await freePort();
-    await expect(runHttpGet(target(), { port: closed, path: "/" }, 1_000)).resolves.toEqual({
+    await expect(runHttpGet(target(), { port: closed, path: "/" }, 10_000)).resolves.toEqual({
       result: "failure",
       output: `Get "http://127.0.0.1:${closed}/": connect: connection refused`,
     });
   });
 
   it("connects with tcpSocket and reports a refused port as Go does", async () => {
-    await expect(tcpProbe("127.0.0.1", port, 1_000)).resolves.toEqual({ result: "success", output: "" });
+    await expect(tcpProbe("127.0.0.1", port, 10_000, real)).resolves.toEqual({
+      result: "success",
+      output: "",
+    });
     const closed = await freePort();
-    await expect(tcpProbe("127.0.0.1", closed, 1_000)).resolves.toEqual({
+    await expect(tcpProbe("127.0.0.1", closed, 10_000, real)).resolves.toEqual({
       result: "failure",
       output: `dial tcp 127.0.0.1:${closed}: connect: connection refused`,
     });
@@ -161,20 +167,20 @@ describe("httpGet, tcpSocket and grpc against loopback servers", () => {
       ),
     );
     try {
-      await expect(grpcProbe("127.0.0.1", { port: grpcPort }, 2_000)).resolves.toEqual({
+      await expect(grpcProbe("127.0.0.1", { port: grpcPort }, 10_000, real)).resolves.toEqual({
         result: "success",
         output: "service healthy",
       });
-      await expect(grpcProbe("127.0.0.1", { port: grpcPort, service: "db" }, 2_000)).resolves.toEqual({
+      await expect(grpcProbe("127.0.0.1", { port: grpcPort, service: "db" }, 10_000, real)).resolves.toEqual({
         result: "failure",
         output: 'service unhealthy (responded with "NOT_SERVING")',
       });
       expect(askedFor).toBe("db");
       const closed = await freePort();
-      const refused = await grpcProbe("127.0.0.1", { port: closed }, 1_000);
+      const refused = await grpcProbe("127.0.0.1", { port: closed }, 10_000, real);
       expect(refused.result).toBe("failure");
       expect(refused.output).toMatch(
-        /^timeout: failed to connect service "127\.0\.0\.1:\d+" within 1s|^timeout: health rpc/,
+        /^timeout: failed to connect service "127\.0\.0\.1:\d+" within 10s|^timeout: health rpc/,
       );
     } finally {
       server.forceShutdown();
@@ -201,7 +207,7 @@ describe("lifecycle hooks", () => {
     } as unknown as PodRuntime;
     const r = await runHook(
       pod,
-      { runtime, container: { name: "app" }, containerId: "c1", podIP: undefined },
+      { runtime, clock: real, container: { name: "app" }, containerId: "c1", podIP: undefined },
       { exec: { command: ["sh", "-c", "false"] } },
       createFakeClock(0),
     );
@@ -214,6 +220,7 @@ describe("lifecycle hooks", () => {
     const clock = createFakeClock(0);
     const target = {
       runtime: {} as PodRuntime,
+      clock,
       container: { name: "app" },
       containerId: "c1",
       podIP: undefined,

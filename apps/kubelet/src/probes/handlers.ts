@@ -5,6 +5,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { connect, isIP } from "node:net";
 import { Client, credentials, status as GrpcStatus, Metadata } from "@grpc/grpc-js";
+import type { Clock } from "@kubenode/kube";
 import type { Container, GRPCAction, HTTPGetAction, IntOrString, TCPSocketAction } from "../api.js";
 import { ExecTimeoutError, type PodRuntime } from "../runtime/types.js";
 import { goDuration } from "../workers/backoff.js";
@@ -151,10 +152,11 @@ export async function httpProbe(
   url: URL,
   headers: Record<string, string>,
   timeoutMs: number,
+  clock: Clock,
 ): Promise<ProbeOutcome> {
   const controller = new AbortController();
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const timer = clock.setTimeout(() => {
     timedOut = true;
     controller.abort();
   }, timeoutMs);
@@ -188,26 +190,26 @@ export async function httpProbe(
       return { result: "failure", output: `HTTP probe failed with statuscode: ${answer.status}` };
     }
   } finally {
-    clearTimeout(timer);
+    clock.clearTimeout(timer);
   }
 }
 
 /** Opens and closes a TCP connection (upstream DoTCPProbe). */
-export function tcpProbe(host: string, port: number, timeoutMs: number): Promise<ProbeOutcome> {
+export function tcpProbe(host: string, port: number, timeoutMs: number, clock: Clock): Promise<ProbeOutcome> {
   const target = hostPort(host, port);
   return new Promise((resolve) => {
     const socket = connect({ host, port });
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       socket.destroy();
       resolve({ result: "failure", output: `dial tcp ${target}: i/o timeout` });
     }, timeoutMs);
     socket.once("connect", () => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       socket.destroy();
       resolve({ result: "success", output: "" });
     });
     socket.once("error", (err) => {
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       socket.destroy();
       resolve({ result: "failure", output: `dial tcp ${target}: ${netErrorText(err, false)}` });
     });
@@ -283,23 +285,34 @@ export function decodeHealthStatus(buf: Buffer): number {
 }
 
 /** grpc.health.v1.Health/Check on `host:port` (upstream pkg/probe/grpc): SERVING is success. */
-export function grpcProbe(host: string, action: GRPCAction, timeoutMs: number): Promise<ProbeOutcome> {
+export function grpcProbe(
+  host: string,
+  action: GRPCAction,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<ProbeOutcome> {
   const target = hostPort(host, action.port);
   const within = goDuration(timeoutMs);
   const client = new Client(target, credentials.createInsecure(), {
     "grpc.user_agent": PROBE_USER_AGENT,
     "grpc.enable_retries": 0,
   });
+  let timedOut = false;
+  let timer: ReturnType<Clock["setTimeout"]> | undefined;
   return new Promise<ProbeOutcome>((resolve) => {
-    client.makeUnaryRequest(
+    const call = client.makeUnaryRequest(
       "/grpc.health.v1.Health/Check",
       (service: string) => encodeHealthRequest(service),
       (buf: Buffer) => decodeHealthStatus(buf),
       action.service ?? "",
       new Metadata(),
-      { deadline: Date.now() + timeoutMs },
+      {},
       (err, status) => {
         if (err) {
+          if (timedOut) {
+            resolve({ result: "failure", output: `timeout: health rpc did not complete within ${within}` });
+            return;
+          }
           if (err.code === GrpcStatus.UNIMPLEMENTED)
             resolve({
               result: "failure",
@@ -323,12 +336,22 @@ export function grpcProbe(host: string, action: GRPCAction, timeoutMs: number): 
         else resolve({ result: "success", output: "service healthy" });
       },
     );
-  }).finally(() => client.close());
+    // The deadline on the kubelet's clock: the call is cancelled when it passes.
+    timer = clock.setTimeout(() => {
+      timedOut = true;
+      call.cancel();
+    }, timeoutMs);
+  }).finally(() => {
+    if (timer) clock.clearTimeout(timer);
+    client.close();
+  });
 }
 
 /** Where a probe or hook runs: the pod's IP (or the node's for host-network pods) and the container. */
 export interface HandlerTarget {
   runtime: PodRuntime;
+  /** Timeouts run on this clock. */
+  clock: Clock;
   container: Container;
   containerId: string;
   podIP: string | undefined;
@@ -348,7 +371,7 @@ export function runHttpGet(
 ): Promise<ProbeOutcome> {
   const port = resolvePort(action.port, target.container);
   const url = httpGetUrl(action, defaultHost(target, action.host), port);
-  return httpProbe(url, httpGetHeaders(action), timeoutMs);
+  return httpProbe(url, httpGetHeaders(action), timeoutMs, target.clock);
 }
 
 /** Runs a tcpSocket action against the target. */
@@ -357,11 +380,16 @@ export function runTcpSocket(
   action: TCPSocketAction,
   timeoutMs: number,
 ): Promise<ProbeOutcome> {
-  return tcpProbe(defaultHost(target, action.host), resolvePort(action.port, target.container), timeoutMs);
+  return tcpProbe(
+    defaultHost(target, action.host),
+    resolvePort(action.port, target.container),
+    timeoutMs,
+    target.clock,
+  );
 }
 
 /** Runs a gRPC health check against the pod IP (gRPC probes have no host field). */
 export function runGrpc(target: HandlerTarget, action: GRPCAction, timeoutMs: number): Promise<ProbeOutcome> {
   resolvePort(action.port, target.container);
-  return grpcProbe(defaultHost(target, undefined), action, timeoutMs);
+  return grpcProbe(defaultHost(target, undefined), action, timeoutMs, target.clock);
 }

@@ -138,7 +138,7 @@ export function createProber(options: ProberOptions): Prober {
   }
 
   function target(status: PodStatus, w: Worker): HandlerTarget {
-    return { runtime, container: w.container, containerId: w.containerId!, podIP: status.podIP };
+    return { runtime, clock, container: w.container, containerId: w.containerId!, podIP: status.podIP };
   }
 
   function run(status: PodStatus, w: Worker): Promise<ProbeOutcome> {

@@ -258,7 +258,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         const bound = new AbortController();
         const hook = runHook(
           pod,
-          { runtime, container: spec, containerId: c.id, podIP: podIPOf(pod, rp) },
+          { runtime, clock, container: spec, containerId: c.id, podIP: podIPOf(pod, rp) },
           preStop,
           clock,
           { timeoutMs: grace * 1000, signal: bound.signal },
@@ -443,6 +443,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
             pod,
             {
               runtime,
+              clock,
               container,
               containerId: id,
               podIP: pod.spec.hostNetwork ? options.nodeIPs[0] : sandbox!.ips[0],
