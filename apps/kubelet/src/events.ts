@@ -9,7 +9,8 @@ import type { Pod } from "./api.js";
 
 /** Records Events; `pod` events go in the pod's namespace, node events in `default`. */
 export interface KubeletEventRecorder {
-  pod(pod: Pod, type: "Normal" | "Warning", reason: string, message: string): void;
+  /** `fieldPath` names a container (`spec.containers{name}`) for container events. */
+  pod(pod: Pod, type: "Normal" | "Warning", reason: string, message: string, fieldPath?: string): void;
   node(type: "Normal" | "Warning", reason: string, message: string): void;
 }
 
@@ -26,13 +27,13 @@ export function createKubeletEventRecorder(
 ): KubeletEventRecorder {
   const last = new Map<string, number>();
   const post = (
-    involved: { kind: "Pod" | "Node"; name: string; namespace?: string; uid?: string },
+    involved: { kind: "Pod" | "Node"; name: string; namespace?: string; uid?: string; fieldPath?: string },
     type: string,
     reason: string,
     message: string,
   ) => {
     const now = clock.now();
-    const key = `${involved.kind}\u0000${involved.uid ?? involved.name}\u0000${reason}\u0000${message}`;
+    const key = `${involved.kind}\u0000${involved.uid ?? involved.name}\u0000${involved.fieldPath ?? ""}\u0000${reason}\u0000${message}`;
     const prev = last.get(key);
     if (prev !== undefined && now - prev < repeatIntervalMs) return;
     last.set(key, now);
@@ -53,6 +54,7 @@ export function createKubeletEventRecorder(
             name: involved.name,
             ...(involved.kind === "Pod" ? { namespace } : {}),
             ...(involved.uid ? { uid: involved.uid } : {}),
+            ...(involved.fieldPath ? { fieldPath: involved.fieldPath } : {}),
           },
           reason,
           message,
@@ -68,13 +70,14 @@ export function createKubeletEventRecorder(
       .catch((err) => logger.v(2, "event not recorded", { reason, err: String(err) }));
   };
   return {
-    pod(pod, type, reason, message) {
+    pod(pod, type, reason, message, fieldPath) {
       post(
         {
           kind: "Pod",
           name: pod.metadata.name ?? "",
           ...(pod.metadata.namespace ? { namespace: pod.metadata.namespace } : {}),
           ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+          ...(fieldPath ? { fieldPath } : {}),
         },
         type,
         reason,

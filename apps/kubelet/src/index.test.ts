@@ -4,6 +4,7 @@ import * as api from "./index.js";
 
 it("exports exactly the documented values", () => {
   expect(Object.keys(api).sort()).toEqual([
+    "ExecTimeoutError",
     "RuntimeStepError",
     "admitPod",
     "createCriRuntime",

@@ -1,7 +1,7 @@
 // Public API of @kubenode/kubelet.
 
 // Compose a kubelet: the root, its contract, and the pod shapes it speaks.
-export type { Container, Pod, PodStatus } from "./api.js";
+export type { Container, Lifecycle, LifecycleHandler, Pod, PodStatus, Probe } from "./api.js";
 // Garbage collection: the kubelet's `gc` (also eviction's reclaim hooks) and its settings.
 export type {
   ContainerGcPlan,
@@ -44,6 +44,8 @@ export { type CriRuntimeOptions, createCriRuntime } from "./runtime/cri-runtime.
 export type { CgroupDriver, PodCgroupSettings } from "./runtime/pod-cgroups.js";
 export {
   type ContainerMount,
+  type ExecSyncResult,
+  ExecTimeoutError,
   type FsUsage,
   type PodRuntime,
   type RuntimeContainer,

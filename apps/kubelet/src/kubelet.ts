@@ -40,6 +40,8 @@ import { createKubeletEventRecorder, noEvents } from "./events.js";
 import { createGarbageCollector, type GarbageCollector, type GcSettings } from "./gc/index.js";
 import { createApiObjectSource, type ObjectSource } from "./object-source.js";
 import { createPleg } from "./pleg/pleg.js";
+import type { PodEventRecorder } from "./probes/events.js";
+import { createProber } from "./probes/prober.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import { type PodCgroupSettings, sweepPodCgroups } from "./runtime/pod-cgroups.js";
 import type { PodRuntime, RuntimePod } from "./runtime/types.js";
@@ -270,12 +272,28 @@ export function createKubelet(options: KubeletOptions): Kubelet {
         );
     },
   };
+  // The prober and the lifecycle hooks report container events through the same recorder.
+  const containerEvents: PodEventRecorder = {
+    record: (pod, e) => events.pod(pod, e.type, e.reason, e.message, e.fieldPath),
+  };
+  // Probe results feed the pod workers: readiness changes recompute the status at once, liveness
+  // and startup failures make the worker kill the container.
+  const prober = createProber({
+    runtime,
+    clock,
+    logger,
+    podStatus: (uid) => status.getPodStatus(uid),
+    onChange: (uid) => workers.sync(uid),
+    ...(client ? { events: containerEvents } : {}),
+  });
 
   const workers = createPodWorkers({
     runtime,
     setup,
     ...(options.syncFrequencyMs !== undefined ? { resyncIntervalMs: options.syncFrequencyMs } : {}),
     status: statusSink,
+    prober,
+    ...(client ? { events: containerEvents } : {}),
     clock,
     logger,
     nodeIPs,
@@ -535,6 +553,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
       if (mirrorTimer) clock.clearTimeout(mirrorTimer);
       await step(() => pleg.stop());
       await step(() => gc.stop());
+      prober.stop();
       for (const s of sources) await step(() => s.stop());
       await step(() => workers.stop());
       await step(() => housekeeping);

@@ -31,6 +31,7 @@ import {
 import type { PodCgroupSettings } from "./pod-cgroups.js";
 import { createTerminationMessageFile, terminationMessage } from "./termination-message.js";
 import {
+  ExecTimeoutError,
   type FsUsage,
   type PodRuntime,
   type RuntimeContainerState,
@@ -542,6 +543,25 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
       if (termFile?.startsWith(join(rootDir, "pods"))) await rm(termFile, { force: true });
     },
     images,
+    async execSync(id, command, timeoutMs) {
+      // CRI takes whole seconds; a sub-second timeout still gets one second, as upstream rounds up.
+      const timeoutSeconds = timeoutMs > 0 ? Math.max(1, Math.ceil(timeoutMs / 1000)) : 0;
+      try {
+        const r = await cri.execSync({ containerId: id, cmd: [...command], timeout: BigInt(timeoutSeconds) });
+        const stdout = r.stdout.toString("utf8");
+        const stderr = r.stderr.toString("utf8");
+        return { exitCode: r.exitCode, output: stdout + stderr, stderr };
+      } catch (err) {
+        // containerd ends a timed-out exec with DeadlineExceeded (remote_runtime.go turns that
+        // into the exec TimeoutError).
+        if (
+          err instanceof CriError &&
+          (err.code === "DeadlineExceeded" || /timeout .* exceeded/.test(err.runtimeMessage ?? ""))
+        )
+          throw new ExecTimeoutError(command, { cause: err });
+        throw err;
+      }
+    },
   };
   return runtime;
 }

@@ -60,6 +60,12 @@ export interface PodRuntime {
    * The runtime's image store, for image garbage collection. Absent (a virtual node): no image GC.
    */
   readonly images?: RuntimeImageService;
+  /**
+   * Runs `command` in a running container and waits for it (CRI ExecSync), for exec probes and
+   * lifecycle hooks. `timeoutMs` 0 means no limit; when it passes, throws {@link ExecTimeoutError}.
+   * Optional: a runtime without it gets exec probes and hooks reported as errors.
+   */
+  execSync?(id: string, command: readonly string[], timeoutMs: number): Promise<ExecSyncResult>;
 }
 
 /** An image in the runtime's store. */
@@ -86,6 +92,22 @@ export interface RuntimeImageService {
   removeImage(id: string): Promise<void>;
   /** The filesystem images are stored on; undefined when the runtime reports none. */
   imageFsUsage(): Promise<FsUsage | undefined>;
+}
+
+/** What a command run by {@link PodRuntime.execSync} left. */
+export interface ExecSyncResult {
+  exitCode: number;
+  /** stdout followed by stderr, as upstream's prober combines them. */
+  output: string;
+  stderr: string;
+}
+
+/** An exec that did not finish within its timeout (upstream's exec TimeoutError text). */
+export class ExecTimeoutError extends Error {
+  override readonly name = "ExecTimeoutError";
+  constructor(command: readonly string[], options?: { cause?: unknown }) {
+    super(`command ${JSON.stringify(command.join(" "))} timed out`, options);
+  }
 }
 
 /** What {@link PodRuntime.startContainer} needs. */

@@ -51,6 +51,35 @@ const inputs = (rp: RuntimePod | undefined, over: Partial<StatusInputs> = {}): S
 });
 
 describe("pod status computation", () => {
+  it("takes started and ready from the probes: one unready container makes ContainersReady and Ready false", () => {
+    const rp = runtimePod([container("web", {}), container("db", {})]);
+    const seen: [string, string | undefined, boolean][] = [];
+    const s = computePodStatus(
+      pod("Always", ["web", "db"]),
+      inputs(rp, {
+        probes: (name, id, running) => {
+          seen.push([name, id, running]);
+          return name === "db" ? { started: true, ready: false } : { started: true, ready: true };
+        },
+      }),
+    );
+    expect(seen).toEqual([
+      ["web", "web-0", true],
+      ["db", "db-0", true],
+    ]);
+    expect(s.containerStatuses?.map((c) => [c.name, c.started, c.ready])).toEqual([
+      ["web", true, true],
+      ["db", true, false],
+    ]);
+    expect(s.conditions?.find((c) => c.type === "Ready")).toMatchObject({
+      status: "False",
+      reason: "ContainersNotReady",
+      message: "containers with unready status: [db]",
+    });
+    expect(s.conditions?.find((c) => c.type === "ContainersReady")?.status).toBe("False");
+    expect(s.phase).toBe("Running");
+  });
+
   it("reports a running pod: phase, conditions, IPs, container status, QoS, start time", () => {
     const s = computePodStatus(pod(), inputs(runtimePod([container("main", {})])));
     expect(s).toMatchObject({

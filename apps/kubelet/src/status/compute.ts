@@ -23,6 +23,18 @@ export interface StatusInputs {
   terminal?: boolean;
   /** The status last computed or seen in the API, for times and IPs that must not move. */
   previous?: PodStatus | undefined;
+  /**
+   * `started` / `ready` of a container from its startup and readiness probes (the prober).
+   * Absent: a running container is started and ready.
+   */
+  probes?: (
+    containerName: string,
+    containerId: string | undefined,
+    running: boolean,
+  ) => {
+    started: boolean;
+    ready: boolean;
+  };
 }
 
 function rfc3339(ms: number): string {
@@ -91,15 +103,19 @@ export function containerStatuses(pod: Pod, inputs: StatusInputs, init = false):
       };
     }
     const running = state.running !== undefined;
-    // No readiness or startup probes yet: a running container is ready and started. A plain init
-    // container is ready once it exited 0; a sidecar like a regular container.
-    const ready = init && spec.restartPolicy !== "Always" ? state.terminated?.exitCode === 0 : running;
+    // A plain init container is ready once it exited 0. Regular containers and sidecars are started
+    // and ready as their startup and readiness probes say (prober_manager.go UpdatePodStatus);
+    // without probes, once running.
+    let ready = running;
+    let started = running;
+    if (init && spec.restartPolicy !== "Always") ready = state.terminated?.exitCode === 0;
+    else if (inputs.probes) ({ started, ready } = inputs.probes(spec.name, latest?.id, running));
     return {
       name: spec.name,
       state,
       lastState,
       ready,
-      started: running,
+      started,
       restartCount: latest?.restartCount ?? previous.get(spec.name)?.restartCount ?? 0,
       image: latest?.image || spec.image || "",
       imageID: latest?.imageRef ?? "",

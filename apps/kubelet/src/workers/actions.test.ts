@@ -44,6 +44,27 @@ const rp = (sandboxes: RuntimeSandbox[], containers: RuntimeContainer[]): Runtim
 });
 
 describe("computePodActions", () => {
+  it("kills a container that failed its liveness probe and restarts it unless restartPolicy is Never", () => {
+    const failed = () => "liveness" as const;
+    const a = computePodActions(pod("Always"), rp([sandbox()], [ctr()]), failed);
+    expect(a.kill).toEqual([
+      {
+        container: ctr(),
+        message: "Container main failed liveness probe, will be restarted",
+        probe: "liveness",
+      },
+    ]);
+    expect(a.start.map((s) => [s.container.name, s.restartCount])).toEqual([["main", 1]]);
+    const never = computePodActions(pod("Never"), rp([sandbox()], [ctr()]), () => "startup");
+    expect(never.kill.map((k) => k.message)).toEqual(["Container main failed startup probe"]);
+    expect(never.start).toEqual([]);
+    // A healthy container is left alone.
+    expect(computePodActions(pod(), rp([sandbox()], [ctr()]), () => undefined)).toMatchObject({
+      kill: [],
+      start: [],
+    });
+  });
+
   it("creates the sandbox and starts every container for a new pod", () => {
     const a = computePodActions(pod(), undefined);
     expect(a).toMatchObject({ killPod: false, createSandboxAttempt: 0, kill: [] });

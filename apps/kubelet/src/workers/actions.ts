@@ -23,8 +23,8 @@ export interface PodActions {
   sandbox: RuntimeSandbox | undefined;
   /** Containers to start, in spec order. */
   start: ContainerStart[];
-  /** Running containers to stop, with why (e.g. their definition changed). */
-  kill: { container: RuntimeContainer; message: string }[];
+  /** Running containers to stop, with why (their definition changed, a probe failed). */
+  kill: { container: RuntimeContainer; message: string; probe?: "liveness" | "startup" }[];
 }
 
 /** Newest container of each name (runtime pods list containers newest first). */
@@ -103,8 +103,18 @@ export function initProgress(
   return { state: "done" };
 }
 
+/**
+ * Which running containers failed a liveness or startup probe (the prober's results), so that
+ * they are killed and, restartPolicy permitting, restarted.
+ */
+export type ProbeFailures = (container: RuntimeContainer) => "liveness" | "startup" | undefined;
+
 /** Computes the actions that bring the runtime in line with `pod` (not being terminated). */
-export function computePodActions(pod: Pod, runtimePod: RuntimePod | undefined): PodActions {
+export function computePodActions(
+  pod: Pod,
+  runtimePod: RuntimePod | undefined,
+  probeFailed?: ProbeFailures,
+): PodActions {
   const latest = latestByName(runtimePod);
   const change = sandboxChange(pod, runtimePod);
   const policy = pod.spec.restartPolicy ?? "Always";
@@ -155,6 +165,19 @@ export function computePodActions(pod: Pod, runtimePod: RuntimePod | undefined):
       if (prev.hash && prev.hash !== containerHash(container)) {
         kill.push({ container: prev, message: `Container ${container.name} definition changed` });
         start.push({ container, restartCount: prev.restartCount + 1, previous: prev });
+        continue;
+      }
+      const failed = probeFailed?.(prev);
+      if (failed) {
+        // computePodActions: a failed liveness/startup probe kills the container; it comes back
+        // unless restartPolicy is Never.
+        const restart = policy !== "Never";
+        kill.push({
+          container: prev,
+          message: `Container ${container.name} failed ${failed} probe${restart ? ", will be restarted" : ""}`,
+          probe: failed,
+        });
+        if (restart) start.push({ container, restartCount: prev.restartCount + 1, previous: prev });
       }
       continue;
     }

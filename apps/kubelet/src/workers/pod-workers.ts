@@ -4,6 +4,9 @@
 // only in memory (restart counts come from container annotations, phases from the API).
 import type { Clock, Logger, TimerHandle } from "@kubenode/kube";
 import { type Container, type Pod, type PodPhase, type PodStatus, podDesc } from "../api.js";
+import { containerFieldPath, type PodEventRecorder } from "../probes/events.js";
+import { runHook } from "../probes/hooks.js";
+import type { Prober } from "../probes/prober.js";
 import { containerHash } from "../runtime/labels.js";
 import type {
   ContainerMount,
@@ -74,6 +77,10 @@ export interface PodWorkersOptions {
   resyncIntervalMs?: number;
   /** Volumes and env (see {@link PodSetup}). */
   setup?: PodSetup;
+  /** Probe results for ready/started and liveness kills; absent: no probes run. */
+  prober?: Prober;
+  /** Where container events go (Killing, FailedPostStartHook, FailedPreStopHook). */
+  events?: PodEventRecorder;
 }
 
 /** What a terminating pod ends with, beyond the computed status (e.g. an eviction's reason). */
@@ -211,7 +218,9 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
 
   function setStatus(w: Worker, rp: RuntimePod | undefined, terminal: boolean): PodStatus {
     const previous = status.getPodStatus(w.uid) ?? w.pod.status;
+    const prober = options.prober;
     let s = computePodStatus(w.pod, {
+      ...(prober ? { probes: (name, id, running) => prober.view(w.uid, name, id, running) } : {}),
       runtimePod: rp,
       waiting: w.waiting,
       runtimeName: runtime.name,
@@ -241,15 +250,86 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     return s;
   }
 
-  async function stopContainers(
-    containers: readonly RuntimeContainer[],
+  function specOf(pod: Pod | undefined, name: string): Container | undefined {
+    if (!pod) return undefined;
+    return [...pod.spec.containers, ...(pod.spec.initContainers ?? [])].find((c) => c.name === name);
+  }
+
+  function podIPOf(pod: Pod, rp: RuntimePod | undefined): string | undefined {
+    if (pod.spec.hostNetwork) return options.nodeIPs[0];
+    return (
+      rp?.sandboxes.find((sb) => sb.state === "ready")?.ips[0] ??
+      status.getPodStatus(pod.metadata.uid!)?.podIP
+    );
+  }
+
+  /**
+   * Stops one container the way upstream's killContainer does: event Killing, the preStop hook
+   * within the grace period (its elapsed whole seconds taken off), then at least 2 s between
+   * SIGTERM and SIGKILL.
+   */
+  async function killContainer(
+    pod: Pod | undefined,
+    rp: RuntimePod | undefined,
+    c: Pick<RuntimeContainer, "id" | "name" | "state">,
     graceSeconds: number,
+    message?: string,
   ): Promise<void> {
+    const spec = specOf(pod, c.name);
+    let grace = graceSeconds;
+    if (pod && spec) {
+      options.events?.record(pod, {
+        type: "Normal",
+        reason: "Killing",
+        message: message ?? `Stopping container ${c.name}`,
+        fieldPath: containerFieldPath(pod, c.name),
+      });
+      const preStop = spec.lifecycle?.preStop;
+      if (preStop && grace > 0 && c.state === "running") {
+        const t0 = clock.now();
+        const bound = new AbortController();
+        const hook = runHook(
+          pod,
+          { runtime, clock, container: spec, containerId: c.id, podIP: podIPOf(pod, rp) },
+          preStop,
+          clock,
+          { timeoutMs: grace * 1000, signal: bound.signal },
+        );
+        const outcome = await Promise.race([
+          hook,
+          clock.sleep(grace * 1000, bound.signal).then(
+            () => ({ error: undefined, timedOut: true }),
+            () => ({ error: undefined, timedOut: false }),
+          ),
+        ]);
+        bound.abort();
+        if ("timedOut" in outcome && outcome.timedOut)
+          log.info("preStop hook did not finish within the grace period", {
+            pod: podDesc(pod),
+            container: c.name,
+          });
+        if (outcome.error) {
+          log.warn("preStop hook failed", { pod: podDesc(pod), container: c.name, err: outcome.error });
+          // The event leaves the hook's output out, as upstream does (it may hold secrets).
+          options.events?.record(pod, {
+            type: "Warning",
+            reason: "FailedPreStopHook",
+            message: "PreStopHook failed",
+            fieldPath: containerFieldPath(pod, c.name),
+          });
+        }
+        grace -= Math.floor((clock.now() - t0) / 1000);
+      }
+    }
+    await runtime.stopContainer(c.id, Math.max(MIN_CONTAINER_GRACE_SECONDS, grace));
+  }
+
+  async function stopContainers(pod: Pod | undefined, rp: RuntimePod, graceSeconds: number): Promise<void> {
     // KillPod stops all containers in parallel, each with at least 2 s of grace.
     const results = await Promise.allSettled(
-      containers
+      rp.containers
         .filter((c) => c.state === "running" || c.state === "created" || c.state === "unknown")
-        .map((c) => runtime.stopContainer(c.id, Math.max(MIN_CONTAINER_GRACE_SECONDS, graceSeconds))),
+        .map((c) => killContainer(pod, rp, c, graceSeconds)),
     );
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed.length > 0)
@@ -259,9 +339,9 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       );
   }
 
-  async function killPod(rp: RuntimePod | undefined, graceSeconds: number): Promise<void> {
+  async function killPod(rp: RuntimePod | undefined, graceSeconds: number, pod?: Pod): Promise<void> {
     if (!rp) return;
-    await stopContainers(rp.containers, graceSeconds);
+    await stopContainers(pod, rp, graceSeconds);
     for (const sb of rp.sandboxes) if (sb.state === "ready") await runtime.stopSandbox(sb.id);
   }
 
@@ -319,17 +399,24 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     volumes: { handle?: PodVolumesHandle; error?: unknown },
   ): Promise<RuntimePod | undefined> {
     const pod = w.pod;
-    const actions = computePodActions(pod, rp);
+    const prober = options.prober;
+    const actions = computePodActions(
+      pod,
+      rp,
+      prober ? (c) => prober.failed(w.uid, c.name, c.id) : undefined,
+    );
     if (actions.killPod) {
       log.v(2, "replacing the pod sandbox", { pod: podDesc(pod) });
-      await killPod(rp, pod.spec.terminationGracePeriodSeconds ?? 30);
+      await killPod(rp, pod.spec.terminationGracePeriodSeconds ?? 30, pod);
     }
     for (const k of actions.kill) {
       log.info("killing container", { pod: podDesc(pod), container: k.container.name, reason: k.message });
-      await runtime.stopContainer(
-        k.container.id,
-        Math.max(MIN_CONTAINER_GRACE_SECONDS, pod.spec.terminationGracePeriodSeconds ?? 30),
-      );
+      // A probe's own terminationGracePeriodSeconds wins for liveness/startup kills.
+      const spec = specOf(pod, k.container.name);
+      const probe =
+        k.probe === "liveness" ? spec?.livenessProbe : k.probe === "startup" ? spec?.startupProbe : undefined;
+      const grace = probe?.terminationGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+      await killContainer(pod, rp, k.container, grace, k.message);
     }
     if (actions.start.length === 0) return actions.killPod ? runtime.getPod(w.uid) : rp;
     if (volumes.error !== undefined) {
@@ -418,6 +505,47 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
           ...(prepared ? { env: prepared.env, mounts: prepared.mounts } : {}),
         });
         w.waiting.delete(container.name);
+        const postStart = container.lifecycle?.postStart;
+        if (postStart) {
+          const outcome = await runHook(
+            pod,
+            {
+              runtime,
+              clock,
+              container,
+              containerId: id,
+              podIP: pod.spec.hostNetwork ? options.nodeIPs[0] : sandbox!.ips[0],
+            },
+            postStart,
+            clock,
+          );
+          if (outcome.error) {
+            // kuberuntime startContainer: event FailedPostStartHook (without the hook's output), the
+            // container killed, the start failed with PostStartHookError and the hook's message.
+            log.warn("postStart hook failed", {
+              pod: podDesc(pod),
+              container: container.name,
+              err: outcome.error,
+            });
+            options.events?.record(pod, {
+              type: "Warning",
+              reason: "FailedPostStartHook",
+              message: "PostStartHook failed",
+              fieldPath: containerFieldPath(pod, container.name),
+            });
+            await killContainer(
+              pod,
+              rp,
+              { id, name: container.name, state: "running" },
+              pod.spec.terminationGracePeriodSeconds ?? 30,
+              "FailedPostStartHook",
+            ).catch((err) =>
+              log.warn("killing the container after its failed postStart hook failed", { err: String(err) }),
+            );
+            w.waiting.set(container.name, { reason: "PostStartHookError", message: outcome.error });
+            retryAt(w, clock.now() + SYNC_ERROR_BACKOFF_MS);
+          }
+        }
         if (rp)
           await pruneDead(rp, container.name, id).catch((err) =>
             log.warn("removing dead containers failed", { err: String(err) }),
@@ -454,7 +582,8 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
   async function terminate(w: Worker, rp: RuntimePod | undefined): Promise<void> {
     const grace = w.graceSeconds ?? deletionGraceSeconds(w.pod, w.terminate?.gracePeriodSeconds);
     log.info("terminating pod", { pod: podDesc(w.pod), gracePeriodSeconds: grace });
-    await killPod(rp, grace);
+    await killPod(rp, grace, w.pod);
+    options.prober?.removePod(w.uid);
     await releaseVolumes(w);
     w.waiting.clear();
     const after = await runtime.getPod(w.uid);
@@ -474,6 +603,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       await removeRuntimePod(await runtime.getPod(w.uid));
       await releaseVolumes(w);
       workers.delete(w.uid);
+      options.prober?.removePod(w.uid);
       status.forget(w.uid);
       release(w);
       return;
@@ -494,7 +624,8 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     const known = status.getPodStatus(w.uid) ?? w.pod.status;
     if (isTerminalPhase(known?.phase)) {
       // Already finished (e.g. seen by an earlier kubelet): never start anything again.
-      await killPod(rp, 1);
+      await killPod(rp, 1, w.pod);
+      options.prober?.removePod(w.uid);
       w.state = "terminated";
       setStatus(w, await runtime.getPod(w.uid), true);
       release(w);
@@ -520,6 +651,7 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
       }
       w.admitted = true;
     }
+    options.prober?.addPod(w.pod);
     // Like upstream's SyncPod, report the status first (ContainerCreating while images pull).
     setStatus(w, rp, false);
     const volumes = await setupVolumes(w);
@@ -540,7 +672,8 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
     const s = setStatus(w, rp, false);
     if (isTerminalPhase(s.phase)) {
       log.info("pod finished", { pod: podDesc(w.pod), phase: s.phase });
-      await killPod(rp, 1);
+      await killPod(rp, 1, w.pod);
+      options.prober?.removePod(w.uid);
       await releaseVolumes(w);
       w.state = "terminated";
       setStatus(w, await runtime.getPod(w.uid), true);
