@@ -121,7 +121,8 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
   it("malformed pod specs", async (ctx) => {
     row(ctx, {
       fault: "malformed pod specs",
-      checked: "invalid image ref, negative grace period: each a clear error; other pods unaffected",
+      checked:
+        "invalid image ref, negative grace period, a volume type the kubelet does not support: each a clear error; other pods unaffected",
     });
     const bad: {
       name: string;
@@ -155,6 +156,17 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
         p.spec.terminationGracePeriodSeconds = -5;
       },
       (err) => /terminationGracePeriodSeconds/.test(err),
+    );
+    add(
+      "unsupported-volume",
+      (p) => {
+        (p.spec as Record<string, unknown>).volumes = [
+          { name: "data", persistentVolumeClaim: { claimName: "claim" } },
+        ];
+      },
+      (err, pod) =>
+        /volume/i.test(err) ||
+        JSON.stringify(pod?.status ?? {}).includes('unsupported volume type \\"persistentVolumeClaim\\"'),
     );
     const outcomes: string[] = [];
     for (const b of bad) {
@@ -326,7 +338,7 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
     row(ctx, {
       fault: "kubelet file modes",
       checked:
-        "nothing under the root dir and pod log dir is world-writable (emptyDir volumes excepted, as upstream)",
+        "nothing under the root dir and pod log dir is world-writable (emptyDir volumes and termination-message files excepted, as upstream)",
     });
     const worldWritable: string[] = [];
     let files = 0;
@@ -337,6 +349,9 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
         if (!st || st.isSymbolicLink()) continue;
         files++;
         if (/kubernetes\.io~empty-dir/.test(path)) continue;
+        // A container's termination-message file is 0666 upstream (kuberuntime makeMounts chmods
+        // it so a container running as any user can write its message); its directory is not.
+        if (st.isFile() && /\/pods\/[^/]+\/containers\/[^/]+\/[^/]+$/.test(path)) continue;
         if ((st.mode & 0o002) !== 0) worldWritable.push(`${path} ${(st.mode & 0o7777).toString(8)}`);
         if (st.isDirectory()) await walk(path);
       }
