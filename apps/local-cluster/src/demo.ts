@@ -540,6 +540,69 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         printLines(log, await k(["logs", "job/count"]));
       },
     ],
+    [
+      "a pod with a configMap volume and probes: kubectl create configmap, kubectl apply, kubectl patch",
+      async (log) => {
+        const { k, registry } = cluster as Cluster;
+        printLines(
+          log,
+          await k(["create", "configmap", "site", "--from-literal=index.html=hello from a configMap"]),
+        );
+        const pod = {
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name: "site" },
+          spec: {
+            containers: [
+              {
+                name: "httpd",
+                image: registry.busyboxRef,
+                command: ["httpd", "-f", "-p", "8080", "-h", "/site"],
+                volumeMounts: [{ name: "site", mountPath: "/site" }],
+                readinessProbe: { httpGet: { path: "/index.html", port: 8080 }, periodSeconds: 2 },
+                livenessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 5 },
+              },
+            ],
+            volumes: [{ name: "site", configMap: { name: "site" } }],
+          },
+        };
+        let started = performance.now();
+        printLines(log, await k(["apply", "-f", "-"], JSON.stringify(pod)));
+        await k(["wait", "--for=condition=Ready", "pod/site", "--timeout=120s"]);
+        log(`Ready ${ms(started)} after the apply (the httpGet readiness probe answered)`);
+        printLines(log, await k(["get", "pod", "site"]));
+        const read = () => k(["exec", "site", "--", "cat", "/site/index.html"]);
+        const containerId = () =>
+          k(["get", "pod", "site", "-o", "jsonpath={.status.containerStatuses[0].containerID}"]);
+        const before = await containerId();
+        log(`$ kubectl exec site -- cat /site/index.html   -> ${await read()}`);
+        started = performance.now();
+        await k([
+          "patch",
+          "configmap",
+          "site",
+          "-p",
+          JSON.stringify({ data: { "index.html": "hello again" } }),
+        ]);
+        log('$ kubectl patch configmap site -p \'{"data":{"index.html":"hello again"}}\'');
+        const updated = await waitFor(
+          "the configMap update in the running pod",
+          async () => ((await read()) === "hello again" ? true : undefined),
+          { timeoutMs: 90_000, intervalMs: 500 },
+        ).then(
+          () => ms(started),
+          () => undefined,
+        );
+        if (updated === undefined)
+          throw new Error("the configMap update did not reach /site/index.html in pod site within 90 s");
+        const same = (await containerId()) === before;
+        log(
+          `the running pod reads "hello again" ${updated} after the patch (the kubelet swapped ..data; ${same ? "same container" : "the container was restarted"})`,
+        );
+        if (!same)
+          throw new Error("pod site's container was replaced; a configMap update must reach it in place");
+      },
+    ],
   ];
 
   let failure: { step: string; error: unknown } | undefined;

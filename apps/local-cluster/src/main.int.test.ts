@@ -183,6 +183,11 @@ describe.runIf(real)("kubenode-local-cluster demo", () => {
     );
     expect(stdout).toMatch(/\$ count\s+Complete\s+1\/1/);
     expect(stdout).toMatch(/\$ step 3\n.*\$ done\n/);
+    // A pod with a configMap volume and probes: Ready through its readiness probe, the configMap's
+    // content served, and an update reaching the running container.
+    expect(stdout).toMatch(/\$ site\s+1\/1\s+Running\s/);
+    expect(stdout).toContain("$ kubectl exec site -- cat /site/index.html   -> hello from a configMap");
+    expect(stdout).toMatch(/the running pod reads "hello again" .* after the patch .*same container/);
     // Teardown says what it removed, and it really is gone, the kubeconfig too.
     for (const what of [
       "kubenode-1's kubelet port forwarder",

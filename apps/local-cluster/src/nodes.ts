@@ -151,6 +151,9 @@ export async function startKubelet(
           "kind: KubeletConfiguration",
           `podLogsDir: ${JSON.stringify(join(logsDir, "pods", node.name))}`,
           `port: ${KUBELET_PORT}`,
+          // Upstream's 1m; shorter here so the demo shows a configMap update reaching a running pod
+          // in seconds (volumes are refreshed on each pod sync).
+          "syncFrequency: 10s",
           "authentication:",
           "  x509:",
           `    clientCAFile: ${JSON.stringify(clientCA)}`,
