@@ -26,3 +26,35 @@ describe("createKubeClient against a server that accepts and never answers", () 
     client.close();
   });
 });
+
+describe("createKubeClient on a keep-alive connection the server has just closed", () => {
+  it("sends the request once more on a new connection (Node's reusedSocket race) and gets the answer", async () => {
+    const { createServer: createHttpServer } = await import("node:http");
+    let connections = 0;
+    const seenOnSocket = new WeakMap<object, number>();
+    const server = createHttpServer((req, res) => {
+      const n = (seenOnSocket.get(req.socket) ?? 0) + 1;
+      seenOnSocket.set(req.socket, n);
+      // The second request on a kept-alive connection meets a server that is closing it.
+      if (n === 2) {
+        req.socket.destroy();
+        return;
+      }
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ kind: "Status", n }));
+    });
+    server.on("connection", () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const client = createKubeClient({ server: `http://127.0.0.1:${port}` });
+    try {
+      const first = await client.request<{ n: number }>({ method: "POST", path: "/x", body: {} });
+      const second = await client.request<{ n: number }>({ method: "POST", path: "/x", body: {} });
+      expect([first.n, second.n]).toEqual([1, 1]);
+      expect(connections).toBe(2);
+    } finally {
+      client.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -169,7 +169,7 @@ export function createKubeClient(connection: KubeConnection, options: KubeClient
     if (req.signal?.aborted)
       throw KubeError.from(req.signal.reason ?? new DOMException("aborted", "AbortError"));
     return new Promise<T>((resolve, reject) => {
-      const r = open(req.method, pathAndQuery, payload, req.contentType, "application/json");
+      let r: http.ClientRequest;
       let settled = false;
       const finish = (err: KubeError | undefined, value?: T) => {
         if (settled) return;
@@ -192,39 +192,54 @@ export function createKubeClient(connection: KubeConnection, options: KubeClient
       }, timeoutMs);
       timer.unref();
       req.signal?.addEventListener("abort", onAbort, { once: true });
-      r.on("error", (err) => {
-        const k = KubeError.from(err);
-        finish(
-          new KubeError(k.code === "Unknown" ? "Network" : k.code, `${context}: ${k.message}`, {
-            cause: err,
-          }),
-        );
-      });
-      r.on("response", (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", (err) =>
-          finish(new KubeError("Network", `${context}: ${err.message}`, { cause: err })),
-        );
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) {
-            finish(KubeError.fromResponse(status, text, context));
+      const send = (mayRetry: boolean) => {
+        r = open(req.method, pathAndQuery, payload, req.contentType, "application/json");
+        r.on("error", (err) => {
+          // Node's keep-alive race (its http docs): the server closed an idle connection just as
+          // this request went out on it, so the server never read it. Once, on a new connection.
+          if (
+            mayRetry &&
+            !settled &&
+            r.reusedSocket &&
+            (err as NodeJS.ErrnoException).code === "ECONNRESET"
+          ) {
+            send(false);
             return;
           }
-          if (text.length === 0) {
-            finish(undefined, undefined as T);
-            return;
-          }
-          try {
-            finish(undefined, JSON.parse(text) as T);
-          } catch (err) {
-            finish(new KubeError("Unknown", `${context}: response is not JSON`, { cause: err }));
-          }
+          const k = KubeError.from(err);
+          finish(
+            new KubeError(k.code === "Unknown" ? "Network" : k.code, `${context}: ${k.message}`, {
+              cause: err,
+            }),
+          );
         });
-      });
-      r.end(payload);
+        r.on("response", (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", (err) =>
+            finish(new KubeError("Network", `${context}: ${err.message}`, { cause: err })),
+          );
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            const status = res.statusCode ?? 0;
+            if (status < 200 || status > 299) {
+              finish(KubeError.fromResponse(status, text, context));
+              return;
+            }
+            if (text.length === 0) {
+              finish(undefined, undefined as T);
+              return;
+            }
+            try {
+              finish(undefined, JSON.parse(text) as T);
+            } catch (err) {
+              finish(new KubeError("Unknown", `${context}: response is not JSON`, { cause: err }));
+            }
+          });
+        });
+        r.end(payload);
+      };
+      send(true);
     });
   }
 
