@@ -19,6 +19,7 @@ import {
   podBody,
   running,
   runtimeView,
+  startWebPod,
   waitPod,
 } from "./checks.js";
 import { type NodeRig, startNodeRig } from "./node-rig.js";
@@ -72,17 +73,7 @@ describe.runIf(realComponents)("agent and runtime faults (real kubelet + kube-pr
     rig = await startNodeRig();
     cri = criOf(rig);
     image = rig.containerd.busyboxImage;
-    await createPod(rig, podBody("web", image, httpd("web")));
-    clusterIP = await createService(rig, "web");
-    web = await waitPod(rig, "web", "Running", running);
-    await waitFor(
-      "Service traffic to web",
-      () => rig.httpGet(`http://${clusterIP}/`).catch(() => undefined),
-      {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-      },
-    );
+    ({ pod: web, clusterIP } = await startWebPod(rig));
   });
   afterAll(async () => {
     cri?.close();

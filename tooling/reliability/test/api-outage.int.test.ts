@@ -9,17 +9,16 @@ import {
   assertAlive,
   createPod,
   createPodOffline,
-  createService,
   criOf,
   duplicateSandboxes,
   getPod,
-  httpd,
   leaseRenewMs,
   nodeReady,
   type Pod,
   podBody,
   running,
   runtimeView,
+  startWebPod,
   waitPod,
 } from "./checks.js";
 import { type NodeRig, startNodeRig } from "./node-rig.js";
@@ -46,17 +45,7 @@ describe.runIf(realComponents)("API server outages (real kubelet + kube-proxy + 
     rig = await startNodeRig();
     cri = criOf(rig);
     image = rig.containerd.busyboxImage;
-    await createPod(rig, podBody("web", image, httpd("web")));
-    clusterIP = await createService(rig, "web");
-    web = await waitPod(rig, "web", "Running", running);
-    await waitFor(
-      "Service traffic to web",
-      () => rig.httpGet(`http://${clusterIP}/`).catch(() => undefined),
-      {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-      },
-    );
+    ({ pod: web, clusterIP } = await startWebPod(rig));
   });
   afterAll(async () => {
     cri?.close();

@@ -119,6 +119,24 @@ export async function createService(rig: NodeRig, name: string): Promise<string>
   return svc.spec.clusterIP;
 }
 
+/** What every row starts from: a pod "web" Running and answering through its Service. */
+export interface WebPod {
+  pod: Pod;
+  clusterIP: string;
+}
+
+/** Runs pod "web" (busybox httpd) behind Service "web" and waits until its ClusterIP answers. */
+export async function startWebPod(rig: NodeRig): Promise<WebPod> {
+  await createPod(rig, podBody("web", rig.containerd.busyboxImage, httpd("web")));
+  const clusterIP = await createService(rig, "web");
+  const pod = await waitPod(rig, "web", "Running", running);
+  await waitFor("Service traffic to web", () => rig.httpGet(`http://${clusterIP}/`).catch(() => undefined), {
+    timeoutMs: 60_000,
+    intervalMs: 500,
+  });
+  return { pod, clusterIP };
+}
+
 /** Sandboxes and containers the runtime holds, by pod UID. */
 export interface RuntimeView {
   sandboxes: Map<string, { id: string; ready: boolean }[]>;

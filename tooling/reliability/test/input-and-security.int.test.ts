@@ -4,17 +4,16 @@
 // servers bind where upstream binds them.
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { canUseRealComponents, waitFor } from "@kubenode/testkit";
+import { canUseRealComponents } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assertAlive,
   createPod,
-  createService,
   getPod,
-  httpd,
   type Pod,
   podBody,
   running,
+  startWebPod,
   waitPod,
 } from "./checks.js";
 import { NODE, type NodeRig, startNodeRig } from "./node-rig.js";
@@ -78,17 +77,7 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
   beforeAll(async () => {
     rig = await startNodeRig();
     image = rig.containerd.busyboxImage;
-    await createPod(rig, podBody("web", image, httpd("web")));
-    clusterIP = await createService(rig, "web");
-    await waitPod(rig, "web", "Running", running);
-    await waitFor(
-      "Service traffic to web",
-      () => rig.httpGet(`http://${clusterIP}/`).catch(() => undefined),
-      {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-      },
-    );
+    ({ clusterIP } = await startWebPod(rig));
   });
   afterAll(async () => {
     await rig?.stop();
