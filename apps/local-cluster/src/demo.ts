@@ -350,8 +350,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         await waitFor(
           "the Service to spread over 5 pods",
           async () => {
+            // A round counts once every one of the 5 pods answered and no request failed: a pod
+            // without a readiness probe is Ready as soon as its container starts, maybe before
+            // its server listens, so an early round may see a refusal.
             const seen = await ask(40, () => get(first.host, `http://${clusterIP}/`));
-            return Object.keys(seen).length === 5 ? seen : undefined;
+            const answered = answeringPods(seen);
+            return answered === 5 && answered === Object.keys(seen).length ? seen : undefined;
           },
           { timeoutMs: 60_000, intervalMs: 200 },
         ).then((seen) =>
@@ -770,6 +774,11 @@ async function ask(n: number, get: () => Promise<string>): Promise<Record<string
     seen[body] = (seen[body] ?? 0) + 1;
   }
   return seen;
+}
+
+/** How many different pods answered among `seen` (failed requests are not pods). */
+function answeringPods(seen: Record<string, number>): number {
+  return Object.keys(seen).filter((b) => b.startsWith("hello from ")).length;
 }
 
 function spread(seen: Record<string, number>): string {
