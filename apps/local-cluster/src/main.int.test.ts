@@ -1,5 +1,5 @@
 import { execFile, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,10 +13,23 @@ const main = join(import.meta.dirname, "..", "dist", "main.js");
 const run = promisify(execFile);
 
 let workDirs: string[] = [];
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // A failed run's evidence is in its agents' logs: print their tails before the directory goes.
+  if (ctx.task.result?.state === "fail")
+    for (const dir of workDirs) printLogTails(join(dir, ".kubenode", "logs"));
   for (const dir of workDirs) await rm(dir, { recursive: true, force: true });
   workDirs = [];
 });
+
+/** The last lines of every log the demo wrote under `logsDir`, on stderr. */
+function printLogTails(logsDir: string, lines = 60): void {
+  if (!existsSync(logsDir)) return;
+  for (const file of readdirSync(logsDir).sort()) {
+    if (!statSync(join(logsDir, file)).isFile()) continue;
+    const tail = readFileSync(join(logsDir, file), "utf8").trimEnd().split("\n").slice(-lines);
+    console.error(`--- last ${tail.length} lines of ${file} ---\n${tail.join("\n")}`);
+  }
+}
 /** A directory standing in for where the user typed `npm run demo` (logs go under it). */
 async function userDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "kubenode-demo-test-"));
