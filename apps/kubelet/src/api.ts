@@ -171,6 +171,7 @@ export interface PodSpec {
   shareProcessNamespace?: boolean;
   hostname?: string;
   subdomain?: string;
+  hostAliases?: { ip: string; hostnames?: string[] }[];
   imagePullSecrets?: { name?: string }[];
   securityContext?: PodSecurityContext;
   tolerations?: Toleration[];

@@ -238,6 +238,48 @@ describe.runIf(realComponents)("kubelet volumes and env (containerd + API simula
     await deleteAndWaitGone("token-reader");
   });
 
+  it("mounts the kubelet-managed /etc/hosts, unless the container mounts its own", async () => {
+    await create("configmaps", { metadata: { name: "own-hosts" }, data: { hosts: "10.9.9.9\tmine\n" } });
+    await rig.createPod({
+      metadata: { name: "hosts" },
+      spec: {
+        hostname: "web-0",
+        subdomain: "sub",
+        hostAliases: [{ ip: "10.1.2.3", hostnames: ["foo.remote", "bar.remote"] }],
+        containers: [
+          { name: "app", image, command: sleeper },
+          {
+            name: "own",
+            image,
+            command: sleeper,
+            volumeMounts: [{ name: "h", mountPath: "/etc/hosts", subPath: "hosts" }],
+          },
+        ],
+        volumes: [{ name: "h", configMap: { name: "own-hosts" } }],
+      },
+    });
+    const pod = await rig.waitPod("hosts", "both running", (p) => running("app")(p) && running("own")(p));
+    const ip = pod.status?.podIP;
+    expect(ip).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const hosts = await exec(pod, "app", "cat /etc/hosts");
+    expect(hosts.split("\n")[0]).toBe("# Kubernetes-managed hosts file.");
+    expect(hosts).toContain("127.0.0.1\tlocalhost\n");
+    expect(hosts).toContain(`\n${ip}\tweb-0.sub.default.svc.cluster.local\tweb-0\n`);
+    expect(hosts.endsWith("\n# Entries added by HostAliases.\n10.1.2.3\tfoo.remote\tbar.remote\n")).toBe(
+      true,
+    );
+    // The names resolve inside the container through it.
+    expect((await exec(pod, "app", "hostname")).trim()).toBe("web-0");
+    expect(await exec(pod, "app", "ping -c1 -W1 bar.remote 2>&1 | head -1; true")).toMatch(
+      /bar\.remote \(10\.1\.2\.3\)/,
+    );
+    expect(await exec(pod, "own", "cat /etc/hosts")).toBe("10.9.9.9\tmine\n");
+    const file = join(rootDir, "pods", pod.metadata.uid as string, "etc-hosts");
+    expect(await readFile(file, "utf8")).toBe(hosts);
+    expect((await stat(file)).mode & 0o777).toBe(0o644);
+    await deleteAndWaitGone("hosts");
+  });
+
   it("puts env from every source into the container", async () => {
     await create("configmaps", { metadata: { name: "env-cm" }, data: { LEVEL: "debug", MODE: "fast" } });
     // "1st" is a valid configMap key but not a valid env var name: skipped with an event.

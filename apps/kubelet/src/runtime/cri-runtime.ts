@@ -17,6 +17,7 @@ import { type Logger, silentLogger } from "@kubenode/kube";
 import type { Container } from "../api.js";
 import { type ConfigSettings, containerConfig, podLogDirectory, sandboxConfig } from "./cri-config.js";
 import { parseResolvConf, type ResolvConf } from "./dns.js";
+import { ensureEtcHosts, wantsManagedHosts } from "./etc-hosts.js";
 import {
   CONTAINER_HASH_ANNOTATION,
   CONTAINER_NAME_LABEL,
@@ -55,7 +56,7 @@ export interface CriRuntimeOptions {
   requestTimeoutMs?: number;
   /** Container log root (podLogsDir), default /var/log/pods. */
   podLogsDir?: string;
-  /** Kubelet state directory (`--root-dir`, default /var/lib/kubelet): termination message files. */
+  /** Kubelet state directory (`--root-dir`, default /var/lib/kubelet): termination message files, /etc/hosts. */
   rootDir?: string;
   /** Pod-level cgroups under `kubepods` (cgroupsPerQOS); absent: the runtime's default parent. */
   podCgroups?: PodCgroupSettings;
@@ -492,13 +493,35 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
         throw new RuntimeStepError("CreateContainerConfigError", String(err), { cause: err });
       }
       await mkdir(join(podLogDirectory(s.podLogsDir, pod), container.name), { recursive: true, mode: 0o755 });
-      // makeMounts: the termination message file is mounted after every other mount.
-      const termination = await createTerminationMessageFile(rootDir, pod, container);
-      if (termination) {
+      // makeMounts: after the volume mounts, the managed /etc/hosts; the termination message file
+      // after every other mount. Failing to prepare either is a CreateContainerConfigError, as a
+      // failing GenerateRunContainerOptions is upstream.
+      try {
+        const hosts = wantsManagedHosts(container)
+          ? await ensureEtcHosts({
+              rootDir,
+              pod,
+              podIPs: sandbox.ips,
+              clusterDomain: s.clusterDomain,
+            })
+          : undefined;
+        const termination = await createTerminationMessageFile(rootDir, pod, container);
         config.mounts = [
           ...(config.mounts ?? []),
-          { containerPath: termination.containerPath, hostPath: termination.hostPath, readonly: false },
+          ...(hosts ? [hosts] : []),
+          ...(termination
+            ? [{ containerPath: termination.containerPath, hostPath: termination.hostPath, readonly: false }]
+            : []),
         ];
+      } catch (err) {
+        if (err instanceof RuntimeStepError) throw err;
+        throw new RuntimeStepError(
+          "CreateContainerConfigError",
+          err instanceof Error ? err.message : String(err),
+          {
+            cause: err,
+          },
+        );
       }
       let containerId: string;
       try {

@@ -6,6 +6,7 @@ import { chmod, mkdir, open, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { readCriLog } from "@kubenode/cri-client";
 import type { Container, Pod } from "../api.js";
+import { podDirectory } from "../pod-dirs.js";
 import { RuntimeStepError } from "./types.js";
 
 /** The API defaults of terminationMessagePath and terminationMessagePolicy. */
@@ -44,7 +45,7 @@ export async function createTerminationMessageFile(
       `container "${container.name}": terminationMessagePath must be an absolute path, got ${JSON.stringify(containerPath)}`,
     );
   }
-  const dir = join(rootDir, "pods", pod.metadata.uid ?? "", "containers", container.name);
+  const dir = join(podDirectory(rootDir, pod.metadata.uid), "containers", container.name);
   await mkdir(dir, { recursive: true, mode: 0o750 });
   const hostPath = join(dir, randomBytes(4).toString("hex"));
   await writeFile(hostPath, "", { flag: "wx", mode: 0o666 });

@@ -10,6 +10,7 @@ import { type Clock, type Logger, parseQuantity, silentLogger } from "@kubenode/
 import type { Container, Pod } from "../api.js";
 import { type DownwardContext, podFieldValue, resourceFieldValue } from "../env/field-ref.js";
 import type { ObjectSource } from "../object-source.js";
+import { POD_UID } from "../pod-dirs.js";
 import { bytesOf } from "../qos.js";
 import { expandVars } from "../runtime/cri-config.js";
 import { type ContainerMount, RuntimeStepError } from "../runtime/types.js";
@@ -121,7 +122,6 @@ const KNOWN_UNSUPPORTED = [
 ];
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const UID = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 const DEFAULT_MODE = 0o644;
 
 /** The volume source type of a pod volume: the one key besides `name`. */
@@ -482,7 +482,7 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
   return {
     async setupPod(pod, downward) {
       const uid = pod.metadata.uid ?? "";
-      if (!UID.test(uid))
+      if (!POD_UID.test(uid))
         throw new VolumeSetupError([
           { volume: "*", message: `pod UID ${JSON.stringify(uid)} is not usable as a directory name` },
         ]);
@@ -549,7 +549,7 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
       return mounts;
     },
     async teardownPod(uid) {
-      if (!UID.test(uid)) return;
+      if (!POD_UID.test(uid)) return;
       tokens?.forgetPod(uid);
       await teardownDir(join(podsDir, uid));
       log.v(3, "pod volumes torn down", { uid });
@@ -563,7 +563,7 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
       }
       const errors: unknown[] = [];
       for (const uid of entries) {
-        if (known.has(uid) || !UID.test(uid)) continue;
+        if (known.has(uid) || !POD_UID.test(uid)) continue;
         const st = await lstat(join(podsDir, uid)).catch(() => undefined);
         if (!st?.isDirectory()) continue;
         log.info("removing the directory of an orphaned pod", { uid });
