@@ -21,8 +21,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** The agents: the workspace package whose bin each is, and the V8 flags its shebang sets. */
 export const AGENTS = {
-  "kubenode-kubelet": { pkg: "@kubenode/kubelet", execArgv: [] },
-  // The proxy's shebang caps V8's young generation (see apps/kube-proxy's README, Benchmark).
+  // Both shebangs cap V8's young generation (see the kubelet's and kube-proxy's READMEs, Benchmark).
+  "kubenode-kubelet": { pkg: "@kubenode/kubelet", execArgv: ["--max-semi-space-size=2"] },
   "kubenode-proxy": { pkg: "@kubenode/kube-proxy", execArgv: ["--max-semi-space-size=2"] },
 };
 

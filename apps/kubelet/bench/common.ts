@@ -24,6 +24,17 @@ export interface BenchRig {
   stop(): Promise<void>;
 }
 
+/**
+ * V8 flags of the kubelet process: those of the published bin's shebang (as `kubenode-kubelet`
+ * runs), or BENCH_NODE_FLAGS to compare others ("" for Node's defaults).
+ */
+export function nodeFlags(): string[] {
+  const env = process.env.BENCH_NODE_FLAGS;
+  if (env !== undefined) return env.split(" ").filter(Boolean);
+  const shebang = readFileSync(join(here, "..", "dist", "main.js"), "utf8").split("\n", 1)[0] ?? "";
+  return /^#!\/usr\/bin\/env -S node (.+)$/.exec(shebang)?.[1]?.split(" ").filter(Boolean) ?? [];
+}
+
 export async function startBenchRig(): Promise<BenchRig> {
   if (!existsSync(join(here, "..", "dist", "index.js")))
     throw new Error("dist/index.js is missing: build first (npm run build)");
@@ -54,11 +65,7 @@ export async function startBenchRig(): Promise<BenchRig> {
     };
     const kubelet = spawn(
       process.execPath,
-      [
-        ...(process.env.BENCH_NODE_FLAGS?.split(" ").filter(Boolean) ?? []),
-        join(here, "kubelet-child.mjs"),
-        JSON.stringify(settings),
-      ],
+      [...nodeFlags(), join(here, "kubelet-child.mjs"), JSON.stringify(settings)],
       {
         stdio: ["ignore", "pipe", "inherit"],
       },

@@ -14,6 +14,7 @@ import { createCriRuntime } from "../dist/index.js";
 import {
   type BenchRig,
   deleteAllPods,
+  nodeFlags,
   percentile,
   processUsage,
   sleeperPod,
@@ -94,7 +95,9 @@ try {
   }
   await runtime.stop();
 
-  console.log(`kubelet steady state (load average ${loadavg()[0]!.toFixed(1)}, window ${WINDOW_S} s)`);
+  console.log(
+    `kubelet steady state (load average ${loadavg()[0]!.toFixed(1)}, window ${WINDOW_S} s, node flags: ${nodeFlags().join(" ") || "none"})`,
+  );
   console.log("| pods | RSS | V8 heap used / total | CPU |\n|---|---|---|---|");
   for (const [n, u] of [
     [0, idle],

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
 // kubenode-kubelet: the binary. Parses flags and the config file, builds the logger, the CRI and
 // API clients, the kubelet (createKubelet) and its node module, and stops them cleanly on
 // SIGTERM/SIGINT. Exits 0 after --help/--version or a clean stop, 1 on any error, printing it as

@@ -20,6 +20,16 @@ export function workspaceBin(pkg: string, bin: string): string {
   return path;
 }
 
+/**
+ * The Node.js flags a bin's shebang sets (`#!/usr/bin/env -S node --max-semi-space-size=2`), so an
+ * agent started as `node <bin>` runs with the same V8 settings as when npm's link executes it.
+ */
+export function shebangNodeFlags(bin: string): string[] {
+  const first = readFileSync(bin, "utf8").split("\n", 1)[0] ?? "";
+  const m = /^#!\/usr\/bin\/env -S node((?: --[a-z0-9-]+(?:=[\w.-]+)?)*)\s*$/.exec(first);
+  return m?.[1] ? m[1].trim().split(/\s+/) : [];
+}
+
 /** A node agent (kubelet, kube-proxy) running as its own process inside a node's network namespace. */
 export interface Agent {
   /** `kubelet on kubenode-1`: how errors and progress name it. */
@@ -69,9 +79,20 @@ export async function startAgent(spec: AgentSpec): Promise<Agent> {
   const fd = openSync(spec.logFile, "a");
   let child: ChildProcess;
   try {
-    child = spawn("nsenter", [`--net=/run/netns/${spec.netns}`, "--", process.execPath, spec.bin, ...args], {
-      stdio: ["ignore", fd, fd],
-    });
+    child = spawn(
+      "nsenter",
+      [
+        `--net=/run/netns/${spec.netns}`,
+        "--",
+        process.execPath,
+        ...shebangNodeFlags(spec.bin),
+        spec.bin,
+        ...args,
+      ],
+      {
+        stdio: ["ignore", fd, fd],
+      },
+    );
   } finally {
     closeSync(fd);
   }
