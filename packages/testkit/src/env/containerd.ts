@@ -9,7 +9,7 @@ import { run, terminate, waitFor } from "./exec.js";
 import { ensureHostPackages } from "./host-packages.js";
 import { buildTestImages, type OciImage, type TestImages } from "./images.js";
 import { INSTANCE_DIR, instanceDir, instanceOwner } from "./paths.js";
-import { isOwnerAlive, mountsUnder, pidsWithCmdline } from "./processes.js";
+import { isOwnerAlive, mountsUnder, pidsWithCmdline, unmountLazily } from "./processes.js";
 
 export interface ContainerdOptions {
   /** Give pods a CNI network (bridge + host-local IPAM + portmap) of their own. Default true. */
@@ -278,7 +278,7 @@ async function teardown(meta: Meta, daemon: ChildProcess | undefined): Promise<v
     );
   }
   // Pod network namespaces (nsfs mounts under the state dir), rootfs and shm mounts.
-  for (const m of mountsUnder(meta.dir)) await step(`unmount ${m}`, () => run(["umount", "-l", m]));
+  for (const m of mountsUnder(meta.dir)) await step(`unmount ${m}`, () => unmountLazily(m));
   const bridge = meta.bridge;
   // A bridge in a network namespace goes with it; delete it now in case the namespace stays.
   const inNetns = meta.netns ? ["-n", meta.netns] : [];

@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { run } from "./exec.js";
 
 /** True when a process with this pid exists (signal 0 probes without signalling). */
 export function isProcessAlive(pid: number): boolean {
@@ -58,4 +59,14 @@ export function mountsUnder(dir: string): string[] {
     // mountinfo escapes spaces etc. as octal
     .map((m) => m.replace(/\\(\d{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8))));
   return [...new Set(mounts)].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * `umount -l` of one mount. A mount listed a moment ago may be gone by now (a shim unmounted it
+ * while exiting): that is the outcome wanted, so "not mounted" is not an error.
+ */
+export async function unmountLazily(mountPoint: string): Promise<void> {
+  await run(["umount", "-l", mountPoint]).catch((err: unknown) => {
+    if (!(err instanceof Error && /not mounted/.test(err.message))) throw err;
+  });
 }

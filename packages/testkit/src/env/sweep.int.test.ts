@@ -1,12 +1,13 @@
 // sweepStaleInstances() and directories made with createInstanceDir() for processes a test starts.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { exited, waitFor } from "./exec.js";
+import { exited, run, waitFor } from "./exec.js";
 import { canUseRealComponents } from "./host-packages.js";
 import { createInstanceDir } from "./paths.js";
-import { isProcessAlive, pidsWithCmdline } from "./processes.js";
+import { isProcessAlive, mountsUnder, pidsWithCmdline, unmountLazily } from "./processes.js";
 import { sweepStaleInstances } from "./sweep.js";
 
 const real = await canUseRealComponents(["iproute2"]);
@@ -57,6 +58,22 @@ describe.runIf(real)("sweepStaleInstances with a directory from createInstanceDi
       } catch {
         // swept
       }
+    }
+  });
+});
+
+describe.runIf(real)("unmountLazily", () => {
+  it("unmounts, and counts a mount that is already gone as done", async () => {
+    const dir = await createInstanceDir("mounttest");
+    try {
+      await run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", dir]);
+      expect(mountsUnder(dir)).toEqual([dir]);
+      await unmountLazily(dir);
+      expect(mountsUnder(dir)).toEqual([]);
+      // Gone between listing and unmounting, as a shim's mount can be: not an error.
+      await expect(unmountLazily(dir)).resolves.toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -4,10 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sweepStaleContainerds } from "./containerd.js";
 import { TestkitError } from "./errors.js";
-import { run, waitFor } from "./exec.js";
+import { waitFor } from "./exec.js";
 import { sweepStaleNetworkLabs } from "./netns.js";
 import { INSTANCE_DIR, instanceOwner } from "./paths.js";
-import { isOwnerAlive, mountsUnder, pidsWithCmdline } from "./processes.js";
+import { isOwnerAlive, mountsUnder, pidsWithCmdline, unmountLazily } from "./processes.js";
 
 /**
  * Removes a dead owner's instance directory of any other kind (registry, API server, host-port
@@ -25,7 +25,7 @@ async function sweepInstanceDir(dir: string): Promise<void> {
   await waitFor(`processes using ${dir} to exit`, () =>
     pidsWithCmdline(dir).length === 0 ? true : undefined,
   );
-  for (const m of mountsUnder(dir)) await run(["umount", "-l", m]);
+  for (const m of mountsUnder(dir)) await unmountLazily(m);
   await rm(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
