@@ -91,9 +91,23 @@ async function runPods(rig: BenchRig, probes: boolean): Promise<void> {
       }),
     ),
   );
+  const started = performance.now();
+  let lastReport = started;
   await waitFor(
     `${PODS} pods Ready`,
-    async () => ((await listPods(rig)).filter(ready).length >= PODS ? true : undefined),
+    async () => {
+      const pods = await listPods(rig);
+      const n = pods.filter(ready).length;
+      if (performance.now() - lastReport > 30_000) {
+        // Progress, so a run that never gets there shows where it stands.
+        lastReport = performance.now();
+        const running = pods.filter((p) => p.status?.phase === "Running").length;
+        console.error(
+          `${((lastReport - started) / 1000).toFixed(0)} s: ${running} Running, ${n} Ready of ${PODS} (load average ${loadavg()[0]!.toFixed(1)})`,
+        );
+      }
+      return n >= PODS ? true : undefined;
+    },
     { timeoutMs: 1_800_000, intervalMs: 1000 },
   );
 }

@@ -20,11 +20,16 @@ function setup(
   };
   let exitCode = 0;
   let throwTimeout = false;
+  let errors = 0;
   const execs: { id: string; command: readonly string[]; timeoutMs: number }[] = [];
   const runtime = {
     async execSync(id: string, command: readonly string[], timeoutMs: number): Promise<ExecSyncResult> {
       execs.push({ id, command, timeoutMs });
       if (throwTimeout) throw new ExecTimeoutError(command);
+      if (errors > 0) {
+        errors--;
+        throw new Error("runtime unavailable");
+      }
       return { exitCode, output: exitCode === 0 ? "" : "nope\n", stderr: "" };
     },
   } as unknown as PodRuntime;
@@ -75,6 +80,10 @@ function setup(
     },
     setTimeout: (v: boolean) => {
       throwTimeout = v;
+    },
+    /** The next `n` execs fail to run at all (a runtime error, not a failed check). */
+    setErrors: (n: number) => {
+      errors = n;
     },
     replaceContainer: (id: string) => {
       containerId = id;
@@ -221,6 +230,40 @@ describe("prober", () => {
     await t.clock.step(1_000);
     expect(t.prober.failed(UID, "app", "c1")).toBe("liveness");
     expect(t.events.at(-1)?.message).toBe('Liveness probe failed: command "check" timed out');
+    t.prober.stop();
+  });
+
+  it("retries a probe that errors up to 3 times in one round (maxProbeRetries)", async () => {
+    const t = setup({ readinessProbe: exec({ periodSeconds: 1 }) });
+    t.prober.addPod(t.pod);
+    t.setErrors(2);
+    await t.clock.step(1_000);
+    expect(t.execs).toHaveLength(3);
+    expect(t.view().ready).toBe(true);
+    expect(t.events).toEqual([]);
+    t.prober.stop();
+  });
+
+  it("throws away a round whose 3 attempts all errored, with upstream's event", async () => {
+    const t = setup({ readinessProbe: exec({ periodSeconds: 1 }) });
+    t.prober.addPod(t.pod);
+    await t.clock.step(1_000);
+    expect(t.view().ready).toBe(true);
+    t.setErrors(3);
+    await t.clock.step(1_000);
+    expect(t.execs).toHaveLength(4);
+    // The errored round changes nothing: the container stays ready.
+    expect(t.view().ready).toBe(true);
+    expect(t.events).toEqual([
+      {
+        type: "Warning",
+        reason: "Unhealthy",
+        message: "Readiness probe errored and resulted in unknown state: runtime unavailable",
+        fieldPath: "spec.containers{app}",
+      },
+    ]);
+    await t.clock.step(1_000);
+    expect(t.execs).toHaveLength(5);
     t.prober.stop();
   });
 

@@ -57,6 +57,8 @@ const DEFAULT_PERIOD_SECONDS = 10;
 const DEFAULT_TIMEOUT_SECONDS = 1;
 const DEFAULT_SUCCESS_THRESHOLD = 1;
 const DEFAULT_FAILURE_THRESHOLD = 3;
+/** prober.go maxProbeRetries: attempts per round while the probe errors. */
+const MAX_PROBE_ATTEMPTS = 3;
 
 /** A probe with the API defaults applied. */
 export interface ProbeSettings {
@@ -189,12 +191,18 @@ export function createProber(options: ProberOptions): Prober {
     if (Number.isFinite(startedAt) && clock.now() - startedAt < w.settings.initialDelayMs) return true;
     // The startup probe runs until the container started; the others only after.
     if (cs.started === true ? w.type === "startup" : w.type !== "startup") return true;
-    const outcome = await run(status, w).catch(
-      (err): ProbeOutcome => ({
-        result: "unknown",
-        output: err instanceof Error ? err.message : String(err),
-      }),
-    );
+    // runProbeWithRetries: a probe that errors (cannot be run, as opposed to failing) is tried up
+    // to MAX_PROBE_ATTEMPTS times in this round before its result is thrown away.
+    let outcome: ProbeOutcome = { result: "unknown", output: "" };
+    for (let attempt = 0; attempt < MAX_PROBE_ATTEMPTS && !w.stopped; attempt++) {
+      outcome = await run(status, w).catch(
+        (err): ProbeOutcome => ({
+          result: "unknown",
+          output: err instanceof Error ? err.message : String(err),
+        }),
+      );
+      if (outcome.result !== "unknown") break;
+    }
     if (w.stopped || w.containerId !== id) return !w.stopped;
     const name = TYPE_NAMES[w.type];
     const fieldPath = containerFieldPath(pod, w.container.name);
@@ -203,7 +211,7 @@ export function createProber(options: ProberOptions): Prober {
       options.events?.record(pod, {
         type: "Warning",
         reason: "Unhealthy",
-        message: `${name} probe errored: ${outcome.output}`,
+        message: `${name} probe errored and resulted in unknown state: ${outcome.output}`,
         fieldPath,
       });
       log.v(1, "probe errored", {

@@ -149,6 +149,30 @@ describe("computePodActions", () => {
     });
   });
 
+  it("restarts a sidecar that failed its liveness or startup probe, even with restartPolicy Never, and nothing else that round", () => {
+    const sidecarPod = (policy: "Always" | "Never"): Pod => ({
+      ...pod(policy),
+      spec: {
+        ...pod(policy).spec,
+        initContainers: [{ name: "proxy", image: "x:1", restartPolicy: "Always" }],
+      },
+    });
+    const proxyUp = ctr({ id: "p", name: "proxy", state: "running", restartCount: 2 });
+    const mainGone = ctr({ state: "exited", exitCode: 1 });
+    const failed = (c: RuntimeContainer) => (c.name === "proxy" ? ("liveness" as const) : undefined);
+    const a = computePodActions(sidecarPod("Never"), rp([sandbox()], [proxyUp, mainGone]), failed);
+    expect(a.kill).toEqual([
+      { container: proxyUp, message: "Init container proxy failed liveness probe", probe: "liveness" },
+    ]);
+    expect(a.start.map((s) => [s.container.name, s.restartCount])).toEqual([["proxy", 3]]);
+    const startup = computePodActions(sidecarPod("Always"), rp([sandbox()], [proxyUp]), () => "startup");
+    expect(startup.kill.map((k) => k.message)).toEqual(["Init container proxy failed startup probe"]);
+    // A healthy sidecar is left alone and the app container runs.
+    const healthy = computePodActions(sidecarPod("Always"), rp([sandbox()], [proxyUp]), () => undefined);
+    expect(healthy.kill).toEqual([]);
+    expect(healthy.start.map((s) => s.container.name)).toEqual(["main"]);
+  });
+
   it("restarts a failed init container, or fails the pod with restartPolicy Never; sidecars keep running", () => {
     const failing = (policy: "Always" | "Never"): Pod => ({
       ...pod(policy),

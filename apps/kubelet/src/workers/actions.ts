@@ -150,6 +150,23 @@ export function computePodActions(
   const start: ContainerStart[] = [];
   const kill: PodActions["kill"] = [];
   if (pod.spec.initContainers?.length) {
+    // computeInitContainerActions: a running sidecar that failed its startup or liveness probe is
+    // killed and started again, and nothing else happens in this round.
+    for (const container of pod.spec.initContainers) {
+      if (!isSidecar(container)) continue;
+      const prev = (runtimePod?.containers ?? []).find(
+        (c) => c.name === container.name && c.sandboxId === sandbox.id && c.state === "running",
+      );
+      const failed = prev && probeFailed?.(prev);
+      if (!prev || !failed) continue;
+      kill.push({
+        container: prev,
+        message: `Init container ${container.name} failed ${failed} probe`,
+        probe: failed,
+      });
+      start.push({ container, restartCount: prev.restartCount + 1, previous: prev });
+      return { killPod: false, createSandboxAttempt: undefined, sandbox, start, kill };
+    }
     const init = initProgress(pod, runtimePod, sandbox.id);
     if (init.state === "start") start.push(init.start);
     if (init.state !== "done")
