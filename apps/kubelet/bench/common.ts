@@ -41,7 +41,11 @@ export async function startBenchRig(): Promise<BenchRig> {
   const cleanup: (() => Promise<unknown>)[] = [];
   const stop = async () => {
     for (const fn of cleanup.reverse()) await fn().catch((err) => console.error("cleanup:", err));
+    cleanup.length = 0;
   };
+  // Interrupted (Ctrl-C, a timeout's SIGTERM): still stop the kubelet, containerd and its pods.
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.once(signal, () => void stop().finally(() => process.exit(130)));
   try {
     const [containerd, server] = await Promise.all([
       startContainerd(),
