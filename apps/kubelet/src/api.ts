@@ -67,6 +67,7 @@ export interface PodSecurityContext {
   runAsNonRoot?: boolean;
   supplementalGroups?: number[];
   fsGroup?: number;
+  fsGroupChangePolicy?: "Always" | "OnRootMismatch";
   sysctls?: { name: string; value: string }[];
 }
 

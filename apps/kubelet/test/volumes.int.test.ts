@@ -280,6 +280,46 @@ describe.runIf(realComponents)("kubelet volumes and env (containerd + API simula
     await deleteAndWaitGone("hosts");
   });
 
+  it("hands volumes to the pod's fsGroup: a non-root container writes the emptyDir, new files inherit the group", async () => {
+    await create("configmaps", { metadata: { name: "fsgroup-cfg" }, data: { key: "v" } });
+    await rig.createPod({
+      metadata: { name: "fsgroup" },
+      spec: {
+        securityContext: { runAsUser: 1000, runAsGroup: 3000, fsGroup: 2000 },
+        containers: [
+          {
+            name: "app",
+            image,
+            command: sleeper,
+            volumeMounts: [
+              { name: "scratch", mountPath: "/scratch" },
+              { name: "cfg", mountPath: "/cfg" },
+            ],
+          },
+        ],
+        volumes: [
+          { name: "scratch", emptyDir: {} },
+          { name: "cfg", configMap: { name: "fsgroup-cfg", defaultMode: 0o600 } },
+        ],
+      },
+    });
+    const pod = await rig.waitPod("fsgroup", "running", running());
+    expect((await exec(pod, "app", "id -u; id -G")).split(/\s+/).filter(Boolean)).toEqual([
+      "1000",
+      "3000",
+      "2000",
+    ]);
+    // emptyDir: drwxrwsrwx of group 2000, as on a real node; a file made by uid 1000 gets group 2000.
+    expect((await exec(pod, "app", "stat -c '%g %a' /scratch")).trim()).toBe("2000 2777");
+    expect((await exec(pod, "app", "echo hi > /scratch/x && stat -c '%u %g' /scratch/x")).trim()).toBe(
+      "1000 2000",
+    );
+    // configMap files: group 2000 with group read added to their 0600 mode, readable by the pod.
+    expect((await exec(pod, "app", "stat -Lc '%g %a' /cfg/key")).trim()).toBe("2000 640");
+    expect(await exec(pod, "app", "cat /cfg/key")).toBe("v");
+    await deleteAndWaitGone("fsgroup");
+  });
+
   it("puts env from every source into the container", async () => {
     await create("configmaps", { metadata: { name: "env-cm" }, data: { LEVEL: "debug", MODE: "fast" } });
     // "1st" is a valid configMap key but not a valid env var name: skipped with an event.

@@ -124,6 +124,8 @@ export async function writeAtomic(
   targetDir: string,
   payload: ReadonlyMap<string, FileProjection>,
   nowMs: number = Date.now(),
+  /** Runs once the new files are written, before `..data` points at them (upstream's setPerms). */
+  beforeSwap?: () => Promise<void>,
 ): Promise<boolean> {
   const clean = cleanPayload(payload);
   const dataLink = join(targetDir, DATA_DIR);
@@ -150,6 +152,7 @@ export async function writeAtomic(
     await writeFile(full, file.data, { mode: file.mode });
     await chmod(full, file.mode); // the umask narrows writeFile's mode
   }
+  await beforeSwap?.();
   const tmpLink = join(targetDir, DATA_DIR_TMP);
   await rm(tmpLink, { force: true });
   await symlink(tsName, tmpLink);

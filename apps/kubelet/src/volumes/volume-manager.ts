@@ -21,6 +21,7 @@ import {
   writeAtomic,
 } from "./atomic-writer.js";
 import { createHostMounter, type Mounter } from "./mounter.js";
+import { setVolumeOwnership, validFsGroup } from "./ownership.js";
 import { createTokenManager, type TokenManager } from "./token-manager.js";
 
 /** A volume ready on the host. */
@@ -408,8 +409,19 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
       return { hostPath: path, readOnly: false };
     }
     const dir = podVolumeDir(options.rootDir, uid, PLUGIN_DIR[type as Exclude<Plugin, "hostPath">], name);
+    // fsGroup: the volume's files belong to the pod's group (hostPath volumes are left alone).
+    const psc = pod.spec.securityContext;
+    const fsGroup = psc?.fsGroup !== undefined ? validFsGroup(psc.fsGroup) : undefined;
+    const own = (readOnly: boolean) => async () => {
+      if (fsGroup !== undefined)
+        await setVolumeOwnership(dir, fsGroup, { readOnly, policy: psc?.fsGroupChangePolicy });
+    };
+    const writeVolume = (payload: Parameters<typeof writeAtomic>[1]) =>
+      writeAtomic(dir, payload, now, own(true));
     switch (type) {
       case "emptyDir": {
+        // Set up once: the mode and ownership of a new directory, never reset under a running pod.
+        const fresh = (await existsAs(dir)) === undefined;
         if (src.medium === "Memory") {
           const limit = src.sizeLimit !== undefined ? parseQuantity(String(src.sizeLimit)).amount : undefined;
           const podLimit = memoryLimitBytes(pod);
@@ -422,13 +434,16 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
         } else {
           await mkdir(dir, { recursive: true });
         }
-        await chmod(dir, 0o777);
+        if (fresh) {
+          await chmod(dir, 0o777);
+          await own(false)();
+        }
         return { hostPath: dir, readOnly: false };
       }
       case "configMap": {
         const payload = await configMapPayload(ns, src as never, checkMode(src.defaultMode, "defaultMode"));
         await mkdir(dir, { recursive: true, mode: 0o755 });
-        await writeAtomic(dir, payload, now);
+        await writeVolume(payload);
         return { hostPath: dir, readOnly: true };
       }
       case "secret": {
@@ -439,7 +454,7 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
           checkMode(src.defaultMode, "defaultMode"),
         );
         await ensureTmpfs(dir);
-        await writeAtomic(dir, payload, now);
+        await writeVolume(payload);
         return { hostPath: dir, readOnly: true };
       }
       case "downwardAPI": {
@@ -450,13 +465,13 @@ export function createVolumeManager(options: VolumeManagerOptions): VolumeManage
           ctx,
         );
         await ensureTmpfs(dir);
-        await writeAtomic(dir, payload, now);
+        await writeVolume(payload);
         return { hostPath: dir, readOnly: true };
       }
       case "projected": {
         const payload = await projectedPayload(pod, src, ctx);
         await ensureTmpfs(dir);
-        await writeAtomic(dir, payload, now);
+        await writeVolume(payload);
         return { hostPath: dir, readOnly: true };
       }
     }
