@@ -48,8 +48,8 @@ function sumRootfs(containers: NonNullable<PodStats["containers"]>): number | un
 /**
  * Per-pod stats from `ListPodSandboxStats` (pod working set, process count, containers' working
  * sets and writable layers), falling back to `ListContainerStats` summed per pod when the runtime
- * does not implement sandbox stats or fails them (reported to `onSandboxStatsError`). Ephemeral storage counts writable layers only (container logs
- * and emptyDir volumes are not measured here).
+ * does not implement sandbox stats or fails them (reported to `onSandboxStatsError`). Ephemeral
+ * storage counts writable layers only here; emptyDir volumes are added by `withEmptyDirUsage`.
  */
 export function createCriPodStatsSource(
   cri: CriClient,

@@ -2,6 +2,8 @@
 // containerd, the node module's eviction manager watches host memory with a hard threshold set just
 // below what is free now, one container allocates past it, and that pod (not the idle one) is
 // evicted with upstream's status, through the kubelet's own pod killer.
+
+import { join } from "node:path";
 import { createHostStatsProvider } from "@kubenode/eviction";
 import type { Node } from "@kubenode/node-status";
 import { waitFor } from "@kubenode/testkit";
@@ -126,5 +128,52 @@ describe.runIf(realComponents)("memory-pressure eviction through the kubelet", (
       },
     );
     expect(events.items.some((e) => e.reason === "Evicted" && e.involvedObject.name === "hog")).toBe(true);
+  }, 300_000);
+
+  it("evicts a pod whose disk emptyDir outgrows its sizeLimit, and leaves one within its limit", async () => {
+    const image = rig.containerd.busyboxImage;
+    const writer = (name: string, kib: number, sizeLimit: string) => ({
+      metadata: { name },
+      spec: {
+        containers: [
+          {
+            name,
+            image,
+            command: [
+              "sh",
+              "-c",
+              `sleep 2; dd if=/dev/zero of=/scratch/fill bs=1024 count=${kib}; sleep 3600`,
+            ],
+            volumeMounts: [{ name: "scratch", mountPath: "/scratch" }],
+          },
+        ],
+        volumes: [{ name: "scratch", emptyDir: { sizeLimit } }],
+      },
+    });
+    await rig.createPod(writer("filler", 4096, "1Mi"));
+    await rig.createPod(writer("calm", 100, "10Mi"));
+    for (const name of ["filler", "calm"])
+      await rig.waitPod(name, "Running", (p) => p.status?.phase === "Running", 120_000);
+
+    node = createNodeModule({
+      nodeName: "node-a",
+      client: rig.nodeClient,
+      runtime: kubelet.runtime,
+      cri: rig.cri,
+      kubelet,
+      evictionIntervalMs: 1000,
+      // The kubelet's own root dir: the pods' volumes are under it.
+      config: { rootDir: join(rig.tmp, "root"), nodeStatusUpdateFrequencyMs: 500 },
+    });
+    node.start();
+    const evicted = await rig.waitPod("filler", "evicted", (p) => p.status?.reason === "Evicted", 120_000);
+    expect(evicted.status).toMatchObject({
+      phase: "Failed",
+      reason: "Evicted",
+      message: 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". ',
+    });
+    expect(((await rig.getPod("calm")) as Pod).status?.phase).toBe("Running");
+    await node.stop();
+    node = undefined;
   }, 300_000);
 });

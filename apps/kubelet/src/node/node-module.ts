@@ -45,6 +45,7 @@ import { admitPod } from "./admission.js";
 import { createCriPodStatsSource, criImageFsMountpoint, criImageFsStats } from "./cri-stats.js";
 import { createApiEventRecorder } from "./events.js";
 import { createSysctlAllowlist } from "./sysctls.js";
+import { withEmptyDirUsage } from "./volume-stats.js";
 
 /** Node settings, from KubeletConfiguration and the kubelet's flags. */
 export interface NodeModuleConfig {
@@ -230,10 +231,13 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
       ...(cfg.podsCgroup ? { podsCgroup: cfg.podsCgroup } : {}),
       ...(cri
         ? {
-            pods: createCriPodStatsSource(cri, (err) =>
-              logger.v(4, "ListPodSandboxStats failed, using ListContainerStats", {
-                err: err instanceof Error ? err.message : String(err),
-              }),
+            pods: withEmptyDirUsage(
+              createCriPodStatsSource(cri, (err) =>
+                logger.v(4, "ListPodSandboxStats failed, using ListContainerStats", {
+                  err: err instanceof Error ? err.message : String(err),
+                }),
+              ),
+              rootDir,
             ),
             imageFs: () => criImageFsStats(cri, clock.now()),
           }
