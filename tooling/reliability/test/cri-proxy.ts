@@ -30,6 +30,11 @@ export interface CriProxy {
   setFault(rule: ((call: CriCall) => CriFault | undefined) | undefined): void;
   /** Calls seen since start, by method name (`RunPodSandbox`). */
   readonly counts: ReadonlyMap<string, number>;
+  /**
+   * Delayed calls the caller gave up on (closed the stream) before the runtime answered: how long
+   * after the call arrived, in ms. A client-side deadline shows here.
+   */
+  readonly abandoned: readonly { method: string; afterMs: number }[];
   close(): Promise<void>;
 }
 
@@ -54,6 +59,7 @@ function forwardable(headers: http2.IncomingHttpHeaders): http2.OutgoingHttpHead
 export async function startCriProxy(socketPath: string, upstreamSocket: string): Promise<CriProxy> {
   let rule: ((call: CriCall) => CriFault | undefined) | undefined;
   const counts = new Map<string, number>();
+  const abandoned: { method: string; afterMs: number }[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let upstream: http2.ClientHttp2Session | undefined;
   const session = () => {
@@ -98,7 +104,9 @@ export async function startCriProxy(socketPath: string, upstreamSocket: string):
     req.end(body);
   }
 
-  const server = http2.createServer();
+  // An oversized answer is buffered in the session until the caller resets its stream: Node's
+  // default of 10 MB per session would answer every later call with ENHANCE_YOUR_CALM instead.
+  const server = http2.createServer({ maxSessionMemory: 256 });
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on("session", (s) => {
     sessions.add(s);
@@ -115,7 +123,13 @@ export async function startCriProxy(socketPath: string, upstreamSocket: string):
       const fault = rule?.(call);
       if (!fault) return forward(stream, headers, call.body);
       if (fault.kind === "delay") {
+        const arrivedAt = Date.now();
+        let forwarded = false;
+        stream.once("close", () => {
+          if (!forwarded) abandoned.push({ method, afterMs: Date.now() - arrivedAt });
+        });
         const t = setTimeout(() => {
+          forwarded = true;
           timers.delete(t);
           forward(stream, headers, call.body);
         }, fault.ms);
@@ -139,6 +153,7 @@ export async function startCriProxy(socketPath: string, upstreamSocket: string):
       rule = r;
     },
     counts,
+    abandoned,
     async close() {
       for (const t of timers) clearTimeout(t);
       timers.clear();
