@@ -121,6 +121,8 @@ export function sandboxConfig(pod: Pod, attempt: number, s: ConfigSettings): Dee
  * replaced, undefined ones stay as written, `$$` is a literal `$`.
  */
 export function expandVars(input: string, env: ReadonlyMap<string, string>): string {
+  // Most values hold no reference: skip the character loop (env values may be large).
+  if (!input.includes("$")) return input;
   let out = "";
   for (let i = 0; i < input.length; i++) {
     const ch = input[i];
