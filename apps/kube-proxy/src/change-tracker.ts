@@ -1,4 +1,4 @@
-import type { EndpointSliceLike, ServiceLike } from "@kubenode/netrules";
+import { type EndpointSliceLike, SERVICE_NAME_LABEL, type ServiceLike } from "@kubenode/netrules";
 
 /** The annotation the EndpointSlice controller sets to when the change that caused this slice happened. */
 export const TRIGGER_TIME_ANNOTATION = "endpoints.kubernetes.io/last-change-trigger-time";
@@ -10,6 +10,17 @@ interface Meta {
     annotations?: Record<string, string> | undefined;
     resourceVersion?: string | undefined;
   };
+}
+
+/**
+ * Why an EndpointSlice belongs to no Service, or undefined when it names one. Such a slice programs
+ * nothing; upstream logs "Error getting endpoint slice cache keys" with this error
+ * (endpointslicecache.go endpointSliceCacheKeys).
+ */
+export function sliceWithoutService(slice: EndpointSliceLike): string | undefined {
+  const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  if (typeof service === "string" && service !== "") return undefined;
+  return `no ${SERVICE_NAME_LABEL} label set on endpoint slice: ${JSON.stringify(slice.metadata?.name ?? "")}`;
 }
 
 /** Changes taken by one sync. */

@@ -11,7 +11,7 @@ import {
   loadKubeConfig,
 } from "@kubenode/kube";
 import type { EndpointSliceLike, ServiceLike } from "@kubenode/netrules";
-import { createChangeTracker } from "./change-tracker.js";
+import { createChangeTracker, sliceWithoutService } from "./change-tracker.js";
 import type { ResolvedConfig } from "./config.js";
 import type { Dataplane } from "./dataplane.js";
 import { createDataplane } from "./dataplanes.js";
@@ -183,8 +183,17 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
   services.on("add", (o) => tracker.serviceUpdate(undefined, asSvc(o)));
   services.on("update", (o, old) => tracker.serviceUpdate(asSvc(old), asSvc(o)));
   services.on("delete", (o) => tracker.serviceUpdate(asSvc(o), undefined));
-  slices.on("add", (o) => tracker.endpointSliceUpdate(undefined, asSlice(o)));
-  slices.on("update", (o, old) => tracker.endpointSliceUpdate(asSlice(old), asSlice(o)));
+  const checkedSlice = (o: KubeObject) => {
+    const slice = asSlice(o);
+    const err = sliceWithoutService(slice);
+    if (err)
+      log.error("Error getting endpoint slice cache keys", new Error(err), {
+        namespace: slice.metadata?.namespace,
+      });
+    return slice;
+  };
+  slices.on("add", (o) => tracker.endpointSliceUpdate(undefined, checkedSlice(o)));
+  slices.on("update", (o, old) => tracker.endpointSliceUpdate(asSlice(old), checkedSlice(o)));
   slices.on("delete", (o) => tracker.endpointSliceUpdate(asSlice(o), undefined));
   let lastApiError = "";
   const onError = (what: string) => (err: Error) => {

@@ -8,6 +8,7 @@ import { canUseRealComponents, waitFor } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assertAlive,
+  webUntouched as checkWebUntouched,
   createPod,
   createService,
   criOf,
@@ -80,15 +81,7 @@ describe.runIf(realComponents)("agent and runtime faults (real kubelet + kube-pr
     await rig?.stop();
   });
 
-  async function webUntouched() {
-    const now = (await getPod(rig, "web"))!;
-    const before = web.status!.containerStatuses![0]!;
-    const after = now.status!.containerStatuses![0]!;
-    expect(after.containerID).toBe(before.containerID);
-    expect(after.restartCount).toBe(before.restartCount);
-    expect(after.state.running?.startedAt).toBe(before.state.running?.startedAt);
-    expect((await rig.httpGet(`http://${clusterIP}/`)).trim()).toBe("web");
-  }
+  const webUntouched = () => checkWebUntouched(rig, { pod: web, clusterIP });
 
   /** Every sandbox and container in the runtime belongs to a pod the API server still has. */
   async function nothingLeaked() {

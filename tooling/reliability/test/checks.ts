@@ -2,6 +2,7 @@
 // status, Service traffic) and what the runtime holds (sandboxes and containers per pod).
 import { type CriClient, createCriClient } from "@kubenode/cri-client";
 import { findResource, waitFor } from "@kubenode/testkit";
+import { expect } from "vitest";
 import { NODE, type NodeRig } from "./node-rig.js";
 
 export interface Pod {
@@ -135,6 +136,17 @@ export async function startWebPod(rig: NodeRig): Promise<WebPod> {
     intervalMs: 500,
   });
   return { pod, clusterIP };
+}
+
+/** The web pod still runs the same container, never restarted, and answers through its Service. */
+export async function webUntouched(rig: NodeRig, web: WebPod): Promise<void> {
+  const now = await getPod(rig, "web");
+  const before = web.pod.status!.containerStatuses![0]!;
+  const after = now?.status?.containerStatuses?.[0];
+  expect(after?.containerID).toBe(before.containerID);
+  expect(after?.restartCount).toBe(before.restartCount);
+  expect(after?.state.running?.startedAt).toBe(before.state.running?.startedAt);
+  expect((await rig.httpGet(`http://${web.clusterIP}/`)).trim()).toBe("web");
 }
 
 /** Sandboxes and containers the runtime holds, by pod UID. */

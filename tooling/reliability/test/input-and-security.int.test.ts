@@ -4,7 +4,7 @@
 // servers bind where upstream binds them.
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { canUseRealComponents } from "@kubenode/testkit";
+import { canUseRealComponents, waitFor } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assertAlive,
@@ -214,6 +214,180 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
       ).rejects.toThrow(/Invalid|invalid|metadata\.name|name/);
     }
     await nothingElseAffected("after-bad-services");
+  });
+
+  it("1 MiB of env", async (ctx) => {
+    row(ctx, {
+      fault: "1 MiB of env",
+      checked:
+        "one 1 MiB variable: CreateContainerConfigError naming it and Linux's per-variable limit; 1 MiB in 16 variables of 64 KiB: runs and sees them",
+    });
+    await createPod(
+      rig,
+      podBody("env-one-mib", image, ["sleep", "3600"], {
+        containers: [
+          {
+            name: "main",
+            image,
+            imagePullPolicy: "IfNotPresent",
+            command: ["sleep", "3600"],
+            env: [{ name: "BIG", value: "x".repeat(1024 * 1024) }],
+          },
+        ],
+      }),
+    );
+    const big = await waitPod(rig, "env-one-mib", "CreateContainerConfigError", (p) =>
+      Boolean(p.status?.containerStatuses?.[0]?.state.waiting?.message),
+    );
+    const waiting = big.status!.containerStatuses![0]!.state.waiting!;
+    console.log(`1 MiB env var: ${waiting.reason}: ${waiting.message}`);
+    expect(waiting.reason).toBe("CreateContainerConfigError");
+    expect(waiting.message).toMatch(/^env var "BIG" of container "main" is 1048581 bytes; .*MAX_ARG_STRLEN/);
+    // The same megabyte in 64 KiB pieces is within what execve takes: the container sees the last one.
+    await createPod(
+      rig,
+      podBody("env-16x64k", image, [], {
+        containers: [
+          {
+            name: "main",
+            image,
+            imagePullPolicy: "IfNotPresent",
+            // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
+            command: ["sh", "-c", 'test "${#V15}" -eq 65536 && exec sleep 3600'],
+            env: Array.from({ length: 16 }, (_, i) => ({ name: `V${i}`, value: "y".repeat(64 * 1024) })),
+          },
+        ],
+      }),
+    );
+    await waitPod(rig, "env-16x64k", "Running with 16 x 64 KiB of env", running);
+    row(ctx, { note: `"${waiting.message}"` });
+    await nothingElseAffected("after-big-env");
+  });
+
+  it("invalid EndpointSlices", async (ctx) => {
+    row(ctx, {
+      fault: "invalid EndpointSlices",
+      checked:
+        "bad address, port out of range, no service-name label, hostile port name and hostname, IPv6 in an IPv4 slice: rejected by the API server or skipped and logged by kube-proxy; none of their text in the ruleset; other Services keep their traffic",
+    });
+    await rig.admin.request({
+      method: "POST",
+      path: "/api/v1/namespaces/default/services",
+      body: {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "eps-target" },
+        spec: { ports: [{ port: 80, targetPort: 8080 }] },
+      },
+    });
+    const slice = (
+      name: string,
+      endpoints: Record<string, unknown>[],
+      opts: { port?: number; portName?: string; label?: boolean; addressType?: string } = {},
+    ) => ({
+      apiVersion: "discovery.k8s.io/v1",
+      kind: "EndpointSlice",
+      metadata: {
+        name,
+        namespace: "default",
+        labels: opts.label === false ? {} : { "kubernetes.io/service-name": "eps-target" },
+      },
+      addressType: opts.addressType ?? "IPv4",
+      endpoints,
+      ports: [{ name: opts.portName ?? "", port: opts.port ?? 8080, protocol: "TCP" }],
+    });
+    const ep = (...addresses: string[]) => ({ addresses, conditions: { ready: true } });
+    // Each case has a valid endpoint next to the bad part: that address must not be programmed
+    // either, since the object is skipped as a whole. `never` is text that must reach no rule.
+    const cases: { body: ReturnType<typeof slice>; never: string[]; skipped: boolean }[] = [
+      {
+        body: slice("bad-address", [ep("10.244.1.201"), ep("10.244.1.999")]),
+        never: ["10.244.1.201"],
+        skipped: true,
+      },
+      {
+        body: slice("port-range", [ep("10.244.1.202")], { port: 70000 }),
+        never: ["10.244.1.202", "70000"],
+        skipped: true,
+      },
+      {
+        body: slice("no-label", [ep("10.244.1.203")], { label: false }),
+        never: ["10.244.1.203"],
+        skipped: true,
+      },
+      {
+        body: slice("hostile-port-name", [ep("10.244.1.204")], { portName: 'p";flush ruleset' }),
+        never: ["10.244.1.204", "flush ruleset"],
+        skipped: true,
+      },
+      {
+        body: slice("ipv6-in-ipv4", [ep("10.244.1.206"), ep("fd00::206")]),
+        never: ["10.244.1.206", "fd00::206"],
+        skipped: true,
+      },
+      // kube-proxy never reads an endpoint's hostname (nor does upstream's): the slice is valid to
+      // it and programs its address; the hostname must simply reach no rule.
+      {
+        body: slice("hostile-hostname", [{ ...ep("10.244.1.205"), hostname: 'h";flush ruleset;#' }]),
+        never: ["flush ruleset"],
+        skipped: false,
+      },
+    ];
+    const outcomes: string[] = [];
+    const accepted: typeof cases = [];
+    for (const c of cases) {
+      try {
+        await rig.admin.request({
+          method: "POST",
+          path: "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+          body: c.body,
+        });
+        accepted.push(c);
+      } catch (err) {
+        outcomes.push(
+          `${c.body.metadata.name}: API server rejected it (${(err as Error).message.slice(0, 140)})`,
+        );
+      }
+    }
+    // kube-proxy reports each accepted bad slice by name.
+    await waitFor(
+      "kube-proxy reports every accepted bad slice",
+      () => {
+        const log = rig.proxy.tail(300);
+        const missing = accepted.filter((c) => {
+          if (!c.skipped) return false;
+          const name = c.body.metadata.name;
+          if (name === "no-label")
+            return !log.includes(`no kubernetes.io/service-name label set on endpoint slice: \\"no-label\\"`);
+          return !log
+            .split("\n")
+            .some((l) => l.includes("Skipping invalid object") && l.includes(`default/${name}`));
+        });
+        return missing.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    ).catch(() => {
+      throw new Error(`not every bad slice was reported; kube-proxy log:\n${rig.proxy.tail(40)}`);
+    });
+    // The valid hostname case is programmed: its address in the ruleset proves a sync ran after them all.
+    const { stdout: ruleset } = await waitFor(
+      "the hostile-hostname slice's address programmed",
+      async () => {
+        const r = await rig.node.exec(["nft", "list", "ruleset"]);
+        return r.stdout.includes("10.244.1.205") ? r : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    for (const c of accepted) {
+      for (const text of c.never)
+        expect(ruleset, `${c.body.metadata.name}: ${text} in the ruleset`).not.toContain(text);
+      outcomes.push(
+        `${c.body.metadata.name}: accepted by the API server, ${c.skipped ? "skipped and logged by kube-proxy" : "programmed without its hostname"}`,
+      );
+    }
+    console.log(`invalid EndpointSlices:\n  ${outcomes.join("\n  ")}`);
+    row(ctx, { note: `${accepted.length} of ${cases.length} accepted by the simulator` });
+    await nothingElseAffected("after-bad-slices");
   });
 
   it("garbage on the kubelet's :10250 and kube-proxy's healthz and metrics ports", async (ctx) => {

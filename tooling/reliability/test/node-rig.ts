@@ -21,6 +21,7 @@ import {
   startContainerd,
   waitFor,
 } from "@kubenode/testkit";
+import { type CriProxy, startCriProxy } from "./cri-proxy.js";
 import { startTcpGate, type TcpGate } from "./tcp-gate.js";
 
 export const NODE = "node-1";
@@ -59,6 +60,21 @@ export interface Agent {
   tail(lines?: number): string;
 }
 
+/** What a test file needs beyond the default node (each adds only to this file's rig). */
+export interface NodeRigOptions {
+  /** Extra KubeletConfiguration fields, as YAML `key: value` lines. */
+  kubeletConfig?: readonly string[];
+  /** Put a {@link CriProxy} between the kubelet and containerd (kube-proxy and the test dial containerd). */
+  criProxy?: boolean;
+  /** A static pod manifest directory (`staticPodPath`), as {@link NodeRig.manifestDir}. */
+  staticPods?: boolean;
+  /**
+   * Mount a tmpfs of this many bytes on the kubelet's root dir and another on its pod log dir before
+   * the kubelet starts (unmounted in stop()), so a test can fill them.
+   */
+  tmpfsBytes?: number;
+}
+
 export interface NodeRig {
   server: ApiServer;
   gate: TcpGate;
@@ -69,6 +85,13 @@ export interface NodeRig {
   client: LabHost;
   kubelet: Agent;
   proxy: Agent;
+  /** The kubelet's `--root-dir` and pod log directory (`podLogsDir`). */
+  rootDir: string;
+  podLogsDir: string;
+  /** With `criProxy`: the proxy the kubelet dials instead of containerd. */
+  criProxy?: CriProxy;
+  /** With `staticPods`: the kubelet's `staticPodPath`. */
+  manifestDir?: string;
   startKubelet(): Promise<Agent>;
   startProxy(): Promise<Agent>;
   kubectl(args: readonly string[], input?: string): Promise<string>;
@@ -135,12 +158,33 @@ function startAgent(name: string, netns: string, dir: string, bin: string, args:
   };
 }
 
-export async function startNodeRig(): Promise<NodeRig> {
+export async function startNodeRig(options: NodeRigOptions = {}): Promise<NodeRig> {
   const cleanup = createCleanup();
   const stop = async () => {
     await cleanup.run();
   };
   try {
+    // The agents' directories first, so they are removed last (after the agents, containerd and any
+    // tmpfs mounted on them are gone). One directory per agent kind for the whole run: a restarted
+    // kubelet finds its root dir again.
+    const kubeletDir = await createInstanceDir("kubelet");
+    cleanup.add("kubelet directory", () => rm(kubeletDir, { recursive: true, force: true }));
+    const proxyDir = await createInstanceDir("proxy");
+    cleanup.add("kube-proxy directory", () => rm(proxyDir, { recursive: true, force: true }));
+    const rootDir = join(kubeletDir, "root");
+    const podLogsDir = join(kubeletDir, "pods");
+    if (options.tmpfsBytes !== undefined) {
+      for (const dir of [rootDir, podLogsDir]) {
+        await mkdir(dir, { recursive: true, mode: 0o750 });
+        await run(["mount", "-t", "tmpfs", "-o", `size=${options.tmpfsBytes},mode=0750`, "tmpfs", dir]);
+        cleanup.add(`tmpfs on ${dir}`, async () => {
+          await run(["umount", "--recursive", dir]);
+        });
+      }
+    }
+    const manifestDir = options.staticPods ? join(kubeletDir, "manifests") : undefined;
+    if (manifestDir) await mkdir(manifestDir, { mode: 0o750 });
+
     const server = await startApiServer({ controllers: { nodeLifecycle: false } });
     cleanup.add("API server simulator", () => server.stop());
     const gate = await startTcpGate(server.port);
@@ -158,6 +202,17 @@ export async function startNodeRig(): Promise<NodeRig> {
 
     const containerd = await startContainerd({ netns: node.netns, podSubnet: POD_SUBNET });
     cleanup.add("containerd (its pods' containers, sandboxes, mounts, bridge)", () => containerd.stop());
+    let criEndpoint = containerd.endpoint;
+    let criProxy: CriProxy | undefined;
+    if (options.criProxy) {
+      const proxy = await startCriProxy(
+        join(kubeletDir, "cri-proxy.sock"),
+        containerd.endpoint.replace(/^unix:\/\//, ""),
+      );
+      cleanup.add("CRI proxy", () => proxy.close());
+      criProxy = proxy;
+      criEndpoint = proxy.endpoint;
+    }
 
     const agents: Agent[] = [];
     cleanup.add("agents", async () => {
@@ -165,11 +220,6 @@ export async function startNodeRig(): Promise<NodeRig> {
     });
     const kubeletBin = workspaceBin("@kubenode/kubelet", "kubenode-kubelet");
     const proxyBin = workspaceBin("@kubenode/kube-proxy", "kubenode-proxy");
-    // One directory per agent kind for the whole run: a restarted kubelet finds its root dir again.
-    const kubeletDir = await createInstanceDir("kubelet");
-    cleanup.add("kubelet directory", () => rm(kubeletDir, { recursive: true, force: true }));
-    const proxyDir = await createInstanceDir("proxy");
-    cleanup.add("kube-proxy directory", () => rm(proxyDir, { recursive: true, force: true }));
     const kubeletKubeconfig = await gatedKubeconfig(server, gate, `system:node:${NODE}`, kubeletDir);
     const proxyKubeconfig = await gatedKubeconfig(server, gate, "system:kube-proxy", proxyDir);
     const kubeletConfig = join(kubeletDir, "config.yaml");
@@ -178,7 +228,9 @@ export async function startNodeRig(): Promise<NodeRig> {
       [
         "apiVersion: kubelet.config.k8s.io/v1beta1",
         "kind: KubeletConfiguration",
-        `podLogsDir: ${JSON.stringify(join(kubeletDir, "pods"))}`,
+        `podLogsDir: ${JSON.stringify(podLogsDir)}`,
+        ...(manifestDir ? [`staticPodPath: ${JSON.stringify(manifestDir)}`] : []),
+        ...(options.kubeletConfig ?? []),
         "",
       ].join("\n"),
     );
@@ -190,14 +242,18 @@ export async function startNodeRig(): Promise<NodeRig> {
       containerd,
       node,
       client: lab.host("client"),
+      rootDir,
+      podLogsDir,
+      ...(criProxy ? { criProxy } : {}),
+      ...(manifestDir ? { manifestDir } : {}),
       async startKubelet() {
         const agent = startAgent("kubelet", node.netns, kubeletDir, kubeletBin, [
           `--config=${kubeletConfig}`,
           `--kubeconfig=${kubeletKubeconfig}`,
           `--hostname-override=${NODE}`,
           `--node-ip=${node.ip}`,
-          `--container-runtime-endpoint=${containerd.endpoint}`,
-          `--root-dir=${join(kubeletDir, "root")}`,
+          `--container-runtime-endpoint=${criEndpoint}`,
+          `--root-dir=${rootDir}`,
         ]);
         agents.push(agent);
         rig.kubelet = agent;

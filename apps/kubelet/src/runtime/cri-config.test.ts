@@ -77,6 +77,37 @@ describe("CRI configs (kuberuntime)", () => {
     );
   });
 
+  it("rejects an env var or argument longer than execve takes with CreateContainerConfigError naming it", () => {
+    const big = { name: "c", image: "x:1", env: [{ name: "BIG", value: "a".repeat(1024 * 1024) }] };
+    expect(() => containerConfig(pod([big]), big, 0, "sha256:abc", settings)).toThrow(
+      /^env var "BIG" of container "c" is 1048581 bytes; Linux passes at most 131072 bytes/,
+    );
+    // 131072 bytes with "NAME=" and the NUL: the largest that starts.
+    const edge = { name: "c", image: "x:1", env: [{ name: "E", value: "a".repeat(131_072 - 3) }] };
+    expect(containerConfig(pod([edge]), edge, 0, "sha256:abc", settings).envs).toHaveLength(1);
+    const edgeOver = { name: "c", image: "x:1", env: [{ name: "E", value: "a".repeat(131_072 - 2) }] };
+    expect(() => containerConfig(pod([edgeOver]), edgeOver, 0, "sha256:abc", settings)).toThrow(
+      RuntimeStepError,
+    );
+    // Many variables of 64 KiB (1 MiB in all) are fine: the total limit is the stack's, not ours to guess.
+    const many = {
+      name: "c",
+      image: "x:1",
+      env: Array.from({ length: 16 }, (_, i) => ({ name: `V${i}`, value: "b".repeat(64 * 1024) })),
+    };
+    expect(containerConfig(pod([many]), many, 0, "sha256:abc", settings).envs).toHaveLength(16);
+    // An argument grown by $(VAR) expansion counts as expanded.
+    const arg = {
+      name: "c",
+      image: "x:1",
+      env: [{ name: "V", value: "c".repeat(100_000) }],
+      args: ["$(V)$(V)"],
+    };
+    expect(() => containerConfig(pod([arg]), arg, 0, "sha256:abc", settings)).toThrow(
+      /^command\/args\[0\] of container "c" is 200001 bytes/,
+    );
+  });
+
   it("converts resources like cm/helpers_linux.go and sets oom_score_adj by QoS", () => {
     const guaranteed: Container = { name: "g", resources: { limits: { cpu: "500m", memory: "256Mi" } } };
     expect(containerResources(pod([guaranteed]), guaranteed, 8 * GiB)).toEqual({

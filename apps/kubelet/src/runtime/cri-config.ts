@@ -121,6 +121,8 @@ export function sandboxConfig(pod: Pod, attempt: number, s: ConfigSettings): Dee
  * replaced, undefined ones stay as written, `$$` is a literal `$`.
  */
 export function expandVars(input: string, env: ReadonlyMap<string, string>): string {
+  // Most values hold no reference: skip the character loop (env values may be large).
+  if (!input.includes("$")) return input;
   let out = "";
   for (let i = 0; i < input.length; i++) {
     const ch = input[i];
@@ -216,6 +218,31 @@ const PROPAGATION: Record<ContainerMount["propagation"], MountPropagation> = {
   Bidirectional: MountPropagation.PROPAGATION_BIDIRECTIONAL,
 };
 
+/** Linux's limit on one string passed to execve (MAX_ARG_STRLEN: 32 pages), its NUL included. */
+export const MAX_ARG_STRLEN_BYTES = 131_072;
+
+/**
+ * Fails early, naming the culprit, when one environment variable (`NAME=value`) or one command or
+ * argument is longer than execve accepts: the runtime would create the container and its process
+ * would die with E2BIG ("argument list too long") before the image's entrypoint runs, which the pod
+ * only shows as exit code 1. Upstream passes such a spec through; this is the clear error instead.
+ */
+function checkExecStrings(container: Container, env: ReadonlyMap<string, string>, argv: readonly string[]) {
+  const tooLong = (what: string, bytes: number) =>
+    new RuntimeStepError(
+      "CreateContainerConfigError",
+      `${what} of container "${container.name}" is ${bytes} bytes; Linux passes at most ${MAX_ARG_STRLEN_BYTES} bytes per variable or argument to a process (MAX_ARG_STRLEN), so it could not start`,
+    );
+  for (const [name, value] of env) {
+    const bytes = Buffer.byteLength(name) + 1 + Buffer.byteLength(value) + 1;
+    if (bytes > MAX_ARG_STRLEN_BYTES) throw tooLong(`env var "${name}"`, bytes);
+  }
+  argv.forEach((arg, i) => {
+    const bytes = Buffer.byteLength(arg) + 1;
+    if (bytes > MAX_ARG_STRLEN_BYTES) throw tooLong(`command/args[${i}]`, bytes);
+  });
+}
+
 /** ContainerConfig for `container` (generateContainerConfig). */
 export function containerConfig(
   pod: Pod,
@@ -233,11 +260,14 @@ export function containerConfig(
   if ((sc?.runAsNonRoot ?? psc?.runAsNonRoot) && runAsUser === 0) {
     throw new RuntimeStepError("CreateContainerConfigError", "container's runAsUser breaks non-root policy");
   }
+  const command = (container.command ?? []).map((c) => expandVars(c, env));
+  const args = (container.args ?? []).map((a) => expandVars(a, env));
+  checkExecStrings(container, env, [...command, ...args]);
   return {
     metadata: { name: container.name, attempt: restartCount },
     image: { image: imageRef, userSpecifiedImage: container.image ?? "" },
-    command: (container.command ?? []).map((c) => expandVars(c, env)),
-    args: (container.args ?? []).map((a) => expandVars(a, env)),
+    command,
+    args,
     workingDir: container.workingDir ?? "",
     envs: [...env].map(([key, value]) => ({ key, value })),
     // Volume mounts first (makeMounts); propagation None -> private.

@@ -77,10 +77,18 @@ function isNotFound(err: unknown): boolean {
   return err instanceof CriError && err.code === "NotFound";
 }
 
+/** How grpc-js words a deadline it enforced itself (with its timings and the socket's path). */
+const CLIENT_DEADLINE = /^Deadline exceeded after /;
+
 /** The text upstream shows for a CRI error (Go's status error: `rpc error: code = X desc = …`). */
 export function criErrorText(err: unknown): string {
   if (err instanceof CriError && err.runtimeMessage !== undefined) {
-    return `rpc error: code = ${err.code} desc = ${err.runtimeMessage}`;
+    // Go's client says "context deadline exceeded" for its own deadline (--runtime-request-timeout).
+    const desc =
+      err.code === "DeadlineExceeded" && CLIENT_DEADLINE.test(err.runtimeMessage)
+        ? "context deadline exceeded"
+        : err.runtimeMessage;
+    return `rpc error: code = ${err.code} desc = ${desc}`;
   }
   return err instanceof Error ? err.message : String(err);
 }

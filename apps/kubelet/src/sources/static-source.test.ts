@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFakeClock, silentLogger } from "@kubenode/kube";
@@ -87,6 +88,48 @@ describe("static pod manifests", () => {
     await rm(join(dir, "a.yaml"));
     await source.rescan();
     expect([...seen.values()].map((p) => p.metadata.name).sort()).toEqual(["b2-n"]);
+    await source.stop();
+  });
+
+  it("reports directories, symlink loops, dangling links, FIFOs and names too long once suffixed, and runs the good manifest", async () => {
+    const good = JSON.stringify({
+      metadata: { name: "good" },
+      spec: { containers: [{ name: "c", image: "x:1" }] },
+    });
+    await writeFile(join(dir, "good.yaml"), good);
+    await symlink(join(dir, "good.yaml"), join(dir, "link.yaml"));
+    await mkdir(join(dir, "subdir"));
+    await symlink(join(dir, "loop"), join(dir, "loop"));
+    await symlink(join(dir, "missing.yaml"), join(dir, "dangling.yaml"));
+    // A FIFO would block a read forever: it must never be opened.
+    execFileSync("mkfifo", [join(dir, "fifo.yaml")]);
+    await writeFile(
+      join(dir, "long.yaml"),
+      JSON.stringify({
+        metadata: { name: "a".repeat(252) },
+        spec: { containers: [{ name: "c", image: "x:1" }] },
+      }),
+    );
+    const seen = new Map<string, Pod>();
+    const source = createStaticPodSource({
+      path: dir,
+      nodeName: "n",
+      clock: createFakeClock(),
+      logger: silentLogger,
+      handler: { upsert: (p) => seen.set(p.metadata.uid!, p), remove: (uid) => seen.delete(uid) },
+    });
+    await source.start();
+    // The link to good.yaml is the same content at another path: another pod of the same name.
+    expect([...seen.values()].map((p) => p.metadata.name)).toEqual(["good-n"]);
+    const errors = Object.fromEntries(source.errors.map((e) => [e.file.slice(dir.length + 1), e.message]));
+    expect(errors).toEqual({
+      "dangling.yaml": "cannot stat it: ENOENT",
+      "fifo.yaml": "is not a regular file (a FIFO, socket or device): not read",
+      "link.yaml": `duplicate pod name default/good-n (also in ${join(dir, "good.yaml")}): ignored`,
+      "long.yaml": expect.stringMatching(/^metadata\.name "a{252}-n" is longer than 253 characters/),
+      loop: "cannot stat it: ELOOP (symlink loop)",
+      subdir: "is a directory: manifest directories are not recursed into",
+    });
     await source.stop();
   });
 

@@ -132,7 +132,13 @@ export async function readManifest(file: string, nodeName: string, seenMs: numbe
   } catch (err) {
     throw new Error(`not valid YAML or JSON: ${(err as Error).message.split("\n")[0]}`);
   }
-  return defaultStaticPod(validateStaticPod(obj), file, nodeName, seenMs);
+  const pod = defaultStaticPod(validateStaticPod(obj), file, nodeName, seenMs);
+  // Upstream validates the pod after suffixing its name with the node's (config/common.go).
+  if (pod.metadata.name!.length > 253)
+    throw new Error(
+      `metadata.name ${JSON.stringify(pod.metadata.name)} is longer than 253 characters once suffixed with the node name`,
+    );
+  return pod;
 }
 
 export function createStaticPodSource(
@@ -151,26 +157,58 @@ export function createStaticPodSource(
   let stopped = true;
   let isSynced = false;
 
-  async function listFiles(): Promise<string[]> {
+  /**
+   * The manifest files to read, and the entries that cannot be one, with why. Like upstream
+   * (file.go extractFromDir), entries are stat'ed through symlinks: a directory is not recursed
+   * into, anything but a regular file (a FIFO, a socket, a device) is never opened, and an entry
+   * that cannot be stat'ed (a symlink loop, a dangling link) is reported; none stops the others.
+   */
+  async function listFiles(): Promise<{ files: string[]; skipped: ManifestError[] }> {
     let st: Awaited<ReturnType<typeof stat>>;
     try {
       st = await stat(options.path);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return []; // a missing path is an empty set
+      // a missing path is an empty set
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return { files: [], skipped: [] };
       throw err;
     }
-    if (st.isFile()) return [options.path];
-    const entries = await readdir(options.path, { withFileTypes: true });
-    return entries
-      .filter((e) => !e.name.startsWith(".") && e.isFile())
-      .map((e) => join(options.path, e.name))
-      .sort();
+    if (st.isFile()) return { files: [options.path], skipped: [] };
+    const names = (await readdir(options.path)).filter((n) => !n.startsWith(".")).sort();
+    const files: string[] = [];
+    const skipped: ManifestError[] = [];
+    for (const name of names) {
+      const file = join(options.path, name);
+      try {
+        const entry = await stat(file);
+        if (entry.isFile()) files.push(file);
+        else if (entry.isDirectory())
+          skipped.push({ file, message: "is a directory: manifest directories are not recursed into" });
+        else skipped.push({ file, message: "is not a regular file (a FIFO, socket or device): not read" });
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        skipped.push({
+          file,
+          message: `cannot stat it: ${e.code ?? e.message}${e.code === "ELOOP" ? " (symlink loop)" : ""}`,
+        });
+      }
+    }
+    return { files, skipped };
   }
 
   async function scanOnce(): Promise<void> {
     const next = new Map<string, Pod>();
+    const { files, skipped } = await listFiles();
     const nextErrors: ManifestError[] = [];
-    const files = await listFiles();
+    const report = (e: ManifestError) => {
+      nextErrors.push(e);
+      const key = `${e.file}\0${e.message}`;
+      if (!reported.has(key)) {
+        reported.add(key);
+        log.error("static pod manifest skipped", undefined, { file: e.file, reason: e.message });
+      }
+    };
+    for (const e of skipped) report(e);
+    const fileOfName = new Map<string, string>();
     for (const file of files) {
       try {
         // A pod keeps its first-seen time while its content (so its UID) stays the same.
@@ -182,15 +220,15 @@ export function createStaticPodSource(
             prev.metadata.annotations[CONFIG_SEEN_ANNOTATION]!;
         }
         if (next.has(uid)) throw new Error(`same pod as another manifest (UID ${uid})`);
+        // Upstream (config.go filterInvalidPods) keeps the first pod of a name and ignores the rest.
+        const fullName = `${pod.metadata.namespace}/${pod.metadata.name}`;
+        const first = fileOfName.get(fullName);
+        if (first !== undefined)
+          throw new Error(`duplicate pod name ${fullName} (also in ${first}): ignored`);
+        fileOfName.set(fullName, file);
         next.set(uid, pod);
       } catch (err) {
-        const message = (err as Error).message;
-        nextErrors.push({ file, message });
-        const key = `${file}\0${message}`;
-        if (!reported.has(key)) {
-          reported.add(key);
-          log.error("static pod manifest skipped", undefined, { file, reason: message });
-        }
+        report({ file, message: (err as Error).message });
       }
     }
     errors = nextErrors;

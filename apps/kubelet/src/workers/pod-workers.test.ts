@@ -66,4 +66,45 @@ describe("pod workers (fake clock, in-memory runtime)", () => {
     expect(history.length).toBeGreaterThan(3);
     await workers.stop();
   });
+
+  it("posts FailedCreatePodSandBox with the runtime's error when the sandbox cannot be created, and retries", async () => {
+    const clock = createFakeClock();
+    let failures = 1;
+    const base = createVirtualRuntime();
+    const runtime: PodRuntime = {
+      ...base,
+      async runSandbox(p, attempt) {
+        if (failures-- > 0)
+          throw new RuntimeStepError(
+            "CreatePodSandboxError",
+            "Failed to create pod sandbox: rpc error: code = DeadlineExceeded desc = Deadline exceeded",
+          );
+        return base.runSandbox(p, attempt);
+      },
+    };
+    const events: { reason: string; type: string; message: string }[] = [];
+    const { sink, statuses } = statusSink();
+    const workers = createPodWorkers({
+      runtime,
+      status: sink,
+      clock,
+      logger: silentLogger,
+      nodeIPs: ["192.0.2.1"],
+      pullSecrets: async () => [],
+      admit: async () => ({ admit: true }),
+      events: { record: (_p, e) => events.push(e) },
+    });
+    workers.update(pod);
+    await clock.step(0);
+    expect(events).toEqual([
+      {
+        type: "Warning",
+        reason: "FailedCreatePodSandBox",
+        message: "Failed to create pod sandbox: rpc error: code = DeadlineExceeded desc = Deadline exceeded",
+      },
+    ]);
+    await clock.step(15_000);
+    expect(statuses.get("u1")?.containerStatuses?.[0]?.state.running).toBeDefined();
+    await workers.stop();
+  });
 });

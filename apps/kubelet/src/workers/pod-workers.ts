@@ -434,6 +434,15 @@ export function createPodWorkers(options: PodWorkersOptions): PodWorkers {
         sandbox = await runtime.runSandbox(pod, actions.createSandboxAttempt);
       } catch (err) {
         log.error("creating the pod sandbox failed", err, { pod: podDesc(pod) });
+        // Upstream (kuberuntime SyncPod): a Warning FailedCreatePodSandBox event with the runtime's error.
+        const text = err instanceof Error ? err.message : String(err);
+        options.events?.record(pod, {
+          type: "Warning",
+          reason: "FailedCreatePodSandBox",
+          message: text.startsWith("Failed to create pod sandbox")
+            ? text
+            : `Failed to create pod sandbox: ${text}`,
+        });
         retryAt(w, clock.now() + SYNC_ERROR_BACKOFF_MS);
         return runtime.getPod(w.uid);
       }
