@@ -1,3 +1,4 @@
+import { VOLUME_SOURCES } from "./pod-validation.js";
 import type { ResourceDef } from "./resources.js";
 import type { Json } from "./types.js";
 
@@ -83,7 +84,37 @@ const EVENTS_V1 = [
 type Shape = { [field: string]: Shape | [Shape] | true };
 const leaves = (...names: string[]): Shape => Object.fromEntries(names.map((n) => [n, true]));
 
+/** Probe and lifecycle handler actions (typos in a probe's port or path silently disable it). */
+const HTTP_GET: Shape = leaves("path", "port", "host", "scheme", "httpHeaders");
+const PORT_ONLY: Shape = leaves("port", "host");
+const PROBE: Shape = {
+  ...leaves(
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "successThreshold",
+    "failureThreshold",
+    "terminationGracePeriodSeconds",
+  ),
+  exec: leaves("command"),
+  httpGet: HTTP_GET,
+  tcpSocket: PORT_ONLY,
+  grpc: leaves("port", "service"),
+};
+const HOOK: Shape = {
+  exec: leaves("command"),
+  httpGet: HTTP_GET,
+  tcpSocket: PORT_ONLY,
+  sleep: leaves("seconds"),
+};
+/** A pod volume: its name and the VolumeSource members (an unknown source is an unknown field). */
+const VOLUME: Shape = leaves("name", "image", ...VOLUME_SOURCES.map(([k]) => k));
+
 const CONTAINER: Shape = {
+  livenessProbe: PROBE,
+  readinessProbe: PROBE,
+  startupProbe: PROBE,
+  lifecycle: { postStart: HOOK, preStop: HOOK },
   ...leaves(
     "name",
     "image",
@@ -94,10 +125,6 @@ const CONTAINER: Shape = {
     "resizePolicy",
     "restartPolicy",
     "volumeDevices",
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
-    "lifecycle",
     "terminationMessagePath",
     "terminationMessagePolicy",
     "imagePullPolicy",
@@ -122,8 +149,8 @@ const CONTAINER: Shape = {
   ],
 };
 const POD_SPEC: Shape = {
+  volumes: [VOLUME],
   ...leaves(
-    "volumes",
     "ephemeralContainers",
     "restartPolicy",
     "terminationGracePeriodSeconds",
