@@ -1,4 +1,5 @@
 import { validateCsr } from "./certificates.js";
+import { defaultCronJob, validateCronJob } from "./cron-job.js";
 import { VOLUME_SOURCES, validatePodSpec } from "./pod-validation.js";
 import type { ResourceDef } from "./resources.js";
 import { type FieldError, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong } from "./status.js";
@@ -163,6 +164,9 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
     case "Job":
       errs.push(...validateWorkload(def, obj));
       break;
+    case "CronJob":
+      errs.push(...validateCronJob(obj));
+      break;
     case "CertificateSigningRequest":
       errs.push(...validateCsr(def, obj));
       break;
@@ -317,6 +321,9 @@ export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
     case "StatefulSet":
     case "Job":
       defaultWorkload(def, obj);
+      break;
+    case "CronJob":
+      defaultCronJob(obj);
       break;
     case "Node":
       break;

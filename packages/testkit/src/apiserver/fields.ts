@@ -35,6 +35,7 @@ const TOP: Record<string, string[]> = {
   Deployment: SPEC_STATUS,
   ReplicaSet: SPEC_STATUS,
   Job: SPEC_STATUS,
+  CronJob: SPEC_STATUS,
   DaemonSet: SPEC_STATUS,
   StatefulSet: SPEC_STATUS,
   Role: ["rules"],
@@ -193,6 +194,26 @@ const POD_SPEC: Shape = {
   initContainers: [CONTAINER],
 };
 const TEMPLATE: Shape = { metadata: true, spec: POD_SPEC };
+const JOB_SPEC: Shape = {
+  ...leaves(
+    "parallelism",
+    "completions",
+    "activeDeadlineSeconds",
+    "podFailurePolicy",
+    "successPolicy",
+    "backoffLimit",
+    "backoffLimitPerIndex",
+    "maxFailedIndexes",
+    "selector",
+    "manualSelector",
+    "ttlSecondsAfterFinished",
+    "completionMode",
+    "suspend",
+    "podReplacementPolicy",
+    "managedBy",
+  ),
+  template: TEMPLATE,
+};
 /** The spec shapes checked below the top level (the kinds whose nested typos matter most). */
 const SPECS: Record<string, Shape> = {
   Pod: POD_SPEC,
@@ -228,28 +249,20 @@ const SPECS: Record<string, Shape> = {
     ),
     template: TEMPLATE,
   },
-  Job: {
+  Job: JOB_SPEC,
+  CronJob: {
     ...leaves(
-      "parallelism",
-      "completions",
-      "activeDeadlineSeconds",
-      "podFailurePolicy",
-      "successPolicy",
-      "backoffLimit",
-      "backoffLimitPerIndex",
-      "maxFailedIndexes",
-      "selector",
-      "manualSelector",
-      "ttlSecondsAfterFinished",
-      "completionMode",
+      "schedule",
+      "timeZone",
+      "startingDeadlineSeconds",
+      "concurrencyPolicy",
       "suspend",
-      "podReplacementPolicy",
-      "managedBy",
+      "successfulJobsHistoryLimit",
+      "failedJobsHistoryLimit",
     ),
-    template: TEMPLATE,
+    jobTemplate: { metadata: true, spec: JOB_SPEC },
   },
 };
-
 function unknownIn(node: Json, shape: Shape, path: string, out: string[]): void {
   if (node === null || typeof node !== "object" || Array.isArray(node)) return;
   for (const [k, v] of Object.entries(node)) {

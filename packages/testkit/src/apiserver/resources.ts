@@ -273,6 +273,17 @@ export const RESOURCES: readonly ResourceDef[] = [
     defaultPropagationPolicy: "Orphan",
   }),
   def({
+    group: "batch",
+    version: "v1",
+    plural: "cronjobs",
+    singular: "cronjob",
+    kind: "CronJob",
+    namespaced: true,
+    shortNames: ["cj"],
+    categories: ["all"],
+    subresources: { status: { kind: "CronJob", ...STATUS } },
+  }),
+  def({
     group: "authentication.k8s.io",
     version: "v1",
     plural: "tokenreviews",

@@ -69,6 +69,8 @@ export interface ControllerOptions {
   statefulSets?: boolean;
   /** batch/v1 Job controller (completions, parallelism, backoffLimit, conditions). */
   jobs?: boolean;
+  /** batch/v1 CronJob controller (Jobs on a cron schedule, on the server's clock). */
+  cronJobs?: boolean;
   /** CertificateSigningRequest approver (kubelet client certificates) and signer (needs TLS). */
   certificates?: boolean;
 }
