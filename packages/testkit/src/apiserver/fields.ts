@@ -36,6 +36,7 @@ const TOP: Record<string, string[]> = {
   ReplicaSet: SPEC_STATUS,
   Job: SPEC_STATUS,
   CronJob: SPEC_STATUS,
+  ControllerRevision: ["data", "revision"],
   DaemonSet: SPEC_STATUS,
   StatefulSet: SPEC_STATUS,
   Role: ["rules"],

@@ -261,6 +261,14 @@ export const RESOURCES: readonly ResourceDef[] = [
     subresources: { status: { kind: "StatefulSet", ...STATUS }, scale: SCALE },
   }),
   def({
+    group: "apps",
+    version: "v1",
+    plural: "controllerrevisions",
+    singular: "controllerrevision",
+    kind: "ControllerRevision",
+    namespaced: true,
+  }),
+  def({
     group: "batch",
     version: "v1",
     plural: "jobs",

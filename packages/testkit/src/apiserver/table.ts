@@ -308,6 +308,24 @@ function columnsFor(def: ResourceDef): Column[] {
         },
         { name: "Condition", type: "string", cell: csrCondition },
       ];
+    case "ControllerRevision":
+      return [
+        nameCol,
+        {
+          name: "Controller",
+          type: "string",
+          cell: (r) => {
+            const ref = (r.metadata.ownerReferences ?? []).find((o: Json) => o.controller === true);
+            if (!ref) return "<none>";
+            const group = String(ref.apiVersion ?? "").includes("/")
+              ? `.${ref.apiVersion.split("/")[0]}`
+              : "";
+            return `${String(ref.kind).toLowerCase()}${group}/${ref.name}`;
+          },
+        },
+        { name: "Revision", type: "integer", cell: (r) => r.revision ?? 0 },
+        ageCol,
+      ];
     case "CronJob": {
       const jobTemplate = (c: KubeObject): Json => c.spec?.jobTemplate?.spec ?? {};
       return [
