@@ -45,7 +45,7 @@ import { decodeProtobuf } from "./proto.js";
 import { queryBool } from "./query.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
-import { badRequest, fieldNotSupported, forbidden, invalid, StatusFailure } from "./status.js";
+import { badRequest, fieldNotSupported, fieldRequired, forbidden, invalid, StatusFailure } from "./status.js";
 import { type ApiStorage, createMemoryStorage, type StorageEvent } from "./storage.js";
 import { handleSubresource, handleVirtualCreate } from "./subresources.js";
 import { toTable, wantsTable } from "./table.js";
@@ -844,21 +844,24 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         case "patch": {
           let obj: KubeObject;
           if (rec.patchType === "apply") {
-            // server-side apply, approximated: create when absent, else a strategic merge of the applied config
-            const existing = core.find(def, namespace, name);
-            if (!existing && !subresource) {
-              obj = core.create(
-                def,
-                namespace,
-                { ...body, metadata: { ...(body?.metadata ?? {}), name } },
-                { dryRun },
-              );
-              send(res, 201, wireJson(def, obj));
-              finish(201);
-              return;
-            }
-            const { apiVersion: _a, kind: _k, ...applied } = body ?? {};
-            obj = core.patch(def, namespace, name, "strategic", applied, { subresource, dryRun, admit });
+            // server-side apply: field ownership in metadata.managedFields, 409 on conflicts
+            const manager = q.get("fieldManager");
+            if (!manager)
+              throw invalid("PatchOptions", "meta.k8s.io", "", [
+                fieldRequired("fieldManager", "is required for apply patch"),
+              ]);
+            const force = ["1", "true"].includes((q.get("force") ?? "").toLowerCase());
+            const applied = core.apply(def, namespace, name, body, {
+              manager,
+              force,
+              subresource,
+              dryRun,
+              admit,
+            });
+            const code = applied.created ? 201 : 200;
+            send(res, code, wireJson(def, applied.object));
+            finish(code);
+            return;
           } else
             obj = core.patch(def, namespace, name, rec.patchType as PatchType, body, {
               subresource,
