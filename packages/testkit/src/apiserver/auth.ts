@@ -114,6 +114,7 @@ export class TokenAuthority {
 }
 
 const BOOTSTRAP_TOKEN = /^([a-z0-9]{6})\.([a-z0-9]{16})$/;
+const BOOTSTRAP_GROUP = /^system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]$/;
 
 /**
  * The bootstrap token authenticator (plugin/pkg/auth/authenticator/token/bootstrap): a bearer
@@ -143,14 +144,13 @@ export function authenticateBootstrapToken(
   if (field("usage-bootstrap-authentication") !== "true") return undefined;
   const expiration = field("expiration");
   if (expiration !== undefined && !(Date.parse(expiration) > nowMs)) return undefined;
-  const extra = (field("auth-extra-groups") ?? "")
-    .split(",")
-    .map((g) => g.trim())
-    .filter((g) => g.startsWith("system:bootstrappers:"));
-  return {
-    username: `system:bootstrap:${id}`,
-    groups: ["system:bootstrappers", ...extra, "system:authenticated"],
-  };
+  // bootstrapsecretutil.GetGroups: every extra group must be a system:bootstrappers:* name, else
+  // the token does not authenticate at all; the set is returned sorted
+  const extraText = field("auth-extra-groups") ?? "";
+  const extra = extraText ? extraText.split(",") : [];
+  if (extra.some((g) => !BOOTSTRAP_GROUP.test(g))) return undefined;
+  const groups = [...new Set(["system:bootstrappers", ...extra])].sort();
+  return { username: `system:bootstrap:${id}`, groups: [...groups, "system:authenticated"] };
 }
 
 /** Maps a client identity name to the user info its certificate/token carries. */

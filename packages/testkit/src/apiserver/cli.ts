@@ -17,7 +17,8 @@ Options:
   --watch-cache-capacity <n>  watch events kept per resource (default 5000); older
                            resourceVersions get 410 Expired
   --disable <controller>   scheduler | endpointSlices | nodeLifecycle | namespaces |
-                           deployments | daemonSets | statefulSets | jobs | certificates
+                           deployments | daemonSets | statefulSets | jobs | cronJobs |
+                           certificates
                            (repeatable)
   --help                   show this help
 
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     "daemonSets",
     "statefulSets",
     "jobs",
+    "cronJobs",
     "certificates",
   ];
   const controllers: Record<string, boolean> = {};

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { serverSideApply } from "./apply.js";
 import { csrUpdate, prepareCsrForCreate } from "./certificates.js";
 import { applyDefaults, pruneEmpty, validateObject } from "./defaults.js";
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, cloneJson, deepEqual } from "./patch.js";
@@ -195,7 +196,7 @@ export class ApiCore {
     def: ResourceDef,
     ns: string,
     body: Json,
-    opts: { dryRun?: boolean; user?: UserInfo } = {},
+    opts: { dryRun?: boolean; user?: UserInfo; managedFields?: Json[] } = {},
   ): KubeObject {
     const obj = this.normalizeBody(def, body);
     const m = obj.metadata;
@@ -229,6 +230,7 @@ export class ApiCore {
     delete m.deletionGracePeriodSeconds;
     delete m.selfLink;
     delete m.managedFields;
+    if (opts.managedFields?.length) m.managedFields = opts.managedFields;
     if (hasGeneration(def)) m.generation = 1;
     else delete m.generation;
     if (def.kind === "Job") prepareJobForCreate(obj);
@@ -498,7 +500,11 @@ export class ApiCore {
       delete om.deletionGracePeriodSeconds;
     }
     delete om.selfLink;
-    delete om.managedFields;
+    // managedFields a writer sends replace the set (server-side apply computes them); else they stay
+    if (!Array.isArray(m.managedFields)) {
+      if (cm.managedFields) om.managedFields = cm.managedFields;
+      else delete om.managedFields;
+    }
     if (def.kind === "Namespace" && subresource !== "finalize") out.spec = cur.spec;
     if (def.kind === "Namespace" && subresource === "finalize") {
       out = {
@@ -587,6 +593,58 @@ export class ApiCore {
         `the name of the object (${String(next.metadata.name)}) does not match the name on the URL (${name})`,
       );
     return this.replace(def, cur, next, opts.subresource, opts.dryRun === true, opts.admit);
+  }
+
+  /**
+   * Server-side apply (PATCH `application/apply-patch+yaml`) by `manager`: creates the object when
+   * absent, else merges the applied configuration with field ownership and conflicts (see apply.ts).
+   */
+  apply(
+    def: ResourceDef,
+    ns: string,
+    name: string,
+    body: Json,
+    opts: { manager: string; force: boolean; subresource?: string; dryRun?: boolean; admit?: Admit },
+  ): { object: KubeObject; created: boolean } {
+    if (body === null || typeof body !== "object" || Array.isArray(body))
+      throw badRequest("the object provided is unrecognized: expected an object");
+    if (body.kind !== def.kind || body.apiVersion !== def.apiVersion)
+      throw badRequest(
+        `an apply patch must carry apiVersion "${def.apiVersion}" and kind "${def.kind}" (got "${body.apiVersion ?? ""}", "${body.kind ?? ""}")`,
+      );
+    if (body.metadata?.managedFields !== undefined) throw badRequest("metadata.managedFields must be nil");
+    if (body.metadata?.name !== undefined && body.metadata.name !== name)
+      throw badRequest(
+        `the name of the object (${String(body.metadata.name)}) does not match the name on the URL (${name})`,
+      );
+    const cur = this.find(def, ns, name);
+    if (!cur && opts.subresource) throw notFound(def.plural, def.group, name);
+    const { object } = serverSideApply({
+      kind: def.kind,
+      apiVersion: def.apiVersion,
+      live: cur ? withKind(def, cur) : undefined,
+      applied: { ...body, metadata: { ...(body.metadata ?? {}), name } },
+      manager: opts.manager,
+      force: opts.force,
+      nowIso: this.now(),
+      ...(opts.subresource ? { subresource: opts.subresource } : {}),
+    });
+    if (!cur) {
+      const { managedFields, ...metadata } = object.metadata;
+      const created = this.create(
+        def,
+        ns,
+        { ...object, metadata },
+        { dryRun: opts.dryRun === true, managedFields },
+      );
+      return { object: created, created: true };
+    }
+    const next = this.normalizeBody(def, object);
+    Reflect.deleteProperty(next.metadata, "resourceVersion");
+    return {
+      object: this.replace(def, cur, next, opts.subresource, opts.dryRun === true, opts.admit),
+      created: false,
+    };
   }
 
   /**

@@ -1,13 +1,8 @@
 import { validateCsr } from "./certificates.js";
+import { defaultCronJob, validateCronJob } from "./cron-job.js";
+import { VOLUME_SOURCES, validatePodSpec } from "./pod-validation.js";
 import type { ResourceDef } from "./resources.js";
-import {
-  type FieldError,
-  fieldDuplicate,
-  fieldInvalid,
-  fieldNotSupported,
-  fieldRequired,
-  fieldTooLong,
-} from "./status.js";
+import { type FieldError, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong } from "./status.js";
 import type { Json, KubeObject } from "./types.js";
 import { defaultWorkload, validateWorkload } from "./workloads.js";
 
@@ -88,35 +83,6 @@ export function validateLabels(labels: Json, field: string): FieldError[] {
   return errs;
 }
 
-export function validateContainers(list: Json, field: string, required: boolean): FieldError[] {
-  const errs: FieldError[] = [];
-  if (list === undefined || list === null) {
-    if (required) errs.push(fieldRequired(field, ""));
-    return errs;
-  }
-  if (!Array.isArray(list)) return [fieldInvalid(field, list, "must be a list")];
-  if (required && list.length === 0) errs.push(fieldRequired(field, ""));
-  const seen = new Set<string>();
-  list.forEach((c: Json, i: number) => {
-    const f = `${field}[${i}]`;
-    if (!c || typeof c.name !== "string" || !c.name) errs.push(fieldRequired(`${f}.name`, ""));
-    else if (!DNS1123_LABEL.test(c.name)) errs.push(fieldInvalid(`${f}.name`, c.name, LABEL_MSG));
-    else if (seen.has(c.name)) errs.push(fieldDuplicate(`${f}.name`, c.name));
-    else seen.add(c.name);
-    if (!c || typeof c.image !== "string" || !c.image.trim()) errs.push(fieldRequired(`${f}.image`, ""));
-    if (Array.isArray(c?.ports)) {
-      c.ports.forEach((p: Json, j: number) => {
-        const n = p?.containerPort;
-        if (!Number.isInteger(n) || n < 1 || n > 65535)
-          errs.push(
-            fieldInvalid(`${f}.ports[${j}].containerPort`, n ?? 0, "must be between 1 and 65535, inclusive"),
-          );
-      });
-    }
-  });
-  return errs;
-}
-
 /** Validates an object of a resource as kube-apiserver's type validation would (a useful subset). */
 export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] {
   const errs: FieldError[] = [];
@@ -129,41 +95,9 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
   else if (m.annotations && mapBytes(m.annotations) > TOTAL_ANNOTATION_BYTES)
     errs.push(fieldTooLong("metadata.annotations", TOTAL_ANNOTATION_BYTES));
   switch (def.kind) {
-    case "Pod": {
-      const s = obj.spec;
-      if (!s || typeof s !== "object") {
-        errs.push(fieldRequired("spec.containers", ""));
-        break;
-      }
-      errs.push(...validateContainers(s.containers, "spec.containers", true));
-      errs.push(...validateContainers(s.initContainers, "spec.initContainers", false));
-      if (s.restartPolicy !== undefined && !["Always", "OnFailure", "Never"].includes(s.restartPolicy))
-        errs.push(fieldNotSupported("spec.restartPolicy", s.restartPolicy, ["Always", "OnFailure", "Never"]));
-      if (
-        s.dnsPolicy !== undefined &&
-        !["ClusterFirstWithHostNet", "ClusterFirst", "Default", "None"].includes(s.dnsPolicy)
-      )
-        errs.push(
-          fieldNotSupported("spec.dnsPolicy", s.dnsPolicy, [
-            "ClusterFirstWithHostNet",
-            "ClusterFirst",
-            "Default",
-            "None",
-          ]),
-        );
-      if (
-        s.terminationGracePeriodSeconds !== undefined &&
-        (!Number.isInteger(s.terminationGracePeriodSeconds) || s.terminationGracePeriodSeconds < 0)
-      )
-        errs.push(
-          fieldInvalid(
-            "spec.terminationGracePeriodSeconds",
-            s.terminationGracePeriodSeconds,
-            "must be greater than or equal to 0",
-          ),
-        );
+    case "Pod":
+      errs.push(...validatePodSpec(obj.spec, "spec", { checkRestartPolicy: true }));
       break;
-    }
     case "Service": {
       const s = obj.spec ?? {};
       const types = ["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
@@ -230,6 +164,9 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
     case "Job":
       errs.push(...validateWorkload(def, obj));
       break;
+    case "CronJob":
+      errs.push(...validateCronJob(obj));
+      break;
     case "CertificateSigningRequest":
       errs.push(...validateCsr(def, obj));
       break;
@@ -265,6 +202,13 @@ export function validateObject(def: ResourceDef, obj: KubeObject): FieldError[] 
   return errs;
 }
 
+/** SetDefaults_HTTPGetAction: path "/" and scheme HTTP, for probes and lifecycle hooks alike. */
+function defaultHttpGet(h: Json): void {
+  if (!h || typeof h !== "object") return;
+  if (!h.path) h.path = "/";
+  if (!h.scheme) h.scheme = "HTTP";
+}
+
 function defaultContainer(c: Json): void {
   if (!c || typeof c !== "object") return;
   if (c.imagePullPolicy === undefined && typeof c.image === "string") {
@@ -285,8 +229,10 @@ function defaultContainer(c: Json): void {
     p.periodSeconds ??= 10;
     p.successThreshold ??= 1;
     p.failureThreshold ??= 3;
-    if (p.httpGet && typeof p.httpGet === "object") p.httpGet.scheme ??= "HTTP";
+    defaultHttpGet(p.httpGet);
   }
+  if (c.lifecycle && typeof c.lifecycle === "object")
+    for (const hook of ["postStart", "preStop"]) defaultHttpGet(c.lifecycle[hook]?.httpGet);
 }
 
 /** SetDefaults_PodSpec with its containers and volumes: pods and pod templates alike. */
@@ -307,7 +253,8 @@ export function defaultPodSpec(s: Json): void {
       if (v.configMap) v.configMap.defaultMode ??= 420;
       if (v.projected) v.projected.defaultMode ??= 420;
       if (v.hostPath) v.hostPath.type ??= "";
-      if (!Object.keys(v).some((k) => k !== "name")) v.emptyDir = {};
+      // SetDefaults_Volume: a volume without any source is an emptyDir
+      if (!VOLUME_SOURCES.some(([k]) => v[k] !== undefined && v[k] !== null)) v.emptyDir = {};
     }
   }
 }
@@ -374,6 +321,9 @@ export function applyDefaults(def: ResourceDef, obj: KubeObject): void {
     case "StatefulSet":
     case "Job":
       defaultWorkload(def, obj);
+      break;
+    case "CronJob":
+      defaultCronJob(obj);
       break;
     case "Node":
       break;

@@ -1,3 +1,4 @@
+import { VOLUME_SOURCES } from "./pod-validation.js";
 import type { ResourceDef } from "./resources.js";
 import type { Json } from "./types.js";
 
@@ -34,6 +35,8 @@ const TOP: Record<string, string[]> = {
   Deployment: SPEC_STATUS,
   ReplicaSet: SPEC_STATUS,
   Job: SPEC_STATUS,
+  CronJob: SPEC_STATUS,
+  ControllerRevision: ["data", "revision"],
   DaemonSet: SPEC_STATUS,
   StatefulSet: SPEC_STATUS,
   Role: ["rules"],
@@ -83,7 +86,37 @@ const EVENTS_V1 = [
 type Shape = { [field: string]: Shape | [Shape] | true };
 const leaves = (...names: string[]): Shape => Object.fromEntries(names.map((n) => [n, true]));
 
+/** Probe and lifecycle handler actions (typos in a probe's port or path silently disable it). */
+const HTTP_GET: Shape = leaves("path", "port", "host", "scheme", "httpHeaders");
+const PORT_ONLY: Shape = leaves("port", "host");
+const PROBE: Shape = {
+  ...leaves(
+    "initialDelaySeconds",
+    "timeoutSeconds",
+    "periodSeconds",
+    "successThreshold",
+    "failureThreshold",
+    "terminationGracePeriodSeconds",
+  ),
+  exec: leaves("command"),
+  httpGet: HTTP_GET,
+  tcpSocket: PORT_ONLY,
+  grpc: leaves("port", "service"),
+};
+const HOOK: Shape = {
+  exec: leaves("command"),
+  httpGet: HTTP_GET,
+  tcpSocket: PORT_ONLY,
+  sleep: leaves("seconds"),
+};
+/** A pod volume: its name and the VolumeSource members (an unknown source is an unknown field). */
+const VOLUME: Shape = leaves("name", "image", ...VOLUME_SOURCES.map(([k]) => k));
+
 const CONTAINER: Shape = {
+  livenessProbe: PROBE,
+  readinessProbe: PROBE,
+  startupProbe: PROBE,
+  lifecycle: { postStart: HOOK, preStop: HOOK },
   ...leaves(
     "name",
     "image",
@@ -94,10 +127,6 @@ const CONTAINER: Shape = {
     "resizePolicy",
     "restartPolicy",
     "volumeDevices",
-    "livenessProbe",
-    "readinessProbe",
-    "startupProbe",
-    "lifecycle",
     "terminationMessagePath",
     "terminationMessagePolicy",
     "imagePullPolicy",
@@ -122,8 +151,8 @@ const CONTAINER: Shape = {
   ],
 };
 const POD_SPEC: Shape = {
+  volumes: [VOLUME],
   ...leaves(
-    "volumes",
     "ephemeralContainers",
     "restartPolicy",
     "terminationGracePeriodSeconds",
@@ -166,6 +195,26 @@ const POD_SPEC: Shape = {
   initContainers: [CONTAINER],
 };
 const TEMPLATE: Shape = { metadata: true, spec: POD_SPEC };
+const JOB_SPEC: Shape = {
+  ...leaves(
+    "parallelism",
+    "completions",
+    "activeDeadlineSeconds",
+    "podFailurePolicy",
+    "successPolicy",
+    "backoffLimit",
+    "backoffLimitPerIndex",
+    "maxFailedIndexes",
+    "selector",
+    "manualSelector",
+    "ttlSecondsAfterFinished",
+    "completionMode",
+    "suspend",
+    "podReplacementPolicy",
+    "managedBy",
+  ),
+  template: TEMPLATE,
+};
 /** The spec shapes checked below the top level (the kinds whose nested typos matter most). */
 const SPECS: Record<string, Shape> = {
   Pod: POD_SPEC,
@@ -201,28 +250,20 @@ const SPECS: Record<string, Shape> = {
     ),
     template: TEMPLATE,
   },
-  Job: {
+  Job: JOB_SPEC,
+  CronJob: {
     ...leaves(
-      "parallelism",
-      "completions",
-      "activeDeadlineSeconds",
-      "podFailurePolicy",
-      "successPolicy",
-      "backoffLimit",
-      "backoffLimitPerIndex",
-      "maxFailedIndexes",
-      "selector",
-      "manualSelector",
-      "ttlSecondsAfterFinished",
-      "completionMode",
+      "schedule",
+      "timeZone",
+      "startingDeadlineSeconds",
+      "concurrencyPolicy",
       "suspend",
-      "podReplacementPolicy",
-      "managedBy",
+      "successfulJobsHistoryLimit",
+      "failedJobsHistoryLimit",
     ),
-    template: TEMPLATE,
+    jobTemplate: { metadata: true, spec: JOB_SPEC },
   },
 };
-
 function unknownIn(node: Json, shape: Shape, path: string, out: string[]): void {
   if (node === null || typeof node !== "object" || Array.isArray(node)) return;
   for (const [k, v] of Object.entries(node)) {

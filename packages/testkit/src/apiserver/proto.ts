@@ -43,6 +43,18 @@ const OBJECT_META: Schema = {
   6: ["resourceVersion", "string"],
   11: ["labels", "map"],
   12: ["annotations", "map"],
+  13: [
+    "ownerReferences",
+    "msgs",
+    {
+      5: ["apiVersion", "string"],
+      1: ["kind", "string"],
+      3: ["name", "string"],
+      4: ["uid", "string"],
+      6: ["controller", "bool*"],
+      7: ["blockOwnerDeletion", "bool*"],
+    },
+  ],
   14: ["finalizers", "strings"],
 };
 const PRECONDITIONS: Schema = { 1: ["uid", "string"], 2: ["resourceVersion", "string"] };
@@ -140,6 +152,20 @@ const BINDING: Schema = {
   3: ["roleRef", "msg", { 1: ["apiGroup", "string"], 2: ["kind", "string"], 3: ["name", "string"] }],
 };
 
+/** batch/v1 JobSpec (Jobs and the job template of CronJobs). */
+const JOB_SPEC: Schema = {
+  1: ["parallelism", "int*"],
+  2: ["completions", "int*"],
+  3: ["activeDeadlineSeconds", "int*"],
+  4: ["selector", "msg", LABEL_SELECTOR],
+  5: ["manualSelector", "bool*"],
+  6: ["template", "msg", POD_TEMPLATE],
+  7: ["backoffLimit", "int*"],
+  8: ["ttlSecondsAfterFinished", "int*"],
+  9: ["completionMode", "string"],
+  10: ["suspend", "bool*"],
+};
+
 const SCHEMAS: Record<string, Schema> = {
   // kubectl create deployment / job / poddisruptionbudget
   Deployment: {
@@ -173,20 +199,24 @@ const SCHEMAS: Record<string, Schema> = {
   },
   Job: {
     1: ["metadata", "msg", OBJECT_META],
+    2: ["spec", "msg", JOB_SPEC],
+    3: ["status", "msg", EMPTY],
+  },
+  // kubectl create cronjob
+  CronJob: {
+    1: ["metadata", "msg", OBJECT_META],
     2: [
       "spec",
       "msg",
       {
-        1: ["parallelism", "int*"],
-        2: ["completions", "int*"],
-        3: ["activeDeadlineSeconds", "int*"],
-        4: ["selector", "msg", LABEL_SELECTOR],
-        5: ["manualSelector", "bool*"],
-        6: ["template", "msg", POD_TEMPLATE],
-        7: ["backoffLimit", "int*"],
-        8: ["ttlSecondsAfterFinished", "int*"],
-        9: ["completionMode", "string"],
-        10: ["suspend", "bool*"],
+        1: ["schedule", "string"],
+        8: ["timeZone", "string"],
+        2: ["startingDeadlineSeconds", "int*"],
+        3: ["concurrencyPolicy", "string"],
+        4: ["suspend", "bool*"],
+        5: ["jobTemplate", "msg", { 1: ["metadata", "msg", OBJECT_META], 2: ["spec", "msg", JOB_SPEC] }],
+        6: ["successfulJobsHistoryLimit", "int*"],
+        7: ["failedJobsHistoryLimit", "int*"],
       },
     ],
     3: ["status", "msg", EMPTY],

@@ -261,6 +261,14 @@ export const RESOURCES: readonly ResourceDef[] = [
     subresources: { status: { kind: "StatefulSet", ...STATUS }, scale: SCALE },
   }),
   def({
+    group: "apps",
+    version: "v1",
+    plural: "controllerrevisions",
+    singular: "controllerrevision",
+    kind: "ControllerRevision",
+    namespaced: true,
+  }),
+  def({
     group: "batch",
     version: "v1",
     plural: "jobs",
@@ -271,6 +279,17 @@ export const RESOURCES: readonly ResourceDef[] = [
     subresources: { status: { kind: "Job", ...STATUS } },
     // batch/v1 Jobs leave their pods behind unless the client asks otherwise (DefaultGarbageCollectionPolicy)
     defaultPropagationPolicy: "Orphan",
+  }),
+  def({
+    group: "batch",
+    version: "v1",
+    plural: "cronjobs",
+    singular: "cronjob",
+    kind: "CronJob",
+    namespaced: true,
+    shortNames: ["cj"],
+    categories: ["all"],
+    subresources: { status: { kind: "CronJob", ...STATUS } },
   }),
   def({
     group: "authentication.k8s.io",

@@ -4,7 +4,6 @@ import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
-import { parse as parseYaml } from "yaml";
 import { TestkitError } from "../env/errors.js";
 import { instanceDir } from "../env/paths.js";
 import { admitNodeRequest, admitNodeUpdate } from "./admission.js";
@@ -27,9 +26,7 @@ import {
   type PatchType,
   wireJson,
 } from "./core.js";
-import { checkDecodable, duplicateFields } from "./decoding.js";
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, SERVER_VERSION } from "./discovery.js";
-import { unknownFields } from "./fields.js";
 import { ImpersonationError, impersonate, impersonationErrorBody } from "./impersonation.js";
 import {
   type KubeletClientCert,
@@ -41,11 +38,18 @@ import {
   proxyUpgrade,
 } from "./kubelet-proxy.js";
 import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
-import { decodeProtobuf } from "./proto.js";
+import {
+  checkRequestOptions,
+  checkVerbAllowed,
+  decodeRequestBody,
+  parseResourcePath,
+  patchTypeOf,
+  resolveRequest,
+} from "./pipeline.js";
 import { queryBool } from "./query.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { type Matcher, parseFieldSelector, parseLabelSelector } from "./selectors.js";
-import { badRequest, fieldNotSupported, forbidden, invalid, StatusFailure } from "./status.js";
+import { badRequest, fieldRequired, forbidden, invalid, StatusFailure } from "./status.js";
 import { type ApiStorage, createMemoryStorage, type StorageEvent } from "./storage.js";
 import { handleSubresource, handleVirtualCreate } from "./subresources.js";
 import { toTable, wantsTable } from "./table.js";
@@ -69,6 +73,8 @@ export interface ControllerOptions {
   statefulSets?: boolean;
   /** batch/v1 Job controller (completions, parallelism, backoffLimit, conditions). */
   jobs?: boolean;
+  /** batch/v1 CronJob controller (Jobs on a cron schedule, on the server's clock). */
+  cronJobs?: boolean;
   /** CertificateSigningRequest approver (kubelet client certificates) and signer (needs TLS). */
   certificates?: boolean;
 }
@@ -181,46 +187,6 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
-const MAX_BODY_BYTES = 3 * 1024 * 1024;
-
-interface Route {
-  def: ResourceDef;
-  namespace: string;
-  name: string;
-  subresource: string;
-  watchPrefix: boolean;
-}
-
-function parseResourcePath(parts: string[], group: string, version: string): Route | undefined {
-  let watchPrefix = false;
-  if (parts[0] === "watch") {
-    watchPrefix = true;
-    parts = parts.slice(1);
-  }
-  let namespace = "";
-  let rest = parts;
-  if (parts[0] === "namespaces" && parts.length >= 3) {
-    const nsDef = findResource(group, version, "namespaces");
-    if (!(nsDef && parts.length === 3 && nsDef.subresources[parts[2]!])) {
-      namespace = parts[1]!;
-      rest = parts.slice(2);
-    }
-  }
-  const [plural, name = "", subresource = "", ...extra] = rest;
-  if (!plural || extra.length) return undefined;
-  // legacy /api/v1/namespaces/{ns}/bindings (create a Binding for a pod)
-  if (plural === "bindings" && group === "" && namespace && !name) {
-    return { def: findResource("", "v1", "pods")!, namespace, name: "", subresource: "binding", watchPrefix };
-  }
-  const def = findResource(group, version, plural);
-  if (!def) return undefined;
-  if (def.namespaced !== (namespace !== "") && !(def.namespaced && namespace === "" && !name))
-    return undefined;
-  if (!def.namespaced && namespace) return undefined;
-  if (subresource && !def.subresources[subresource]) return undefined;
-  return { def, namespace, name, subresource, watchPrefix };
-}
-
 function send(res: http.ServerResponse, code: number, body: string, contentType = "application/json"): void {
   if (res.headersSent) {
     res.end();
@@ -237,72 +203,6 @@ function send(res: http.ServerResponse, code: number, body: string, contentType 
 function sendStatus(res: http.ServerResponse, failure: StatusFailure): void {
   if (failure.code === 429 || failure.code === 503) res.setHeader("Retry-After", "1");
   send(res, failure.code, JSON.stringify(failure.toStatus()));
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      // keep draining an oversized body so the client reads the 413 instead of a reset
-      if (size <= MAX_BODY_BYTES) chunks.push(c);
-    });
-    req.on("end", () => {
-      if (size > MAX_BODY_BYTES)
-        reject(
-          new StatusFailure(
-            413,
-            "RequestEntityTooLarge",
-            `Request entity too large: limit is ${MAX_BODY_BYTES}`,
-          ),
-        );
-      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
-    });
-    req.on("error", reject);
-  });
-}
-
-const MEDIA_HINT =
-  "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor";
-
-function decodeBody(buf: Buffer, contentType: string, kindHint: string): Json {
-  const ct = contentType.split(";")[0]!.trim().toLowerCase();
-  const text = buf.toString("utf8");
-  if (ct === "application/json" || ct === "" || ct.endsWith("+json")) {
-    if (!text.trim()) throw badRequest(`Object 'Kind' is missing in ''`);
-    try {
-      return JSON.parse(text);
-    } catch (e) {
-      throw badRequest(
-        `the object provided is unrecognized (must be of type ${kindHint}): couldn't get version/kind; json parse error: ${(e as Error).message}`,
-      );
-    }
-  }
-  if (ct === "application/yaml" || ct.endsWith("+yaml")) {
-    try {
-      return parseYaml(text);
-    } catch (e) {
-      throw badRequest(
-        `the object provided is unrecognized (must be of type ${kindHint}): couldn't get version/kind; yaml parse error: ${(e as Error).message.split("\n")[0]}`,
-      );
-    }
-  }
-  if (ct === "application/vnd.kubernetes.protobuf") return decodeProtobuf(buf, kindHint);
-  throw new StatusFailure(415, "UnsupportedMediaType", MEDIA_HINT);
-}
-
-function patchTypeOf(contentType: string): PatchType | "apply" {
-  const ct = contentType.split(";")[0]!.trim().toLowerCase();
-  if (ct === "application/json-patch+json") return "json";
-  if (ct === "application/merge-patch+json") return "merge";
-  if (ct === "application/strategic-merge-patch+json") return "strategic";
-  if (ct === "application/apply-patch+yaml" || ct === "application/apply-patch+cbor") return "apply";
-  throw new StatusFailure(
-    415,
-    "UnsupportedMediaType",
-    `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`,
-  );
 }
 
 function parseDeleteOptions(body: Json, q: URLSearchParams): Json {
@@ -440,6 +340,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         namespace: route.namespace,
         name: route.name,
       };
+      // authorization (node authorizer, built-in rules, RBAC), then admission (NodeRestriction)
       const denied = authorize(attrs, core);
       if (denied !== undefined) throw forbidden("pods", "", route.name, forbiddenMessage(attrs, denied));
       const target = kubeletLocation(
@@ -542,6 +443,9 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       send(res, 200, JSON.stringify(SERVER_VERSION));
       return;
     }
+    // the request pipeline, in kube-apiserver's order: authentication and impersonation, routing
+    // (pipeline.ts), decoding, authorization, admission, request options and field validation,
+    // then storage and encoding per verb; every failure is one Status response
     const authenticated = authenticate(req);
     if (!authenticated) {
       const f = new StatusFailure(401, "Unauthorized", "Unauthorized");
@@ -596,70 +500,12 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         );
         return;
       }
-      let group = "";
-      let version = "";
-      let rest: string[];
-      if (segs[0] === "api" && segs.length >= 3) {
-        version = segs[1]!;
-        rest = segs.slice(2);
-      } else if (segs[0] === "apis" && segs.length >= 4) {
-        group = segs[1]!;
-        version = segs[2]!;
-        rest = segs.slice(3);
-      } else throw new StatusFailure(404, "NotFound", "the server could not find the requested resource", {});
-      const route = parseResourcePath(rest, group, version);
-      if (!route)
-        throw new StatusFailure(404, "NotFound", "the server could not find the requested resource", {});
+      // routing: resource, namespace, name, subresource and the verb of the request
+      const { route, verb } = resolveRequest(method, segs, url.searchParams);
       const { def, namespace, name, subresource } = route;
       const q = url.searchParams;
-      const isWatch = route.watchPrefix || queryBool(q, "watch");
-      let verb: string;
-      switch (method) {
-        case "GET":
-          verb = name ? "get" : isWatch ? "watch" : "list";
-          break;
-        case "POST":
-          verb = "create";
-          break;
-        case "PUT":
-          verb = "update";
-          break;
-        case "PATCH":
-          verb = "patch";
-          break;
-        case "DELETE":
-          verb = name ? "delete" : "deletecollection";
-          break;
-        default:
-          throw new StatusFailure(
-            405,
-            "MethodNotAllowed",
-            `the server does not allow this method on the requested resource`,
-          );
-      }
       Object.assign(rec, { verb, group: def.group, resource: def.plural, subresource, namespace, name });
-      const allowed = subresource ? def.subresources[subresource]!.verbs : def.verbs;
-      if (!allowed.includes(verb) && !(verb === "create" && subresource === "binding" && !name))
-        throw new StatusFailure(
-          405,
-          "MethodNotAllowed",
-          `the server does not allow this method on the requested resource`,
-          {},
-        );
-      if (verb === "create" && name && !subresource)
-        throw new StatusFailure(
-          405,
-          "MethodNotAllowed",
-          `the server does not allow this method on the requested resource`,
-          {},
-        );
-      if ((verb === "update" || verb === "patch" || verb === "get" || verb === "delete") && !name)
-        throw new StatusFailure(
-          405,
-          "MethodNotAllowed",
-          `the server does not allow this method on the requested resource`,
-          {},
-        );
+      checkVerbAllowed(route, verb);
       if (method === "PATCH") rec.patchType = patchTypeOf(req.headers["content-type"] ?? "");
       // faults come before authorization so tests can simulate an overloaded or flaky server
       const fault = faults.find(
@@ -675,27 +521,8 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         fault.left -= 1;
         throw faultFailure(fault, def, name);
       }
-      let body: Json;
-      /** The body text when it was JSON (its duplicate keys are a strict decoding error). */
-      let jsonText: string | undefined;
-      if (
-        method === "POST" ||
-        method === "PUT" ||
-        method === "PATCH" ||
-        (method === "DELETE" && Number(req.headers["content-length"] ?? 0) > 0)
-      ) {
-        const buf = await readBody(req);
-        const ct = req.headers["content-type"] ?? "";
-        if (method === "PATCH") {
-          if (rec.patchType === "apply") body = decodeBody(buf, "application/yaml", def.kind);
-          else body = decodeBody(buf, "application/json", def.kind);
-        } else if (method === "DELETE")
-          body = buf.length ? decodeBody(buf, ct || "application/json", "DeleteOptions") : undefined;
-        else body = decodeBody(buf, ct, subresource ? def.subresources[subresource]!.kind : def.kind);
-        const bare = ct.split(";")[0]!.trim().toLowerCase();
-        if (method !== "DELETE" && rec.patchType !== "apply" && (bare === "" || bare.endsWith("json")))
-          jsonText = buf.toString("utf8");
-      }
+      // decoding: JSON, YAML or protobuf into the object JSON would give
+      const { body, jsonText } = await decodeRequestBody(req, method, route, rec.patchType);
       const attrs: RequestAttributes = {
         user,
         verb,
@@ -709,50 +536,16 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
       };
       const denied = authorize(attrs, core);
       if (denied !== undefined) throw forbidden(def.plural, def.group, name, forbiddenMessage(attrs, denied));
-      // admission after authorization (NodeRestriction); node updates are checked again once merged
+      // node updates are admitted again once merged
       admitNodeRequest(attrs, core);
       const admit: Admit = (next, cur) => admitNodeUpdate(attrs, next, cur);
-      // dryRun may only be "All" (ValidateDryRun of Create/Update/Patch/DeleteOptions)
-      const dryRunValues = q.getAll("dryRun");
-      const bogus = dryRunValues.find((v) => v !== "All");
-      if (bogus !== undefined && verb !== "get" && verb !== "list" && verb !== "watch") {
-        const options =
-          verb === "create" ? "Create" : verb === "update" ? "Update" : verb === "patch" ? "Patch" : "Delete";
-        throw invalid(`${options}Options`, "meta.k8s.io", "", [fieldNotSupported("dryRun", bogus, ["All"])]);
-      }
-      const dryRun = dryRunValues.includes("All");
-      if (body !== undefined && !subresource && (verb === "create" || verb === "update"))
-        checkDecodable(def, body);
-      if (
-        body !== undefined &&
-        !subresource &&
-        (verb === "create" || verb === "update" || (verb === "patch" && rec.patchType !== "json"))
-      ) {
-        // field validation (server default Warn; kubectl sends Strict)
-        const mode = q.get("fieldValidation") ?? "Warn";
-        if (mode !== "Strict" && mode !== "Warn" && mode !== "Ignore")
-          throw badRequest(
-            `fieldValidation: Invalid value: "${mode}": must be one of Ignore, Warn, or Strict`,
-          );
-        const problems =
-          mode === "Ignore"
-            ? []
-            : [
-                ...unknownFields(def, body).map((f) => `unknown field "${f}"`),
-                ...(jsonText === undefined
-                  ? []
-                  : duplicateFields(jsonText).map((f) => `duplicate field "${f}"`)),
-              ];
-        if (problems.length && mode === "Strict")
-          throw badRequest(
-            `${def.kind} in version "${def.version}" cannot be handled as a ${def.kind}: strict decoding error: ${problems.join(", ")}`,
-          );
-        if (problems.length)
-          res.setHeader(
-            "Warning",
-            problems.map((p) => `299 - ${JSON.stringify(p)}`),
-          );
-      }
+      // request options and field validation (dryRun, fieldValidation=Strict|Warn|Ignore)
+      const { dryRun, warnings } = checkRequestOptions(route, verb, q, body, jsonText, rec.patchType);
+      if (warnings.length)
+        res.setHeader(
+          "Warning",
+          warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+        );
       if (!def.stored) {
         const { code, json } = handleVirtualCreate(def, body, user, { core, tokens });
         send(res, code, json);
@@ -842,21 +635,24 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         case "patch": {
           let obj: KubeObject;
           if (rec.patchType === "apply") {
-            // server-side apply, approximated: create when absent, else a strategic merge of the applied config
-            const existing = core.find(def, namespace, name);
-            if (!existing && !subresource) {
-              obj = core.create(
-                def,
-                namespace,
-                { ...body, metadata: { ...(body?.metadata ?? {}), name } },
-                { dryRun },
-              );
-              send(res, 201, wireJson(def, obj));
-              finish(201);
-              return;
-            }
-            const { apiVersion: _a, kind: _k, ...applied } = body ?? {};
-            obj = core.patch(def, namespace, name, "strategic", applied, { subresource, dryRun, admit });
+            // server-side apply: field ownership in metadata.managedFields, 409 on conflicts
+            const manager = q.get("fieldManager");
+            if (!manager)
+              throw invalid("PatchOptions", "meta.k8s.io", "", [
+                fieldRequired("fieldManager", "is required for apply patch"),
+              ]);
+            const force = ["1", "true"].includes((q.get("force") ?? "").toLowerCase());
+            const applied = core.apply(def, namespace, name, body, {
+              manager,
+              force,
+              subresource,
+              dryRun,
+              admit,
+            });
+            const code = applied.created ? 201 : 200;
+            send(res, code, wireJson(def, applied.object));
+            finish(code);
+            return;
           } else
             obj = core.patch(def, namespace, name, rec.patchType as PatchType, body, {
               subresource,

@@ -171,6 +171,13 @@ export const fieldDuplicate = (field: string, value: unknown): FieldError => ({
   text: `${field}: Duplicate value: ${quoteValue(value)}`,
 });
 
+export const fieldNotFound = (field: string, value: unknown): FieldError => ({
+  type: "FieldValueNotFound",
+  field,
+  detail: `Not found: ${quoteValue(value)}`,
+  text: `${field}: Not found: ${quoteValue(value)}`,
+});
+
 export const fieldNotSupported = (field: string, value: unknown, allowed: string[]): FieldError => ({
   type: "FieldValueNotSupported",
   field,

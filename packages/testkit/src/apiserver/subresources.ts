@@ -1,9 +1,12 @@
-import { authorize, type TokenAuthority } from "./auth.js";
+import { authenticateBootstrapToken, authorize, type TokenAuthority } from "./auth.js";
 import { type ApiCore, rfc3339 } from "./core.js";
 import { rbacAllows } from "./rbac.js";
 import { findResource, type ResourceDef } from "./resources.js";
 import { badRequest, conflict, fieldRequired, invalid, notFound, StatusFailure } from "./status.js";
 import type { Json, KubeObject, UserInfo } from "./types.js";
+
+/** kube-apiserver's implicit API audiences (--api-audiences defaults to the service account issuer). */
+export const API_AUDIENCES = ["https://kubernetes.default.svc.cluster.local"];
 
 interface Ctx {
   core: ApiCore;
@@ -177,9 +180,7 @@ export function handleSubresource(
             ": may not specify a duration less than 10 minutes",
         },
       ]);
-    const audiences: string[] = spec.audiences?.length
-      ? spec.audiences
-      : ["https://kubernetes.default.svc.cluster.local"];
+    const audiences: string[] = spec.audiences?.length ? spec.audiences : [...API_AUDIENCES];
     let pod: { name: string; uid: string } | undefined;
     let node: { name: string; uid: string } | undefined;
     const ref = spec.boundObjectRef;
@@ -217,6 +218,24 @@ export function handleSubresource(
   throw new StatusFailure(404, "NotFound", "the server could not find the requested resource", {});
 }
 
+/**
+ * A TokenReview of a bootstrap token: the bootstrap authenticator is audience-agnostic, so
+ * kube-apiserver wraps it (authenticator.WrapAudienceAgnosticToken) to answer only for the API
+ * server's own audiences: none requested means those, otherwise the intersection must not be empty.
+ */
+function reviewBootstrapToken(
+  token: string,
+  core: ApiCore,
+  requested: string[] | undefined,
+): { user: UserInfo; audiences: string[] } | undefined {
+  const audiences = requested?.length
+    ? requested.filter((a) => API_AUDIENCES.includes(a))
+    : [...API_AUDIENCES];
+  if (!audiences.length) return undefined;
+  const user = authenticateBootstrapToken(token, core, core.clock.now());
+  return user ? { user, audiences } : undefined;
+}
+
 /** TokenReview, SubjectAccessReview, SelfSubjectAccessReview and SelfSubjectReview (create-only). */
 export function handleVirtualCreate(
   def: ResourceDef,
@@ -235,7 +254,9 @@ export function handleVirtualCreate(
     case "TokenReview": {
       const token = body.spec?.token;
       if (!token) throw invalid("TokenReview", def.group, "", [fieldRequired("spec.token")]);
-      const r = ctx.tokens.authenticate(token, core.clock.now(), body.spec?.audiences);
+      const r =
+        ctx.tokens.authenticate(token, core.clock.now(), body.spec?.audiences) ??
+        reviewBootstrapToken(token, core, body.spec?.audiences);
       const status = r
         ? {
             authenticated: true,

@@ -308,6 +308,52 @@ function columnsFor(def: ResourceDef): Column[] {
         },
         { name: "Condition", type: "string", cell: csrCondition },
       ];
+    case "ControllerRevision":
+      return [
+        nameCol,
+        {
+          name: "Controller",
+          type: "string",
+          cell: (r) => {
+            const ref = (r.metadata.ownerReferences ?? []).find((o: Json) => o.controller === true);
+            if (!ref) return "<none>";
+            const group = String(ref.apiVersion ?? "").includes("/")
+              ? `.${ref.apiVersion.split("/")[0]}`
+              : "";
+            return `${String(ref.kind).toLowerCase()}${group}/${ref.name}`;
+          },
+        },
+        { name: "Revision", type: "integer", cell: (r) => r.revision ?? 0 },
+        ageCol,
+      ];
+    case "CronJob": {
+      const jobTemplate = (c: KubeObject): Json => c.spec?.jobTemplate?.spec ?? {};
+      return [
+        nameCol,
+        { name: "Schedule", type: "string", cell: (c) => c.spec?.schedule ?? "" },
+        { name: "Timezone", type: "string", cell: (c) => c.spec?.timeZone ?? "<none>" },
+        {
+          name: "Suspend",
+          type: "boolean",
+          cell: (c) =>
+            typeof c.spec?.suspend === "boolean" ? (c.spec.suspend ? "True" : "False") : "<unset>",
+        },
+        { name: "Active", type: "integer", cell: (c) => (c.status?.active ?? []).length },
+        {
+          name: "Last Schedule",
+          type: "date",
+          cell: (c) =>
+            c.status?.lastScheduleTime
+              ? humanDuration(Date.now() - Date.parse(c.status.lastScheduleTime))
+              : "<none>",
+        },
+        ageCol,
+        ...templateCols.map((col) => ({
+          ...col,
+          cell: (c: KubeObject) => col.cell({ ...c, spec: jobTemplate(c) }),
+        })),
+      ];
+    }
     case "Role":
     case "ClusterRole":
       return [nameCol, { name: "Created At", type: "date", cell: (r) => r.metadata.creationTimestamp }];

@@ -1,4 +1,5 @@
-import { defaultPodSpec, validateContainers, validateLabels } from "./defaults.js";
+import { defaultPodSpec, validateLabels } from "./defaults.js";
+import { validatePodSpec } from "./pod-validation.js";
 import type { ResourceDef } from "./resources.js";
 import {
   type FieldError,
@@ -46,7 +47,7 @@ export function selectorString(sel: Json): string {
   return parts.join(",");
 }
 
-function defaultTemplate(spec: Json): void {
+export function defaultTemplate(spec: Json): void {
   if (!spec.template || typeof spec.template !== "object") return;
   const t = spec.template;
   // metav1.Time zero value: how a real server shows the template's creationTimestamp
@@ -171,7 +172,7 @@ export function validateWorkload(def: ResourceDef, obj: KubeObject): FieldError[
   const ps = t.spec;
   if (!ps || typeof ps !== "object") errs.push(fieldRequired("spec.template.spec.containers", ""));
   else {
-    errs.push(...validateContainers(ps.containers, "spec.template.spec.containers", true));
+    errs.push(...validatePodSpec(ps, "spec.template.spec", { checkRestartPolicy: false }));
     const allowed = def.kind === "Job" ? ["OnFailure", "Never"] : ["Always"];
     if (!allowed.includes(ps.restartPolicy))
       errs.push(fieldNotSupported("spec.template.spec.restartPolicy", ps.restartPolicy, allowed));

@@ -10,6 +10,7 @@ import {
   tolerates,
 } from "./context.js";
 import { podTemplateHash } from "./deployment.js";
+import { syncControllerRevisions } from "./history.js";
 import { nodeSelectorTermsMatch } from "./node-affinity.js";
 import { claimPods, createPod, deletePod, isAvailable, isReady } from "./pod-control.js";
 
@@ -67,6 +68,11 @@ export function createDaemonSetController(ctx: ControllerContext): Controller {
       return [untolerated.length === 0, !untolerated.some((taint: Json) => taint.effect === "NoExecute")];
     };
     const owned = claimPods(ctx, dsDef, ds).filter((p) => !isTerminal(p));
+    // ControllerRevisions: the current template's `<name>-<hash>`, old ones kept for rollout undo
+    const inUse = new Set(
+      owned.map((p) => `${ds.metadata.name}-${p.metadata.labels?.["controller-revision-hash"]}`),
+    );
+    syncControllerRevisions(ctx, dsDef, ds, hash, inUse, true);
     const nodeOf = (p: KubeObject): string | undefined =>
       p.spec?.nodeName ??
       p.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms?.[0]

@@ -4,6 +4,7 @@ import type { ResourceDef } from "../resources.js";
 import { StatusFailure } from "../status.js";
 import type { StorageEvent, StorageSubscription } from "../storage.js";
 import { type Controller, type ControllerContext, eventRecorder } from "./context.js";
+import { createCronJobController } from "./cron-job.js";
 import { createCsrApprover } from "./csr-approver.js";
 import { createCsrSigner } from "./csr-signer.js";
 import { createDaemonSetController } from "./daemon-set.js";
@@ -39,6 +40,8 @@ export interface ControllerConfig {
   statefulSets?: boolean;
   /** Job controller (batch/v1). */
   jobs?: boolean;
+  /** CronJob controller (batch/v1). */
+  cronJobs?: boolean;
   syncIntervalMs: number;
   nodeMonitorGracePeriodSeconds: number;
   /** CertificateSigningRequest approver (kubelet client certificates) and signer. */
@@ -125,6 +128,7 @@ export function startControllers(core: ApiCore, cfg: ControllerConfig): Controll
   if (cfg.daemonSets !== false) enabled.push(createDaemonSetController(ctx));
   if (cfg.statefulSets !== false) enabled.push(createStatefulSetController(ctx));
   if (cfg.jobs !== false) enabled.push(createJobController(ctx));
+  if (cfg.cronJobs !== false) enabled.push(createCronJobController(ctx));
   if (cfg.certificates !== false) {
     enabled.push(createCsrApprover(ctx));
     if (cfg.signCertificate) enabled.push(createCsrSigner(ctx, cfg.signCertificate));

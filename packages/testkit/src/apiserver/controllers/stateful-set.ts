@@ -2,6 +2,7 @@ import { cloneJson } from "../patch.js";
 import type { Json, KubeObject } from "../types.js";
 import { type Controller, type ControllerContext, ignoreMissing, R } from "./context.js";
 import { podTemplateHash } from "./deployment.js";
+import { syncControllerRevisions } from "./history.js";
 import { claimPods, createPod, deletePod, isAvailable, isReady } from "./pod-control.js";
 
 const COMPONENT = "statefulset-controller";
@@ -34,10 +35,15 @@ export function createStatefulSetController(ctx: ControllerContext): Controller 
       return m && p.metadata.name === `${name}-${m[1]}` ? Number(m[1]) : -1;
     };
     const byOrdinal = new Map<number, KubeObject>();
-    for (const p of claimPods(ctx, stsDef, sts)) {
+    const claimed = claimPods(ctx, stsDef, sts);
+    for (const p of claimed) {
       const i = ordinalOf(p);
       if (i >= 0) byOrdinal.set(i, p);
     }
+    // ControllerRevisions named like the revisions pods carry; old ones kept for rollout undo
+    const inUse = new Set<string>([currentRevision, updateRevision]);
+    for (const p of claimed) inUse.add(p.metadata.labels?.["controller-revision-hash"] ?? "");
+    syncControllerRevisions(ctx, stsDef, sts, updateRevision.slice(name.length + 1), inUse, false);
     const runningReady = (p: KubeObject | undefined): boolean =>
       p !== undefined && !p.metadata.deletionTimestamp && p.status?.phase === "Running" && isReady(p);
     const event = (verb: "create" | "delete", pod: string): string =>
