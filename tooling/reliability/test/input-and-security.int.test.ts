@@ -111,7 +111,7 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
     row(ctx, {
       fault: "malformed pod specs",
       checked:
-        "invalid image ref, negative grace period, a volume type the kubelet does not support: each a clear error; other pods unaffected",
+        "invalid image ref, negative grace period, probe port 70000, a volume type the kubelet does not support: each a clear error; other pods unaffected",
     });
     const bad: {
       name: string;
@@ -145,6 +145,16 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
         p.spec.terminationGracePeriodSeconds = -5;
       },
       (err) => /terminationGracePeriodSeconds/.test(err),
+    );
+    add(
+      "bad-probe-port",
+      (p) => {
+        containers(p)[0]!.livenessProbe = { httpGet: { path: "/", port: 70000 } };
+      },
+      (err) =>
+        /spec\.containers\[0\]\.livenessProbe\.httpGet\.port: Invalid value: 70000: must be between 1 and 65535, inclusive/.test(
+          err,
+        ),
     );
     add(
       "unsupported-volume",
