@@ -2,13 +2,16 @@
 // garbage on the agents' ports is answered or dropped without harm; the kubelet API and the API
 // server refuse who they should; files the kubelet writes are not world-writable; kube-proxy's
 // servers bind where upstream binds them.
-import { lstat, readdir } from "node:fs/promises";
+
+import { existsSync } from "node:fs";
+import { lstat, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { canUseRealComponents, waitFor } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   assertAlive,
   createPod,
+  criOf,
   getPod,
   type Pod,
   podBody,
@@ -533,6 +536,106 @@ describe.runIf(realComponents)("bad input and security (real kubelet + kube-prox
     row(ctx, { note: `${files} files and directories` });
     expect(files).toBeGreaterThan(5);
     expect(worldWritable).toEqual([]);
+  });
+
+  it("secret volumes: tmpfs, the requested modes, unreadable by other pods", async (ctx) => {
+    row(ctx, {
+      fault: "secret volumes",
+      checked:
+        "a secret volume is its own tmpfs with files at defaultMode 0400; another pod sees neither the files nor the value",
+    });
+    const value = `s3cr3t-${Date.now()}`;
+    await rig.admin.request({
+      method: "POST",
+      path: "/api/v1/namespaces/default/secrets",
+      body: { metadata: { name: "guarded" }, stringData: { token: value } },
+    });
+    const holder = await createPod(
+      rig,
+      podBody("secret-holder", image, ["sleep", "3600"], {
+        volumes: [{ name: "creds", secret: { secretName: "guarded", defaultMode: 0o400 } }],
+      }),
+    );
+    await waitPod(rig, "secret-holder", "Running with its secret", running);
+    const dir = join(
+      rig.rootDir,
+      "pods",
+      holder.metadata.uid ?? "",
+      "volumes",
+      "kubernetes.io~secret",
+      "creds",
+    );
+    const mount = (await readFile("/proc/self/mountinfo", "utf8"))
+      .split("\n")
+      .find((l) => l.split(" ")[4] === dir);
+    expect(mount, `no mount at ${dir}`).toMatch(/ - tmpfs /);
+    const file = await stat(join(dir, "token"));
+    expect(file.mode & 0o777).toBe(0o400);
+    expect(await readFile(join(dir, "token"), "utf8")).toBe(value);
+    // Another pod of the node: the host path does not exist in its mount namespace, and the value
+    // is nowhere in what it can read.
+    await createPod(rig, podBody("snoop", image, ["sleep", "3600"]));
+    const snoop = await waitPod(rig, "snoop", "Running next to the secret holder", running);
+    const cri = criOf(rig);
+    try {
+      const id = snoop.status?.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, "") ?? "";
+      const look = await cri.execSync({
+        containerId: id,
+        // The path and the value are test-made constants; /proc and /sys are left out (the
+        // command line itself holds the value, and some kernel files block on read).
+        cmd: [
+          "sh",
+          "-c",
+          `ls ${dir} 2>&1; find / -path /proc -prune -o -path /sys -prune -o -type f -print 2>/dev/null | xargs grep -l "${value}" 2>/dev/null; true`,
+        ],
+        timeout: 60n,
+      });
+      const out = look.stdout.toString();
+      expect(out).toMatch(/No such file or directory/);
+      expect(out).not.toContain("/token");
+      row(ctx, { note: "the other pod's search of its whole filesystem found nothing" });
+    } finally {
+      cri.close();
+      for (const name of ["secret-holder", "snoop"])
+        await rig.admin.request({ method: "DELETE", path: `/api/v1/namespaces/default/pods/${name}` });
+    }
+    await waitFor("the secret volume torn down with its pod", () => (existsSync(dir) ? undefined : true), {
+      timeoutMs: 60_000,
+    });
+  });
+
+  it("no command built from user input goes through a shell", async (ctx) => {
+    row(ctx, {
+      fault: "shell commands",
+      checked:
+        "the agents' and blocks' built code never imports exec/execSync, passes no shell option and starts no sh -c: every child process gets an argument array",
+    });
+    // The code that runs on a node, as published (turbo builds before tests).
+    const repo = join(import.meta.dirname, "..", "..", "..");
+    const roots = [
+      ...["kubelet", "kube-proxy"].map((a) => join(repo, "apps", a, "dist")),
+      ...["kube", "cri-client", "node-status", "heartbeat", "eviction", "netrules"].map((p) =>
+        join(repo, "packages", p, "dist"),
+      ),
+    ];
+    const checks: [RegExp, string][] = [
+      [/import\s*\{[^}]*\b(exec|execSync)\b[^}]*\}\s*from\s*["'](node:)?child_process["']/, "imports exec"],
+      [/\bshell:\s*(true|["'`])/, "shell option"],
+      [/\b(spawn|execFile|execFileSync|spawnSync)\(\s*["'](\/bin\/)?(ba)?sh["']/, "runs a shell"],
+    ];
+    const offenders: string[] = [];
+    let files = 0;
+    for (const root of roots) {
+      for (const entry of await readdir(root, { recursive: true })) {
+        if (!entry.endsWith(".js")) continue;
+        files++;
+        const text = await readFile(join(root, entry), "utf8");
+        for (const [re, what] of checks) if (re.test(text)) offenders.push(`${root}/${entry}: ${what}`);
+      }
+    }
+    row(ctx, { note: `${files} built files of the agents and blocks scanned` });
+    expect(files).toBeGreaterThan(10);
+    expect(offenders).toEqual([]);
   });
 
   it("kube-proxy healthz and metrics bind where upstream binds them", async (ctx) => {

@@ -168,7 +168,17 @@ export async function startNodeRig(options: NodeRigOptions = {}): Promise<NodeRi
     // tmpfs mounted on them are gone). One directory per agent kind for the whole run: a restarted
     // kubelet finds its root dir again.
     const kubeletDir = await createInstanceDir("kubelet");
-    cleanup.add("kubelet directory", () => rm(kubeletDir, { recursive: true, force: true }));
+    cleanup.add("kubelet directory", async () => {
+      // A kubelet that stops leaves its pods' volumes mounted (as upstream's does): unmount what
+      // is still mounted under its directory, deepest first, before removing it.
+      const mounts = (await readFile("/proc/self/mountinfo", "utf8"))
+        .split("\n")
+        .map((l) => l.split(" ")[4] ?? "")
+        .filter((m) => m.startsWith(`${kubeletDir}/`))
+        .sort((a, b) => b.length - a.length);
+      for (const m of mounts) await run(["umount", "-l", m]);
+      await rm(kubeletDir, { recursive: true, force: true });
+    });
     const proxyDir = await createInstanceDir("proxy");
     cleanup.add("kube-proxy directory", () => rm(proxyDir, { recursive: true, force: true }));
     const rootDir = join(kubeletDir, "root");
