@@ -18,8 +18,14 @@ import {
   type Logger,
   loadKubeConfig,
 } from "@kubenode/kube";
+import { createHostAddressProvider } from "@kubenode/node-status";
 import { bootstrapClientCertificate, CLIENT_PAIR } from "./certificate/bootstrap.js";
 import { createClientCertificateManager } from "./certificate/client-certificate-manager.js";
+import {
+  createServingCertificateManager,
+  SERVER_PAIR,
+  type ServingCertificateManager,
+} from "./certificate/serving-certificate-manager.js";
 import { createCertificateStore } from "./certificate/store.js";
 import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConfig } from "./config/index.js";
 import { createKubelet, type Kubelet } from "./kubelet.js";
@@ -251,6 +257,27 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
     closers.push(() => node.stop());
     node.start();
     if (c.enableServer) {
+      let servingCertificates: ServingCertificateManager | undefined;
+      if (c.serverTLSBootstrap && !client)
+        log.warn(
+          "serverTLSBootstrap needs an API client (standalone): no serving certificate, nothing is served",
+        );
+      if (c.serverTLSBootstrap && client) {
+        // Upstream NewKubeletServerCertificateManager: the node's addresses as node status reports
+        // them, filed with the node's own credentials, kept in the cert dir as kubelet-server-*.pem.
+        const addresses = createHostAddressProvider({ nodeName: r.nodeName, nodeIPs: r.flags.nodeIPs });
+        const manager = await createServingCertificateManager({
+          nodeName: r.nodeName,
+          store: createCertificateStore(certDir, SERVER_PAIR),
+          addresses: () => addresses.addresses(),
+          client,
+          clock,
+          logger: log.withName("certificate"),
+        });
+        manager.start();
+        closers.push(() => manager.stop());
+        servingCertificates = manager;
+      }
       const server = await createServerModule({
         nodeName: r.nodeName,
         config: c,
@@ -259,6 +286,7 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
         cri,
         ...(client ? { client } : {}),
         nodeIPs: r.flags.nodeIPs,
+        ...(servingCertificates ? { servingCertificates } : {}),
         metrics,
         podLogsDir: c.podLogsDir,
         clock,
