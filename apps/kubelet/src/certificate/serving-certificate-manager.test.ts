@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFakeClock, createLogger, type KubeClient } from "@kubenode/kube";
 import type { NodeAddress } from "@kubenode/node-status";
-import { createTestCa } from "@kubenode/testkit";
+import { createTestCa, waitFor } from "@kubenode/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CertificateRequest } from "./request.js";
 import {
@@ -39,9 +39,9 @@ function requested(csrPem: string | undefined): { subject: string; sans: string 
   return { subject: cert.subject, sans: cert.subjectAltName };
 }
 
+/** Waits (real time: key generation and file writes run off the fake clock) until `cond` holds. */
 async function waitUntil(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
-  expect(cond()).toBe(true);
+  await waitFor("the manager to get there", () => cond() || undefined, { timeoutMs: 20_000, intervalMs: 2 });
 }
 
 describe("servingTemplate", () => {
