@@ -60,7 +60,7 @@ export interface ServerModuleOptions {
 
 const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
-/** /metrics, /metrics/resource and /stats/summary. */
+/** /metrics, /metrics/probes, /metrics/resource and /stats/summary. */
 export function metricsHandlers(o: {
   nodeName: string;
   kubelet: ServerKubelet;
@@ -78,6 +78,8 @@ export function metricsHandlers(o: {
   if (o.metrics) {
     const registry = o.metrics.registry;
     handlers["/metrics"] = (_req, res) => text(res, registry.render());
+    const probes = o.metrics.probes.registry;
+    handlers["/metrics/probes"] = (_req, res) => text(res, probes.render());
   }
   if (o.cri) {
     const stats = createStatsProvider({

@@ -1,6 +1,7 @@
 // The kubelet's /metrics: upstream metric names (pkg/kubelet/metrics) for what this kubelet
 // measures, in the shared Prometheus registry of @kubenode/kube.
 import { createMetricsRegistry, exponentialBuckets, type MetricsRegistry } from "@kubenode/kube";
+import { createProbeMetrics, type ProbeMetrics } from "../probes/metrics.js";
 import type { RuntimePod } from "../runtime/types.js";
 
 /** Upstream's buckets for pod start and worker durations (0.5 s .. 1 h, kubelet metrics.go). */
@@ -12,6 +13,8 @@ const POD_START_BUCKETS = [
 /** Observations the kubelet makes; the server renders them on /metrics. */
 export interface KubeletMetrics {
   readonly registry: MetricsRegistry;
+  /** Probe results and durations, in their own registry (/metrics/probes, as upstream). */
+  readonly probes: ProbeMetrics;
   /** One PLEG relist took `seconds` (kubelet_pleg_relist_duration_seconds). */
   observeRelist(seconds: number, pods: readonly RuntimePod[]): void;
   /** A pod first seen `seconds` ago reached Running (kubelet_pod_start_duration_seconds). */
@@ -50,6 +53,7 @@ export function createKubeletMetrics(nodeName: string, registry = createMetricsR
   );
   return {
     registry,
+    probes: createProbeMetrics(),
     observeRelist(seconds, pods) {
       relist.observe(seconds);
       runningPods.set(pods.filter((p) => p.sandboxes.some((s) => s.state === "ready")).length);
