@@ -3,7 +3,7 @@
 // API clients, the kubelet (createKubelet) and its node module, and stops them cleanly on
 // SIGTERM/SIGINT. Exits 0 after --help/--version or a clean stop, 1 on any error, printing it as
 // upstream's kubelet does (`"command failed" err="..."`).
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { type CriClient, createCriClient } from "@kubenode/cri-client";
@@ -270,6 +270,7 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
           nodeName: r.nodeName,
           store: createCertificateStore(certDir, SERVER_PAIR),
           addresses: () => addresses.addresses(),
+          ...(c.tlsCertFile ? { initial: await readServingFiles(c.tlsCertFile, c.tlsPrivateKeyFile) } : {}),
           client,
           clock,
           logger: log.withName("certificate"),
@@ -313,6 +314,19 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
   } catch (err) {
     await stopAll().catch((e) => log.error("Cleanup after a failed start failed", e));
     throw err;
+  }
+}
+
+/** tlsCertFile and tlsPrivateKeyFile (validation makes sure both or neither are set). */
+async function readServingFiles(
+  certFile: string,
+  keyFile: string,
+): Promise<{ certPem: string; keyPem: string }> {
+  try {
+    const [certPem, keyPem] = await Promise.all([readFile(certFile, "utf8"), readFile(keyFile, "utf8")]);
+    return { certPem, keyPem };
+  } catch (err) {
+    throw new Error(`cannot read the serving certificate: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -1,6 +1,6 @@
 // Serving certificate requests and rotation against a stepped clock, with certificates signed by a
 // real CA (testkit's): what the CSR asks for, when it is filed, what is stored and announced.
-import { X509Certificate } from "node:crypto";
+import { generateKeyPairSync, X509Certificate } from "node:crypto";
 import { mkdtemp, readlink, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +8,7 @@ import { createFakeClock, createLogger, type KubeClient } from "@kubenode/kube";
 import type { NodeAddress } from "@kubenode/node-status";
 import { createTestCa, waitFor } from "@kubenode/testkit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createCsrPem } from "./csr.js";
 import type { CertificateRequest } from "./request.js";
 import {
   createServingCertificateManager,
@@ -77,7 +78,9 @@ describe("serving certificate manager", () => {
     { type: "Hostname", address: "n1" },
   ];
 
-  async function setup(opts: { addresses?: NodeAddress[][] } = {}) {
+  async function setup(
+    opts: { addresses?: NodeAddress[][]; initial?: { certPem: string; keyPem: string } } = {},
+  ) {
     const clock = createFakeClock(T0);
     const store = createCertificateStore(dir, SERVER_PAIR);
     const requests: { atMs: number; req: CertificateRequest }[] = [];
@@ -88,6 +91,7 @@ describe("serving certificate manager", () => {
       store,
       client,
       addresses: async () => seen[Math.min(lookups++, seen.length - 1)] ?? [],
+      ...(opts.initial ? { initial: opts.initial } : {}),
       random: () => 0.5,
       clock,
       logger,
@@ -189,6 +193,37 @@ describe("serving certificate manager", () => {
       expect(requested(moved.requests[0]?.req.csrPem).sans).toBe("IP Address:10.9.9.9");
     } finally {
       moved.manager.stop();
+    }
+  });
+
+  it("starts from tlsCertFile when nothing is stored, renewing it at its deadline like an issued one", async () => {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+    const csrPem = createCsrPem(
+      {
+        commonName: "system:node:n1",
+        organizations: ["system:nodes"],
+        dnsNames: ["n1"],
+        ipAddresses: ["127.0.0.1"],
+      },
+      privateKey,
+    );
+    const certPem = ca.signCsr(csrPem, {
+      notBefore: new Date(T0),
+      notAfter: new Date(T0 + 10 * HOUR),
+      usage: "server",
+    });
+    const keyPem = privateKey.export({ type: "sec1", format: "pem" }).toString();
+    const { clock, manager, requests, announced, start } = await setup({ initial: { certPem, keyPem } });
+    expect(manager.current()?.certPem).toBe(certPem);
+    await start();
+    try {
+      expect(requests).toEqual([]);
+      expect(manager.nextRotationMs()).toBe(T0 + 8 * HOUR);
+      await clock.step(8 * HOUR);
+      await waitUntil(() => announced.length === 1);
+      expect(requests[0]?.atMs).toBe(T0 + 8 * HOUR);
+    } finally {
+      manager.stop();
     }
   });
 

@@ -96,7 +96,10 @@ export interface ServingCertificateManagerOptions {
   addresses: () => Promise<readonly NodeAddress[]>;
   /** The node's own API client: the CSR is filed as system:node:<name>. */
   client: KubeClient;
-  /** A pair to start with when the store has none (tlsCertFile/tlsPrivateKeyFile); rotated at once. */
+  /**
+   * A pair to start with when the store has none or an expired one (tlsCertFile/tlsPrivateKeyFile,
+   * which upstream's file store falls back to): served and renewed like an issued one.
+   */
   initial?: { certPem: string; keyPem: string };
   /** How long one CSR is waited for; upstream's certificateWaitTimeout is 15 minutes. */
   certificateWaitTimeoutMs?: number;
@@ -138,12 +141,8 @@ export async function createServingCertificateManager(
   const random = o.random ?? Math.random;
   const request = o.requestCertificate ?? defaultRequestCertificate;
   let pair = await o.store.current();
-  // A stored pair that expired is not served; a given one (tlsCertFile) is replaced at once.
-  let forceRotation = false;
-  if ((!pair || clock.now() >= pair.notAfterMs) && o.initial) {
+  if ((!pair || clock.now() >= pair.notAfterMs) && o.initial)
     pair = parsePair(`${o.initial.certPem.trimEnd()}\n${o.initial.keyPem.trimEnd()}\n`, "tlsCertFile");
-    forceRotation = true;
-  }
   let current = pair;
   const listeners = new Set<(p: StoredPair) => void>();
   let cancelTimer: (() => void) | undefined;
@@ -161,7 +160,7 @@ export async function createServingCertificateManager(
 
   /** Now when there is no valid pair or it does not name the node's addresses; else 70-90% of its life. */
   const nextDeadline = (template: CsrSubject | undefined): number => {
-    if (forceRotation || !current || clock.now() >= current.notAfterMs) return clock.now();
+    if (!current || clock.now() >= current.notAfterMs) return clock.now();
     if (template) {
       const why = templateMismatch(current, template);
       if (why) {
@@ -220,7 +219,6 @@ export async function createServingCertificateManager(
       );
       if (!running) return;
       current = next;
-      forceRotation = false;
       failures = 0;
       log.info("Serving certificate rotated", {
         subject: next.subject.replace(/\n/g, ", "),
