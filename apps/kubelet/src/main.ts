@@ -33,6 +33,7 @@ import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import type { CgroupDriver } from "./runtime/pod-cgroups.js";
 import { createKubeletMetrics, createServerModule } from "./server/index.js";
+import { registerServingCertificateMetrics } from "./server/metrics.js";
 import { createShutdownManager, type ShutdownManager } from "./shutdown/shutdown-manager.js";
 
 const BIN = "kubenode-kubelet";
@@ -266,15 +267,23 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
         // Upstream NewKubeletServerCertificateManager: the node's addresses as node status reports
         // them, filed with the node's own credentials, kept in the cert dir as kubelet-server-*.pem.
         const addresses = createHostAddressProvider({ nodeName: r.nodeName, nodeIPs: r.flags.nodeIPs });
+        let served: ServingCertificateManager | undefined;
+        const certificateMetrics = registerServingCertificateMetrics(
+          metrics.registry,
+          () => served?.current()?.notAfterMs,
+          () => clock.now(),
+        );
         const manager = await createServingCertificateManager({
           nodeName: r.nodeName,
           store: createCertificateStore(certDir, SERVER_PAIR),
           addresses: () => addresses.addresses(),
           ...(c.tlsCertFile ? { initial: await readServingFiles(c.tlsCertFile, c.tlsPrivateKeyFile) } : {}),
           client,
+          onRenewError: () => certificateMetrics.renewError(),
           clock,
           logger: log.withName("certificate"),
         });
+        served = manager;
         manager.start();
         closers.push(() => manager.stop());
         servingCertificates = manager;

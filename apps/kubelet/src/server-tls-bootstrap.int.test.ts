@@ -5,6 +5,7 @@
 // through it.
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { get as httpsGet } from "node:https";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -237,6 +238,33 @@ describe.runIf(realComponents)("kubenode-kubelet serverTLSBootstrap (kubelet-ser
     expect((await servingCsrs()).map((c) => c.metadata.name).sort()).toEqual(
       [first.metadata.name, second.metadata.name].sort(),
     );
+
+    // The certificate manager's metrics, under upstream's names: seconds until the served
+    // certificate expires (the signer's 8760 h less its 5 minutes of backdating, less the test's time).
+    const adminUser = JSON.parse(server.kubeconfigText()).users[0].user;
+    const metrics = await new Promise<string>((resolve, reject) => {
+      httpsGet(
+        {
+          host: "127.0.0.1",
+          port,
+          path: "/metrics",
+          ca: caPem,
+          cert: Buffer.from(adminUser["client-certificate-data"], "base64"),
+          key: Buffer.from(adminUser["client-key-data"], "base64"),
+        },
+        (res) => {
+          let body = "";
+          res.on("data", (d: Buffer) => {
+            body += d.toString();
+          });
+          res.on("end", () => resolve(body));
+        },
+      ).on("error", reject);
+    });
+    const ttl = Number(/^kubelet_certificate_manager_server_ttl_seconds (\S+)$/m.exec(metrics)?.[1]);
+    expect(ttl).toBeGreaterThan(SIGNING_DURATION_MS / 1000 - 3600);
+    expect(ttl).toBeLessThanOrEqual(SIGNING_DURATION_MS / 1000 - 300);
+    expect(metrics).toMatch(/^kubelet_server_expiration_renew_errors 0$/m);
 
     // 5. kubectl logs reaches the kubelet through the renewed certificate.
     await admin.request({

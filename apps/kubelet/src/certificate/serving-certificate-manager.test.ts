@@ -79,8 +79,14 @@ describe("serving certificate manager", () => {
   ];
 
   async function setup(
-    opts: { addresses?: NodeAddress[][]; initial?: { certPem: string; keyPem: string } } = {},
+    opts: {
+      addresses?: NodeAddress[][];
+      initial?: { certPem: string; keyPem: string };
+      failFirst?: number;
+    } = {},
   ) {
+    let failures = opts.failFirst ?? 0;
+    let renewErrors = 0;
     const clock = createFakeClock(T0);
     const store = createCertificateStore(dir, SERVER_PAIR);
     const requests: { atMs: number; req: CertificateRequest }[] = [];
@@ -92,11 +98,16 @@ describe("serving certificate manager", () => {
       client,
       addresses: async () => seen[Math.min(lookups++, seen.length - 1)] ?? [],
       ...(opts.initial ? { initial: opts.initial } : {}),
+      onRenewError: () => renewErrors++,
       random: () => 0.5,
       clock,
       logger,
       async requestCertificate(_client, req) {
         requests.push({ atMs: clock.now(), req });
+        if (failures > 0) {
+          failures--;
+          throw new Error("certificate signing request csr-x is denied");
+        }
         return ca.signCsr(req.csrPem, {
           notBefore: new Date(clock.now()),
           notAfter: new Date(clock.now() + 100 * HOUR),
@@ -112,7 +123,7 @@ describe("serving certificate manager", () => {
       await waitUntil(() => clock.pendingTimers() === 1);
       await clock.step(0);
     };
-    return { clock, store, manager, requests, announced, start };
+    return { clock, store, manager, requests, announced, start, renewErrors: () => renewErrors };
   }
 
   it("with no certificate files a kubelet-serving CSR at once, stores and announces the issued pair", async () => {
@@ -222,6 +233,22 @@ describe("serving certificate manager", () => {
       await clock.step(8 * HOUR);
       await waitUntil(() => announced.length === 1);
       expect(requests[0]?.atMs).toBe(T0 + 8 * HOUR);
+    } finally {
+      manager.stop();
+    }
+  });
+
+  it("counts a failed request and files a new one after 2 s, then 4 s", async () => {
+    const { clock, manager, requests, announced, start, renewErrors } = await setup({ failFirst: 2 });
+    await start();
+    try {
+      await waitUntil(() => renewErrors() === 1 && manager.nextRotationMs() === T0 + 2000);
+      expect(manager.current()).toBeUndefined();
+      await clock.step(2000);
+      await waitUntil(() => renewErrors() === 2 && manager.nextRotationMs() === T0 + 6000);
+      await clock.step(4000);
+      await waitUntil(() => announced.length === 1);
+      expect(requests.map((r) => r.atMs - T0)).toEqual([0, 2000, 6000]);
     } finally {
       manager.stop();
     }

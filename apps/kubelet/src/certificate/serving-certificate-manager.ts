@@ -107,6 +107,8 @@ export interface ServingCertificateManagerOptions {
   random?: () => number;
   /** Files the CSR and waits for the certificate; default {@link defaultRequestCertificate}. */
   requestCertificate?: (client: KubeClient, req: CertificateRequest) => Promise<string>;
+  /** Called on every failed renewal (upstream's kubelet_server_expiration_renew_errors). */
+  onRenewError?: () => void;
   clock: Clock;
   logger: Logger;
 }
@@ -236,6 +238,7 @@ export async function createServingCertificateManager(
       if (!running) return;
       const delay = Math.min(BACKOFF_INITIAL_MS * 2 ** failures, BACKOFF_MAX_MS);
       failures++;
+      o.onRenewError?.();
       log.error("Failed to rotate the serving certificate, retrying", err, { retryInMs: delay });
       schedule(clock.now() + delay);
     }

@@ -23,6 +23,31 @@ export interface KubeletMetrics {
   observeEviction(signal: string): void;
 }
 
+/**
+ * The serving certificate manager's metrics, as upstream registers them with serverTLSBootstrap
+ * (pkg/kubelet/certificate NewKubeletServerCertificateManager): seconds until the served certificate
+ * expires (+Inf without one), read at scrape time, and renewal errors. Returns the error counter.
+ */
+export function registerServingCertificateMetrics(
+  registry: MetricsRegistry,
+  notAfterMs: () => number | undefined,
+  nowMs: () => number,
+): { renewError(): void } {
+  const ttl = registry.gauge(
+    "kubelet_certificate_manager_server_ttl_seconds",
+    "Gauge of the shortest TTL (time-to-live) of the Kubelet's serving certificate. The value is in seconds until certificate expiry (negative if already expired). If serving certificate is invalid or unused, the value will be +INF.",
+  );
+  registry.onCollect(() => {
+    const at = notAfterMs();
+    ttl.set(at === undefined ? Number.POSITIVE_INFINITY : Math.trunc((at - nowMs()) / 1000));
+  });
+  const errors = registry.counter(
+    "kubelet_server_expiration_renew_errors",
+    "Counter of certificate renewal errors.",
+  );
+  return { renewError: () => errors.inc() };
+}
+
 /** Creates the kubelet's metrics in a fresh registry (or `registry`). */
 export function createKubeletMetrics(nodeName: string, registry = createMetricsRegistry()): KubeletMetrics {
   const nodeNameGauge = registry.gauge("kubelet_node_name", "The node's name. The count is always 1.", true);
