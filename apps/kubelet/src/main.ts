@@ -32,7 +32,7 @@ import { createKubelet, type Kubelet } from "./kubelet.js";
 import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import type { CgroupDriver } from "./runtime/pod-cgroups.js";
-import { createKubeletMetrics, createServerModule } from "./server/index.js";
+import { createKubeletMetrics, createServerModule, type KubeletMetrics } from "./server/index.js";
 import { registerServingCertificateMetrics } from "./server/metrics.js";
 import { createShutdownManager, type ShutdownManager } from "./shutdown/shutdown-manager.js";
 
@@ -261,29 +261,10 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
       let servingCertificates: ServingCertificateManager | undefined;
       if (c.serverTLSBootstrap && !client)
         log.warn(
-          "serverTLSBootstrap needs an API client (standalone): no serving certificate, nothing is served",
+          "serverTLSBootstrap without an API client (standalone): no serving certificate can be requested",
         );
-      if (c.serverTLSBootstrap && client) {
-        // Upstream NewKubeletServerCertificateManager: the node's addresses as node status reports
-        // them, filed with the node's own credentials, kept in the cert dir as kubelet-server-*.pem.
-        const addresses = createHostAddressProvider({ nodeName: r.nodeName, nodeIPs: r.flags.nodeIPs });
-        let served: ServingCertificateManager | undefined;
-        const certificateMetrics = registerServingCertificateMetrics(
-          metrics.registry,
-          () => served?.current()?.notAfterMs,
-          () => clock.now(),
-        );
-        const manager = await createServingCertificateManager({
-          nodeName: r.nodeName,
-          store: createCertificateStore(certDir, SERVER_PAIR),
-          addresses: () => addresses.addresses(),
-          ...(c.tlsCertFile ? { initial: await readServingFiles(c.tlsCertFile, c.tlsPrivateKeyFile) } : {}),
-          client,
-          onRenewError: () => certificateMetrics.renewError(),
-          clock,
-          logger: log.withName("certificate"),
-        });
-        served = manager;
+      if (c.serverTLSBootstrap) {
+        const manager = await createServingCertificates(r, client, certDir, metrics, clock, log);
         manager.start();
         closers.push(() => manager.stop());
         servingCertificates = manager;
@@ -324,6 +305,40 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
     await stopAll().catch((e) => log.error("Cleanup after a failed start failed", e));
     throw err;
   }
+}
+
+/**
+ * serverTLSBootstrap's certificate manager, as upstream's NewKubeletServerCertificateManager: the
+ * node's addresses as node status reports them, CSRs filed with the node's own credentials, pairs kept
+ * in the cert dir as kubelet-server-*.pem (tlsCertFile until then), and its metrics on /metrics.
+ */
+async function createServingCertificates(
+  r: ResolvedKubeletConfig,
+  client: KubeClient | undefined,
+  certDir: string,
+  metrics: KubeletMetrics,
+  clock: Clock,
+  log: Logger,
+): Promise<ServingCertificateManager> {
+  const c = r.config;
+  const addresses = createHostAddressProvider({ nodeName: r.nodeName, nodeIPs: r.flags.nodeIPs });
+  let manager: ServingCertificateManager | undefined;
+  const certificateMetrics = registerServingCertificateMetrics(
+    metrics.registry,
+    () => manager?.current()?.notAfterMs,
+    () => clock.now(),
+  );
+  manager = await createServingCertificateManager({
+    nodeName: r.nodeName,
+    store: createCertificateStore(certDir, SERVER_PAIR),
+    addresses: () => addresses.addresses(),
+    ...(c.tlsCertFile ? { initial: await readServingFiles(c.tlsCertFile, c.tlsPrivateKeyFile) } : {}),
+    ...(client ? { client } : {}),
+    onRenewError: () => certificateMetrics.renewError(),
+    clock,
+    logger: log.withName("certificate"),
+  });
+  return manager;
 }
 
 /** tlsCertFile and tlsPrivateKeyFile (validation makes sure both or neither are set). */

@@ -254,6 +254,26 @@ describe("serving certificate manager", () => {
     }
   });
 
+  it("without an API client (standalone) requests nothing and serves what is stored", async () => {
+    const first = await setup();
+    await first.start();
+    await waitUntil(() => first.announced.length === 1);
+    first.manager.stop();
+    const clock = createFakeClock(T0);
+    const standalone = await createServingCertificateManager({
+      nodeName: "n1",
+      store: createCertificateStore(dir, SERVER_PAIR),
+      addresses: async () => addresses,
+      clock,
+      logger,
+    });
+    standalone.start();
+    expect(standalone.current()?.certPem).toBe(first.manager.current()?.certPem);
+    expect(standalone.nextRotationMs()).toBeUndefined();
+    expect(clock.pendingTimers()).toBe(0);
+    standalone.stop();
+  });
+
   it("templateMismatch names what the certificate lacks", async () => {
     const { manager, announced, start } = await setup();
     await start();

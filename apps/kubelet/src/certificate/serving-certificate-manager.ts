@@ -94,8 +94,11 @@ export interface ServingCertificateManagerOptions {
   store: CertificateStore;
   /** The node's addresses, as node status reports them (what the certificate must name). */
   addresses: () => Promise<readonly NodeAddress[]>;
-  /** The node's own API client: the CSR is filed as system:node:<name>. */
-  client: KubeClient;
+  /**
+   * The node's own API client: the CSR is filed as system:node:<name>. Without one (standalone)
+   * nothing is requested; a stored pair or `initial` is served until it expires, as upstream.
+   */
+  client?: KubeClient;
   /**
    * A pair to start with when the store has none or an expired one (tlsCertFile/tlsPrivateKeyFile,
    * which upstream's file store falls back to): served and renewed like an issued one.
@@ -205,6 +208,7 @@ export async function createServingCertificateManager(
     log.info("Rotating certificates", { signerName: KUBELET_SERVING_SIGNER });
     try {
       const { privateKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
+      if (!o.client) throw new Error("no API client to request a serving certificate with");
       const certPem = await request(o.client, {
         csrPem: createCsrPem(template, privateKey),
         signerName: KUBELET_SERVING_SIGNER,
@@ -253,6 +257,12 @@ export async function createServingCertificateManager(
     nextRotationMs: () => (running ? deadline : undefined),
     start() {
       if (running) return;
+      if (!o.client) {
+        log.info("Certificate rotation is not enabled, no connection to the apiserver", {
+          signerName: KUBELET_SERVING_SIGNER,
+        });
+        return;
+      }
       running = true;
       abort = new AbortController();
       void templateNow()
