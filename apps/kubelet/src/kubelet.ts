@@ -285,6 +285,7 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     podStatus: (uid) => status.getPodStatus(uid),
     onChange: (uid) => workers.sync(uid),
     ...(client ? { events: containerEvents } : {}),
+    ...(metrics ? { metrics: metrics.probes } : {}),
   });
 
   const workers = createPodWorkers({

@@ -3,7 +3,7 @@
 // API clients, the kubelet (createKubelet) and its node module, and stops them cleanly on
 // SIGTERM/SIGINT. Exits 0 after --help/--version or a clean stop, 1 on any error, printing it as
 // upstream's kubelet does (`"command failed" err="..."`).
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { type CriClient, createCriClient } from "@kubenode/cri-client";
@@ -18,15 +18,22 @@ import {
   type Logger,
   loadKubeConfig,
 } from "@kubenode/kube";
+import { createHostAddressProvider } from "@kubenode/node-status";
 import { bootstrapClientCertificate, CLIENT_PAIR } from "./certificate/bootstrap.js";
 import { createClientCertificateManager } from "./certificate/client-certificate-manager.js";
+import {
+  createServingCertificateManager,
+  SERVER_PAIR,
+  type ServingCertificateManager,
+} from "./certificate/serving-certificate-manager.js";
 import { createCertificateStore } from "./certificate/store.js";
 import { ConfigError, durationMs, type ResolvedKubeletConfig, resolveKubeletConfig } from "./config/index.js";
 import { createKubelet, type Kubelet } from "./kubelet.js";
 import { createNodeModule, type NodeModule, type NodeModuleConfig } from "./node/index.js";
 import { createCriRuntime } from "./runtime/cri-runtime.js";
 import type { CgroupDriver } from "./runtime/pod-cgroups.js";
-import { createKubeletMetrics, createServerModule } from "./server/index.js";
+import { createKubeletMetrics, createServerModule, type KubeletMetrics } from "./server/index.js";
+import { registerServingCertificateMetrics } from "./server/metrics.js";
 import { createShutdownManager, type ShutdownManager } from "./shutdown/shutdown-manager.js";
 
 const BIN = "kubenode-kubelet";
@@ -251,6 +258,17 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
     closers.push(() => node.stop());
     node.start();
     if (c.enableServer) {
+      let servingCertificates: ServingCertificateManager | undefined;
+      if (c.serverTLSBootstrap && !client)
+        log.warn(
+          "serverTLSBootstrap without an API client (standalone): no serving certificate can be requested",
+        );
+      if (c.serverTLSBootstrap) {
+        const manager = await createServingCertificates(r, client, certDir, metrics, clock, log);
+        manager.start();
+        closers.push(() => manager.stop());
+        servingCertificates = manager;
+      }
       const server = await createServerModule({
         nodeName: r.nodeName,
         config: c,
@@ -259,6 +277,7 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
         cri,
         ...(client ? { client } : {}),
         nodeIPs: r.flags.nodeIPs,
+        ...(servingCertificates ? { servingCertificates } : {}),
         metrics,
         podLogsDir: c.podLogsDir,
         clock,
@@ -285,6 +304,53 @@ async function run(r: ResolvedKubeletConfig, log: Logger, version: string): Prom
   } catch (err) {
     await stopAll().catch((e) => log.error("Cleanup after a failed start failed", e));
     throw err;
+  }
+}
+
+/**
+ * serverTLSBootstrap's certificate manager, as upstream's NewKubeletServerCertificateManager: the
+ * node's addresses as node status reports them, CSRs filed with the node's own credentials, pairs kept
+ * in the cert dir as kubelet-server-*.pem (tlsCertFile until then), and its metrics on /metrics.
+ */
+async function createServingCertificates(
+  r: ResolvedKubeletConfig,
+  client: KubeClient | undefined,
+  certDir: string,
+  metrics: KubeletMetrics,
+  clock: Clock,
+  log: Logger,
+): Promise<ServingCertificateManager> {
+  const c = r.config;
+  const addresses = createHostAddressProvider({ nodeName: r.nodeName, nodeIPs: r.flags.nodeIPs });
+  let manager: ServingCertificateManager | undefined;
+  const certificateMetrics = registerServingCertificateMetrics(
+    metrics.registry,
+    () => manager?.current()?.notAfterMs,
+    () => clock.now(),
+  );
+  manager = await createServingCertificateManager({
+    nodeName: r.nodeName,
+    store: createCertificateStore(certDir, SERVER_PAIR),
+    addresses: () => addresses.addresses(),
+    ...(c.tlsCertFile ? { initial: await readServingFiles(c.tlsCertFile, c.tlsPrivateKeyFile) } : {}),
+    ...(client ? { client } : {}),
+    onRenewError: () => certificateMetrics.renewError(),
+    clock,
+    logger: log.withName("certificate"),
+  });
+  return manager;
+}
+
+/** tlsCertFile and tlsPrivateKeyFile (validation makes sure both or neither are set). */
+async function readServingFiles(
+  certFile: string,
+  keyFile: string,
+): Promise<{ certPem: string; keyPem: string }> {
+  try {
+    const [certPem, keyPem] = await Promise.all([readFile(certFile, "utf8"), readFile(keyFile, "utf8")]);
+    return { certPem, keyPem };
+  } catch (err) {
+    throw new Error(`cannot read the serving certificate: ${(err as Error).message}`, { cause: err });
   }
 }
 

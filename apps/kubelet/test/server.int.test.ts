@@ -151,6 +151,8 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
             name: "talker",
             image,
             command: ["sh", "-c", 'i=0; while true; do echo "line $i"; i=$((i+1)); sleep 0.2; done'],
+            // A real probe for /metrics/probes.
+            readinessProbe: { exec: { command: ["true"] }, periodSeconds: 1 },
           },
         ],
       },
@@ -340,6 +342,43 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
     ).toBeGreaterThan(0);
   });
 
+  it("/metrics/probes counts the talker's readiness probe with upstream's names and labels", async () => {
+    const pod = await rig.admin.request<Pod>({
+      method: "GET",
+      path: "/api/v1/namespaces/default/pods/talker",
+    });
+    const { families, body } = await waitFor(
+      "two successful readiness probes of talker",
+      async () => {
+        const r = await kubeletGet("/metrics/probes");
+        expect(r.status).toBe(200);
+        const f = parsePrometheusTextFormat(r.body);
+        const ok = family(f, "prober_probe_total").metrics.find((m) => m.labels?.result === "successful");
+        return Number(ok?.value) >= 2 ? { families: f, body: r.body } : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    const total = family(families, "prober_probe_total");
+    expect(total.type).toBe("COUNTER");
+    expect(total.metrics.map((m) => m.labels)).toEqual([
+      {
+        probe_type: "Readiness",
+        result: "successful",
+        container: "talker",
+        pod: "talker",
+        namespace: "default",
+        pod_uid: pod.metadata.uid,
+      },
+    ]);
+    const duration = family(families, "prober_probe_duration_seconds");
+    expect(duration.type).toBe("HISTOGRAM");
+    // (The parser drops a histogram's labels: read them from the text.)
+    const count = /^prober_probe_duration_seconds_count\{(.*)\} (\d+)$/m.exec(body);
+    expect(count?.[1]).toBe('probe_type="Readiness",container="talker",pod="talker",namespace="default"');
+    expect(Number(count?.[2])).toBeGreaterThanOrEqual(2);
+    expect(Number(family(families, "process_start_time_seconds").metrics[0]?.value)).toBeGreaterThan(0);
+  });
+
   /** The cgroup v1 cpuacct usage (ns) of a container's main process, read from the host. */
   async function containerCpuNs(containerId: string): Promise<number> {
     const { info } = await rig.cri.containerStatus({ containerId, verbose: true });
@@ -405,6 +444,7 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
       ["/runningpods/", "pods proxy"],
       ["/metrics", "metrics"],
       ["/metrics/resource", "metrics"],
+      ["/metrics/probes", "metrics"],
       ["/stats/summary", "stats"],
       ["/containerLogs/default/talker/talker?tailLines=1", "proxy"],
     ];

@@ -47,6 +47,22 @@ describe("createMetricsRegistry (Prometheus text format 0.0.4)", () => {
     );
   });
 
+  it("drops a removed series of a counter or histogram and keeps the others", () => {
+    const r = createMetricsRegistry();
+    const c = r.counter("probes_total", "P.", true);
+    const h = r.histogram("probe_seconds", "S.", [1]);
+    c.inc({ pod: "a" });
+    c.inc({ pod: "b" }, 2);
+    h.observe(0.5, { pod: "a" });
+    c.remove({ pod: "a" });
+    h.remove({ pod: "a" });
+    expect(c.get({ pod: "a" })).toBe(0);
+    expect(h.count({ pod: "a" })).toBe(0);
+    expect(r.render()).toBe(
+      '# HELP probes_total P.\n# TYPE probes_total counter\nprobes_total{pod="b"} 2\n# HELP probe_seconds S.\n# TYPE probe_seconds histogram\n',
+    );
+  });
+
   it("refuses a name registered twice or not a metric name, naming it", () => {
     const r = createMetricsRegistry();
     r.counter("x_total", "X.");

@@ -25,6 +25,8 @@ export interface MetricScalar {
   inc(labels?: MetricLabels, by?: number): void;
   set(value: number, labels?: MetricLabels): void;
   get(labels?: MetricLabels): number;
+  /** Drops the series of `labels` (it stops being rendered), as client_golang's Delete. */
+  remove(labels?: MetricLabels): void;
 }
 
 /** A histogram of one metric family. */
@@ -32,6 +34,8 @@ export interface MetricHistogram {
   observe(value: number, labels?: MetricLabels): void;
   /** Number of observations so far. */
   count(labels?: MetricLabels): number;
+  /** Drops the series of `labels` (it stops being rendered), as client_golang's Delete. */
+  remove(labels?: MetricLabels): void;
 }
 
 function key(labels: MetricLabels): string {
@@ -133,6 +137,9 @@ export function createMetricsRegistry(): MetricsRegistry {
     get(labels = {}) {
       return f.series.get(key(labels))?.value ?? 0;
     },
+    remove(labels = {}) {
+      f.series.delete(key(labels));
+    },
   });
   return {
     counter: (name, help, labelled = false) => scalar(family(name, help, "counter", labelled)),
@@ -149,6 +156,9 @@ export function createMetricsRegistry(): MetricsRegistry {
           s.count!++;
         },
         count: (labels = {}) => f.series.get(key(labels))?.count ?? 0,
+        remove(labels = {}) {
+          f.series.delete(key(labels));
+        },
       };
     },
     onCollect(fn) {

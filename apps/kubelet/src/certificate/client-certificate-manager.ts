@@ -2,7 +2,7 @@
 // with rotateCertificates): a new key and CSR at a jittered 70-90% of the current certificate's
 // lifetime, the issued pair stored as kubelet-client-current.pem, and API calls moved to it.
 import { generateKeyPairSync } from "node:crypto";
-import type { Clock, KubeClient, KubeConnection, Logger, TimerHandle } from "@kubenode/kube";
+import type { Clock, KubeClient, KubeConnection, Logger } from "@kubenode/kube";
 import { createCsrPem } from "./csr.js";
 import {
   type CertificateRequest,
@@ -11,6 +11,7 @@ import {
   KUBELET_CLIENT_SIGNER,
 } from "./request.js";
 import { type CertificateStore, parsePair, type StoredPair } from "./store.js";
+import { runAt } from "./timer.js";
 
 /** Options of {@link createClientCertificateManager}. */
 export interface ClientCertificateManagerOptions {
@@ -62,9 +63,9 @@ export function rotationDeadlineMs(
   return pair.notBeforeMs + lifetime * (0.7 + 0.2 * random);
 }
 
-const BACKOFF_INITIAL_MS = 2_000;
-const BACKOFF_MAX_MS = 5 * 60_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Retry delays after a failed request: 2 s, doubling, at most 5 minutes. */
+export const BACKOFF_INITIAL_MS = 2_000;
+export const BACKOFF_MAX_MS = 5 * 60_000;
 
 /**
  * Loads the current pair (the store's, else `initial`) and returns a manager whose `client` uses
@@ -85,7 +86,7 @@ export async function createClientCertificateManager(
     o.createClient({ ...o.connection, certPem: p.certPem, keyPem: p.keyPem });
   let current = pair;
   let inner = connect(current);
-  let timer: TimerHandle | undefined;
+  let cancelTimer: (() => void) | undefined;
   let deadline: number | undefined;
   let running = false;
   let abort = new AbortController();
@@ -106,11 +107,7 @@ export async function createClientCertificateManager(
   const schedule = (atMs: number) => {
     if (!running) return;
     deadline = atMs;
-    const wait = atMs - clock.now();
-    // Timers hold at most 2^31-1 ms (about 24.8 days; longer ones fire at once): a year-long
-    // certificate is rotated after several hops.
-    if (wait > MAX_TIMER_MS) timer = clock.setTimeout(() => schedule(atMs), MAX_TIMER_MS);
-    else timer = clock.setTimeout(() => void rotate(), Math.max(0, wait));
+    cancelTimer = runAt(clock, atMs, () => void rotate());
   };
 
   const scheduleFromCurrent = () => {
@@ -123,7 +120,7 @@ export async function createClientCertificateManager(
   };
 
   async function rotate(): Promise<void> {
-    timer = undefined;
+    cancelTimer = undefined;
     log.info("Rotating certificates");
     let requester = inner;
     let temporary: KubeClient | undefined;
@@ -189,8 +186,8 @@ export async function createClientCertificateManager(
     stop() {
       running = false;
       deadline = undefined;
-      if (timer) clock.clearTimeout(timer);
-      timer = undefined;
+      cancelTimer?.();
+      cancelTimer = undefined;
       abort.abort();
       inner.close();
     },

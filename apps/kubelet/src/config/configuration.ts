@@ -89,6 +89,12 @@ export interface KubeletConfiguration {
   kubeAPIBurst: number;
   /** Request a new client certificate (a CSR) when the current one nears expiry (70-90% of its life). */
   rotateCertificates: boolean;
+  /**
+   * Request the serving certificate from the cluster (a kubernetes.io/kubelet-serving CSR) instead
+   * of using tlsCertFile or a self-signed one; renewed as it nears expiry. Nothing is served on
+   * :10250 until the CSR is approved and issued.
+   */
+  serverTLSBootstrap: boolean;
   logging: { format: string; verbosity: number; flushFrequency: string | number; [key: string]: unknown };
   /** Other v1beta1 fields, as given (accepted, not acted on). */
   [field: string]: unknown;
@@ -325,6 +331,7 @@ const HONOURED = new Set([
   "shutdownGracePeriod",
   "shutdownGracePeriodCriticalPods",
   "rotateCertificates",
+  "serverTLSBootstrap",
   "logging",
 ]);
 
@@ -397,6 +404,7 @@ export function defaultKubeletConfiguration(): KubeletConfiguration {
     kubeAPIQPS: 50,
     kubeAPIBurst: 100,
     rotateCertificates: false,
+    serverTLSBootstrap: false,
     logging: { format: "text", verbosity: 0, flushFrequency: "5s" },
   };
 }

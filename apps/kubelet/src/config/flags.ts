@@ -109,6 +109,14 @@ export const FLAGS: readonly FlagDef[] = [
     }),
   },
   {
+    name: "rotate-server-certificates",
+    type: "bool",
+    help: "Auto-request and rotate the kubelet serving certificates by requesting new certificates from the kube-apiserver when the certificate expiration approaches. (DEPRECATED: set serverTLSBootstrap in the config file instead.)",
+    config: cfg<boolean>((c, v) => {
+      c.serverTLSBootstrap = v;
+    }),
+  },
+  {
     name: "hostname-override",
     type: "string",
     help: "If non-empty, will use this string as identification instead of the actual hostname.",

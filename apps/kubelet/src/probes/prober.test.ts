@@ -4,6 +4,7 @@ import type { Container, Pod, PodStatus, Probe } from "../api.js";
 import type { ExecSyncResult, PodRuntime } from "../runtime/types.js";
 import { ExecTimeoutError } from "../runtime/types.js";
 import type { PodEvent } from "./events.js";
+import { createProbeMetrics, type ProbeMetrics } from "./metrics.js";
 import { createProber, initialResult, type ProbeType, probeSettings } from "./prober.js";
 
 const UID = "uid-1";
@@ -12,6 +13,7 @@ const UID = "uid-1";
 function setup(
   probes: Partial<Pick<Container, "livenessProbe" | "readinessProbe" | "startupProbe">>,
   startMs = 0,
+  metrics?: ProbeMetrics,
 ) {
   const clock = createFakeClock(1_000_000);
   const pod: Pod = {
@@ -66,6 +68,7 @@ function setup(
     },
     onChange: (_uid, type) => changes.push(type),
     events: { record: (_pod, e) => events.push(e) },
+    ...(metrics ? { metrics } : {}),
   });
   return {
     clock,
@@ -265,6 +268,29 @@ describe("prober", () => {
     await t.clock.step(1_000);
     expect(t.execs).toHaveLength(5);
     t.prober.stop();
+  });
+
+  it("counts rounds by result in prober_probe_total and times successful ones, with upstream's labels", async () => {
+    const metrics = createProbeMetrics(undefined, 1_700_000_000);
+    const t = setup({ readinessProbe: exec({ periodSeconds: 1 }) }, 0, metrics);
+    t.prober.addPod(t.pod);
+    await t.clock.step(2_000);
+    t.setExit(1);
+    await t.clock.step(1_000);
+    const ids = 'container="app",pod="p",namespace="default"';
+    const text = metrics.registry.render();
+    expect(text).toContain("process_start_time_seconds 1700000000\n");
+    expect(text).toContain(
+      `prober_probe_total{probe_type="Readiness",result="successful",${ids},pod_uid="uid-1"} 2\n`,
+    );
+    expect(text).toContain(
+      `prober_probe_total{probe_type="Readiness",result="failed",${ids},pod_uid="uid-1"} 1\n`,
+    );
+    // The duration has no result or pod_uid label and counts only the successful rounds.
+    expect(text).toContain(`prober_probe_duration_seconds_count{probe_type="Readiness",${ids}} 2\n`);
+    // A removed pod's series go away with its workers.
+    t.prober.removePod(UID);
+    expect(metrics.registry.render()).not.toContain('pod="p"');
   });
 
   it("stops probing a removed pod and leaves no timers", async () => {

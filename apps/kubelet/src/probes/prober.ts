@@ -14,6 +14,7 @@ import {
   runHttpGet,
   runTcpSocket,
 } from "./handlers.js";
+import type { ProbeIdentity, ProbeMetrics } from "./metrics.js";
 
 export type ProbeType = "liveness" | "readiness" | "startup";
 
@@ -37,6 +38,8 @@ export interface ProberOptions {
   events?: PodEventRecorder;
   /** Random source in [0, 1) for the first probe's delay; tests pass a fixed one. */
   random?: () => number;
+  /** Where probe results and durations are counted (/metrics/probes). */
+  metrics?: ProbeMetrics;
 }
 
 export interface Prober {
@@ -99,6 +102,8 @@ interface Worker {
   probing: boolean;
   stopped: boolean;
   timer: TimerHandle | undefined;
+  /** The labels of this probe's metrics. */
+  metric: ProbeIdentity;
 }
 
 const TYPE_NAMES: Record<ProbeType, string> = {
@@ -191,6 +196,7 @@ export function createProber(options: ProberOptions): Prober {
     if (Number.isFinite(startedAt) && clock.now() - startedAt < w.settings.initialDelayMs) return true;
     // The startup probe runs until the container started; the others only after.
     if (cs.started === true ? w.type === "startup" : w.type !== "startup") return true;
+    const probeStartMs = clock.now();
     // runProbeWithRetries: a probe that errors (cannot be run, as opposed to failing) is tried up
     // to MAX_PROBE_ATTEMPTS times in this round before its result is thrown away.
     let outcome: ProbeOutcome = { result: "unknown", output: "" };
@@ -206,6 +212,12 @@ export function createProber(options: ProberOptions): Prober {
     if (w.stopped || w.containerId !== id) return !w.stopped;
     const name = TYPE_NAMES[w.type];
     const fieldPath = containerFieldPath(pod, w.container.name);
+    if (outcome.result !== "unknown")
+      options.metrics?.observe(
+        w.metric,
+        outcome.result === "success" ? "successful" : "failed",
+        (clock.now() - probeStartMs) / 1000,
+      );
     if (outcome.result === "unknown") {
       // A prober error throws the result away (worker.go); the event says why.
       options.events?.record(pod, {
@@ -282,12 +294,13 @@ export function createProber(options: ProberOptions): Prober {
 
   function stopWorker(w: Worker): void {
     w.stopped = true;
+    options.metrics?.forget(w.metric);
     if (w.timer) clock.clearTimeout(w.timer);
     w.timer = undefined;
     workers.get(w.uid)?.delete(key(w.type, w.container.name));
   }
 
-  function addWorker(uid: string, container: Container, type: ProbeType, probe: Probe): void {
+  function addWorker(pod: Pod, uid: string, container: Container, type: ProbeType, probe: Probe): void {
     let byKey = workers.get(uid);
     if (!byKey) {
       byKey = new Map();
@@ -310,6 +323,13 @@ export function createProber(options: ProberOptions): Prober {
       probing: false,
       stopped: false,
       timer: undefined,
+      metric: {
+        probeType: TYPE_NAMES[type],
+        container: container.name,
+        pod: pod.metadata.name ?? "",
+        namespace: pod.metadata.namespace ?? "",
+        podUid: uid,
+      },
     };
     byKey.set(k, w);
     // A kubelet that just started would probe every pod at once: the first round waits a random
@@ -340,9 +360,9 @@ export function createProber(options: ProberOptions): Prober {
         ...(pod.spec.initContainers ?? []).filter((c) => c.restartPolicy === "Always"),
       ];
       for (const c of containers) {
-        if (c.startupProbe) addWorker(uid, c, "startup", c.startupProbe);
-        if (c.livenessProbe) addWorker(uid, c, "liveness", c.livenessProbe);
-        if (c.readinessProbe) addWorker(uid, c, "readiness", c.readinessProbe);
+        if (c.startupProbe) addWorker(pod, uid, c, "startup", c.startupProbe);
+        if (c.livenessProbe) addWorker(pod, uid, c, "liveness", c.livenessProbe);
+        if (c.readinessProbe) addWorker(pod, uid, c, "readiness", c.readinessProbe);
       }
     },
     removePod(uid) {

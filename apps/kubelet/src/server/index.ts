@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { CriClient } from "@kubenode/cri-client";
 import type { Clock, KubeClient, Logger } from "@kubenode/kube";
+import type { ServingCertificateManager } from "../certificate/serving-certificate-manager.js";
 import type { KubeletConfiguration } from "../config/configuration.js";
 import { durationMs } from "../config/validation.js";
 import { createKubeletAuth } from "./auth.js";
@@ -44,6 +45,11 @@ export interface ServerModuleOptions {
   /** The node's API client (TokenReview, SubjectAccessReview). */
   client?: KubeClient;
   nodeIPs: readonly string[];
+  /**
+   * With serverTLSBootstrap: the certificates issued by the cluster, served as they come (none until
+   * the first is issued) instead of tlsCertFile or a self-signed one.
+   */
+  servingCertificates?: ServingCertificateManager;
   /** The kubelet's metrics for /metrics. */
   metrics?: KubeletMetrics;
   /** Container log root, for /stats/summary's logs usage. */
@@ -54,7 +60,7 @@ export interface ServerModuleOptions {
 
 const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
-/** /metrics, /metrics/resource and /stats/summary. */
+/** /metrics, /metrics/probes, /metrics/resource and /stats/summary. */
 export function metricsHandlers(o: {
   nodeName: string;
   kubelet: ServerKubelet;
@@ -72,6 +78,8 @@ export function metricsHandlers(o: {
   if (o.metrics) {
     const registry = o.metrics.registry;
     handlers["/metrics"] = (_req, res) => text(res, registry.render());
+    const probes = o.metrics.probes.registry;
+    handlers["/metrics/probes"] = (_req, res) => text(res, probes.render());
   }
   if (o.cri) {
     const stats = createStatsProvider({
@@ -106,13 +114,15 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
       });
     }
   }
-  const tls = await loadServingCert({
-    ...(c.tlsCertFile ? { certFile: c.tlsCertFile, keyFile: c.tlsPrivateKeyFile } : {}),
-    certDir: join(o.rootDir, "pki"),
-    hostname: o.nodeName,
-    ips: o.nodeIPs,
-    logger: o.logger,
-  });
+  const tls = o.servingCertificates
+    ? o.servingCertificates.current()
+    : await loadServingCert({
+        ...(c.tlsCertFile ? { certFile: c.tlsCertFile, keyFile: c.tlsPrivateKeyFile } : {}),
+        certDir: join(o.rootDir, "pki"),
+        hostname: o.nodeName,
+        ips: o.nodeIPs,
+        logger: o.logger,
+      });
   const webhook = c.authentication.webhook.enabled && o.client !== undefined;
   if (c.authentication.webhook.enabled && !o.client)
     o.logger.warn("No API client (standalone): bearer tokens cannot be checked and are refused");
@@ -135,11 +145,11 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
     },
     clock: o.clock,
   });
-  return createKubeletServer({
+  const server = createKubeletServer({
     kubelet: o.kubelet,
     ...(o.cri ? { cri: o.cri } : {}),
     auth,
-    tls,
+    tls: tls && { certPem: tls.certPem, keyPem: tls.keyPem },
     ...(clientCAPem ? { clientCAPem } : {}),
     address: c.address,
     port: c.port,
@@ -150,4 +160,22 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
     clock: o.clock,
     logger: o.logger,
   });
+  if (!o.servingCertificates) return server;
+  // Each issued certificate is swapped into the running server (upstream reads the manager's
+  // current certificate in tls.Config.GetCertificate on every handshake).
+  const unsubscribe = o.servingCertificates.onCertificate((pair) => server.setCertificate(pair));
+  return {
+    get port() {
+      return server.port;
+    },
+    get healthzPort() {
+      return server.healthzPort;
+    },
+    start: () => server.start(),
+    setCertificate: (pair) => server.setCertificate(pair),
+    async stop() {
+      unsubscribe();
+      await server.stop();
+    },
+  };
 }

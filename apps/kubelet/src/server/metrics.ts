@@ -1,6 +1,7 @@
 // The kubelet's /metrics: upstream metric names (pkg/kubelet/metrics) for what this kubelet
 // measures, in the shared Prometheus registry of @kubenode/kube.
 import { createMetricsRegistry, exponentialBuckets, type MetricsRegistry } from "@kubenode/kube";
+import { createProbeMetrics, type ProbeMetrics } from "../probes/metrics.js";
 import type { RuntimePod } from "../runtime/types.js";
 
 /** Upstream's buckets for pod start and worker durations (0.5 s .. 1 h, kubelet metrics.go). */
@@ -12,12 +13,39 @@ const POD_START_BUCKETS = [
 /** Observations the kubelet makes; the server renders them on /metrics. */
 export interface KubeletMetrics {
   readonly registry: MetricsRegistry;
+  /** Probe results and durations, in their own registry (/metrics/probes, as upstream). */
+  readonly probes: ProbeMetrics;
   /** One PLEG relist took `seconds` (kubelet_pleg_relist_duration_seconds). */
   observeRelist(seconds: number, pods: readonly RuntimePod[]): void;
   /** A pod first seen `seconds` ago reached Running (kubelet_pod_start_duration_seconds). */
   observePodStart(seconds: number): void;
   /** A pod was evicted (kubelet_evictions{eviction_signal}). */
   observeEviction(signal: string): void;
+}
+
+/**
+ * The serving certificate manager's metrics, as upstream registers them with serverTLSBootstrap
+ * (pkg/kubelet/certificate NewKubeletServerCertificateManager): seconds until the served certificate
+ * expires (+Inf without one), read at scrape time, and renewal errors. Returns the error counter.
+ */
+export function registerServingCertificateMetrics(
+  registry: MetricsRegistry,
+  notAfterMs: () => number | undefined,
+  nowMs: () => number,
+): { renewError(): void } {
+  const ttl = registry.gauge(
+    "kubelet_certificate_manager_server_ttl_seconds",
+    "Gauge of the shortest TTL (time-to-live) of the Kubelet's serving certificate. The value is in seconds until certificate expiry (negative if already expired). If serving certificate is invalid or unused, the value will be +INF.",
+  );
+  registry.onCollect(() => {
+    const at = notAfterMs();
+    ttl.set(at === undefined ? Number.POSITIVE_INFINITY : Math.trunc((at - nowMs()) / 1000));
+  });
+  const errors = registry.counter(
+    "kubelet_server_expiration_renew_errors",
+    "Counter of certificate renewal errors.",
+  );
+  return { renewError: () => errors.inc() };
 }
 
 /** Creates the kubelet's metrics in a fresh registry (or `registry`). */
@@ -50,6 +78,7 @@ export function createKubeletMetrics(nodeName: string, registry = createMetricsR
   );
   return {
     registry,
+    probes: createProbeMetrics(),
     observeRelist(seconds, pods) {
       relist.observe(seconds);
       runningPods.set(pods.filter((p) => p.sandboxes.some((s) => s.state === "ready")).length);

@@ -33,8 +33,12 @@ export interface KubeletServerOptions {
   /** CRI client for logs and streaming; without it those endpoints answer 501. */
   cri?: CriClient;
   auth: KubeletAuth;
-  /** Serving certificate and key (PEM). */
-  tls: { certPem: string; keyPem: string };
+  /**
+   * Serving certificate and key (PEM). Undefined while a certificate is still being requested
+   * (serverTLSBootstrap): the port is open but every TLS handshake fails, as upstream's does, until
+   * {@link KubeletServer.setCertificate} gives one.
+   */
+  tls?: { certPem: string; keyPem: string } | undefined;
   /** Client CA bundle (PEM): client certificates are requested and verified against it. */
   clientCAPem?: string;
   /** Bind address (upstream `address`, default 0.0.0.0) and port (`port`, default 10250; 0 = any free port). */
@@ -60,6 +64,11 @@ export interface KubeletServer {
   readonly port: number;
   /** The port of the healthz server (after start), if enabled. */
   readonly healthzPort: number | undefined;
+  /**
+   * Serves a new certificate and key from now on: new connections get it, open ones (a log
+   * follow, an exec session) keep theirs. No restart, no dropped connection.
+   */
+  setCertificate(tls: { certPem: string; keyPem: string }): void;
 }
 
 function sendText(res: ServerResponse, code: number, text: string): void {
@@ -264,10 +273,10 @@ export function createKubeletServer(options: KubeletServerOptions): KubeletServe
     s.once("close", () => sockets.delete(s));
   };
 
+  let hasCertificate = options.tls !== undefined;
   const https = createHttpsServer(
     {
-      cert: options.tls.certPem,
-      key: options.tls.keyPem,
+      ...(options.tls ? { cert: options.tls.certPem, key: options.tls.keyPem } : {}),
       ...(options.clientCAPem
         ? { ca: options.clientCAPem, requestCert: true, rejectUnauthorized: false }
         : {}),
@@ -291,7 +300,16 @@ export function createKubeletServer(options: KubeletServerOptions): KubeletServe
       rawResponse(socket, code, REASONS[code] ?? "Error", err instanceof Error ? err.message : String(err));
     });
   });
-  https.on("tlsClientError", (err) => log.v(4, "TLS handshake failed", { err: err.message }));
+  https.on("tlsClientError", (err, socket) => {
+    // Upstream's GetCertificate answers "no serving certificate available for the kubelet" and Go
+    // logs the failed handshake: here OpenSSL fails it (no certificate to sign with).
+    if (!hasCertificate)
+      log.info("http: TLS handshake error", {
+        remote: `${socket.remoteAddress}:${socket.remotePort}`,
+        err: "no serving certificate available for the kubelet",
+      });
+    else log.v(4, "TLS handshake failed", { err: err.message });
+  });
 
   let healthz: Server | undefined;
   if (options.healthzPort !== null && options.healthzPort !== undefined) {
@@ -323,6 +341,15 @@ export function createKubeletServer(options: KubeletServerOptions): KubeletServe
     },
     get healthzPort() {
       return healthzPort;
+    },
+    setCertificate(tls) {
+      // Only the certificate and key change; the client CA and the other options stay.
+      https.setSecureContext({
+        cert: tls.certPem,
+        key: tls.keyPem,
+        ...(options.clientCAPem ? { ca: options.clientCAPem } : {}),
+      });
+      hasCertificate = true;
     },
     async start() {
       const address = options.address ?? "0.0.0.0";

@@ -165,6 +165,8 @@ export function createStatsProvider(o: StatsProviderOptions) {
     const listed = new Map(containers.map((c) => [c.id, c]));
     const apiPods = new Map(o.pods().map((p) => [p.metadata.uid, p]));
     const byPod = new Map<string, PodStats>();
+    // Log sizes are read for all containers at once after the loop (one stat each), not in turn.
+    const logReads: { c: ContainerStats; path: string }[] = [];
     for (const s of stats) {
       const labels = s.attributes?.labels ?? {};
       const uid = labels[POD_UID_LABEL];
@@ -187,13 +189,11 @@ export function createStatsProvider(o: StatsProviderOptions) {
       const memTime = s.memory ? Number(s.memory.timestamp / 1_000_000n) : nowMs;
       const used = num(s.writableLayer?.usedBytes);
       // The kubelet's log layout: <podLogsDir>/<ns>_<pod>_<uid>/<container>/<restartCount>.log.
-      const logs = await logSize(
-        join(
-          o.podLogsDir,
-          `${labels[POD_NAMESPACE_LABEL]}_${labels[POD_NAME_LABEL]}_${uid}`,
-          name,
-          `${Number(container.annotations[RESTART_COUNT_ANNOTATION] ?? 0)}.log`,
-        ),
+      const logPath = join(
+        o.podLogsDir,
+        `${labels[POD_NAMESPACE_LABEL]}_${labels[POD_NAME_LABEL]}_${uid}`,
+        name,
+        `${Number(container.annotations[RESTART_COUNT_ANNOTATION] ?? 0)}.log`,
       );
       const c: ContainerStats = {
         name,
@@ -235,19 +235,25 @@ export function createStatsProvider(o: StatsProviderOptions) {
           },
           nowMs,
         ),
-        logs: fsOut(
+        logs: { time: iso(nowMs) }, // filled in below
+      };
+      logReads.push({ c, path: logPath });
+      pod.containers.push(c);
+    }
+    await Promise.all(
+      logReads.map(async ({ c, path }) => {
+        c.logs = fsOut(
           {
             availableBytes: nodeFs.availableBytes,
             capacityBytes: nodeFs.capacityBytes,
-            usedBytes: logs,
+            usedBytes: await logSize(path),
             inodesFree: nodeFs.inodesFree,
             inodes: nodeFs.inodes,
           },
           nowMs,
-        ),
-      };
-      pod.containers.push(c);
-    }
+        );
+      }),
+    );
     for (const p of byPod.values()) {
       p.containers.sort((a, b) => a.name.localeCompare(b.name));
       const cpu = sum(p.containers, (c) => c.cpu?.usageCoreNanoSeconds);
