@@ -1,3 +1,4 @@
+import type { Clock } from "@kubenode/kube";
 import type { IPFamily } from "@kubenode/netrules";
 import type { ResolvedConfig } from "./config.js";
 import type { Dataplane } from "./dataplane.js";
@@ -28,8 +29,8 @@ export interface DataplaneContext {
    * in ms: kube-proxy's syncPeriod. Default netrules' (30 000).
    */
   flushCheckIntervalMs?: number;
-  /** Clock of those checks, in ms. Default Date.now. */
-  now?: () => number;
+  /** Time of those checks and of the rule tools' timeouts. Default: the wall clock. */
+  clock?: Clock;
   /** IPVS mode: where the generated payloads go (default $KUBENODE_PROXY_IPVS_DIR, else a temp dir). */
   ipvsOutputDir?: string;
 }
@@ -64,7 +65,7 @@ function proxierOptions(ctx: DataplaneContext) {
   return {
     ...(ctx.netns !== undefined ? { netns: ctx.netns } : {}),
     ...(ctx.flushCheckIntervalMs !== undefined ? { flushCheckIntervalMs: ctx.flushCheckIntervalMs } : {}),
-    ...(ctx.now !== undefined ? { now: ctx.now } : {}),
+    ...(ctx.clock !== undefined ? { clock: ctx.clock } : {}),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { Clock } from "@kubenode/kube";
 import { applyError, type CommandOptions, runCommand } from "./exec.js";
 import type { IPFamily } from "./ip.js";
 import {
@@ -20,6 +21,8 @@ export interface IptablesApplierOptions {
   netns?: string;
   /** Per-command timeout. Default 120 000. */
   timeoutMs?: number;
+  /** Runs the per-command timeout. Default: the wall clock. */
+  clock?: Clock | undefined;
 }
 
 /** Runs iptables-restore / iptables for one family, in the host or a network namespace. */
@@ -48,6 +51,7 @@ export function createIptablesApplier(options: IptablesApplierOptions = {}): Ipt
   const cmd = (signal: AbortSignal | undefined): CommandOptions => ({
     netns: options.netns,
     timeoutMs: options.timeoutMs,
+    clock: options.clock,
     signal,
   });
   const run = async (argv: string[], signal: AbortSignal | undefined, input?: string) => {
@@ -176,6 +180,7 @@ export function createIptablesProxier(
     family: backend.family,
     ...(options.netns !== undefined ? { netns: options.netns } : {}),
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    clock: options.clock,
   });
   const counter = createIptablesRuleCounter();
   return {

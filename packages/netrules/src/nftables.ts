@@ -1,3 +1,4 @@
+import { type Clock, createRealClock } from "@kubenode/kube";
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
@@ -48,8 +49,8 @@ export interface NftablesBackendOptions {
   layout?: "upstream" | "compact";
   /** Stale chains are flushed at once and deleted this long after (kernels before 6.2 need >= 1 s). Default 1000. */
   staleChainDelayMs?: number;
-  /** Clock for delayed chain deletion. Default Date.now. */
-  now?: () => number;
+  /** Time for delayed chain deletion (`staleChainDelayMs`). Default: the wall clock. */
+  clock?: Clock;
 }
 
 /**
@@ -450,7 +451,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     compact: options.layout === "compact",
   };
   const delayMs = options.staleChainDelayMs ?? 1000;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? createRealClock();
   const loopback = family === "IPv4" ? "127.0.0.0/8" : "::1";
 
   /** Compact layout: the shared chains of services with `n` endpoints, as [name, rules]. */
@@ -619,7 +620,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     },
     sync(model, syncOptions = {}) {
       const full = syncOptions.full === true || !valid;
-      const t = now();
+      const t = clock.now();
       // The cache is updated in place: a 1-service change costs one map lookup per service port
       // plus the work for that one service, not a rebuilt map.
       const changedOld: ServiceObjects[] = [];

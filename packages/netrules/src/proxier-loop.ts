@@ -1,4 +1,4 @@
-import { type Logger, silentLogger } from "@kubenode/kube";
+import { type Clock, createRealClock, type Logger, silentLogger } from "@kubenode/kube";
 import { type ConntrackCleaner, createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 import { NetrulesError } from "./errors.js";
 import type { IPFamily } from "./ip.js";
@@ -30,8 +30,11 @@ export interface ProxierOptions {
    * before every sync.
    */
   flushCheckIntervalMs?: number;
-  /** Clock for `flushCheckIntervalMs`, in ms. Default Date.now. */
-  now?: () => number;
+  /**
+   * Time for `flushCheckIntervalMs`, and the timer that kills a tool after `timeoutMs`. Default: the
+   * wall clock. With a fake clock, a tool's timeout fires only when the test steps time.
+   */
+  clock?: Clock;
 }
 
 /** kube-proxy's default syncPeriod, how often it checks its canary. */
@@ -45,9 +48,12 @@ export interface FlushCheck {
   reset(): void;
 }
 
-export function createFlushCheck(options: Pick<ProxierOptions, "flushCheckIntervalMs" | "now">): FlushCheck {
+export function createFlushCheck(
+  options: Pick<ProxierOptions, "flushCheckIntervalMs" | "clock">,
+): FlushCheck {
   const intervalMs = options.flushCheckIntervalMs ?? DEFAULT_FLUSH_CHECK_INTERVAL_MS;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? createRealClock();
+  const now = () => clock.now();
   let last = Number.NEGATIVE_INFINITY;
   return {
     due(started) {
@@ -98,8 +104,9 @@ export function createProxierSync<R extends { full: boolean; changedServicePorts
   steps: ProxierSteps<R>,
   /** Tests: a stand-in for the `conntrack` tool. */
   cleaner: ConntrackCleaner = createConntrackCleaner({
-    ...(options.netns !== undefined ? { netns: options.netns } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    netns: options.netns,
+    timeoutMs: options.timeoutMs,
+    clock: options.clock,
   }),
 ): (model: ProxyModel, opts?: { full?: boolean; signal?: AbortSignal }) => Promise<ProxierSyncReport> {
   const logger = options.logger ?? silentLogger;
