@@ -63,9 +63,9 @@ function ipvsOutputDir(ctx: DataplaneContext): string {
 /** The options every netrules proxier of this process gets. */
 function proxierOptions(ctx: DataplaneContext) {
   return {
-    ...(ctx.netns !== undefined ? { netns: ctx.netns } : {}),
-    ...(ctx.flushCheckIntervalMs !== undefined ? { flushCheckIntervalMs: ctx.flushCheckIntervalMs } : {}),
-    ...(ctx.clock !== undefined ? { clock: ctx.clock } : {}),
+    netns: ctx.netns,
+    flushCheckIntervalMs: ctx.flushCheckIntervalMs,
+    clock: ctx.clock,
   };
 }
 
@@ -83,10 +83,10 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
           masqueradeAll: config.masqueradeAll,
           clusterCIDRs,
           nodeIPs: ctx.nodeIPs,
-          ...(ctx.hostAddresses ? { hostAddresses: ctx.hostAddresses } : {}),
+          hostAddresses: ctx.hostAddresses,
           nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
           localhostNodePorts: config.config.iptables.localhostNodePorts,
-          ...(ctx.nfacctCounters ? { nfacctCounters: ctx.nfacctCounters } : {}),
+          nfacctCounters: ctx.nfacctCounters,
         },
       });
     case "nftables":
@@ -101,7 +101,7 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
           masqueradeAll: config.masqueradeAll,
           clusterCIDRs,
           nodeIPs: ctx.nodeIPs,
-          ...(ctx.hostAddresses ? { hostAddresses: ctx.hostAddresses } : {}),
+          hostAddresses: ctx.hostAddresses,
           nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
         },
       });

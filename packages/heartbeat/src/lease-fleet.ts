@@ -21,25 +21,25 @@ export interface LeaseFleetOptions {
   /** One client for the whole fleet; its keep-alive sockets are shared by every node. */
   client: KubeClient;
   /** Nodes to start with; more can be added later. */
-  nodeNames?: Iterable<string>;
+  nodeNames?: Iterable<string> | undefined;
   /** Default `kube-node-lease`. */
-  namespace?: string;
+  namespace?: string | undefined;
   /** Default 40. */
-  leaseDurationSeconds?: number;
+  leaseDurationSeconds?: number | undefined;
   /** Default 0.25 x leaseDurationSeconds (10 s). */
-  renewIntervalMs?: number;
+  renewIntervalMs?: number | undefined;
   /** Most API calls in flight at once; default 32. Size the client's `maxSockets` to match. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Set ownerReferences to the Nodes (looked up at most once a minute per node); default true. */
-  ownerReference?: boolean;
-  clock?: Clock;
-  random?: () => number;
+  ownerReference?: boolean | undefined;
+  clock?: Clock | undefined;
+  random?: (() => number) | undefined;
   /**
    * Where the fleet logs (kubenode's one Logger): a failed call at verbosity 4 (one line a node
    * would be 10k lines an outage), the start and end of an API outage as an error and info.
    * Default: dropped.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** Counters over the whole fleet. */

@@ -98,7 +98,7 @@ export async function lookupNodeOwner(
     const node = await client.request<{ metadata?: { uid?: string } }>({
       method: "GET",
       path: `/api/v1/nodes/${encodeURIComponent(nodeName)}`,
-      ...(signal ? { signal } : {}),
+      signal,
     });
     const uid = node?.metadata?.uid;
     return uid ? { name: nodeName, uid } : undefined;
@@ -153,7 +153,7 @@ export async function updateLease(ctx: LeaseContext, lease: Lease): Promise<Leas
       method: "PUT",
       path: leasePath(ctx.namespace, lease.metadata.name),
       body: lease,
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      signal: ctx.signal,
     }),
   );
 }

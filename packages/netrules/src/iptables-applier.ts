@@ -16,11 +16,11 @@ import { createProxierSync, type ProxierOptions, type ProxierSyncReport } from "
 
 /** Options of {@link createIptablesApplier}. */
 export interface IptablesApplierOptions {
-  family?: IPFamily;
+  family?: IPFamily | undefined;
   /** Apply inside this named network namespace. */
-  netns?: string;
+  netns?: string | undefined;
   /** Per-command timeout. Default 120 000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Runs the per-command timeout. Default: the wall clock. */
   clock?: Clock | undefined;
 }
@@ -178,8 +178,8 @@ export function createIptablesProxier(
   const backend = createIptablesBackend(options);
   const applier = createIptablesApplier({
     family: backend.family,
-    ...(options.netns !== undefined ? { netns: options.netns } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    netns: options.netns,
+    timeoutMs: options.timeoutMs,
     clock: options.clock,
   });
   const counter = createIptablesRuleCounter();

@@ -14,24 +14,24 @@ import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 /** Options of {@link createIptablesBackend}. */
 export interface IptablesBackendOptions {
   /** The family this backend programs (iptables for IPv4, ip6tables for IPv6). Default IPv4. */
-  family?: IPFamily;
+  family?: IPFamily | undefined;
   /** Bit of the packet mark used to flag traffic for masquerade. Default 14 (0x4000). */
-  masqueradeBit?: number;
+  masqueradeBit?: number | undefined;
   /** Masquerade all ClusterIP traffic (--masquerade-all). Default false. */
-  masqueradeAll?: boolean;
+  masqueradeAll?: boolean | undefined;
   /** The cluster (pod) CIDR of this family: traffic from outside it is masqueraded. */
-  clusterCIDR?: string;
+  clusterCIDR?: string | undefined;
   /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
-  nodeIPs?: readonly string[];
+  nodeIPs?: readonly string[] | undefined;
   /**
    * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
    * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
    * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
    * gets NodePorts too. Default: `nodeIPs`.
    */
-  hostAddresses?: readonly string[];
+  hostAddresses?: readonly string[] | undefined;
   /** CIDRs NodePorts listen on (--nodeport-addresses); empty means every local address. */
-  nodePortAddresses?: readonly string[];
+  nodePortAddresses?: readonly string[] | undefined;
   /**
    * Accept NodePort connections to 127.0.0.0/8 (IPv4 only). Default true, like kube-proxy. Needs
    * `net.ipv4.conf.all.route_localnet=1`, which alone would also let other hosts reach 127.0.0.1
@@ -39,7 +39,7 @@ export interface IptablesBackendOptions {
    * that drops traffic to 127.0.0.0/8 from non-loopback sources (see
    * {@link IPTABLES_KUBELET_JUMP_RULES}).
    */
-  localhostNodePorts?: boolean;
+  localhostNodePorts?: boolean | undefined;
   /**
    * The nfacct counters that exist in the namespace (`ensureNfacctCounters`): as upstream,
    * KUBE-FORWARD's INVALID drop counts into {@link NFACCT_CT_STATE_INVALID_DROPPED}, and IPv4
@@ -47,22 +47,22 @@ export interface IptablesBackendOptions {
    * {@link NFACCT_LOCALHOST_NODEPORTS_ACCEPTED}. A counter not listed leaves its rule as it is
    * without nfacct (the rule set works the same; only the metric is missing). Default none.
    */
-  nfacctCounters?: readonly string[];
+  nfacctCounters?: readonly string[] | undefined;
   /** Add --random-fully to MASQUERADE. Default true. */
-  randomFully?: boolean;
+  randomFully?: boolean | undefined;
   /** Above this many endpoints, endpoint rules carry no comments (kube-proxy's large cluster mode). Default 1000. */
-  largeClusterEndpointsThreshold?: number;
+  largeClusterEndpointsThreshold?: number | undefined;
 }
 
 /** Options of one sync. */
 export interface SyncOptions {
   /** Rewrite every chain (otherwise only services that changed since the last sync). */
-  full?: boolean;
+  full?: boolean | undefined;
   /**
    * nat chains that exist in the kernel (from `iptables-save -t nat`), so a full sync can delete
    * stale service chains this backend did not write itself (e.g. left by a previous process).
    */
-  existingNatChains?: Iterable<string>;
+  existingNatChains?: Iterable<string> | undefined;
 }
 
 /**

@@ -16,9 +16,9 @@ export const NFT_CANARY_CHAIN = "canary";
 /** Options of {@link createNftablesApplier}. */
 export interface NftablesApplierOptions {
   /** Apply inside this named network namespace. */
-  netns?: string;
+  netns?: string | undefined;
   /** Per-command timeout. Default 120 000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Runs the per-command timeout. Default: the wall clock. */
   clock?: Clock | undefined;
 }
@@ -119,8 +119,8 @@ export function createNftablesProxier(
 ): NftablesProxier {
   const backend = createNftablesBackend(options);
   const applier = createNftablesApplier({
-    ...(options.netns !== undefined ? { netns: options.netns } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    netns: options.netns,
+    timeoutMs: options.timeoutMs,
     clock: options.clock,
   });
   const nftFamily = backend.family === "IPv4" ? "ip" : "ip6";

@@ -13,27 +13,27 @@ import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createNftablesBackend}. */
 export interface NftablesBackendOptions {
-  family?: IPFamily;
+  family?: IPFamily | undefined;
   /** Table name. Default "kube-proxy". */
-  tableName?: string;
+  tableName?: string | undefined;
   /** Bit of the packet mark used to flag traffic for masquerade. Default 14 (0x4000). */
-  masqueradeBit?: number;
-  masqueradeAll?: boolean;
+  masqueradeBit?: number | undefined;
+  masqueradeAll?: boolean | undefined;
   /** The cluster (pod) CIDR of this family. */
-  clusterCIDR?: string;
+  clusterCIDR?: string | undefined;
   /** Service CIDRs: traffic to unallocated ClusterIPs in them is dropped. */
-  serviceCIDRs?: readonly string[];
+  serviceCIDRs?: readonly string[] | undefined;
   /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
-  nodeIPs?: readonly string[];
+  nodeIPs?: readonly string[] | undefined;
   /**
    * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
    * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
    * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
    * gets NodePorts too. Default: `nodeIPs`.
    */
-  hostAddresses?: readonly string[];
+  hostAddresses?: readonly string[] | undefined;
   /** CIDRs NodePorts listen on; empty means every local address but loopback. */
-  nodePortAddresses?: readonly string[];
+  nodePortAddresses?: readonly string[] | undefined;
   /**
    * "upstream" (default): kube-proxy's layout, service chains and one `endpoint-` chain per
    * endpoint.
@@ -46,11 +46,11 @@ export interface NftablesBackendOptions {
    * masquerade is one lookup in the `hairpin-endpoints` set. Same behaviour; at 10k plain services
    * the table holds ~20 chains instead of 110k, which keeps the nft CLI's per-run cache load small.
    */
-  layout?: "upstream" | "compact";
+  layout?: "upstream" | "compact" | undefined;
   /** Stale chains are flushed at once and deleted this long after (kernels before 6.2 need >= 1 s). Default 1000. */
-  staleChainDelayMs?: number;
+  staleChainDelayMs?: number | undefined;
   /** Time for delayed chain deletion (`staleChainDelayMs`). Default: the wall clock. */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /**
@@ -79,7 +79,7 @@ export interface NftablesTableObjects {
 /** Options of one nftables sync. */
 export interface NftablesSyncOptions {
   /** Rewrite everything (otherwise only what changed since the last sync). */
-  full?: boolean;
+  full?: boolean | undefined;
   /**
    * For a full sync: what the table holds now. Given, the full transaction rewrites the table in
    * place, as kube-proxy does: rules, maps and our sets are flushed and refilled, stale chains

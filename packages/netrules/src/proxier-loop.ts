@@ -7,34 +7,34 @@ import type { ProxyModel } from "./model.js";
 /** Options every proxier takes besides its backend's. */
 export interface ProxierOptions {
   /** Run the rule tools inside this named network namespace. */
-  netns?: string;
+  netns?: string | undefined;
   /**
    * Kill any tool this proxier runs (iptables-restore / nft, the flush probe, conntrack) that runs
    * longer than this, failing that sync with `Timeout`: a hung tool must not stall every later
    * sync. Default 120 000 (a full upstream-layout nft transaction at 10k services takes ~95 s).
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Delete stale UDP/SCTP conntrack entries after each sync. Default true. A failed deletion is
    * logged and does not fail the sync (the rules are programmed by then), as kube-proxy does.
    */
-  conntrack?: boolean;
+  conntrack?: boolean | undefined;
   /**
    * Where a flushed ruleset (before the resync) and failures that do not fail a sync (conntrack
    * cleanup) are reported. Default: silent.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * How often to probe for a flushed ruleset before a sync. Default 30 000: once per kube-proxy
    * syncPeriod, as kube-proxy does (at 10k services each probe is an extra tool run). 0 probes
    * before every sync.
    */
-  flushCheckIntervalMs?: number;
+  flushCheckIntervalMs?: number | undefined;
   /**
    * Time for `flushCheckIntervalMs`, and the timer that kills a tool after `timeoutMs`. Default: the
    * wall clock. With a fake clock, a tool's timeout fires only when the test steps time.
    */
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 /** kube-proxy's default syncPeriod, how often it checks its canary. */

@@ -264,8 +264,8 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
       },
     },
     podCleanedUp: (pod) => !kubelet.activePods().some((p) => p.metadata.uid === pod.metadata?.uid),
-    ...(options.reclaim ? { reclaim: options.reclaim } : {}),
-    ...(recorder ? { recorder } : {}),
+    reclaim: options.reclaim,
+    recorder,
     ...(options.evictionIntervalMs ? { monitoringIntervalMs: options.evictionIntervalMs } : {}),
     ...(cfg.evictionPressureTransitionPeriodMs !== undefined
       ? { pressureTransitionPeriodMs: cfg.evictionPressureTransitionPeriodMs }
