@@ -8,6 +8,7 @@ it("exports exactly the reviewed names", () => {
 });
 
 const EXPECTED: string[] = [
+  "type BackendOptions",
   "buildIpvsState",
   "buildProxyModel",
   "type CommandOptions",

@@ -1,6 +1,7 @@
 // @kubenode/netrules: Services + EndpointSlices -> a proxy model -> iptables / nftables / IPVS
 // payloads, and the appliers and proxiers that program a node. Test helpers are in
 // `@kubenode/netrules/testing`, lower-level building blocks in `@kubenode/netrules/internals`.
+export type { BackendOptions } from "./backend-options.js";
 export type { ConntrackCleaner, ConntrackFilter } from "./conntrack.js";
 export { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 export type { NetrulesErrorCode } from "./errors.js";

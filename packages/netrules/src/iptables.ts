@@ -1,3 +1,4 @@
+import type { BackendOptions } from "./backend-options.js";
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
@@ -12,24 +13,7 @@ import { NFACCT_CT_STATE_INVALID_DROPPED, NFACCT_LOCALHOST_NODEPORTS_ACCEPTED } 
 import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createIptablesBackend}. */
-export interface IptablesBackendOptions {
-  /** The family this backend programs (iptables for IPv4, ip6tables for IPv6). Default IPv4. */
-  family?: IPFamily | undefined;
-  /** Bit of the packet mark used to flag traffic for masquerade. Default 14 (0x4000). */
-  masqueradeBit?: number | undefined;
-  /** Masquerade all ClusterIP traffic (--masquerade-all). Default false. */
-  masqueradeAll?: boolean | undefined;
-  /** The cluster (pod) CIDR of this family: traffic from outside it is masqueraded. */
-  clusterCIDR?: string | undefined;
-  /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
-  nodeIPs?: readonly string[] | undefined;
-  /**
-   * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
-   * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
-   * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
-   * gets NodePorts too. Default: `nodeIPs`.
-   */
-  hostAddresses?: readonly string[] | undefined;
+export interface IptablesBackendOptions extends BackendOptions {
   /** CIDRs NodePorts listen on (--nodeport-addresses); empty means every local address. */
   nodePortAddresses?: readonly string[] | undefined;
   /**

@@ -1,4 +1,5 @@
 import { type Clock, createRealClock } from "@kubenode/kube";
+import type { BackendOptions } from "./backend-options.js";
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
@@ -12,26 +13,11 @@ import {
 import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createNftablesBackend}. */
-export interface NftablesBackendOptions {
-  family?: IPFamily | undefined;
+export interface NftablesBackendOptions extends BackendOptions {
   /** Table name. Default "kube-proxy". */
   tableName?: string | undefined;
-  /** Bit of the packet mark used to flag traffic for masquerade. Default 14 (0x4000). */
-  masqueradeBit?: number | undefined;
-  masqueradeAll?: boolean | undefined;
-  /** The cluster (pod) CIDR of this family. */
-  clusterCIDR?: string | undefined;
   /** Service CIDRs: traffic to unallocated ClusterIPs in them is dropped. */
   serviceCIDRs?: readonly string[] | undefined;
-  /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
-  nodeIPs?: readonly string[] | undefined;
-  /**
-   * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
-   * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
-   * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
-   * gets NodePorts too. Default: `nodeIPs`.
-   */
-  hostAddresses?: readonly string[] | undefined;
   /** CIDRs NodePorts listen on; empty means every local address but loopback. */
   nodePortAddresses?: readonly string[] | undefined;
   /**
