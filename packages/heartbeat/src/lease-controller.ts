@@ -3,16 +3,15 @@ import { createBackoff, createRealClock, jitterMs, KubeError, silentLogger } fro
 import { checkNodeName, HeartbeatError } from "./errors.js";
 import type { LeaseHealth } from "./health.js";
 import {
-  DEFAULT_LEASE_DURATION_SECONDS,
   ensureLease,
   type Lease,
   type LeaseContext,
+  leaseTiming,
   lookupNodeOwner,
   MAX_UPDATE_RETRIES,
   NODE_LEASE_NAMESPACE,
   type NodeOwner,
   newLease,
-  RENEW_INTERVAL_FRACTION,
   RENEW_INTERVAL_JITTER,
   updateLease,
 } from "./lease.js";
@@ -67,16 +66,7 @@ export interface LeaseController {
  */
 export function createLeaseController(options: LeaseControllerOptions): LeaseController {
   checkNodeName(options.nodeName);
-  const leaseDurationSeconds = options.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
-  if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds <= 0) {
-    throw new HeartbeatError(
-      "InvalidArgument",
-      `leaseDurationSeconds must be a positive integer, got ${leaseDurationSeconds}`,
-    );
-  }
-  const renewIntervalMs = options.renewIntervalMs ?? leaseDurationSeconds * 1000 * RENEW_INTERVAL_FRACTION;
-  if (!(renewIntervalMs > 0))
-    throw new HeartbeatError("InvalidArgument", `renewIntervalMs must be > 0, got ${renewIntervalMs}`);
+  const { leaseDurationSeconds, renewIntervalMs } = leaseTiming(options);
   const clock = options.clock ?? createRealClock();
   const random = options.random ?? Math.random;
   const logger = options.logger ?? silentLogger;

@@ -3,15 +3,14 @@ import { createBackoff, createRealClock, jitterMs, KubeError, silentLogger } fro
 import { checkNodeName, HeartbeatError } from "./errors.js";
 import { isLeaseFresh, type LeaseHealth } from "./health.js";
 import {
-  DEFAULT_LEASE_DURATION_SECONDS,
   ensureLease,
   type Lease,
   type LeaseContext,
+  leaseTiming,
   lookupNodeOwner,
   NODE_LEASE_NAMESPACE,
   type NodeOwner,
   newLease,
-  RENEW_INTERVAL_FRACTION,
   RENEW_INTERVAL_JITTER,
   updateLease,
 } from "./lease.js";
@@ -158,16 +157,7 @@ class DueHeap {
  * does not turn into a storm of reconnects.
  */
 export function createLeaseFleet(options: LeaseFleetOptions): LeaseFleet {
-  const leaseDurationSeconds = options.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
-  if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds <= 0) {
-    throw new HeartbeatError(
-      "InvalidArgument",
-      `leaseDurationSeconds must be a positive integer, got ${leaseDurationSeconds}`,
-    );
-  }
-  const renewIntervalMs = options.renewIntervalMs ?? leaseDurationSeconds * 1000 * RENEW_INTERVAL_FRACTION;
-  if (!(renewIntervalMs > 0))
-    throw new HeartbeatError("InvalidArgument", `renewIntervalMs must be > 0, got ${renewIntervalMs}`);
+  const { leaseDurationSeconds, renewIntervalMs } = leaseTiming(options);
   const concurrency = options.concurrency ?? 32;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new HeartbeatError("InvalidArgument", `concurrency must be a positive integer, got ${concurrency}`);
