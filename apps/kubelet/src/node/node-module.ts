@@ -267,15 +267,9 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
     reclaim: options.reclaim,
     recorder,
     ...(options.evictionIntervalMs ? { monitoringIntervalMs: options.evictionIntervalMs } : {}),
-    ...(cfg.evictionPressureTransitionPeriodMs !== undefined
-      ? { pressureTransitionPeriodMs: cfg.evictionPressureTransitionPeriodMs }
-      : {}),
-    ...(cfg.evictionMaxPodGracePeriodSeconds !== undefined
-      ? { maxPodGracePeriodSeconds: cfg.evictionMaxPodGracePeriodSeconds }
-      : {}),
-    ...(cfg.localStorageCapacityIsolation !== undefined
-      ? { localStorageCapacityIsolation: cfg.localStorageCapacityIsolation }
-      : {}),
+    pressureTransitionPeriodMs: cfg.evictionPressureTransitionPeriodMs,
+    maxPodGracePeriodSeconds: cfg.evictionMaxPodGracePeriodSeconds,
+    localStorageCapacityIsolation: cfg.localStorageCapacityIsolation,
     ...(cri
       ? {
           dedicatedImageFs: async () => {
