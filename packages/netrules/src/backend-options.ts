@@ -1,4 +1,5 @@
-import type { IPFamily } from "./ip.js";
+import { NetrulesError } from "./errors.js";
+import { type IPFamily, parseCidr } from "./ip.js";
 
 /** What the iptables and nftables backends both need to know about the node and the cluster. */
 export interface BackendOptions {
@@ -19,4 +20,34 @@ export interface BackendOptions {
    * gets NodePorts too. Default: `nodeIPs`.
    */
   hostAddresses?: readonly string[] | undefined;
+}
+
+/** What both backends derive from {@link BackendOptions}, checked. */
+export interface ResolvedBackendOptions {
+  family: IPFamily;
+  /** The masquerade mark, e.g. `0x4000` for bit 14. */
+  masqMark: string;
+  /** The cluster CIDR in canonical form, when given. */
+  localCidr: string | undefined;
+}
+
+/** Checks the shared options; a bad value throws `InvalidInput` naming it. */
+export function resolveBackendOptions(options: BackendOptions): ResolvedBackendOptions {
+  const family = options.family ?? "IPv4";
+  if (family !== "IPv4" && family !== "IPv6")
+    throw new NetrulesError("InvalidInput", `unknown family ${String(family)}`);
+  const bit = options.masqueradeBit ?? 14;
+  if (!Number.isInteger(bit) || bit < 0 || bit > 31)
+    throw new NetrulesError("InvalidInput", `masqueradeBit ${bit} out of range 0-31`);
+  let localCidr: string | undefined;
+  if (options.clusterCIDR !== undefined) {
+    const c = parseCidr(options.clusterCIDR);
+    if (!c || c.family !== family)
+      throw new NetrulesError(
+        "InvalidInput",
+        `clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`,
+      );
+    localCidr = c.text;
+  }
+  return { family, masqMark: `0x${(2 ** bit).toString(16)}`, localCidr };
 }

@@ -1,4 +1,4 @@
-import type { BackendOptions } from "./backend-options.js";
+import { type BackendOptions, resolveBackendOptions } from "./backend-options.js";
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
@@ -394,23 +394,7 @@ function globalOf(r: ServiceRules): GlobalLines {
 
 /** Creates an iptables backend for one IP family. */
 export function createIptablesBackend(options: IptablesBackendOptions = {}): IptablesBackend {
-  const family = options.family ?? "IPv4";
-  if (family !== "IPv4" && family !== "IPv6")
-    throw new NetrulesError("InvalidInput", `unknown family ${String(family)}`);
-  const bit = options.masqueradeBit ?? 14;
-  if (!Number.isInteger(bit) || bit < 0 || bit > 31)
-    throw new NetrulesError("InvalidInput", `masqueradeBit ${bit} out of range 0-31`);
-  const masqMark = `0x${(2 ** bit).toString(16)}`;
-  let localCidr: string | undefined;
-  if (options.clusterCIDR !== undefined) {
-    const c = parseCidr(options.clusterCIDR);
-    if (!c || c.family !== family)
-      throw new NetrulesError(
-        "InvalidInput",
-        `clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`,
-      );
-    localCidr = c.text;
-  }
+  const { family, masqMark, localCidr } = resolveBackendOptions(options);
   const nodePortCidrs = (options.nodePortAddresses ?? []).map((t) => {
     const c = parseCidr(t);
     if (!c) throw new NetrulesError("InvalidInput", `nodePortAddresses: invalid CIDR ${JSON.stringify(t)}`);

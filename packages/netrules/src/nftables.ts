@@ -1,5 +1,5 @@
 import { type Clock, createRealClock } from "@kubenode/kube";
-import type { BackendOptions } from "./backend-options.js";
+import { type BackendOptions, resolveBackendOptions } from "./backend-options.js";
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
@@ -386,30 +386,14 @@ interface ElementState {
 
 /** Creates an nftables backend for one IP family. */
 export function createNftablesBackend(options: NftablesBackendOptions = {}): NftablesBackend {
-  const family = options.family ?? "IPv4";
-  if (family !== "IPv4" && family !== "IPv6")
-    throw new NetrulesError("InvalidInput", `unknown family ${String(family)}`);
+  const { family, masqMark: mark, localCidr } = resolveBackendOptions(options);
   const tableName = options.tableName ?? "kube-proxy";
   if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/.test(tableName))
     throw new NetrulesError("InvalidInput", `invalid table name ${JSON.stringify(tableName)}`);
-  const bit = options.masqueradeBit ?? 14;
-  if (!Number.isInteger(bit) || bit < 0 || bit > 31)
-    throw new NetrulesError("InvalidInput", `masqueradeBit ${bit} out of range 0-31`);
-  const mark = `0x${(2 ** bit).toString(16)}`;
   const ipX = family === "IPv4" ? "ip" : "ip6";
   const addr = family === "IPv4" ? "ipv4_addr" : "ipv6_addr";
   const nftFamily = ipX;
   const table = `${nftFamily} ${tableName}`;
-  let localCidr: string | undefined;
-  if (options.clusterCIDR !== undefined) {
-    const c = parseCidr(options.clusterCIDR);
-    if (!c || c.family !== family)
-      throw new NetrulesError(
-        "InvalidInput",
-        `clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`,
-      );
-    localCidr = c.text;
-  }
   const cidrs = (list: readonly string[] | undefined, what: string) =>
     (list ?? []).map((t) => {
       const c = parseCidr(t);
