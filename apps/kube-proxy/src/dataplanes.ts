@@ -1,3 +1,4 @@
+import type { Clock } from "@kubenode/kube";
 import type { IPFamily } from "@kubenode/netrules";
 import type { ResolvedConfig } from "./config.js";
 import type { Dataplane } from "./dataplane.js";
@@ -28,8 +29,8 @@ export interface DataplaneContext {
    * in ms: kube-proxy's syncPeriod. Default netrules' (30 000).
    */
   flushCheckIntervalMs?: number;
-  /** Clock of those checks, in ms. Default Date.now. */
-  now?: () => number;
+  /** Time of those checks and of the rule tools' timeouts. Default: the wall clock. */
+  clock?: Clock;
   /** IPVS mode: where the generated payloads go (default $KUBENODE_PROXY_IPVS_DIR, else a temp dir). */
   ipvsOutputDir?: string;
 }
@@ -62,9 +63,9 @@ function ipvsOutputDir(ctx: DataplaneContext): string {
 /** The options every netrules proxier of this process gets. */
 function proxierOptions(ctx: DataplaneContext) {
   return {
-    ...(ctx.netns !== undefined ? { netns: ctx.netns } : {}),
-    ...(ctx.flushCheckIntervalMs !== undefined ? { flushCheckIntervalMs: ctx.flushCheckIntervalMs } : {}),
-    ...(ctx.now !== undefined ? { now: ctx.now } : {}),
+    netns: ctx.netns,
+    flushCheckIntervalMs: ctx.flushCheckIntervalMs,
+    clock: ctx.clock,
   };
 }
 
@@ -82,10 +83,10 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
           masqueradeAll: config.masqueradeAll,
           clusterCIDRs,
           nodeIPs: ctx.nodeIPs,
-          ...(ctx.hostAddresses ? { hostAddresses: ctx.hostAddresses } : {}),
+          hostAddresses: ctx.hostAddresses,
           nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
           localhostNodePorts: config.config.iptables.localhostNodePorts,
-          ...(ctx.nfacctCounters ? { nfacctCounters: ctx.nfacctCounters } : {}),
+          nfacctCounters: ctx.nfacctCounters,
         },
       });
     case "nftables":
@@ -100,7 +101,7 @@ export function createDataplane(config: ResolvedConfig, ctx: DataplaneContext): 
           masqueradeAll: config.masqueradeAll,
           clusterCIDRs,
           nodeIPs: ctx.nodeIPs,
-          ...(ctx.hostAddresses ? { hostAddresses: ctx.hostAddresses } : {}),
+          hostAddresses: ctx.hostAddresses,
           nodePortAddresses: nodePortAddresses(config, ctx.nodeIPs),
         },
       });

@@ -50,7 +50,7 @@ export function createIpvsDataplane(options: IpvsDataplaneOptions): Dataplane {
         const state = buildIpvsState(model, {
           ...options.backend,
           family,
-          ...(clusterCIDR !== undefined ? { clusterCIDR } : {}),
+          clusterCIDR,
         });
         const suffix = family === "IPv4" ? "ipv4" : "ipv6";
         const ipvsadm = ipvsadmRestoreText(state);

@@ -94,7 +94,7 @@ export function createProxier(options: ProxierOptions): Proxier {
       // First sync, or the node's zone (topology hints) changed: every service port depends on it.
       builder = createProxyModelBuilder({
         nodeName: options.nodeName,
-        ...(zone !== undefined ? { nodeZone: zone } : {}),
+        nodeZone: zone,
       });
       builderZone = zone;
       for (const svc of tracker.services()) builder.upsertService(svc);

@@ -150,7 +150,7 @@ export async function startProxyServer(options: ProxyServerOptions): Promise<Pro
       log,
       // Mirrors kube-proxy: the canary is checked once per syncPeriod.
       flushCheckIntervalMs: config.syncPeriodMs,
-      now: () => clock.now(),
+      clock,
     });
 
   const metrics = createProxyMetrics();

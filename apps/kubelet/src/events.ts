@@ -61,7 +61,7 @@ export function postKubeletEvent(
         metadata: {
           name: `${subject.name}.${randomBytes(8).toString("hex")}`,
           namespace,
-          ...(event.annotations ? { annotations: event.annotations } : {}),
+          annotations: event.annotations,
         },
         involvedObject: {
           apiVersion: "v1",

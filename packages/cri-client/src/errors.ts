@@ -47,7 +47,7 @@ export interface CriErrorOptions {
   rpc?: string | undefined;
   /** The runtime's own message (gRPC status details), unchanged. */
   runtimeMessage?: string | undefined;
-  cause?: unknown;
+  cause?: unknown | undefined;
 }
 
 /**

@@ -124,7 +124,7 @@ export function credentialsForImage(
 /** Options of {@link pullImageWithSecrets}. */
 export interface PullWithSecretsOptions extends CriCallOptions {
   /** The sandbox the image is for (passed to the runtime as PullImageRequest.sandbox_config). */
-  sandboxConfig?: DeepPartial<PodSandboxConfig>;
+  sandboxConfig?: DeepPartial<PodSandboxConfig> | undefined;
 }
 
 /**

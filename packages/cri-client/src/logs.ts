@@ -61,23 +61,23 @@ export function parseCriLogLine(line: Buffer | string): CriLogEntry {
 /** Options of {@link readCriLog}. */
 export interface ReadCriLogOptions {
   /** Keep reading as the container writes; ends when `signal` aborts or `isRunning` says it exited. */
-  follow?: boolean;
+  follow?: boolean | undefined;
   /** Only the last N lines (before following). */
-  tailLines?: number;
+  tailLines?: number | undefined;
   /** Only lines at or after this time. */
-  sinceTime?: Date;
+  sinceTime?: Date | undefined;
   /** Only one stream. Default both. */
-  stream?: "stdout" | "stderr";
+  stream?: "stdout" | "stderr" | undefined;
   /** Stop after this many bytes of content. */
-  limitBytes?: number;
-  signal?: AbortSignal;
+  limitBytes?: number | undefined;
+  signal?: AbortSignal | undefined;
   /**
    * While following: called at end of file; once it returns false the reader drains what is left
    * and ends (the kubelet stops following a container that exited).
    */
-  isRunning?: () => boolean | Promise<boolean>;
+  isRunning?: (() => boolean | Promise<boolean>) | undefined;
   /** While following, how often to look for new data and rotation when no change was signalled, in ms. Default 250. */
-  pollIntervalMs?: number;
+  pollIntervalMs?: number | undefined;
 }
 
 const CHUNK = 64 * 1024;

@@ -60,11 +60,11 @@ export interface StreamSession {
 /** Options of {@link connectStream}. */
 export interface ConnectStreamOptions {
   /** Whether stdin was requested (creates {@link StreamSession.stdin}). */
-  stdin?: boolean;
+  stdin?: boolean | undefined;
   /** Gives up on connecting or closes the session when aborted. */
   signal?: AbortSignal | undefined;
   /** How long to wait for the WebSocket handshake, in ms. Default 30 000. */
-  handshakeTimeoutMs?: number;
+  handshakeTimeoutMs?: number | undefined;
 }
 
 function toWebSocketUrl(url: string): string {

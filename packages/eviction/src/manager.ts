@@ -83,30 +83,30 @@ export interface EvictionManagerOptions {
   stats: StatsProvider;
   pods: PodProvider;
   killer: PodKiller;
-  clock?: Clock;
+  clock?: Clock | undefined;
   /** Node-level reclaim (container GC, image GC), tried before evicting for disk pressure. */
-  reclaim?: ReclaimHooks;
-  recorder?: EventRecorder;
+  reclaim?: ReclaimHooks | undefined;
+  recorder?: EventRecorder | undefined;
   /** Node name for node events ("EvictionThresholdMet"). */
-  nodeName?: string;
+  nodeName?: string | undefined;
   /** evictionMaxPodGracePeriod for soft evictions. Default 0. Negative: use the pod's own grace period. */
-  maxPodGracePeriodSeconds?: number;
+  maxPodGracePeriodSeconds?: number | undefined;
   /** evictionPressureTransitionPeriod. Default 5 min. */
-  pressureTransitionPeriodMs?: number;
+  pressureTransitionPeriodMs?: number | undefined;
   /** Loop period. Default 10 s. */
-  monitoringIntervalMs?: number;
+  monitoringIntervalMs?: number | undefined;
   /** Whether images live on their own filesystem; a function is asked once, on the first cycle. */
-  dedicatedImageFs?: boolean | (() => boolean | Promise<boolean>);
+  dedicatedImageFs?: boolean | (() => boolean | Promise<boolean>) | undefined;
   /** Whether writable layers live apart from images (KubeletSeparateDiskGC layout). */
-  splitContainerImageFs?: boolean;
+  splitContainerImageFs?: boolean | undefined;
   /** Enforce emptyDir sizeLimit and ephemeral-storage limits. Default true (as upstream). */
-  localStorageCapacityIsolation?: boolean;
+  localStorageCapacityIsolation?: boolean | undefined;
   /** Whether an evicted pod is fully cleaned up; the loop waits for it up to 30 s. */
-  podCleanedUp?: (pod: EvictionPod) => boolean | Promise<boolean>;
+  podCleanedUp?: ((pod: EvictionPod) => boolean | Promise<boolean>) | undefined;
   /** Memory threshold notifiers for sub-second reaction; started with start(). */
-  notifiers?: readonly ThresholdNotifier[];
+  notifiers?: readonly ThresholdNotifier[] | undefined;
   /** Where the manager's records go (kubenode's one Logger). Default: dropped. */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** What one synchronize() did. */

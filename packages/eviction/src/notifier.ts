@@ -17,17 +17,17 @@ export interface MemoryThresholdNotifierOptions {
   /** A memory.available or allocatableMemory.available threshold. */
   threshold: Threshold;
   /** How often to read memory usage. Default 100 ms. */
-  intervalMs?: number;
+  intervalMs?: number | undefined;
   /** Default "/sys/fs/cgroup". */
-  cgroupRoot?: string;
+  cgroupRoot?: string | undefined;
   /** Default "/proc". */
-  procRoot?: string;
-  cgroupMode?: CgroupMode;
+  procRoot?: string | undefined;
+  cgroupMode?: CgroupMode | undefined;
   /** The pods cgroup, for allocatableMemory.available thresholds (e.g. "/kubepods"). */
-  podsCgroup?: string;
+  podsCgroup?: string | undefined;
   /** Reads current usage in bytes; defaults to the memory cgroup (root or pods) of this host. */
-  readUsageBytes?: () => Promise<number>;
-  clock?: Clock;
+  readUsageBytes?: (() => Promise<number>) | undefined;
+  clock?: Clock | undefined;
 }
 
 /**

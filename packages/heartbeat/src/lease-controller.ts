@@ -3,16 +3,15 @@ import { createBackoff, createRealClock, jitterMs, KubeError, silentLogger } fro
 import { checkNodeName, HeartbeatError } from "./errors.js";
 import type { LeaseHealth } from "./health.js";
 import {
-  DEFAULT_LEASE_DURATION_SECONDS,
   ensureLease,
   type Lease,
   type LeaseContext,
+  leaseTiming,
   lookupNodeOwner,
   MAX_UPDATE_RETRIES,
   NODE_LEASE_NAMESPACE,
   type NodeOwner,
   newLease,
-  RENEW_INTERVAL_FRACTION,
   RENEW_INTERVAL_JITTER,
   updateLease,
 } from "./lease.js";
@@ -23,28 +22,28 @@ export interface LeaseControllerOptions {
   /** The node whose lease is kept fresh; also the lease name. */
   nodeName: string;
   /** Written to spec.holderIdentity; default the node name. */
-  holderIdentity?: string;
+  holderIdentity?: string | undefined;
   /** Default `kube-node-lease`. */
-  namespace?: string;
+  namespace?: string | undefined;
   /** Default 40 (the kubelet's nodeLeaseDurationSeconds). */
-  leaseDurationSeconds?: number;
+  leaseDurationSeconds?: number | undefined;
   /** Default 0.25 x leaseDurationSeconds (10 s). */
-  renewIntervalMs?: number;
-  clock?: Clock;
-  random?: () => number;
+  renewIntervalMs?: number | undefined;
+  clock?: Clock | undefined;
+  random?: (() => number) | undefined;
   /**
    * Set an ownerReference to the Node once its UID is known, so the lease is deleted with the
    * Node. Default true (looks the Node up while the reference is missing).
    */
-  ownerReference?: boolean;
+  ownerReference?: boolean | undefined;
   /** Where failed lease calls are logged (kubenode's one Logger). Default: dropped. */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * Called when a renewal fails at least twice in a row. The kubelet's onRepeatedHeartbeatFailure
    * closes the API client's connections here, so a half-open connection does not keep the next
    * attempts failing: a caller action, not a log line.
    */
-  onRepeatedFailure?: () => void;
+  onRepeatedFailure?: (() => void) | undefined;
 }
 
 /** Keeps one node's Lease fresh. */
@@ -67,16 +66,7 @@ export interface LeaseController {
  */
 export function createLeaseController(options: LeaseControllerOptions): LeaseController {
   checkNodeName(options.nodeName);
-  const leaseDurationSeconds = options.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
-  if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds <= 0) {
-    throw new HeartbeatError(
-      "InvalidArgument",
-      `leaseDurationSeconds must be a positive integer, got ${leaseDurationSeconds}`,
-    );
-  }
-  const renewIntervalMs = options.renewIntervalMs ?? leaseDurationSeconds * 1000 * RENEW_INTERVAL_FRACTION;
-  if (!(renewIntervalMs > 0))
-    throw new HeartbeatError("InvalidArgument", `renewIntervalMs must be > 0, got ${renewIntervalMs}`);
+  const { leaseDurationSeconds, renewIntervalMs } = leaseTiming(options);
   const clock = options.clock ?? createRealClock();
   const random = options.random ?? Math.random;
   const logger = options.logger ?? silentLogger;

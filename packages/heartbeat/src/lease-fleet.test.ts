@@ -1,6 +1,7 @@
 import { createFakeClock } from "@kubenode/kube";
 import { afterEach, describe, expect, it } from "vitest";
 import { createFakeLeaseApi } from "./__tests__/fake-api.js";
+import { createLeaseController } from "./lease-controller.js";
 import { createLeaseFleet, type LeaseFleet } from "./lease-fleet.js";
 
 const running: LeaseFleet[] = [];
@@ -112,5 +113,18 @@ describe("lease fleet", () => {
     expect(api.calls.every((c) => c.path.endsWith("/sim-0"))).toBe(true);
     expect(() => fleet.add("Not Valid")).toThrow(/not a valid node name/);
     expect(() => createLeaseFleet({ client: api.client, concurrency: 0 })).toThrow(/concurrency/);
+  });
+
+  it("rejects a lease duration or renew interval a kubelet would not run with, naming it", () => {
+    const { client } = createFakeLeaseApi();
+    expect(() => createLeaseFleet({ client, leaseDurationSeconds: 1.5 })).toThrow(
+      "leaseDurationSeconds must be a positive integer, got 1.5",
+    );
+    expect(() => createLeaseFleet({ client, renewIntervalMs: 0 })).toThrow(
+      "renewIntervalMs must be > 0, got 0",
+    );
+    expect(() => createLeaseController({ client, nodeName: "n1", leaseDurationSeconds: 0 })).toThrow(
+      "leaseDurationSeconds must be a positive integer, got 0",
+    );
   });
 });

@@ -3,15 +3,14 @@ import { createBackoff, createRealClock, jitterMs, KubeError, silentLogger } fro
 import { checkNodeName, HeartbeatError } from "./errors.js";
 import { isLeaseFresh, type LeaseHealth } from "./health.js";
 import {
-  DEFAULT_LEASE_DURATION_SECONDS,
   ensureLease,
   type Lease,
   type LeaseContext,
+  leaseTiming,
   lookupNodeOwner,
   NODE_LEASE_NAMESPACE,
   type NodeOwner,
   newLease,
-  RENEW_INTERVAL_FRACTION,
   RENEW_INTERVAL_JITTER,
   updateLease,
 } from "./lease.js";
@@ -21,25 +20,25 @@ export interface LeaseFleetOptions {
   /** One client for the whole fleet; its keep-alive sockets are shared by every node. */
   client: KubeClient;
   /** Nodes to start with; more can be added later. */
-  nodeNames?: Iterable<string>;
+  nodeNames?: Iterable<string> | undefined;
   /** Default `kube-node-lease`. */
-  namespace?: string;
+  namespace?: string | undefined;
   /** Default 40. */
-  leaseDurationSeconds?: number;
+  leaseDurationSeconds?: number | undefined;
   /** Default 0.25 x leaseDurationSeconds (10 s). */
-  renewIntervalMs?: number;
+  renewIntervalMs?: number | undefined;
   /** Most API calls in flight at once; default 32. Size the client's `maxSockets` to match. */
-  concurrency?: number;
+  concurrency?: number | undefined;
   /** Set ownerReferences to the Nodes (looked up at most once a minute per node); default true. */
-  ownerReference?: boolean;
-  clock?: Clock;
-  random?: () => number;
+  ownerReference?: boolean | undefined;
+  clock?: Clock | undefined;
+  random?: (() => number) | undefined;
   /**
    * Where the fleet logs (kubenode's one Logger): a failed call at verbosity 4 (one line a node
    * would be 10k lines an outage), the start and end of an API outage as an error and info.
    * Default: dropped.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** Counters over the whole fleet. */
@@ -158,16 +157,7 @@ class DueHeap {
  * does not turn into a storm of reconnects.
  */
 export function createLeaseFleet(options: LeaseFleetOptions): LeaseFleet {
-  const leaseDurationSeconds = options.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
-  if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds <= 0) {
-    throw new HeartbeatError(
-      "InvalidArgument",
-      `leaseDurationSeconds must be a positive integer, got ${leaseDurationSeconds}`,
-    );
-  }
-  const renewIntervalMs = options.renewIntervalMs ?? leaseDurationSeconds * 1000 * RENEW_INTERVAL_FRACTION;
-  if (!(renewIntervalMs > 0))
-    throw new HeartbeatError("InvalidArgument", `renewIntervalMs must be > 0, got ${renewIntervalMs}`);
+  const { leaseDurationSeconds, renewIntervalMs } = leaseTiming(options);
   const concurrency = options.concurrency ?? 32;
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new HeartbeatError("InvalidArgument", `concurrency must be a positive integer, got ${concurrency}`);

@@ -1,5 +1,6 @@
 import type { Clock, KubeClient } from "@kubenode/kube";
 import { KubeError } from "@kubenode/kube";
+import { HeartbeatError } from "./errors.js";
 
 /** The namespace of node leases. */
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
@@ -11,6 +12,27 @@ export const RENEW_INTERVAL_FRACTION = 0.25;
 export const RENEW_INTERVAL_JITTER = 0.04;
 /** Update attempts per renewal before giving up until the next interval. */
 export const MAX_UPDATE_RETRIES = 5;
+
+/**
+ * The lease duration and renew interval a controller or fleet runs with: the kubelet's defaults
+ * (40 s, renewed every quarter of it) unless given, checked.
+ */
+export function leaseTiming(options: {
+  leaseDurationSeconds?: number | undefined;
+  renewIntervalMs?: number | undefined;
+}): { leaseDurationSeconds: number; renewIntervalMs: number } {
+  const leaseDurationSeconds = options.leaseDurationSeconds ?? DEFAULT_LEASE_DURATION_SECONDS;
+  if (!Number.isInteger(leaseDurationSeconds) || leaseDurationSeconds <= 0) {
+    throw new HeartbeatError(
+      "InvalidArgument",
+      `leaseDurationSeconds must be a positive integer, got ${leaseDurationSeconds}`,
+    );
+  }
+  const renewIntervalMs = options.renewIntervalMs ?? leaseDurationSeconds * 1000 * RENEW_INTERVAL_FRACTION;
+  if (!(renewIntervalMs > 0))
+    throw new HeartbeatError("InvalidArgument", `renewIntervalMs must be > 0, got ${renewIntervalMs}`);
+  return { leaseDurationSeconds, renewIntervalMs };
+}
 
 /** A coordination.k8s.io/v1 Lease, the fields heartbeat reads and writes. */
 export interface Lease {
@@ -98,7 +120,7 @@ export async function lookupNodeOwner(
     const node = await client.request<{ metadata?: { uid?: string } }>({
       method: "GET",
       path: `/api/v1/nodes/${encodeURIComponent(nodeName)}`,
-      ...(signal ? { signal } : {}),
+      signal,
     });
     const uid = node?.metadata?.uid;
     return uid ? { name: nodeName, uid } : undefined;
@@ -153,7 +175,7 @@ export async function updateLease(ctx: LeaseContext, lease: Lease): Promise<Leas
       method: "PUT",
       path: leasePath(ctx.namespace, lease.metadata.name),
       body: lease,
-      ...(ctx.signal ? { signal: ctx.signal } : {}),
+      signal: ctx.signal,
     }),
   );
 }

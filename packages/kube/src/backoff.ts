@@ -5,14 +5,14 @@ export interface BackoffOptions {
   /** Upper bound of any delay (before jitter). */
   maxMs: number;
   /** Multiplier between consecutive delays; default 2. */
-  factor?: number;
+  factor?: number | undefined;
   /**
    * Adds up to `jitter x delay` of random extra wait, like apimachinery's `wait.Jitter`, so many
    * agents restarting together do not hit the API server in lockstep. Default 0.
    */
-  jitter?: number;
+  jitter?: number | undefined;
   /** Random source in [0, 1); injectable for tests. */
-  random?: () => number;
+  random?: (() => number) | undefined;
 }
 
 /** A stateful exponential backoff: `next()` returns the delay to wait before the next attempt. */

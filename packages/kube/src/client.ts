@@ -13,14 +13,14 @@ export interface KubeRequest {
   /** Absolute API path, e.g. `/api/v1/nodes/node-a/status`. */
   path: string;
   /** Query parameters; `undefined` values are left out. */
-  query?: Record<string, string | number | boolean | undefined>;
+  query?: Record<string, string | number | boolean | undefined> | undefined;
   /** JSON-serialised unless already a string or Buffer. */
   body?: unknown;
   /** Content type of the body; default `application/json`. */
-  contentType?: string;
-  signal?: AbortSignal;
+  contentType?: string | undefined;
+  signal?: AbortSignal | undefined;
   /** Whole-request timeout; default the client's `requestTimeoutMs`. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 /** One event of a watch stream. */
@@ -32,11 +32,11 @@ export interface WatchEvent<T = unknown> {
 /** Options of {@link createKubeClient}. */
 export interface KubeClientOptions {
   /** Timeout of non-watch requests; default 30 000 ms. */
-  requestTimeoutMs?: number;
+  requestTimeoutMs?: number | undefined;
   /** Most sockets kept open to the server; default 16. Fleet mode sets this to its concurrency. */
-  maxSockets?: number;
+  maxSockets?: number | undefined;
   /** User-Agent header; default `kubenode`. */
-  userAgent?: string;
+  userAgent?: string | undefined;
 }
 
 /** Counters exposed for tests and metrics. */

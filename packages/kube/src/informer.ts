@@ -63,26 +63,26 @@ export interface InformerOptions<T> {
   client: KubeClient;
   /** Collection path, e.g. `/api/v1/pods` or `/api/v1/namespaces/default/pods`. */
   path: string;
-  labelSelector?: string;
-  fieldSelector?: string;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
   /** Extra indexers beside the built-in `namespace` and `nodeName`. */
-  indexers?: Record<string, IndexFunc<T>>;
-  clock?: Clock;
+  indexers?: Record<string, IndexFunc<T>> | undefined;
+  clock?: Clock | undefined;
   /** Page size of list calls; default 500. */
-  pageSize?: number;
+  pageSize?: number | undefined;
   /**
    * Server-side watch timeout base: each watch asks for a random value in [x, 2x) seconds,
    * like client-go's reflector (default 300 s).
    */
-  watchTimeoutSeconds?: number;
+  watchTimeoutSeconds?: number | undefined;
   /**
    * A watch that delivers nothing (not even a bookmark) for this long is assumed dead (half-open
    * TCP) and reopened. Default: twice the watch timeout plus 30 s.
    */
-  inactivityTimeoutMs?: number;
+  inactivityTimeoutMs?: number | undefined;
   /** Retry backoff after failures; default 800 ms doubling to 30 s with full jitter (reflector's). */
-  backoff?: Partial<BackoffOptions>;
-  random?: () => number;
+  backoff?: Partial<BackoffOptions> | undefined;
+  random?: (() => number) | undefined;
 }
 
 /** A list+watch cache of one kind of object. */
@@ -131,13 +131,14 @@ export function createInformer<T extends KubeObject>(options: InformerOptions<T>
   if (!(watchTimeoutSeconds > 0))
     throw new KubeError("InvalidArgument", `watchTimeoutSeconds must be > 0, got ${watchTimeoutSeconds}`);
   const inactivityTimeoutMs = options.inactivityTimeoutMs ?? watchTimeoutSeconds * 2000 + 30_000;
+  // Field by field: an option given as undefined means "the default", not "none".
+  const b = options.backoff ?? {};
   const backoff = createBackoff({
-    initialMs: 800,
-    maxMs: 30_000,
-    factor: 2,
-    jitter: 1,
-    random,
-    ...options.backoff,
+    initialMs: b.initialMs ?? 800,
+    maxMs: b.maxMs ?? 30_000,
+    factor: b.factor ?? 2,
+    jitter: b.jitter ?? 1,
+    random: b.random ?? random,
   });
   const indexers: Record<string, IndexFunc<T>> = {
     namespace: indexByNamespace,

@@ -34,13 +34,13 @@ export interface KubeConnection {
 /** Where to load a connection from. With no option: $KUBECONFIG, in-cluster, then ~/.kube/config. */
 export interface LoadKubeConfigOptions {
   /** A kubeconfig file. */
-  path?: string;
+  path?: string | undefined;
   /** Context to use instead of `current-context`. */
-  context?: string;
+  context?: string | undefined;
   /** Force the in-cluster service account (KUBERNETES_SERVICE_HOST/PORT + mounted token and CA). */
-  inCluster?: boolean;
+  inCluster?: boolean | undefined;
   /** Environment to read; defaults to `process.env`. */
-  env?: Record<string, string | undefined>;
+  env?: Record<string, string | undefined> | undefined;
 }
 
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";

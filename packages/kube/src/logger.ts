@@ -34,23 +34,23 @@ export type LogFormat = "text" | "json";
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {
   /** `text` (klog's header + structured key/values, the default) or `json` (one object per line). */
-  format?: LogFormat;
+  format?: LogFormat | undefined;
   /** klog's `-v`: records of `v(level, ...)` with level above this are dropped. Default 0. */
-  verbosity?: number;
+  verbosity?: number | undefined;
   /**
    * Receives each record as one line ending in `\n`. Default: `process.stderr.write`, where
    * upstream components log too.
    */
-  write?: (line: string) => void;
+  write?: ((line: string) => void) | undefined;
   /** Source of timestamps. Default: the wall clock. */
-  clock?: Pick<Clock, "now">;
+  clock?: Pick<Clock, "now"> | undefined;
   /**
    * Text format only: what stands in klog's `file:line` header field (we have no cheap caller
    * lookup). Default `"kubenode"`.
    */
-  source?: string;
+  source?: string | undefined;
   /** Thread id field of the text header. Default `process.pid`. */
-  pid?: number;
+  pid?: number | undefined;
 }
 
 type Severity = "I" | "W" | "E";

@@ -30,8 +30,8 @@ export interface JsonPatchOperation {
 
 /** Options shared by the patch helpers. */
 export interface PatchOptions {
-  fieldManager?: string;
-  signal?: AbortSignal;
+  fieldManager?: string | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /** Sends a patch of the given type to `path` (e.g. `/api/v1/nodes/a/status`). */
@@ -54,7 +54,7 @@ export function patchObject<T = unknown>(
     body,
     contentType: type,
     ...(options.fieldManager ? { query: { fieldManager: options.fieldManager } } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
+    signal: options.signal,
   });
 }
 
@@ -91,11 +91,11 @@ export function jsonPatch<T = unknown>(
 /** Options of {@link retryOnConflict}. */
 export interface RetryOnConflictOptions {
   /** Attempts in total; default 5 (client-go's `retry.DefaultRetry`). */
-  steps?: number;
+  steps?: number | undefined;
   /** Wait between attempts; default 10 ms with 10% jitter, like `retry.DefaultRetry`. */
-  backoff?: Backoff;
-  clock?: Clock;
-  signal?: AbortSignal;
+  backoff?: Backoff | undefined;
+  clock?: Clock | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { createFakeClock } from "@kubenode/kube";
 import { canUseRealComponents } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IPS, labScenario, startTrafficLab, type TrafficLab, tally } from "../test/lab.js";
@@ -74,18 +75,18 @@ for (const layout of ["upstream", "compact"] as const) {
         s.metadata?.name === "affinity" ? { ...s, spec: { ...s.spec, sessionAffinity: "None" } } : s,
       );
       const next = buildProxyModel({ ...input, services }).model;
-      let now = 0;
+      const clock = createFakeClock();
       const proxier = createNftablesProxier({
         netns: t.node.netns,
         layout,
         clusterCIDR: "10.244.0.0/16",
         nodeIPs: [t.node.ip],
         staleChainDelayMs: 1000,
-        now: () => now,
+        clock,
       });
       await proxier.sync(next);
       expect(await affinityEntries()).toEqual([]);
-      now += 1000;
+      await clock.step(1000);
       await proxier.sync(next);
       // what is left equals what a proxier writes into an empty namespace
       // (line by line, sorted: hash sets list their elements in a per-set random order)

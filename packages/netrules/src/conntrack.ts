@@ -1,3 +1,4 @@
+import type { Clock } from "@kubenode/kube";
 import { applyError, type CommandOptions, runCommand } from "./exec.js";
 import type { IPFamily } from "./ip.js";
 import type { ProxyModel, ServicePortModel } from "./model.js";
@@ -117,12 +118,17 @@ export interface ConntrackCleaner {
 
 /** Creates a conntrack cleaner. */
 export function createConntrackCleaner(
-  options: { netns?: string; timeoutMs?: number } = {},
+  options: { netns?: string | undefined; timeoutMs?: number | undefined; clock?: Clock | undefined } = {},
 ): ConntrackCleaner {
   return {
     async clear(filters, opts = {}) {
       let total = 0;
-      const c: CommandOptions = { netns: options.netns, timeoutMs: options.timeoutMs, signal: opts.signal };
+      const c: CommandOptions = {
+        netns: options.netns,
+        timeoutMs: options.timeoutMs,
+        clock: options.clock,
+        signal: opts.signal,
+      };
       for (const f of filters) {
         const argv = conntrackDeleteArgs(f);
         const r = await runCommand(argv, undefined, c);

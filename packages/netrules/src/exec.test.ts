@@ -1,3 +1,4 @@
+import { createFakeClock } from "@kubenode/kube";
 import { describe, expect, it } from "vitest";
 import { NetrulesError } from "./errors.js";
 import { runCommand } from "./exec.js";
@@ -21,10 +22,19 @@ describe("runCommand", () => {
     expect(r.code).toBe(3);
   });
 
-  it("kills a tool that outlives its timeout and fails with Timeout naming it", async () => {
-    const err = await runCommand(["sleep", "60"], undefined, { timeoutMs: 200 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NetrulesError);
-    expect((err as NetrulesError).code).toBe("Timeout");
-    expect((err as NetrulesError).message).toBe("sleep did not finish within 200 ms");
+  it("kills a tool that outlives its timeout (timed by the given clock) and fails with Timeout naming it", async () => {
+    const clock = createFakeClock();
+    let settled: unknown;
+    const run = runCommand(["sleep", "600"], undefined, { timeoutMs: 60_000, clock }).then(
+      () => (settled = "resolved"),
+      (e: unknown) => (settled = e),
+    );
+    await clock.step(59_999);
+    expect(settled).toBeUndefined();
+    await clock.step(1);
+    await run;
+    expect(settled).toBeInstanceOf(NetrulesError);
+    expect((settled as NetrulesError).code).toBe("Timeout");
+    expect((settled as NetrulesError).message).toBe("sleep did not finish within 60000 ms");
   });
 });

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import type { Writable } from "node:stream";
+import { type Clock, createRealClock } from "@kubenode/kube";
 import { NetrulesError } from "./errors.js";
 
 /** Where and how to run the rule tools. */
@@ -9,6 +10,8 @@ export interface CommandOptions {
   signal?: AbortSignal | undefined;
   /** Kill the tool after this long. Default 120 000. */
   timeoutMs?: number | undefined;
+  /** Runs the `timeoutMs` timer. Default: the wall clock. */
+  clock?: Clock | undefined;
 }
 
 /** Result of one tool run. */
@@ -34,6 +37,7 @@ export function runCommand(
   options: CommandOptions = {},
 ): Promise<CommandResult> {
   const full = inNetns(argv, options.netns);
+  const clock = options.clock ?? createRealClock();
   return new Promise((resolve, reject) => {
     if (options.signal?.aborted) {
       reject(new NetrulesError("Aborted", `${argv[0]} not started: aborted`));
@@ -48,12 +52,12 @@ export function runCommand(
     const finish = (fn: () => void) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       options.signal?.removeEventListener("abort", onAbort);
       fn();
     };
     const timeoutMs = options.timeoutMs ?? 120_000;
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       child.kill("SIGKILL");
       finish(() => reject(new NetrulesError("Timeout", `${argv[0]} did not finish within ${timeoutMs} ms`)));
     }, timeoutMs);

@@ -1,39 +1,21 @@
+// @kubenode/netrules: Services + EndpointSlices -> a proxy model -> iptables / nftables / IPVS
+// payloads, and the appliers and proxiers that program a node. Test helpers are in
+// `@kubenode/netrules/testing`, lower-level building blocks in `@kubenode/netrules/internals`.
+export type { BackendOptions } from "./backend-options.js";
 export type { ConntrackCleaner, ConntrackFilter } from "./conntrack.js";
-export { conntrackDeleteArgs, createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
+export { createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 export type { NetrulesErrorCode } from "./errors.js";
 export { NetrulesError } from "./errors.js";
-export type { CommandOptions, CommandResult } from "./exec.js";
-export { runCommand } from "./exec.js";
+export type { CommandOptions } from "./exec.js";
 export type { IPFamily } from "./ip.js";
-export type {
-  IptablesBackend,
-  IptablesBackendOptions,
-  IptablesJumpRule,
-  IptablesSyncResult,
-  SyncOptions,
-} from "./iptables.js";
-export {
-  createIptablesBackend,
-  endpointChainName,
-  IPTABLES_CANARY_CHAIN,
-  IPTABLES_JUMP_RULES,
-  IPTABLES_KUBELET_JUMP_RULES,
-  isServiceChainName,
-  servicePortChainSuffix,
-} from "./iptables.js";
+export type { IptablesBackend, IptablesBackendOptions, IptablesSyncResult, SyncOptions } from "./iptables.js";
+export { createIptablesBackend } from "./iptables.js";
 export type {
   IptablesApplier,
   IptablesApplierOptions,
   IptablesProxier,
 } from "./iptables-applier.js";
 export { createIptablesApplier, createIptablesProxier } from "./iptables-applier.js";
-export type { IptablesRuleset, TraceOutcome, TracePacket } from "./iptables-tracer.js";
-export {
-  applyRestorePayload,
-  createIptablesRuleset,
-  findDanglingJumps,
-  traceIptables,
-} from "./iptables-tracer.js";
 export type { IpsetData, IpvsOptions, IpvsRealServer, IpvsState, IpvsVirtualServer } from "./ipvs.js";
 export { buildIpvsState, IPVS_DUMMY_INTERFACE, ipsetRestoreText, ipvsadmRestoreText } from "./ipvs.js";
 export type {
@@ -54,7 +36,6 @@ export {
   KUBE_PROXY_NFACCT_COUNTERS,
   NFACCT_CT_STATE_INVALID_DROPPED,
   NFACCT_LOCALHOST_NODEPORTS_ACCEPTED,
-  parseNfacctList,
   readNfacctCounters,
 } from "./nfacct.js";
 export type {
@@ -64,9 +45,9 @@ export type {
   NftablesSyncResult,
   NftablesTableObjects,
 } from "./nftables.js";
-export { createNftablesBackend, nftEndpointChainBase, nftServiceChainBase } from "./nftables.js";
+export { createNftablesBackend } from "./nftables.js";
 export type { NftablesApplier, NftablesApplierOptions, NftablesProxier } from "./nftables-applier.js";
-export { createNftablesApplier, createNftablesProxier, NFT_CANARY_CHAIN } from "./nftables-applier.js";
+export { createNftablesApplier, createNftablesProxier } from "./nftables-applier.js";
 export type { ProxierOptions, ProxierSyncReport } from "./proxier-loop.js";
 export type { PayloadChunks } from "./text-blocks.js";
 export type {

@@ -1,3 +1,4 @@
+import type { Clock } from "@kubenode/kube";
 import { applyError, type CommandOptions, runCommand } from "./exec.js";
 import type { IPFamily } from "./ip.js";
 import {
@@ -15,11 +16,13 @@ import { createProxierSync, type ProxierOptions, type ProxierSyncReport } from "
 
 /** Options of {@link createIptablesApplier}. */
 export interface IptablesApplierOptions {
-  family?: IPFamily;
+  family?: IPFamily | undefined;
   /** Apply inside this named network namespace. */
-  netns?: string;
+  netns?: string | undefined;
   /** Per-command timeout. Default 120 000. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
+  /** Runs the per-command timeout. Default: the wall clock. */
+  clock?: Clock | undefined;
 }
 
 /** Runs iptables-restore / iptables for one family, in the host or a network namespace. */
@@ -48,6 +51,7 @@ export function createIptablesApplier(options: IptablesApplierOptions = {}): Ipt
   const cmd = (signal: AbortSignal | undefined): CommandOptions => ({
     netns: options.netns,
     timeoutMs: options.timeoutMs,
+    clock: options.clock,
     signal,
   });
   const run = async (argv: string[], signal: AbortSignal | undefined, input?: string) => {
@@ -174,8 +178,9 @@ export function createIptablesProxier(
   const backend = createIptablesBackend(options);
   const applier = createIptablesApplier({
     family: backend.family,
-    ...(options.netns !== undefined ? { netns: options.netns } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    netns: options.netns,
+    timeoutMs: options.timeoutMs,
+    clock: options.clock,
   });
   const counter = createIptablesRuleCounter();
   return {

@@ -1,3 +1,4 @@
+import { type BackendOptions, resolveBackendOptions } from "./backend-options.js";
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
@@ -12,26 +13,9 @@ import { NFACCT_CT_STATE_INVALID_DROPPED, NFACCT_LOCALHOST_NODEPORTS_ACCEPTED } 
 import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createIptablesBackend}. */
-export interface IptablesBackendOptions {
-  /** The family this backend programs (iptables for IPv4, ip6tables for IPv6). Default IPv4. */
-  family?: IPFamily;
-  /** Bit of the packet mark used to flag traffic for masquerade. Default 14 (0x4000). */
-  masqueradeBit?: number;
-  /** Masquerade all ClusterIP traffic (--masquerade-all). Default false. */
-  masqueradeAll?: boolean;
-  /** The cluster (pod) CIDR of this family: traffic from outside it is masqueraded. */
-  clusterCIDR?: string;
-  /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
-  nodeIPs?: readonly string[];
-  /**
-   * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
-   * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
-   * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
-   * gets NodePorts too. Default: `nodeIPs`.
-   */
-  hostAddresses?: readonly string[];
+export interface IptablesBackendOptions extends BackendOptions {
   /** CIDRs NodePorts listen on (--nodeport-addresses); empty means every local address. */
-  nodePortAddresses?: readonly string[];
+  nodePortAddresses?: readonly string[] | undefined;
   /**
    * Accept NodePort connections to 127.0.0.0/8 (IPv4 only). Default true, like kube-proxy. Needs
    * `net.ipv4.conf.all.route_localnet=1`, which alone would also let other hosts reach 127.0.0.1
@@ -39,7 +23,7 @@ export interface IptablesBackendOptions {
    * that drops traffic to 127.0.0.0/8 from non-loopback sources (see
    * {@link IPTABLES_KUBELET_JUMP_RULES}).
    */
-  localhostNodePorts?: boolean;
+  localhostNodePorts?: boolean | undefined;
   /**
    * The nfacct counters that exist in the namespace (`ensureNfacctCounters`): as upstream,
    * KUBE-FORWARD's INVALID drop counts into {@link NFACCT_CT_STATE_INVALID_DROPPED}, and IPv4
@@ -47,22 +31,22 @@ export interface IptablesBackendOptions {
    * {@link NFACCT_LOCALHOST_NODEPORTS_ACCEPTED}. A counter not listed leaves its rule as it is
    * without nfacct (the rule set works the same; only the metric is missing). Default none.
    */
-  nfacctCounters?: readonly string[];
+  nfacctCounters?: readonly string[] | undefined;
   /** Add --random-fully to MASQUERADE. Default true. */
-  randomFully?: boolean;
+  randomFully?: boolean | undefined;
   /** Above this many endpoints, endpoint rules carry no comments (kube-proxy's large cluster mode). Default 1000. */
-  largeClusterEndpointsThreshold?: number;
+  largeClusterEndpointsThreshold?: number | undefined;
 }
 
 /** Options of one sync. */
 export interface SyncOptions {
   /** Rewrite every chain (otherwise only services that changed since the last sync). */
-  full?: boolean;
+  full?: boolean | undefined;
   /**
    * nat chains that exist in the kernel (from `iptables-save -t nat`), so a full sync can delete
    * stale service chains this backend did not write itself (e.g. left by a previous process).
    */
-  existingNatChains?: Iterable<string>;
+  existingNatChains?: Iterable<string> | undefined;
 }
 
 /**
@@ -410,23 +394,7 @@ function globalOf(r: ServiceRules): GlobalLines {
 
 /** Creates an iptables backend for one IP family. */
 export function createIptablesBackend(options: IptablesBackendOptions = {}): IptablesBackend {
-  const family = options.family ?? "IPv4";
-  if (family !== "IPv4" && family !== "IPv6")
-    throw new NetrulesError("InvalidInput", `unknown family ${String(family)}`);
-  const bit = options.masqueradeBit ?? 14;
-  if (!Number.isInteger(bit) || bit < 0 || bit > 31)
-    throw new NetrulesError("InvalidInput", `masqueradeBit ${bit} out of range 0-31`);
-  const masqMark = `0x${(2 ** bit).toString(16)}`;
-  let localCidr: string | undefined;
-  if (options.clusterCIDR !== undefined) {
-    const c = parseCidr(options.clusterCIDR);
-    if (!c || c.family !== family)
-      throw new NetrulesError(
-        "InvalidInput",
-        `clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`,
-      );
-    localCidr = c.text;
-  }
+  const { family, masqMark, localCidr } = resolveBackendOptions(options);
   const nodePortCidrs = (options.nodePortAddresses ?? []).map((t) => {
     const c = parseCidr(t);
     if (!c) throw new NetrulesError("InvalidInput", `nodePortAddresses: invalid CIDR ${JSON.stringify(t)}`);

@@ -4,14 +4,14 @@ import type { EndpointModel, Protocol, ProxyModel, ServicePortModel } from "./mo
 
 /** Options of {@link buildIpvsState}. */
 export interface IpvsOptions {
-  family?: IPFamily;
+  family?: IPFamily | undefined;
   /** This node's IPs: one NodePort virtual server each. */
-  nodeIPs?: readonly string[];
+  nodeIPs?: readonly string[] | undefined;
   /** IPVS scheduler. Default "rr". */
-  scheduler?: string;
-  masqueradeBit?: number;
-  masqueradeAll?: boolean;
-  clusterCIDR?: string;
+  scheduler?: string | undefined;
+  masqueradeBit?: number | undefined;
+  masqueradeAll?: boolean | undefined;
+  clusterCIDR?: string | undefined;
 }
 
 /** A real server (endpoint) behind a virtual server. */

@@ -14,7 +14,7 @@ import type { EndpointSliceLike, ServiceLike } from "./types.js";
 /** Options of {@link createProxyModelBuilder}. */
 export interface ProxyModelBuilderOptions {
   nodeName: string;
-  nodeZone?: string;
+  nodeZone?: string | undefined;
 }
 
 /**

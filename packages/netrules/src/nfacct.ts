@@ -62,13 +62,19 @@ export async function ensureNfacctCounters(
   for (const name of names) {
     checkName(name);
     try {
-      const added = await runCommand(["nfacct", "add", name], undefined, { timeoutMs: 10_000, ...options });
+      const added = await runCommand(["nfacct", "add", name], undefined, {
+        ...options,
+        timeoutMs: options.timeoutMs ?? 10_000,
+      });
       if (added.code === 0) {
         available.push(name);
         continue;
       }
       // `add` refuses an existing object (EBUSY): it is there if `get` finds it.
-      const got = await runCommand(["nfacct", "get", name], undefined, { timeoutMs: 10_000, ...options });
+      const got = await runCommand(["nfacct", "get", name], undefined, {
+        ...options,
+        timeoutMs: options.timeoutMs ?? 10_000,
+      });
       if (got.code === 0) available.push(name);
       else failed.set(name, toolError(added));
     } catch (err) {
@@ -94,7 +100,10 @@ export function parseNfacctList(text: string): Map<string, NfacctCounter> {
 
 /** Reads every accounting object of the namespace (`nfacct list`). */
 export async function readNfacctCounters(options: CommandOptions = {}): Promise<Map<string, NfacctCounter>> {
-  const result = await runCommand(["nfacct", "list"], undefined, { timeoutMs: 10_000, ...options });
+  const result = await runCommand(["nfacct", "list"], undefined, {
+    ...options,
+    timeoutMs: options.timeoutMs ?? 10_000,
+  });
   if (result.code !== 0) throw new NetrulesError("ApplyFailed", `nfacct list failed: ${toolError(result)}`);
   return parseNfacctList(result.stdout);
 }

@@ -1,3 +1,4 @@
+import type { Clock } from "@kubenode/kube";
 import { applyError, type CommandOptions, runCommand } from "./exec.js";
 import type { ProxyModel } from "./model.js";
 import {
@@ -15,8 +16,11 @@ export const NFT_CANARY_CHAIN = "canary";
 /** Options of {@link createNftablesApplier}. */
 export interface NftablesApplierOptions {
   /** Apply inside this named network namespace. */
-  netns?: string;
-  timeoutMs?: number;
+  netns?: string | undefined;
+  /** Per-command timeout. Default 120 000. */
+  timeoutMs?: number | undefined;
+  /** Runs the per-command timeout. Default: the wall clock. */
+  clock?: Clock | undefined;
 }
 
 /** Runs `nft` in the host or a network namespace. */
@@ -48,6 +52,7 @@ export function createNftablesApplier(options: NftablesApplierOptions = {}): Nft
   const cmd = (signal: AbortSignal | undefined): CommandOptions => ({
     netns: options.netns,
     timeoutMs: options.timeoutMs,
+    clock: options.clock,
     signal,
   });
   return {
@@ -114,8 +119,9 @@ export function createNftablesProxier(
 ): NftablesProxier {
   const backend = createNftablesBackend(options);
   const applier = createNftablesApplier({
-    ...(options.netns !== undefined ? { netns: options.netns } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    netns: options.netns,
+    timeoutMs: options.timeoutMs,
+    clock: options.clock,
   });
   const nftFamily = backend.family === "IPv4" ? "ip" : "ip6";
   // Full syncs rewrite the table in place, keeping the ClientIP affinity sets (as kube-proxy

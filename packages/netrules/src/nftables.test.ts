@@ -1,3 +1,4 @@
+import { createFakeClock } from "@kubenode/kube";
 import { describe, expect, it } from "vitest";
 import { ep, slice, svc } from "./__tests__/fixtures.js";
 import { featureScenario } from "./__tests__/scenario.js";
@@ -54,9 +55,9 @@ describe("nftables backend", () => {
     await expect(r.payload).toMatchFileSnapshot("./__golden__/nftables-compact.nft");
   });
 
-  it("sends only the difference in an incremental sync and deletes stale chains a second later", () => {
-    let clock = 1_000_000;
-    const backend = createNftablesBackend({ ...opts, now: () => clock });
+  it("sends only the difference in an incremental sync and deletes stale chains a second later", async () => {
+    const clock = createFakeClock();
+    const backend = createNftablesBackend({ ...opts, clock });
     const input = featureScenario();
     const m1 = buildProxyModel(input).model;
     backend.sync(m1);
@@ -80,10 +81,10 @@ describe("nftables backend", () => {
     expect(r2.deletedChains).toEqual([]);
     expect(lines.every((l) => !l.includes("ns2/svc2"))).toBe(true);
 
-    clock += 500;
+    await clock.step(500);
     const r3 = backend.sync(buildProxyModel(changed, { previous: m2 }).model);
     expect(r3.payload).toBe("");
-    clock += 600;
+    await clock.step(600);
     const r4 = backend.sync(buildProxyModel(changed, { previous: m2 }).model);
     expect(r4.deletedChains).toEqual([staleChain!.replace("flush chain ip kube-proxy ", "")]);
     expect(r4.payload).toBe(`delete chain ip kube-proxy ${r4.deletedChains[0]}\n`);
@@ -191,16 +192,12 @@ describe("nftables backend", () => {
     );
   });
 
-  it("rewrites an existing table in place on a full sync, keeping the affinity sets in use", () => {
+  it("rewrites an existing table in place on a full sync, keeping the affinity sets in use", async () => {
     // As kube-proxy's full sync (setupNFTables + ensureChain: add, then flush; affinity sets only
     // added): the table is not deleted, so ClientIP affinity entries survive a resync or restart.
     const { model } = buildProxyModel(featureScenario());
-    let now = 0;
-    const backend = createNftablesBackend({
-      clusterCIDR: "10.0.0.0/8",
-      nodeIPs: ["192.168.0.2"],
-      now: () => now,
-    });
+    const clock = createFakeClock();
+    const backend = createNftablesBackend({ clusterCIDR: "10.0.0.0/8", nodeIPs: ["192.168.0.2"], clock });
     const fresh = createNftablesBackend({ clusterCIDR: "10.0.0.0/8", nodeIPs: ["192.168.0.2"] }).sync(
       model,
     ).payload;
@@ -222,9 +219,9 @@ describe("nftables backend", () => {
     // the set in use is added (which keeps its entries), never deleted
     expect(lines.filter((l) => l.includes(wantedSet) && l.startsWith("add set"))).toHaveLength(1);
     // the stale chain (emptied by `flush table`) is deleted by a sync at least a second later
-    now += 999;
+    await clock.step(999);
     expect(backend.sync(model).deletedChains).toEqual([]);
-    now += 1;
+    await clock.step(1);
     expect(backend.sync(model).deletedChains).toEqual(["service-OLDOLDOL-ns9/gone/tcp/p80"]);
   });
 

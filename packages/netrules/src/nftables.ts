@@ -1,3 +1,5 @@
+import { type Clock, createRealClock } from "@kubenode/kube";
+import { type BackendOptions, resolveBackendOptions } from "./backend-options.js";
 import { NetrulesError } from "./errors.js";
 import { hashName } from "./hash.js";
 import { cidrContains, type IPFamily, parseCidr, parseIPSloppy } from "./ip.js";
@@ -11,28 +13,13 @@ import {
 import { type PayloadChunks, TextBlocks, withPayload } from "./text-blocks.js";
 
 /** Options of {@link createNftablesBackend}. */
-export interface NftablesBackendOptions {
-  family?: IPFamily;
+export interface NftablesBackendOptions extends BackendOptions {
   /** Table name. Default "kube-proxy". */
-  tableName?: string;
-  /** Bit of the packet mark used to flag traffic for masquerade. Default 14 (0x4000). */
-  masqueradeBit?: number;
-  masqueradeAll?: boolean;
-  /** The cluster (pod) CIDR of this family. */
-  clusterCIDR?: string;
+  tableName?: string | undefined;
   /** Service CIDRs: traffic to unallocated ClusterIPs in them is dropped. */
-  serviceCIDRs?: readonly string[];
-  /** This node's IPs (LB source ranges that include the node; NodePort addresses by default). */
-  nodeIPs?: readonly string[];
-  /**
-   * The addresses of this host's network interfaces, loopback included: with `nodePortAddresses`
-   * CIDRs, NodePorts are accepted on those of them inside a CIDR, as upstream matches
-   * --nodeport-addresses against the interfaces (GetNodeIPs), so a secondary address in range
-   * gets NodePorts too. Default: `nodeIPs`.
-   */
-  hostAddresses?: readonly string[];
+  serviceCIDRs?: readonly string[] | undefined;
   /** CIDRs NodePorts listen on; empty means every local address but loopback. */
-  nodePortAddresses?: readonly string[];
+  nodePortAddresses?: readonly string[] | undefined;
   /**
    * "upstream" (default): kube-proxy's layout, service chains and one `endpoint-` chain per
    * endpoint.
@@ -45,11 +32,11 @@ export interface NftablesBackendOptions {
    * masquerade is one lookup in the `hairpin-endpoints` set. Same behaviour; at 10k plain services
    * the table holds ~20 chains instead of 110k, which keeps the nft CLI's per-run cache load small.
    */
-  layout?: "upstream" | "compact";
+  layout?: "upstream" | "compact" | undefined;
   /** Stale chains are flushed at once and deleted this long after (kernels before 6.2 need >= 1 s). Default 1000. */
-  staleChainDelayMs?: number;
-  /** Clock for delayed chain deletion. Default Date.now. */
-  now?: () => number;
+  staleChainDelayMs?: number | undefined;
+  /** Time for delayed chain deletion (`staleChainDelayMs`). Default: the wall clock. */
+  clock?: Clock | undefined;
 }
 
 /**
@@ -78,7 +65,7 @@ export interface NftablesTableObjects {
 /** Options of one nftables sync. */
 export interface NftablesSyncOptions {
   /** Rewrite everything (otherwise only what changed since the last sync). */
-  full?: boolean;
+  full?: boolean | undefined;
   /**
    * For a full sync: what the table holds now. Given, the full transaction rewrites the table in
    * place, as kube-proxy does: rules, maps and our sets are flushed and refilled, stale chains
@@ -399,30 +386,14 @@ interface ElementState {
 
 /** Creates an nftables backend for one IP family. */
 export function createNftablesBackend(options: NftablesBackendOptions = {}): NftablesBackend {
-  const family = options.family ?? "IPv4";
-  if (family !== "IPv4" && family !== "IPv6")
-    throw new NetrulesError("InvalidInput", `unknown family ${String(family)}`);
+  const { family, masqMark: mark, localCidr } = resolveBackendOptions(options);
   const tableName = options.tableName ?? "kube-proxy";
   if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,62}$/.test(tableName))
     throw new NetrulesError("InvalidInput", `invalid table name ${JSON.stringify(tableName)}`);
-  const bit = options.masqueradeBit ?? 14;
-  if (!Number.isInteger(bit) || bit < 0 || bit > 31)
-    throw new NetrulesError("InvalidInput", `masqueradeBit ${bit} out of range 0-31`);
-  const mark = `0x${(2 ** bit).toString(16)}`;
   const ipX = family === "IPv4" ? "ip" : "ip6";
   const addr = family === "IPv4" ? "ipv4_addr" : "ipv6_addr";
   const nftFamily = ipX;
   const table = `${nftFamily} ${tableName}`;
-  let localCidr: string | undefined;
-  if (options.clusterCIDR !== undefined) {
-    const c = parseCidr(options.clusterCIDR);
-    if (!c || c.family !== family)
-      throw new NetrulesError(
-        "InvalidInput",
-        `clusterCIDR ${options.clusterCIDR} is not a valid ${family} CIDR`,
-      );
-    localCidr = c.text;
-  }
   const cidrs = (list: readonly string[] | undefined, what: string) =>
     (list ?? []).map((t) => {
       const c = parseCidr(t);
@@ -450,7 +421,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     compact: options.layout === "compact",
   };
   const delayMs = options.staleChainDelayMs ?? 1000;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? createRealClock();
   const loopback = family === "IPv4" ? "127.0.0.0/8" : "::1";
 
   /** Compact layout: the shared chains of services with `n` endpoints, as [name, rules]. */
@@ -619,7 +590,7 @@ export function createNftablesBackend(options: NftablesBackendOptions = {}): Nft
     },
     sync(model, syncOptions = {}) {
       const full = syncOptions.full === true || !valid;
-      const t = now();
+      const t = clock.now();
       // The cache is updated in place: a 1-service change costs one map lookup per service port
       // plus the work for that one service, not a rebuilt map.
       const changedOld: ServiceObjects[] = [];

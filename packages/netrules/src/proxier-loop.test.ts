@@ -1,4 +1,4 @@
-import type { Logger } from "@kubenode/kube";
+import { createFakeClock, type Logger } from "@kubenode/kube";
 import { describe, expect, it } from "vitest";
 import { ep, slice, svc } from "./__tests__/fixtures.js";
 import type { ConntrackCleaner } from "./conntrack.js";
@@ -7,14 +7,14 @@ import { buildProxyModel } from "./model.js";
 import { createFlushCheck, createProxierSync } from "./proxier-loop.js";
 
 describe("createFlushCheck", () => {
-  it("probes once per kube-proxy syncPeriod (30 s) by default, never before the first sync", () => {
-    let t = 0;
-    const check = createFlushCheck({ now: () => t });
+  it("probes once per kube-proxy syncPeriod (30 s) by default, never before the first sync", async () => {
+    const clock = createFakeClock();
+    const check = createFlushCheck({ clock });
     expect(check.due(false)).toBe(false);
     expect(check.due(true)).toBe(true);
-    t = 29_999;
+    await clock.step(29_999);
     expect(check.due(true)).toBe(false);
-    t = 30_000;
+    await clock.step(1);
     expect(check.due(true)).toBe(true);
   });
 
@@ -23,19 +23,19 @@ describe("createFlushCheck", () => {
     expect([check.due(true), check.due(true)]).toEqual([true, true]);
   });
 
-  it("probes at most once per interval, counting from the last full sync", () => {
-    let t = 0;
-    const check = createFlushCheck({ flushCheckIntervalMs: 30_000, now: () => t });
+  it("probes at most once per interval, counting from the last full sync", async () => {
+    const clock = createFakeClock();
+    const check = createFlushCheck({ flushCheckIntervalMs: 30_000, clock });
     expect(check.due(true)).toBe(true);
-    t = 10_000;
+    await clock.step(10_000); // 10 s
     expect(check.due(true)).toBe(false);
-    t = 30_000;
+    await clock.step(20_000); // 30 s
     expect(check.due(true)).toBe(true);
-    t = 45_000;
+    await clock.step(15_000); // 45 s
     check.reset();
-    t = 70_000;
+    await clock.step(25_000); // 70 s
     expect(check.due(true)).toBe(false);
-    t = 75_000;
+    await clock.step(5_000); // 75 s
     expect(check.due(true)).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { type Logger, silentLogger } from "@kubenode/kube";
+import { type Clock, createRealClock, type Logger, silentLogger } from "@kubenode/kube";
 import { type ConntrackCleaner, createConntrackCleaner, staleConntrackFilters } from "./conntrack.js";
 import { NetrulesError } from "./errors.js";
 import type { IPFamily } from "./ip.js";
@@ -7,31 +7,34 @@ import type { ProxyModel } from "./model.js";
 /** Options every proxier takes besides its backend's. */
 export interface ProxierOptions {
   /** Run the rule tools inside this named network namespace. */
-  netns?: string;
+  netns?: string | undefined;
   /**
    * Kill any tool this proxier runs (iptables-restore / nft, the flush probe, conntrack) that runs
    * longer than this, failing that sync with `Timeout`: a hung tool must not stall every later
    * sync. Default 120 000 (a full upstream-layout nft transaction at 10k services takes ~95 s).
    */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /**
    * Delete stale UDP/SCTP conntrack entries after each sync. Default true. A failed deletion is
    * logged and does not fail the sync (the rules are programmed by then), as kube-proxy does.
    */
-  conntrack?: boolean;
+  conntrack?: boolean | undefined;
   /**
    * Where a flushed ruleset (before the resync) and failures that do not fail a sync (conntrack
    * cleanup) are reported. Default: silent.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
   /**
    * How often to probe for a flushed ruleset before a sync. Default 30 000: once per kube-proxy
    * syncPeriod, as kube-proxy does (at 10k services each probe is an extra tool run). 0 probes
    * before every sync.
    */
-  flushCheckIntervalMs?: number;
-  /** Clock for `flushCheckIntervalMs`, in ms. Default Date.now. */
-  now?: () => number;
+  flushCheckIntervalMs?: number | undefined;
+  /**
+   * Time for `flushCheckIntervalMs`, and the timer that kills a tool after `timeoutMs`. Default: the
+   * wall clock. With a fake clock, a tool's timeout fires only when the test steps time.
+   */
+  clock?: Clock | undefined;
 }
 
 /** kube-proxy's default syncPeriod, how often it checks its canary. */
@@ -45,9 +48,12 @@ export interface FlushCheck {
   reset(): void;
 }
 
-export function createFlushCheck(options: Pick<ProxierOptions, "flushCheckIntervalMs" | "now">): FlushCheck {
+export function createFlushCheck(
+  options: Pick<ProxierOptions, "flushCheckIntervalMs" | "clock">,
+): FlushCheck {
   const intervalMs = options.flushCheckIntervalMs ?? DEFAULT_FLUSH_CHECK_INTERVAL_MS;
-  const now = options.now ?? Date.now;
+  const clock = options.clock ?? createRealClock();
+  const now = () => clock.now();
   let last = Number.NEGATIVE_INFINITY;
   return {
     due(started) {
@@ -98,8 +104,9 @@ export function createProxierSync<R extends { full: boolean; changedServicePorts
   steps: ProxierSteps<R>,
   /** Tests: a stand-in for the `conntrack` tool. */
   cleaner: ConntrackCleaner = createConntrackCleaner({
-    ...(options.netns !== undefined ? { netns: options.netns } : {}),
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    netns: options.netns,
+    timeoutMs: options.timeoutMs,
+    clock: options.clock,
   }),
 ): (model: ProxyModel, opts?: { full?: boolean; signal?: AbortSignal }) => Promise<ProxierSyncReport> {
   const logger = options.logger ?? silentLogger;

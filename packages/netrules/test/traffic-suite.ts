@@ -13,6 +13,31 @@ export interface ProxierUnderTest {
 }
 
 /**
+ * The IPv4 and IPv6 proxiers of the lab's node as one proxier under test; `flushRuleset` wipes
+ * every table of the node's namespace.
+ */
+export function dualStack(
+  t: TrafficLab,
+  v4: Pick<ProxierUnderTest, "sync">,
+  v6: Pick<ProxierUnderTest, "sync">,
+): ProxierUnderTest {
+  return {
+    async sync(model) {
+      const a = await v4.sync(model);
+      const b = await v6.sync(model);
+      return {
+        full: a.full && b.full,
+        recoveredFromFlush: a.recoveredFromFlush && b.recoveredFromFlush,
+        conntrackFlowsDeleted: a.conntrackFlowsDeleted + b.conntrackFlowsDeleted,
+      };
+    },
+    async flushRuleset() {
+      await t.node.exec(["nft", "flush", "ruleset"]);
+    },
+  };
+}
+
+/**
  * Real traffic through rules applied in network namespaces: a client namespace talks to Service
  * IPs routed through the node namespace, whose rules DNAT to servers in endpoint namespaces.
  */

@@ -71,7 +71,7 @@ export function goOs(platform: string = process.platform): string {
 /** Options of {@link createHostMachineInfoProvider}. */
 export interface HostMachineInfoOptions {
   /** The directory whose filesystem is ephemeral storage; default /var/lib/kubelet, else /. */
-  rootDir?: string;
+  rootDir?: string | undefined;
 }
 
 /** Reads the real machine: CPUs, /proc/meminfo, hugepages, statfs, machine-id, DMI UUID, boot id. */
@@ -110,9 +110,9 @@ export interface HostAddressOptions {
   /** The node name (used for DNS lookup and the Hostname address). */
   nodeName: string;
   /** --node-ip: one IP, or one IPv4 and one IPv6 for dual-stack. */
-  nodeIPs?: string[];
+  nodeIPs?: string[] | undefined;
   /** Hostname address to report; default the node name. */
-  hostname?: string;
+  hostname?: string | undefined;
 }
 
 /** Interface of the IPv4 default route, from /proc/net/route. */

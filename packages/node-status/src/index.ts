@@ -1,24 +1,13 @@
+// @kubenode/node-status: Node registration and status, as a kubelet reports them. The pieces of the
+// status computation and the host readers behind the providers are in `@kubenode/node-status/internals`.
 export type { NodeEvent } from "./conditions.js";
-export {
-  aggregateMessages,
-  nextCondition,
-  PRESSURE_CONDITIONS,
-  readyCondition,
-  rfc3339,
-} from "./conditions.js";
+export { PRESSURE_CONDITIONS } from "./conditions.js";
 export type { NodeStatusErrorCode } from "./errors.js";
 export { NodeStatusError } from "./errors.js";
 export type { NodeEventSink } from "./events.js";
 export { createApiEventSink } from "./events.js";
 export type { HostAddressOptions, HostMachineInfoOptions } from "./host.js";
-export {
-  createHostAddressProvider,
-  createHostMachineInfoProvider,
-  defaultNodeName,
-  goArch,
-  goOs,
-  readMemTotalBytes,
-} from "./host.js";
+export { createHostAddressProvider, createHostMachineInfoProvider, defaultNodeName } from "./host.js";
 export type {
   AddressProvider,
   ImageProvider,
@@ -41,7 +30,7 @@ export {
   NODE_STATUS_UPDATE_RETRY,
 } from "./reporter.js";
 export type { NodeStatusConfig, ReservedResources, RuntimeState, StatusInputs } from "./status.js";
-export { computeNodeStatus, computeResources, reportedImages, statusChanged, statusPatch } from "./status.js";
+export { computeNodeStatus } from "./status.js";
 export type {
   ContainerImage,
   Node,

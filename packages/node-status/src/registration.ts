@@ -7,15 +7,15 @@ import type { Node, NodeStatus, Taint } from "./types.js";
 /** How the Node is first created (kubelet --register-node flags). */
 export interface RegistrationOptions {
   /** --node-labels, added to the default hostname/os/arch labels. */
-  labels?: Record<string, string>;
+  labels?: Record<string, string> | undefined;
   /** --register-with-taints. */
-  taints?: Taint[];
+  taints?: Taint[] | undefined;
   /** --register-schedulable=false: adds node.kubernetes.io/unschedulable:NoSchedule. */
-  unschedulable?: boolean;
+  unschedulable?: boolean | undefined;
   /** Value of kubernetes.io/hostname; default the node name. */
-  hostname?: string;
+  hostname?: string | undefined;
   /** Extra annotations. */
-  annotations?: Record<string, string>;
+  annotations?: Record<string, string> | undefined;
 }
 
 const TAINT_UNSCHEDULABLE: Taint = { key: "node.kubernetes.io/unschedulable", effect: "NoSchedule" };

@@ -27,24 +27,24 @@ export const NODE_STATUS_UPDATE_RETRY = 5;
 export interface NodeStatusReporterOptions extends NodeStatusConfig {
   client: KubeClient;
   /** Replaceable collectors; machine and addresses default to the host. */
-  providers?: NodeStatusProviders;
+  providers?: NodeStatusProviders | undefined;
   /** Register the Node first (default `{}`); `false` when something else creates it. */
-  register?: RegistrationOptions | false;
+  register?: RegistrationOptions | false | undefined;
   /** Where transition and reboot events go; default core/v1 Events via `client`; `false` for none. */
-  events?: NodeEventSink | false;
+  events?: NodeEventSink | false | undefined;
   /** --node-ip for the default address provider. */
-  nodeIPs?: string[];
-  clock?: Clock;
+  nodeIPs?: string[] | undefined;
+  clock?: Clock | undefined;
   /** Default 10 s. */
-  updateFrequencyMs?: number;
+  updateFrequencyMs?: number | undefined;
   /** Default 5 min. */
-  reportFrequencyMs?: number;
+  reportFrequencyMs?: number | undefined;
   /**
    * Where failed registration attempts and status updates are logged (kubenode's one Logger), as
    * the kubelet's "Unable to register node with API server" / "Error updating node status, will
    * retry". Default: dropped.
    */
-  logger?: Logger;
+  logger?: Logger | undefined;
 }
 
 /** Registers a Node and keeps its status current. */
@@ -90,8 +90,7 @@ export function createNodeStatusReporter(options: NodeStatusReporterOptions): No
     ...options.providers,
     machine: options.providers?.machine ?? createHostMachineInfoProvider(),
     addresses:
-      options.providers?.addresses ??
-      createHostAddressProvider({ nodeName, ...(options.nodeIPs ? { nodeIPs: options.nodeIPs } : {}) }),
+      options.providers?.addresses ?? createHostAddressProvider({ nodeName, nodeIPs: options.nodeIPs }),
   };
   const logger = options.logger ?? silentLogger;
   const sink =

@@ -86,7 +86,7 @@ export async function requestCertificate(client: KubeClient, req: CertificateReq
       request,
       signerName: req.signerName,
       usages: req.usages,
-      ...(req.expirationSeconds !== undefined ? { expirationSeconds: req.expirationSeconds } : {}),
+      expirationSeconds: req.expirationSeconds,
     },
   };
   let csr: Csr;

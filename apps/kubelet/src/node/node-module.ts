@@ -268,18 +268,12 @@ export function createNodeModule(options: NodeModuleOptions): NodeModule {
       },
     },
     podCleanedUp: (pod) => !kubelet.activePods().some((p) => p.metadata.uid === pod.metadata?.uid),
-    ...(options.reclaim ? { reclaim: options.reclaim } : {}),
-    ...(recorder ? { recorder } : {}),
+    reclaim: options.reclaim,
+    recorder,
     ...(options.evictionIntervalMs ? { monitoringIntervalMs: options.evictionIntervalMs } : {}),
-    ...(cfg.evictionPressureTransitionPeriodMs !== undefined
-      ? { pressureTransitionPeriodMs: cfg.evictionPressureTransitionPeriodMs }
-      : {}),
-    ...(cfg.evictionMaxPodGracePeriodSeconds !== undefined
-      ? { maxPodGracePeriodSeconds: cfg.evictionMaxPodGracePeriodSeconds }
-      : {}),
-    ...(cfg.localStorageCapacityIsolation !== undefined
-      ? { localStorageCapacityIsolation: cfg.localStorageCapacityIsolation }
-      : {}),
+    pressureTransitionPeriodMs: cfg.evictionPressureTransitionPeriodMs,
+    maxPodGracePeriodSeconds: cfg.evictionMaxPodGracePeriodSeconds,
+    localStorageCapacityIsolation: cfg.localStorageCapacityIsolation,
     ...(cri
       ? {
           dedicatedImageFs: async () => {

@@ -155,7 +155,7 @@ export function createCriRuntime(options: CriRuntimeOptions): PodRuntime & { rea
     options.client ??
     createCriClient({
       endpoint: options.endpoint!,
-      ...(options.requestTimeoutMs !== undefined ? { timeoutMs: options.requestTimeoutMs } : {}),
+      timeoutMs: options.requestTimeoutMs,
     });
   const log = (options.logger ?? silentLogger).withName("runtime");
   let hostResolv: ResolvConf = { nameservers: [], searches: [], options: [] };

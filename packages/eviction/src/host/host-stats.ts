@@ -19,23 +19,23 @@ export interface PodStatsSource {
 /** Options of createHostStatsProvider. */
 export interface HostStatsOptions {
   /** Directory whose filesystem is nodefs (the kubelet root dir). Default "/". */
-  rootDir?: string;
+  rootDir?: string | undefined;
   /**
    * The image filesystem: a directory to statfs (e.g. containerd's root), or a function such as
    * one calling CRI ImageFsInfo. When omitted, imagefs reports the nodefs numbers (one filesystem).
    */
-  imageFs?: string | (() => Promise<FsStats | undefined>);
+  imageFs?: string | (() => Promise<FsStats | undefined>) | undefined;
   /** Pods cgroup (e.g. "/kubepods") for allocatableMemory.available; omitted: no such signal. */
-  podsCgroup?: string;
+  podsCgroup?: string | undefined;
   /** Per-pod stats; omitted: no pod stats (pods then rank as "no stats", first). */
-  pods?: PodStatsSource;
+  pods?: PodStatsSource | undefined;
   /** Default "/proc". */
-  procRoot?: string;
+  procRoot?: string | undefined;
   /** Default "/sys/fs/cgroup". */
-  cgroupRoot?: string;
+  cgroupRoot?: string | undefined;
   /** Force a cgroup mode instead of detecting it. */
-  cgroupMode?: CgroupMode;
-  clock?: Clock;
+  cgroupMode?: CgroupMode | undefined;
+  clock?: Clock | undefined;
 }
 
 /** Node memory from /proc/meminfo + the root memory cgroup. */

@@ -15,8 +15,8 @@ export interface CgroupPodStatsOptions {
   /** The pods to measure; called every cycle. */
   pods: () => readonly PodCgroup[] | Promise<readonly PodCgroup[]>;
   /** Default "/sys/fs/cgroup". */
-  cgroupRoot?: string;
-  cgroupMode?: CgroupMode;
+  cgroupRoot?: string | undefined;
+  cgroupMode?: CgroupMode | undefined;
 }
 
 /**

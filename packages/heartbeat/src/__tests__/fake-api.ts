@@ -1,9 +1,6 @@
-import type { KubeClient, KubeRequest, WatchEvent } from "@kubenode/kube";
-import { KubeError } from "@kubenode/kube";
+import type { KubeRequest } from "@kubenode/kube";
+import { createFakeKubeClient, statusError as status } from "@kubenode/kube-fakes";
 import type { Lease } from "../lease.js";
-
-const status = (code: number, reason: string, message: string) =>
-  KubeError.fromResponse(code, { kind: "Status", status: "Failure", code, reason, message });
 
 /**
  * An in-memory stand-in for the leases and nodes endpoints, for unit tests of renewal logic
@@ -13,24 +10,13 @@ export function createFakeLeaseApi(now: () => number = Date.now) {
   let rv = 1;
   const leases = new Map<string, Lease>();
   const nodes = new Map<string, { metadata: { name: string; uid: string } }>();
-  const calls: { method: string; path: string; atMs: number }[] = [];
-  let down = false;
-  const faults: { method: string; error: KubeError; times: number }[] = [];
 
-  async function request<T>(req: KubeRequest): Promise<T> {
-    calls.push({ method: req.method, path: req.path, atMs: now() });
-    await Promise.resolve();
-    if (down) throw new KubeError("Network", "connect ECONNREFUSED 127.0.0.1:6443");
-    const fault = faults.find((f) => f.method === req.method && f.times > 0);
-    if (fault) {
-      fault.times--;
-      throw fault.error;
-    }
+  function handle(req: KubeRequest): unknown {
     const nodeMatch = /^\/api\/v1\/nodes\/([^/]+)$/.exec(req.path);
     if (nodeMatch && req.method === "GET") {
       const n = nodes.get(decodeURIComponent(nodeMatch[1]!));
       if (!n) throw status(404, "NotFound", `nodes "${nodeMatch[1]}" not found`);
-      return structuredClone(n) as T;
+      return structuredClone(n);
     }
     const m = /^\/apis\/coordination\.k8s\.io\/v1\/namespaces\/([^/]+)\/leases(?:\/([^/]+))?$/.exec(req.path);
     if (!m) throw status(404, "NotFound", `no route ${req.path}`);
@@ -38,7 +24,7 @@ export function createFakeLeaseApi(now: () => number = Date.now) {
     if (req.method === "GET" && name) {
       const l = leases.get(name);
       if (!l) throw status(404, "NotFound", `leases.coordination.k8s.io "${name}" not found`);
-      return structuredClone(l) as T;
+      return structuredClone(l);
     }
     if (req.method === "POST") {
       const body = structuredClone(req.body) as Lease;
@@ -46,7 +32,7 @@ export function createFakeLeaseApi(now: () => number = Date.now) {
       body.metadata.resourceVersion = String(++rv);
       body.metadata.uid = `uid-${body.metadata.name}`;
       leases.set(body.metadata.name, body);
-      return structuredClone(body) as T;
+      return structuredClone(body);
     }
     if (req.method === "PUT" && name) {
       const body = structuredClone(req.body) as Lease;
@@ -61,33 +47,16 @@ export function createFakeLeaseApi(now: () => number = Date.now) {
       }
       body.metadata.resourceVersion = String(++rv);
       leases.set(name, body);
-      return structuredClone(body) as T;
+      return structuredClone(body);
     }
     throw status(405, "MethodNotAllowed", `${req.method} ${req.path}`);
   }
 
-  const client: KubeClient = {
-    connection: { server: "http://fake" },
-    stats: { requests: 0, failures: 0 },
-    request,
-    // biome-ignore lint/correctness/useYield: leases are never watched here
-    async *watch<T>(): AsyncGenerator<WatchEvent<T>> {
-      throw new KubeError("BadRequest", "watch not supported by the fake");
-    },
-    close() {},
-  };
-
+  const fake = createFakeKubeClient({ handle, now });
   return {
-    client,
+    ...fake,
     leases,
     nodes,
-    calls,
-    setDown(v: boolean) {
-      down = v;
-    },
-    inject(method: string, error: KubeError, times = 1) {
-      faults.push({ method, error, times });
-    },
     /** Someone else writes the lease (bumps its resourceVersion). */
     touch(name: string) {
       const l = leases.get(name)!;

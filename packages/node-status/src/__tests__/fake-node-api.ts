@@ -1,9 +1,6 @@
-import type { KubeClient, KubeRequest, WatchEvent } from "@kubenode/kube";
-import { KubeError } from "@kubenode/kube";
+import type { KubeRequest } from "@kubenode/kube";
+import { createFakeKubeClient, statusError as fail } from "@kubenode/kube-fakes";
 import type { Node } from "../types.js";
-
-const fail = (code: number, reason: string, message: string) =>
-  KubeError.fromResponse(code, { kind: "Status", status: "Failure", code, reason, message });
 
 type Json = Record<string, unknown>;
 
@@ -41,25 +38,11 @@ export function createFakeNodeApi() {
   let uid = 1;
   const nodes = new Map<string, Node>();
   const events: Json[] = [];
-  const calls: { method: string; path: string; body?: unknown; contentType?: string }[] = [];
-  const faults: { method: string; error: KubeError; times: number }[] = [];
 
-  async function request<T>(req: KubeRequest): Promise<T> {
-    calls.push({
-      method: req.method,
-      path: req.path,
-      body: req.body,
-      ...(req.contentType ? { contentType: req.contentType } : {}),
-    });
-    await Promise.resolve();
-    const fault = faults.find((f) => f.method === req.method && f.times > 0);
-    if (fault) {
-      fault.times--;
-      throw fault.error;
-    }
+  function handle(req: KubeRequest): unknown {
     if (req.path === "/api/v1/namespaces/default/events" && req.method === "POST") {
       events.push(req.body as Json);
-      return req.body as T;
+      return req.body;
     }
     if (req.path === "/api/v1/nodes" && req.method === "POST") {
       const n = structuredClone(req.body) as Node;
@@ -68,41 +51,23 @@ export function createFakeNodeApi() {
       n.metadata.uid = `uid-${uid++}`;
       n.metadata.resourceVersion = String(++rv);
       nodes.set(n.metadata.name, n);
-      return structuredClone(n) as T;
+      return structuredClone(n);
     }
     const m = /^\/api\/v1\/nodes\/([^/]+)(\/status)?$/.exec(req.path);
     if (!m) throw fail(404, "NotFound", `no route ${req.path}`);
     const cur = nodes.get(m[1]!);
     if (!cur) throw fail(404, "NotFound", `nodes "${m[1]}" not found`);
-    if (req.method === "GET") return structuredClone(cur) as T;
+    if (req.method === "GET") return structuredClone(cur);
     if (req.method === "PATCH") {
       const patch = req.body as Json;
       const next = (m[2] ? { ...cur, status: merge(cur.status, patch.status) } : merge(cur, patch)) as Node;
       next.metadata.resourceVersion = String(++rv);
       nodes.set(m[1]!, next);
-      return structuredClone(next) as T;
+      return structuredClone(next);
     }
     throw fail(405, "MethodNotAllowed", `${req.method} ${req.path}`);
   }
 
-  const client: KubeClient = {
-    connection: { server: "http://fake" },
-    stats: { requests: 0, failures: 0 },
-    request,
-    // biome-ignore lint/correctness/useYield: nodes are not watched here
-    async *watch<T>(): AsyncGenerator<WatchEvent<T>> {
-      throw new KubeError("BadRequest", "watch not supported by the fake");
-    },
-    close() {},
-  };
-  return {
-    client,
-    nodes,
-    events,
-    calls,
-    inject(method: string, error: KubeError, times = 1) {
-      faults.push({ method, error, times });
-    },
-    fail,
-  };
+  const { client, calls, inject } = createFakeKubeClient({ handle });
+  return { client, nodes, events, calls, inject, fail };
 }

@@ -32,10 +32,10 @@ export interface ApiClock {
 
 /** Options of a delete call (meta/v1 DeleteOptions). */
 export interface DeleteOptions {
-  gracePeriodSeconds?: number;
-  propagationPolicy?: "Orphan" | "Background" | "Foreground";
-  preconditions?: { uid?: string; resourceVersion?: string };
-  dryRun?: boolean;
+  gracePeriodSeconds?: number | undefined;
+  propagationPolicy?: "Orphan" | "Background" | "Foreground" | undefined;
+  preconditions?: { uid?: string; resourceVersion?: string } | undefined;
+  dryRun?: boolean | undefined;
 }
 
 export type PatchType = "json" | "merge" | "strategic";
@@ -84,16 +84,16 @@ function intToIp(n: number): string {
 /** Options for cluster IP and node port allocation. */
 export interface AllocationOptions {
   /** Service cluster IP range (IPv4 CIDR). Default 10.96.0.0/12, like kubeadm. */
-  serviceClusterIpRange?: string;
+  serviceClusterIpRange?: string | undefined;
   /** Node port range "min-max". Default 30000-32767. */
-  nodePortRange?: string;
+  nodePortRange?: string | undefined;
   /**
    * Mirror the ServiceAccount admission plugin: add the projected `kube-api-access-*` volume
    * (token, kube-root-ca.crt, namespace) and its mount to every container of new pods that do not
    * opt out with automountServiceAccountToken: false. Default false (the kubelet must then
    * support projected volumes).
    */
-  serviceAccountTokenVolume?: boolean;
+  serviceAccountTokenVolume?: boolean | undefined;
 }
 
 /** The resource semantics of kube-apiserver, independent of HTTP: used by handlers and controllers. */

@@ -76,7 +76,7 @@ const keyOf = (namespace: string | undefined, name: string): string => `${namesp
 /** Options of the in-memory storage. */
 export interface MemoryStorageOptions {
   /** Events retained per resource for watch resumption (like the watch cache capacity). Default 5000. */
-  historyPerResource?: number;
+  historyPerResource?: number | undefined;
 }
 
 /** Creates the default in-memory storage. */

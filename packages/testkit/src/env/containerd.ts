@@ -13,23 +13,23 @@ import { isOwnerAlive, mountsUnder, pidsWithCmdline, unmountLazily } from "./pro
 
 export interface ContainerdOptions {
   /** Give pods a CNI network (bridge + host-local IPAM + portmap) of their own. Default true. */
-  cni?: boolean;
+  cni?: boolean | undefined;
   /** Import the test images (busybox, pause) into the `k8s.io` namespace. Default true. */
-  images?: boolean;
+  images?: boolean | undefined;
   /** How long to wait for the socket to answer. Default 30 s. */
-  startTimeoutMs?: number;
+  startTimeoutMs?: number | undefined;
   /**
    * Run the daemon (and so its CNI plugins: the pod bridge, its routes and any portmap rules) in
    * this named network namespace (`/run/netns/<name>`, e.g. a network lab host's `netns`) instead of
    * the host's: a "node" whose pod network never touches the host. Only the network namespace
    * changes (`nsenter --net`); mounts stay the host's, so teardown finds them. Default: the host's.
    */
-  netns?: string;
+  netns?: string | undefined;
   /**
    * The pod subnet, an IPv4 CIDR such as `10.244.1.0/24` (each node of a multi-node setup gets its
    * own). Default: a free /24 in 10.128.0.0/10.
    */
-  podSubnet?: string;
+  podSubnet?: string | undefined;
 }
 
 /** A private containerd: own root, state, socket, runc root, CNI bridge and subnet. */

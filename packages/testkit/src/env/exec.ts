@@ -3,11 +3,11 @@ import { TestkitError } from "./errors.js";
 
 export interface RunOptions {
   /** Written to the command's stdin, then stdin is closed. */
-  input?: string | Buffer;
+  input?: string | Buffer | undefined;
   /** Kill the command (SIGKILL) after this long. Default 60 s. */
-  timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
+  timeoutMs?: number | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  cwd?: string | undefined;
 }
 
 export interface RunResult {

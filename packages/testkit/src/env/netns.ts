@@ -19,15 +19,15 @@ export interface NetworkLabOptions {
   /** Names of the hosts, one network namespace each (lower-case letters, digits, `-`; max 15). */
   hosts: readonly string[];
   /** IPv4 /24 of the lab, as its first three octets. Labs are isolated, so they may share one. Default "10.77.0". */
-  ipv4Prefix?: string;
+  ipv4Prefix?: string | undefined;
   /** Also give every host an IPv6 address in `fd77::/64` (or `ipv6Prefix`). Default false. */
-  ipv6?: boolean;
-  ipv6Prefix?: string;
+  ipv6?: boolean | undefined;
+  ipv6Prefix?: string | undefined;
   /**
    * A host that routes for the others: it forwards IPv4/IPv6 and every other host's default route
    * points at it (the shape of clients reaching Service IPs through a node).
    */
-  gateway?: string;
+  gateway?: string | undefined;
 }
 
 /** One host of a lab: a network namespace with `eth0` on the lab's bridge. */

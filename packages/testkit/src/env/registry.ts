@@ -18,9 +18,9 @@ export interface RegistryCredentials {
 
 export interface RegistryOptions {
   /** Require these credentials (htpasswd basic auth, as a `kubernetes.io/dockerconfigjson` secret would carry). */
-  auth?: RegistryCredentials;
+  auth?: RegistryCredentials | undefined;
   /** Push the busybox test image as `kubenode/busybox:1.0`. Default true. */
-  pushTestImages?: boolean;
+  pushTestImages?: boolean | undefined;
 }
 
 /** A private OCI registry (Debian's docker-registry, distribution 2.8) on a free 127.0.0.1 port. */

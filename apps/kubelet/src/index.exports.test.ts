@@ -1,0 +1,63 @@
+// The public surface of @kubenode/kubelet: changes only on purpose (update the list and add a changeset).
+import { publicSurface } from "@kubenode/vitest-config/exports";
+import { expect, it } from "vitest";
+import * as entry from "./index.js";
+
+it("exports exactly the reviewed names", () => {
+  expect(publicSurface(new URL("./index.ts", import.meta.url), entry)).toEqual(EXPECTED);
+});
+
+const EXPECTED: string[] = [
+  "type AdmitHandler",
+  "admitPod",
+  "type AdmitResult",
+  "type CgroupDriver",
+  "type ConfigMapData",
+  "type Container",
+  "type ContainerGcPlan",
+  "type ContainerGcPolicy",
+  "type ContainerMount",
+  "createCriRuntime",
+  "createKubelet",
+  "createNodeModule",
+  "type CriRuntimeOptions",
+  "type ExecSyncResult",
+  "ExecTimeoutError",
+  "type FsUsage",
+  "type GarbageCollector",
+  "type GcSettings",
+  "type ImageGcEvent",
+  "type ImageGcPolicy",
+  "type ImageGcResult",
+  "type IssuedToken",
+  "type Kubelet",
+  "type KubeletOptions",
+  "type Lifecycle",
+  "type LifecycleHandler",
+  "type Mounter",
+  "type NodeKubelet",
+  "type NodeModule",
+  "type NodeModuleConfig",
+  "type NodeModuleOptions",
+  "type ObjectSource",
+  "type PlegHealth",
+  "type Pod",
+  "type PodCgroupSettings",
+  "type PodRuntime",
+  "type PodStatus",
+  "type Probe",
+  "type RuntimeContainer",
+  "type RuntimeContainerState",
+  "type RuntimeHealth",
+  "type RuntimeImage",
+  "type RuntimeImageService",
+  "type RuntimePod",
+  "type RuntimeSandbox",
+  "RuntimeStepError",
+  "type RuntimeVersion",
+  "type SecretData",
+  "type ServiceData",
+  "type StartContainerRequest",
+  "type StepFailureReason",
+  "type TokenRequestSpec",
+];
