@@ -35,6 +35,21 @@ const turbo = spawnSync(
   { cwd: root, stdio: "inherit" },
 );
 
+/**
+ * The first lines of a failure, indented under its name: the end of the output is what a CI record
+ * keeps, and the name alone does not say whether it was a timeout, an assertion or a crash.
+ */
+function reason(messages) {
+  const text = (messages ?? []).join("\n").replace(/\x1b\[[0-9;]*m/g, "");
+  const lines = text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith("at "))
+    .slice(0, 3)
+    .map((l) => (l.length > 400 ? `${l.slice(0, 400)}...` : l));
+  return lines.map((l) => `\n      ${l}`).join("");
+}
+
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -48,7 +63,7 @@ for (const ws of workspaces) {
       if (t.status === "passed") passed++;
       else if (t.status === "failed") {
         failed++;
-        failures.push(`${suite.name.slice(root.length + 1)} > ${t.fullName}`);
+        failures.push(`${suite.name.slice(root.length + 1)} > ${t.fullName}${reason(t.failureMessages)}`);
       } else skipped++;
     }
     // A file that failed to load has no assertions but is a failure all the same.
