@@ -25,6 +25,7 @@ const running = (p: Pod) =>
 describe.runIf(realComponents)("kubelet server through the API server (kubectl, containerd)", () => {
   let rig: Rig;
   let server: KubeletServer;
+  let served: ReturnType<typeof metricsHandlers> | undefined;
   let image: string;
   const children: ChildProcess[] = [];
 
@@ -104,6 +105,15 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
       ips: ["127.0.0.1"],
       logger,
     });
+    served = metricsHandlers({
+      nodeName: NODE,
+      kubelet,
+      cri: rig.cri,
+      metrics,
+      rootDir: rig.tmp,
+      podLogsDir: rig.podLogsDir,
+      clock,
+    });
     server = createKubeletServer({
       kubelet,
       cri: rig.cri,
@@ -118,15 +128,7 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
       address: "127.0.0.1",
       port: 0,
       healthzPort: null,
-      handlers: metricsHandlers({
-        nodeName: NODE,
-        kubelet,
-        cri: rig.cri,
-        metrics,
-        rootDir: rig.tmp,
-        podLogsDir: rig.podLogsDir,
-        clock,
-      }),
+      handlers: served.handlers,
       clock,
       logger,
     });
@@ -162,6 +164,7 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
 
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+    served?.stop();
     await server?.stop();
     await rig?.stop();
   });
@@ -412,7 +415,8 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
     const talker = summary.pods.find((p) => p.podRef.name === "talker");
     expect(talker?.podRef).toMatchObject({ namespace: "default", uid: expect.any(String) });
     const c = talker!.containers.find((x) => x.name === "talker")!;
-    // containerd samples the cgroup when asked: the value lies between our two reads.
+    // The first stats request reads the runtime, and containerd samples the cgroup when asked: the
+    // value lies between our two reads.
     expect(c.cpu!.usageCoreNanoSeconds).toBeGreaterThanOrEqual(before.container);
     expect(c.cpu!.usageCoreNanoSeconds).toBeLessThanOrEqual(after.container);
     expect(c.memory!.workingSetBytes).toBeGreaterThan(0);

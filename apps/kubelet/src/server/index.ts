@@ -60,7 +60,10 @@ export interface ServerModuleOptions {
 
 const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
-/** /metrics, /metrics/probes, /metrics/resource and /stats/summary. */
+/**
+ * /metrics, /metrics/probes, /metrics/resource and /stats/summary; `stop` ends the stats
+ * housekeeping (with the server).
+ */
 export function metricsHandlers(o: {
   nodeName: string;
   kubelet: ServerKubelet;
@@ -69,7 +72,7 @@ export function metricsHandlers(o: {
   rootDir: string;
   podLogsDir: string;
   clock: Clock;
-}): Record<string, ExtraHandler> {
+}): { handlers: Record<string, ExtraHandler>; stop(): void } {
   const handlers: Record<string, ExtraHandler> = {};
   const text = (res: Parameters<ExtraHandler>[1], body: string) => {
     res.writeHead(200, { "Content-Type": PROMETHEUS_TEXT, "Content-Length": Buffer.byteLength(body) });
@@ -81,6 +84,7 @@ export function metricsHandlers(o: {
     const probes = o.metrics.probes.registry;
     handlers["/metrics/probes"] = (_req, res) => text(res, probes.render());
   }
+  let stop = () => {};
   if (o.cri) {
     const stats = createStatsProvider({
       nodeName: o.nodeName,
@@ -96,8 +100,9 @@ export function metricsHandlers(o: {
       res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
       res.end(body);
     };
+    stop = stats.stop;
   }
-  return handlers;
+  return { handlers, stop: () => stop() };
 }
 
 /** Builds the kubelet's API server from its configuration (not started). */
@@ -145,6 +150,7 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
     },
     clock: o.clock,
   });
+  const metrics = metricsHandlers(o);
   const server = createKubeletServer({
     kubelet: o.kubelet,
     ...(o.cri ? { cri: o.cri } : {}),
@@ -156,14 +162,14 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
     healthzBindAddress: c.healthzBindAddress,
     healthzPort: c.healthzPort === 0 ? null : c.healthzPort,
     configz: () => c,
-    handlers: metricsHandlers(o),
+    handlers: metrics.handlers,
     clock: o.clock,
     logger: o.logger,
   });
-  if (!o.servingCertificates) return server;
   // Each issued certificate is swapped into the running server (upstream reads the manager's
   // current certificate in tls.Config.GetCertificate on every handshake).
-  const unsubscribe = o.servingCertificates.onCertificate((pair) => server.setCertificate(pair));
+  const unsubscribe =
+    o.servingCertificates?.onCertificate((pair) => server.setCertificate(pair)) ?? (() => {});
   return {
     get port() {
       return server.port;
@@ -175,6 +181,7 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
     setCertificate: (pair) => server.setCertificate(pair),
     async stop() {
       unsubscribe();
+      metrics.stop();
       await server.stop();
     },
   };

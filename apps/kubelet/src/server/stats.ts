@@ -1,7 +1,9 @@
 // /stats/summary (upstream pkg/kubelet/apis/stats/v1alpha1 Summary) and /metrics/resource
 // (pkg/kubelet/metrics/collectors/resource_metrics.go): node numbers from the host (/proc, the root
 // cgroup, statfs of the kubelet's root dir, the runtime's image filesystem), pod and container
-// numbers from CRI ListContainerStats, as upstream's CRI stats provider does.
+// numbers from CRI ListContainerStats, as upstream's CRI stats provider does. The runtime is read
+// in the background every housekeeping interval (runtime-sample.ts), so a request does not wait for
+// containerd; the node's numbers are read per request.
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ContainerState, type CriClient } from "@kubenode/cri-client";
@@ -9,6 +11,7 @@ import { type CgroupMode, detectCgroupMode, readFsStats, readNodeMemory } from "
 import { type Clock, createMetricsRegistry } from "@kubenode/kube";
 import type { Pod } from "../api.js";
 import { criImageFsStats } from "../node/cri-stats.js";
+import { createRuntimeSampler } from "./runtime-sample.js";
 
 const POD_UID_LABEL = "io.kubernetes.pod.uid";
 const POD_NAME_LABEL = "io.kubernetes.pod.name";
@@ -78,6 +81,11 @@ export interface StatsProviderOptions {
   /** Container log root (podLogsDir), for the logs usage of each container. */
   podLogsDir: string;
   clock: Clock;
+  /**
+   * How often the runtime's container stats are re-read while someone asks for stats (upstream's
+   * --housekeeping-interval). Default 10 s.
+   */
+  housekeepingIntervalMs?: number | undefined;
   /** Defaults /proc and /sys/fs/cgroup. */
   procRoot?: string;
   cgroupRoot?: string;
@@ -119,6 +127,17 @@ export function createStatsProvider(o: StatsProviderOptions) {
   let bootMs: number | undefined;
   // Previous root-cgroup CPU sample, for usageNanoCores (cadvisor derives it the same way).
   let lastCpu: { ns: number; atMs: number } | undefined;
+  const runtime = createRuntimeSampler({
+    read: async () => {
+      const [{ stats }, { containers }] = await Promise.all([
+        o.cri.listContainerStats({}),
+        o.cri.listContainers({}),
+      ]);
+      return { stats, containers };
+    },
+    clock: o.clock,
+    intervalMs: o.housekeepingIntervalMs,
+  });
 
   async function nodeCpuNs(m: CgroupMode): Promise<number> {
     if (m === "v1")
@@ -148,14 +167,13 @@ export function createStatsProvider(o: StatsProviderOptions) {
   async function summary(): Promise<Summary> {
     mode ??= await detectCgroupMode(cgroupRoot);
     const nowMs = o.clock.now();
-    const [cpuNs, memory, nodeFs, imageFs, boot, { stats }, { containers }] = await Promise.all([
+    const [cpuNs, memory, nodeFs, imageFs, boot, { stats, containers }] = await Promise.all([
       nodeCpuNs(mode),
       readNodeMemory(procRoot, cgroupRoot, mode, nowMs),
       readFsStats(o.rootDir, nowMs),
       criImageFsStats(o.cri, nowMs).catch(() => undefined),
       bootTimeMs(),
-      o.cri.listContainerStats({}),
-      o.cri.listContainers({}),
+      runtime.get(),
     ]);
     let usageNanoCores: number | undefined;
     if (lastCpu && nowMs > lastCpu.atMs)
@@ -374,5 +392,10 @@ export function createStatsProvider(o: StatsProviderOptions) {
     return registry.render();
   }
 
-  return { summary, resourceMetrics };
+  return {
+    summary,
+    resourceMetrics,
+    /** Stops the background housekeeping. */
+    stop: () => runtime.stop(),
+  };
 }
