@@ -21,6 +21,7 @@ import {
   waitFor,
 } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { builtBin } from "../test/built-bin.js";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
@@ -29,9 +30,7 @@ const execFileAsync = promisify(execFile);
 let dir: string;
 
 beforeAll(async () => {
-  // The test runs the built binary, so build it first (tsup, as `npm run build`).
-  const r = spawnSync("npx", ["tsup"], { cwd: APP, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`building kubenode-kubelet failed:\n${r.stdout}\n${r.stderr}`);
+  builtBin(APP); // the dist/ npm test built (test/built-bin.ts)
   dir = await mkdtemp(join(tmpdir(), "kubenode-kubelet-cli-"));
 }, 180_000);
 

@@ -1,6 +1,6 @@
 // The kubelet creates its --root-dir at start-up, as upstream's setupDataDirs does: node status
 // and the eviction manager stat it, and failed every 10 s when it was missing.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Containerd, canUseRealComponents, startContainerd, waitFor } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { builtBin } from "../test/built-bin.js";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
@@ -18,8 +19,7 @@ describe.runIf(real)("kubenode-kubelet --root-dir", () => {
   let dir: string;
   let child: ChildProcess | undefined;
   beforeAll(async () => {
-    const r = spawnSync("npx", ["tsup"], { cwd: APP, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`building kubenode-kubelet failed:\n${r.stdout}\n${r.stderr}`);
+    builtBin(APP); // the dist/ npm test built (test/built-bin.ts)
     [containerd, dir] = await Promise.all([startContainerd(), mkdtemp(join(tmpdir(), "kubenode-root-dir-"))]);
   }, 180_000);
   afterAll(async () => {

@@ -3,7 +3,7 @@
 // nothing until `kubectl certificate approve`, then serves :10250 with a certificate of the cluster
 // CA naming the node IP; a renewal is swapped into the running server, and kubectl logs works
 // through it.
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { get as httpsGet } from "node:https";
 import { createServer as createNetServer } from "node:net";
@@ -21,6 +21,7 @@ import {
   waitFor,
 } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { builtBin } from "../test/built-bin.js";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
@@ -71,8 +72,7 @@ describe.runIf(realComponents)("kubenode-kubelet serverTLSBootstrap (kubelet-ser
   let signerLagMs = 0;
 
   beforeAll(async () => {
-    const r = spawnSync("npx", ["tsup"], { cwd: APP, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`building kubenode-kubelet failed:\n${r.stdout}\n${r.stderr}`);
+    builtBin(APP); // the dist/ npm test built (test/built-bin.ts)
     dir = await mkdtemp(join(tmpdir(), "kubenode-server-tls-bootstrap-"));
     [containerd, server] = await Promise.all([
       startContainerd(),

@@ -1,7 +1,7 @@
 // Kubelet TLS bootstrap with the built binary: from a bootstrap token to a node client certificate
 // (a CSR auto-approved and signed by the simulator's csrapproving and csrsigning controllers), the
 // kubeconfig written for it, and the node registered under the issued identity system:node:<name>.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from "node:fs/promises";
 import { createServer as createNetServer } from "node:net";
@@ -18,6 +18,7 @@ import {
   waitFor,
 } from "@kubenode/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { builtBin } from "../test/built-bin.js";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
@@ -47,8 +48,7 @@ describe.runIf(realComponents)("kubenode-kubelet --bootstrap-kubeconfig (TLS boo
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    const r = spawnSync("npx", ["tsup"], { cwd: APP, encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`building kubenode-kubelet failed:\n${r.stdout}\n${r.stderr}`);
+    builtBin(APP); // the dist/ npm test built (test/built-bin.ts)
     dir = await mkdtemp(join(tmpdir(), "kubenode-tls-bootstrap-"));
     [containerd, server] = await Promise.all([
       startContainerd(),
