@@ -66,10 +66,15 @@ for (const ws of workspaces) {
         failures.push(`${suite.name.slice(root.length + 1)} > ${t.fullName}${reason(t.failureMessages)}`);
       } else skipped++;
     }
-    // A file that failed to load has no assertions but is a failure all the same.
-    if ((suite.assertionResults ?? []).length === 0 && suite.status === "failed") {
+    // A file that failed to load, or whose beforeAll/afterAll hook threw (its tests then read as
+    // skipped), has no failed test but is a failure all the same. vitest's JSON report carries no
+    // message for a hook; its output above does.
+    const failedTests = (suite.assertionResults ?? []).filter((t) => t.status === "failed").length;
+    if (suite.status === "failed" && failedTests === 0) {
       failed++;
-      failures.push(`${suite.name.slice(root.length + 1)}: ${suite.message ?? "failed to run"}`);
+      failures.push(
+        `${suite.name.slice(root.length + 1)}: ${suite.message || "a beforeAll/afterAll hook failed (its error is printed above)"}`,
+      );
     }
   }
 }
