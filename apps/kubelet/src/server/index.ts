@@ -5,6 +5,8 @@ import { join } from "node:path";
 import type { CriClient } from "@kubenode/cri-client";
 import type { Clock, KubeClient, Logger } from "@kubenode/kube";
 import type { ServingCertificateManager } from "../certificate/serving-certificate-manager.js";
+import type { StoredPair } from "../certificate/store.js";
+import { runAt } from "../certificate/timer.js";
 import type { KubeletConfiguration } from "../config/configuration.js";
 import { durationMs } from "../config/validation.js";
 import { createKubeletAuth } from "./auth.js";
@@ -167,9 +169,23 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
     logger: o.logger,
   });
   // Each issued certificate is swapped into the running server (upstream reads the manager's
-  // current certificate in tls.Config.GetCertificate on every handshake).
-  const unsubscribe =
-    o.servingCertificates?.onCertificate((pair) => server.setCertificate(pair)) ?? (() => {});
+  // current certificate in tls.Config.GetCertificate on every handshake). Its Current() is nil
+  // once the pair has expired, so an expired pair is withdrawn rather than served: handshakes fail
+  // until a new one is issued.
+  let cancelExpiry = () => {};
+  const serve = (pair: StoredPair) => {
+    server.setCertificate(pair);
+    cancelExpiry();
+    cancelExpiry = runAt(o.clock, pair.notAfterMs, () => {
+      o.logger.error("The serving certificate expired and no new one has been issued", undefined, {
+        expiration: new Date(pair.notAfterMs).toISOString(),
+      });
+      server.setCertificate(undefined);
+    });
+  };
+  const issued = o.servingCertificates?.current();
+  if (issued) serve(issued);
+  const unsubscribe = o.servingCertificates?.onCertificate(serve) ?? (() => {});
   return {
     get port() {
       return server.port;
@@ -181,6 +197,7 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
     setCertificate: (pair) => server.setCertificate(pair),
     async stop() {
       unsubscribe();
+      cancelExpiry();
       metrics.stop();
       await server.stop();
     },

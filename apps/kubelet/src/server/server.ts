@@ -66,9 +66,10 @@ export interface KubeletServer {
   readonly healthzPort: number | undefined;
   /**
    * Serves a new certificate and key from now on: new connections get it, open ones (a log
-   * follow, an exec session) keep theirs. No restart, no dropped connection.
+   * follow, an exec session) keep theirs. No restart, no dropped connection. `undefined` withdraws
+   * the certificate: new handshakes fail until the next one.
    */
-  setCertificate(tls: { certPem: string; keyPem: string }): void;
+  setCertificate(tls: { certPem: string; keyPem: string } | undefined): void;
 }
 
 function sendText(res: ServerResponse, code: number, text: string): void {
@@ -345,11 +346,10 @@ export function createKubeletServer(options: KubeletServerOptions): KubeletServe
     setCertificate(tls) {
       // Only the certificate and key change; the client CA and the other options stay.
       https.setSecureContext({
-        cert: tls.certPem,
-        key: tls.keyPem,
+        ...(tls ? { cert: tls.certPem, key: tls.keyPem } : {}),
         ...(options.clientCAPem ? { ca: options.clientCAPem } : {}),
       });
-      hasCertificate = true;
+      hasCertificate = tls !== undefined;
     },
     async start() {
       const address = options.address ?? "0.0.0.0";
