@@ -78,6 +78,9 @@ describe("serving certificate manager", () => {
     { type: "Hostname", address: "n1" },
   ];
 
+  /** When set, what the node's addresses are now (else setup's list). */
+  let addressesOverride: (() => NodeAddress[]) | undefined;
+
   async function setup(
     opts: {
       addresses?: NodeAddress[][];
@@ -96,7 +99,7 @@ describe("serving certificate manager", () => {
       nodeName: "n1",
       store,
       client,
-      addresses: async () => seen[Math.min(lookups++, seen.length - 1)] ?? [],
+      addresses: async () => addressesOverride?.() ?? seen[Math.min(lookups++, seen.length - 1)] ?? [],
       ...(opts.initial ? { initial: opts.initial } : {}),
       onRenewError: () => renewErrors++,
       random: () => 0.5,
@@ -158,6 +161,28 @@ describe("serving certificate manager", () => {
       expect(manager.current()?.notBeforeMs).toBe(T0 + 80 * HOUR);
       expect(new X509Certificate(manager.current()?.certPem ?? "").serialNumber).not.toBe(leaf.serialNumber);
     } finally {
+      manager.stop();
+    }
+  });
+
+  it("between rotations, replaces a certificate within 10 s of the node's addresses changing", async () => {
+    const { clock, manager, requests, announced, start } = await setup();
+    await start();
+    try {
+      await waitUntil(() => announced.length === 1);
+      await clock.step(HOUR);
+      expect(requests).toHaveLength(1); // same addresses: nothing to do before the deadline
+      addressesOverride = () => [
+        { type: "InternalIP", address: "10.1.2.3" },
+        { type: "Hostname", address: "n1" },
+      ];
+      await clock.step(10_000);
+      await waitUntil(() => announced.length === 2);
+      expect(requests[1]?.atMs).toBe(T0 + HOUR + 10_000);
+      expect(requested(requests[1]?.req.csrPem).sans).toBe("DNS:n1, IP Address:10.1.2.3");
+      expect(manager.nextRotationMs()).toBe(T0 + HOUR + 10_000 + 80 * HOUR);
+    } finally {
+      addressesOverride = undefined;
       manager.stop();
     }
   });

@@ -112,6 +112,12 @@ export interface ServingCertificateManagerOptions {
   requestCertificate?: (client: KubeClient, req: CertificateRequest) => Promise<string>;
   /** Called on every failed renewal (upstream's kubelet_server_expiration_renew_errors). */
   onRenewError?: () => void;
+  /**
+   * How often, between rotations, the node's addresses are compared with the served certificate
+   * (a mismatch rotates at once). Default 10 s: upstream compares every second, but against the
+   * addresses node status refreshes every nodeStatusUpdateFrequency (10 s).
+   */
+  templateCheckIntervalMs?: number | undefined;
   clock: Clock;
   logger: Logger;
 }
@@ -157,11 +163,28 @@ export async function createServingCertificateManager(
   let failures = 0;
   let waitingForAddress = false;
 
+  const checkEveryMs = o.templateCheckIntervalMs ?? 10_000;
+  /** Rotates at `atMs`, waking every `checkEveryMs` before then to compare the addresses. */
   const schedule = (atMs: number) => {
     if (!running) return;
     deadline = atMs;
-    cancelTimer = runAt(clock, atMs, () => void rotate());
+    const wakeAt = Math.min(atMs, clock.now() + checkEveryMs);
+    cancelTimer = runAt(clock, wakeAt, () => void (wakeAt >= atMs ? rotate() : recheck(atMs)));
   };
+
+  /**
+   * Between rotations: a certificate that no longer names the node's addresses is replaced now
+   * (client-go's certificate manager interrupts its rotation wait when the template changes).
+   */
+  async function recheck(atMs: number): Promise<void> {
+    cancelTimer = undefined;
+    const template = await templateNow().catch(() => undefined);
+    if (!running || cancelTimer) return;
+    const why = current && template ? templateMismatch(current, template) : undefined;
+    if (!why) return schedule(atMs);
+    log.info("Certificate template changed, rotating", { reason: why });
+    await rotate();
+  }
 
   /** Now when there is no valid pair or it does not name the node's addresses; else 70-90% of its life. */
   const nextDeadline = (template: CsrSubject | undefined): number => {
