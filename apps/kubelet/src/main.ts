@@ -338,6 +338,12 @@ async function createServingCertificates(
     clock,
     logger: log.withName("certificate"),
   });
+  // client-go observes the replaced certificate's age each time a new one is cached.
+  let previous = manager.current();
+  manager.onCertificate((next) => {
+    if (previous) certificateMetrics.rotated(previous.notBeforeMs);
+    previous = next;
+  });
   return manager;
 }
 

@@ -26,13 +26,14 @@ export interface KubeletMetrics {
 /**
  * The serving certificate manager's metrics, as upstream registers them with serverTLSBootstrap
  * (pkg/kubelet/certificate NewKubeletServerCertificateManager): seconds until the served certificate
- * expires (+Inf without one), read at scrape time, and renewal errors. Returns the error counter.
+ * expires (+Inf without one), read at scrape time; renewal errors; and how long each replaced
+ * certificate had lived (from its notBefore) when its successor arrived.
  */
 export function registerServingCertificateMetrics(
   registry: MetricsRegistry,
   notAfterMs: () => number | undefined,
   nowMs: () => number,
-): { renewError(): void } {
+): { renewError(): void; rotated(previousNotBeforeMs: number): void } {
   const ttl = registry.gauge(
     "kubelet_certificate_manager_server_ttl_seconds",
     "Gauge of the shortest TTL (time-to-live) of the Kubelet's serving certificate. The value is in seconds until certificate expiry (negative if already expired). If serving certificate is invalid or unused, the value will be +INF.",
@@ -45,7 +46,16 @@ export function registerServingCertificateMetrics(
     "kubelet_server_expiration_renew_errors",
     "Counter of certificate renewal errors.",
   );
-  return { renewError: () => errors.inc() };
+  const rotationAge = registry.histogram(
+    "kubelet_certificate_manager_server_rotation_seconds",
+    "Histogram of the number of seconds the previous certificate lived before being rotated.",
+    // 1 minute, 1 hour, 4 hours, 1 day, 1 week, 1 month, 3 and 6 months, 1 and 4 years (upstream's).
+    [60, 3600, 14400, 86400, 604800, 2592000, 7776000, 15552000, 31104000, 124416000],
+  );
+  return {
+    renewError: () => errors.inc(),
+    rotated: (previousNotBeforeMs) => rotationAge.observe((nowMs() - previousNotBeforeMs) / 1000),
+  };
 }
 
 /** Creates the kubelet's metrics in a fresh registry (or `registry`). */
