@@ -155,7 +155,10 @@ export interface Kubelet {
   plegHealth(): PlegHealth;
   /** Resolves once every pod status recorded so far is written to the API (or `signal` aborts). */
   flushStatuses(signal?: AbortSignal): Promise<void>;
-  /** Adds an admission check for new pods. */
+  /**
+   * Adds an admission check for new pods. Handlers run in the order added; a handler that throws
+   * rejects the pod with reason UnexpectedAdmissionError (as upstream does when allocation fails).
+   */
   addAdmitHandler(handler: AdmitHandler): void;
   /** Container and image GC; `deleteAllUnusedContainers`/`deleteUnusedImages` are eviction's reclaim hooks. */
   readonly gc: GarbageCollector;
@@ -304,7 +307,19 @@ export function createKubelet(options: KubeletOptions): Kubelet {
     async admit(pod) {
       const others = activePods().filter((p) => p.metadata.uid !== pod.metadata.uid);
       for (const h of admitHandlers) {
-        const r = await h(pod, others);
+        let r: AdmitResult;
+        try {
+          r = await h(pod, others);
+        } catch (err) {
+          // A handler that fails rejects the pod rather than leaving it Pending without a word:
+          // upstream's admission does the same when a resource allocation errors
+          // (lifecycle/predicate.go, reason UnexpectedAdmissionError).
+          r = {
+            admit: false,
+            reason: "UnexpectedAdmissionError",
+            message: `Admission failed due to ${err instanceof Error ? err.message : String(err)}, which is unexpected`,
+          };
+        }
         if (!r.admit) {
           // rejectPod: a Warning event with the handler's reason and message.
           events.pod(pod, "Warning", r.reason, r.message);

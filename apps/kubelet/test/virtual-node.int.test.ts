@@ -65,4 +65,31 @@ describe("virtual node example (API simulator)", () => {
     await waitFor("pod deleted by the kubelet", async () => ((await get("v")) ? undefined : true));
     expect(kubelet.activePods()).toEqual([]);
   });
+
+  it("rejects a pod whose admit handler throws with UnexpectedAdmissionError, and runs the others", async () => {
+    kubelet.addAdmitHandler((pod) => {
+      if (pod.metadata.name === "cursed") throw new Error("the device plugin went away");
+      return { admit: true };
+    });
+    for (const name of ["cursed", "fine"])
+      await admin.request({
+        method: "POST",
+        path: "/api/v1/namespaces/default/pods",
+        body: {
+          metadata: { name },
+          spec: { nodeName: "virtual-1", containers: [{ name: "c", image: "nginx:1.27" }] },
+        },
+      });
+    const rejected = await waitFor("pod cursed rejected", async () => {
+      const p = await get("cursed");
+      return p?.status?.phase === "Failed" ? p : undefined;
+    });
+    expect(rejected.status).toMatchObject({
+      reason: "UnexpectedAdmissionError",
+      message: "Pod was rejected: Admission failed due to the device plugin went away, which is unexpected",
+    });
+    await waitFor("pod fine Running", async () =>
+      (await get("fine"))?.status?.phase === "Running" ? true : undefined,
+    );
+  });
 });
