@@ -125,10 +125,18 @@ export function createStatsProvider(o: StatsProviderOptions) {
   const cgroupRoot = o.cgroupRoot ?? "/sys/fs/cgroup";
   let mode: CgroupMode | undefined;
   let bootMs: number | undefined;
-  // Previous root-cgroup CPU sample, for usageNanoCores (cadvisor derives it the same way).
+  // The latest root-cgroup CPU sample, for usageNanoCores (cAdvisor derives it the same way): taken
+  // by each request and by each housekeeping read, so even the first request has a rate.
   let lastCpu: { ns: number; atMs: number } | undefined;
+  const sampleCpu = async () => {
+    mode ??= await detectCgroupMode(cgroupRoot);
+    const sample = { ns: await nodeCpuNs(mode), atMs: o.clock.now() };
+    if (!lastCpu || sample.atMs > lastCpu.atMs) lastCpu = sample;
+    return sample;
+  };
   const runtime = createRuntimeSampler({
     read: async () => {
+      await sampleCpu();
       const [{ stats }, { containers }] = await Promise.all([
         o.cri.listContainerStats({}),
         o.cri.listContainers({}),
@@ -167,18 +175,20 @@ export function createStatsProvider(o: StatsProviderOptions) {
   async function summary(): Promise<Summary> {
     mode ??= await detectCgroupMode(cgroupRoot);
     const nowMs = o.clock.now();
-    const [cpuNs, memory, nodeFs, imageFs, boot, { stats, containers }] = await Promise.all([
-      nodeCpuNs(mode),
+    const [memory, nodeFs, imageFs, boot, { stats, containers }] = await Promise.all([
       readNodeMemory(procRoot, cgroupRoot, mode, nowMs),
       readFsStats(o.rootDir, nowMs),
       criImageFsStats(o.cri, nowMs).catch(() => undefined),
       bootTimeMs(),
       runtime.get(),
     ]);
+    // After the runtime sample: on a first request its read took the previous CPU sample.
+    const before = lastCpu;
+    const cpu = await sampleCpu();
+    const cpuNs = cpu.ns;
     let usageNanoCores: number | undefined;
-    if (lastCpu && nowMs > lastCpu.atMs)
-      usageNanoCores = Math.round(((cpuNs - lastCpu.ns) / (nowMs - lastCpu.atMs)) * 1e6);
-    lastCpu = { ns: cpuNs, atMs: nowMs };
+    if (before && cpu.atMs > before.atMs)
+      usageNanoCores = Math.round(((cpu.ns - before.ns) / (cpu.atMs - before.atMs)) * 1e6);
 
     const listed = new Map(containers.map((c) => [c.id, c]));
     const apiPods = new Map(o.pods().map((p) => [p.metadata.uid, p]));
