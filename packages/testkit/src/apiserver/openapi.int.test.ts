@@ -199,6 +199,20 @@ describe.skipIf(!available)("OpenAPI through kubectl", () => {
     expect(bogus.stderr).toContain('field "bogus" does not exist');
   });
 
+  it("explain -o plaintext-openapiv2 reads the same schemas from the protobuf /openapi/v2", async () => {
+    const r = await kubectl(kc, ["explain", "pod.spec.containers.resources", "-o", "plaintext-openapiv2"]);
+    expect(r.stderr).toBe("");
+    // v2 has no oneOf: Quantity is a string there, as kubectl shows it against a real cluster
+    expect(r.stdout).toMatch(/limits\t<map\[string\]string>/);
+    expect(r.stdout).toMatch(/claims\t<\[\]Object>/);
+    const job = await kubectl(kc, ["explain", "cronjob.spec.jobTemplate.spec", "-o", "plaintext-openapiv2"]);
+    expect(job.stderr).toBe("");
+    expect(job.stdout).toMatch(/template\t<Object> -required-/);
+    const bogus = await kubectl(kc, ["explain", "pod.spec.bogus", "-o", "plaintext-openapiv2"]);
+    expect(bogus.code).not.toBe(0);
+    expect(bogus.stderr).toContain('field "bogus" does not exist');
+  });
+
   // kubectl 1.32 computes apply's three-way strategic merge patch from the v3 document when the
   // kind's PATCH operation accepts strategic-merge-patch+json, by the patch keys of its schema
   // (without them it would replace the lists, dropping C and 9090 below)

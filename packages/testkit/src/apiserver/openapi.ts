@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type http from "node:http";
 import { groupVersionPaths } from "./discovery.js";
 import { packageOfGroup } from "./openapi-facts.js";
+import { encodeSwagger } from "./openapi-proto.js";
 import {
   buildDefinitions,
   classOfKind,
@@ -207,18 +208,21 @@ function pathsFor(rs: ResourceDef[]): Json {
   return paths;
 }
 
+let v2Protobuf: Promise<Buffer> | undefined;
+
 /**
- * /openapi/v2 as the protobuf (gnostic openapi_v2.Document) kubectl asks for: only `swagger` and
- * `info`, so kubectl's client-side validation finds no schema for unknown kinds and defers to the
- * server, as it does with a real cluster whose document lacks the kind.
+ * /openapi/v2 as the protobuf kubectl asks for (gnostic openapi_v2.Document): the same definitions
+ * as the JSON form, which kubectl reads for `explain -o plaintext-openapiv2`, for apply when it
+ * cannot use v3, and for client-side validation against servers without field validation.
  */
-export function openApiV2Protobuf(): Buffer {
-  const str = (field: number, v: string): Buffer => {
-    const b = Buffer.from(v);
-    return Buffer.concat([Buffer.from([(field << 3) | 2, b.length]), b]);
-  };
-  const info = Buffer.concat([str(1, "Kubernetes"), str(2, "v1.32.0")]);
-  return Buffer.concat([str(1, "2.0"), Buffer.from([(2 << 3) | 2, info.length]), info]);
+export function openApiV2Protobuf(): Promise<Buffer> {
+  v2Protobuf ??= openApiV2()
+    .then((json) => encodeSwagger(JSON.parse(json)))
+    .catch((e: unknown) => {
+      v2Protobuf = undefined;
+      throw e;
+    });
+  return v2Protobuf;
 }
 
 /**

@@ -472,7 +472,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     try {
       const segs = path.split("/").filter(Boolean).map(decodeURIComponent);
       if (method === "GET" && path === "/openapi/v2" && req.headers.accept?.includes("protobuf")) {
-        const pb = openApiV2Protobuf();
+        const pb = await openApiV2Protobuf();
         res.writeHead(200, {
           "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
           "Content-Length": pb.length,
