@@ -37,7 +37,7 @@ import {
   proxyRequest,
   proxyUpgrade,
 } from "./kubelet-proxy.js";
-import { openApiV2, openApiV2Protobuf, openApiV3Doc, openApiV3Index } from "./openapi.js";
+import { openApiV2Protobuf, serveOpenApi } from "./openapi.js";
 import {
   checkRequestOptions,
   checkVerbAllowed,
@@ -472,7 +472,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     try {
       const segs = path.split("/").filter(Boolean).map(decodeURIComponent);
       if (method === "GET" && path === "/openapi/v2" && req.headers.accept?.includes("protobuf")) {
-        const pb = openApiV2Protobuf();
+        const pb = await openApiV2Protobuf();
         res.writeHead(200, {
           "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
           "Content-Length": pb.length,
@@ -480,6 +480,7 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
         res.end(pb);
         return;
       }
+      if (method === "GET" && segs[0] === "openapi" && (await serveOpenApi(req, res, url))) return;
       if (method === "GET") {
         const doc = discovery(segs, req.headers.host ?? "");
         if (doc !== undefined) {
@@ -794,10 +795,6 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     if (a === "apis" && segs.length === 1) return apiGroupList();
     if (a === "apis" && segs.length === 2) return apiGroup(b!) ?? notFoundDoc();
     if (a === "apis" && segs.length === 3) return apiResourceList(b!, c!) ?? notFoundDoc();
-    if (a === "openapi" && b === "v2" && segs.length === 2) return openApiV2();
-    if (a === "openapi" && b === "v3" && segs.length === 2) return openApiV3Index();
-    if (a === "openapi" && b === "v3" && segs.length >= 3)
-      return openApiV3Doc(segs.slice(2).join("/")) ?? notFoundDoc();
     return undefined;
   }
 
