@@ -84,14 +84,20 @@ export function eventRecorder(core: ApiCore): ControllerContext["recordEvent"] {
   const eventsDef = R("", "events");
   const podDef = R("", "pods");
   const nodeDef = R("", "nodes");
+  // Upstream names an event `<object>.<UnixNano in hex>`, unique because its clock moves every
+  // nanosecond. A test's clock may stand still across many events, so the nanoseconds below the
+  // millisecond count events instead: a name is never reused (a random suffix was, now and then,
+  // and the second event was lost to AlreadyExists).
+  let seq = 0;
   return (obj, type, reason, message, component, action, involved) => {
     const now = core.clock.now();
+    const nanos = BigInt(Math.floor(now)) * 1_000_000n + BigInt(seq++ % 1_000_000);
     const ns = obj.metadata.namespace || "default";
     const kindDef = involved ?? (obj.metadata.namespace ? podDef : nodeDef);
     ignoreMissing(() =>
       core.create(eventsDef, ns, {
         metadata: {
-          name: `${obj.metadata.name}.${(now * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`,
+          name: `${obj.metadata.name}.${nanos.toString(16)}`,
           namespace: ns,
         },
         involvedObject: {
