@@ -5,6 +5,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { get } from "node:http";
 import { get as httpsGet } from "node:https";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { createRealClock } from "@kubenode/kube";
 import { waitFor } from "@kubenode/testkit";
@@ -410,8 +411,10 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
     const nodeCpu = summary.node.cpu!.usageCoreNanoSeconds!;
     expect(nodeCpu).toBeGreaterThanOrEqual(before.node);
     expect(nodeCpu).toBeLessThanOrEqual(after.node);
-    // A rate already on the first request: the runtime read before it took a CPU sample too.
+    // A rate already on the first request (the runtime read before it took a CPU sample too), in
+    // nanocores: more than nothing, at most every core busy.
     expect(summary.node.cpu!.usageNanoCores).toBeGreaterThan(0);
+    expect(summary.node.cpu!.usageNanoCores).toBeLessThanOrEqual(cpus().length * 1e9);
     expect(summary.node.memory!.workingSetBytes).toBeGreaterThan(0);
     expect(summary.node.fs!.capacityBytes).toBeGreaterThan(summary.node.fs!.availableBytes!);
     const talker = summary.pods.find((p) => p.podRef.name === "talker");

@@ -187,8 +187,9 @@ export function createStatsProvider(o: StatsProviderOptions) {
     const cpu = await sampleCpu();
     const cpuNs = cpu.ns;
     let usageNanoCores: number | undefined;
+    // CPU nanoseconds per second of wall time: one busy core is 1e9 nanocores.
     if (before && cpu.atMs > before.atMs)
-      usageNanoCores = Math.round(((cpu.ns - before.ns) / (cpu.atMs - before.atMs)) * 1e6);
+      usageNanoCores = Math.round(((cpu.ns - before.ns) / (cpu.atMs - before.atMs)) * 1e3);
 
     const listed = new Map(containers.map((c) => [c.id, c]));
     const apiPods = new Map(o.pods().map((p) => [p.metadata.uid, p]));
