@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Containerd, canUseRealComponents, startContainerd, waitFor } from "@kubenode/testkit";
+import { builtBin } from "@kubenode/vitest-config/built";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { builtBin } from "../test/built-bin.js";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
@@ -19,7 +19,7 @@ describe.runIf(real)("kubenode-kubelet --root-dir", () => {
   let dir: string;
   let child: ChildProcess | undefined;
   beforeAll(async () => {
-    builtBin(APP); // the dist/ npm test built (test/built-bin.ts)
+    builtBin(APP); // the dist/ npm test built; never rebuilt here
     [containerd, dir] = await Promise.all([startContainerd(), mkdtemp(join(tmpdir(), "kubenode-root-dir-"))]);
   }, 180_000);
   afterAll(async () => {

@@ -20,8 +20,8 @@ import {
   startContainerd,
   waitFor,
 } from "@kubenode/testkit";
+import { builtBin } from "@kubenode/vitest-config/built";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { builtBin } from "../test/built-bin.js";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
@@ -72,7 +72,7 @@ describe.runIf(realComponents)("kubenode-kubelet serverTLSBootstrap (kubelet-ser
   let signerLagMs = 0;
 
   beforeAll(async () => {
-    builtBin(APP); // the dist/ npm test built (test/built-bin.ts)
+    builtBin(APP); // the dist/ npm test built; never rebuilt here
     dir = await mkdtemp(join(tmpdir(), "kubenode-server-tls-bootstrap-"));
     [containerd, server] = await Promise.all([
       startContainerd(),

@@ -17,8 +17,8 @@ import {
   startContainerd,
   waitFor,
 } from "@kubenode/testkit";
+import { builtBin } from "@kubenode/vitest-config/built";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { builtBin } from "../test/built-bin.js";
 
 const APP = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MAIN = join(APP, "dist", "main.js");
@@ -48,7 +48,7 @@ describe.runIf(realComponents)("kubenode-kubelet --bootstrap-kubeconfig (TLS boo
   const children: ChildProcess[] = [];
 
   beforeAll(async () => {
-    builtBin(APP); // the dist/ npm test built (test/built-bin.ts)
+    builtBin(APP); // the dist/ npm test built; never rebuilt here
     dir = await mkdtemp(join(tmpdir(), "kubenode-tls-bootstrap-"));
     [containerd, server] = await Promise.all([
       startContainerd(),

@@ -86,25 +86,25 @@ export function metricsHandlers(o: {
     const probes = o.metrics.probes.registry;
     handlers["/metrics/probes"] = (_req, res) => text(res, probes.render());
   }
-  let stop = () => {};
-  if (o.cri) {
-    const stats = createStatsProvider({
-      nodeName: o.nodeName,
-      cri: o.cri,
-      pods: () => o.kubelet.pods(),
-      rootDir: o.rootDir,
-      podLogsDir: o.podLogsDir,
-      clock: o.clock,
-    });
+  const stats = o.cri
+    ? createStatsProvider({
+        nodeName: o.nodeName,
+        cri: o.cri,
+        pods: () => o.kubelet.pods(),
+        rootDir: o.rootDir,
+        podLogsDir: o.podLogsDir,
+        clock: o.clock,
+      })
+    : undefined;
+  if (stats) {
     handlers["/metrics/resource"] = async (_req, res) => text(res, await stats.resourceMetrics());
     handlers["/stats/summary"] = async (_req, res) => {
       const body = JSON.stringify(await stats.summary(), null, 2);
       res.writeHead(200, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
       res.end(body);
     };
-    stop = stats.stop;
   }
-  return { handlers, stop: () => stop() };
+  return { handlers, stop: () => stats?.stop() };
 }
 
 /** Builds the kubelet's API server from its configuration (not started). */
@@ -121,8 +121,9 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
       });
     }
   }
+  const issued = o.servingCertificates?.current();
   const tls = o.servingCertificates
-    ? o.servingCertificates.current()
+    ? issued
     : await loadServingCert({
         ...(c.tlsCertFile ? { certFile: c.tlsCertFile, keyFile: c.tlsPrivateKeyFile } : {}),
         certDir: join(o.rootDir, "pki"),
@@ -173,8 +174,7 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
   // once the pair has expired, so an expired pair is withdrawn rather than served: handshakes fail
   // until a new one is issued.
   let cancelExpiry = () => {};
-  const serve = (pair: StoredPair) => {
-    server.setCertificate(pair);
+  const withdrawAtExpiry = (pair: StoredPair) => {
     cancelExpiry();
     cancelExpiry = runAt(o.clock, pair.notAfterMs, () => {
       o.logger.error("The serving certificate expired and no new one has been issued", undefined, {
@@ -183,9 +183,12 @@ export async function createServerModule(o: ServerModuleOptions): Promise<Kubele
       server.setCertificate(undefined);
     });
   };
-  const issued = o.servingCertificates?.current();
-  if (issued) serve(issued);
-  const unsubscribe = o.servingCertificates?.onCertificate(serve) ?? (() => {});
+  if (issued) withdrawAtExpiry(issued);
+  const unsubscribe =
+    o.servingCertificates?.onCertificate((pair) => {
+      server.setCertificate(pair);
+      withdrawAtExpiry(pair);
+    }) ?? (() => {});
   return {
     get port() {
       return server.port;

@@ -185,7 +185,6 @@ export function createStatsProvider(o: StatsProviderOptions) {
     // After the runtime sample: on a first request its read took the previous CPU sample.
     const before = lastCpu;
     const cpu = await sampleCpu();
-    const cpuNs = cpu.ns;
     let usageNanoCores: number | undefined;
     // CPU nanoseconds per second of wall time: one busy core is 1e9 nanocores.
     if (before && cpu.atMs > before.atMs)
@@ -320,7 +319,7 @@ export function createStatsProvider(o: StatsProviderOptions) {
         cpu: {
           time: iso(nowMs),
           ...(usageNanoCores !== undefined ? { usageNanoCores } : {}),
-          usageCoreNanoSeconds: cpuNs,
+          usageCoreNanoSeconds: cpu.ns,
         },
         memory: {
           time: iso(nowMs),

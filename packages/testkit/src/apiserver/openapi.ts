@@ -60,8 +60,15 @@ interface Documents {
   v3: ReadonlyMap<string, { body: string; hash: string }>;
 }
 
-let documents: Promise<Documents> | undefined;
-let v2: Promise<string> | undefined;
+/** `build` once per process, on the first call; a failure is not kept: the next call builds again. */
+function lazily<T>(build: () => Promise<T>): () => Promise<T> {
+  let built: Promise<T> | undefined;
+  return () =>
+    (built ??= build().catch((e: unknown) => {
+      built = undefined;
+      throw e;
+    }));
+}
 
 async function build(): Promise<Documents> {
   const byGv = new Map<string, ResourceDef[]>();
@@ -97,13 +104,7 @@ async function build(): Promise<Documents> {
 }
 
 /** The v3 documents, built on the first call and shared by every server in the process. */
-function openApiDocuments(): Promise<Documents> {
-  documents ??= build().catch((e: unknown) => {
-    documents = undefined;
-    throw e;
-  });
-  return documents;
-}
+const openApiDocuments = lazily(build);
 
 /** /openapi/v3/<group-version path> document (JSON text), or undefined when not served. */
 export async function openApiV3Doc(gvPath: string): Promise<{ body: string; hash: string } | undefined> {
@@ -116,22 +117,15 @@ export async function openApiV3Index(): Promise<string> {
 }
 
 /** /openapi/v2 (Swagger 2.0, JSON text) with the same definitions as v3, for clients that read v2. */
-export function openApiV2(): Promise<string> {
-  v2 ??= openApiDocuments()
-    .then(({ graph, roots }) =>
-      JSON.stringify({
-        swagger: "2.0",
-        info: INFO,
-        paths: {},
-        definitions: buildDefinitions(graph, roots, "v2"),
-      }),
-    )
-    .catch((e: unknown) => {
-      v2 = undefined;
-      throw e;
-    });
-  return v2;
-}
+export const openApiV2: () => Promise<string> = lazily(async () => {
+  const { graph, roots } = await openApiDocuments();
+  return JSON.stringify({
+    swagger: "2.0",
+    info: INFO,
+    paths: {},
+    definitions: buildDefinitions(graph, roots, "v2"),
+  });
+});
 
 const QUERY = (name: string, description: string): Json => ({
   name,
@@ -208,22 +202,14 @@ function pathsFor(rs: ResourceDef[]): Json {
   return paths;
 }
 
-let v2Protobuf: Promise<Buffer> | undefined;
-
 /**
  * /openapi/v2 as the protobuf kubectl asks for (gnostic openapi_v2.Document): the same definitions
  * as the JSON form, which kubectl reads for `explain -o plaintext-openapiv2`, for apply when it
  * cannot use v3, and for client-side validation against servers without field validation.
  */
-export function openApiV2Protobuf(): Promise<Buffer> {
-  v2Protobuf ??= openApiV2()
-    .then((json) => encodeSwagger(JSON.parse(json)))
-    .catch((e: unknown) => {
-      v2Protobuf = undefined;
-      throw e;
-    });
-  return v2Protobuf;
-}
+export const openApiV2Protobuf: () => Promise<Buffer> = lazily(async () =>
+  encodeSwagger(JSON.parse(await openApiV2())),
+);
 
 /**
  * Answers GET /openapi/v2 (JSON) and /openapi/v3[/<group-version>], or returns false for other
