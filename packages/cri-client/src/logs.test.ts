@@ -111,6 +111,30 @@ describe("readCriLog", () => {
     expect((await lines.next()).done).toBe(true);
   });
 
+  it("reads every line exactly once while a writer appends as fast as it can", async () => {
+    // The runtime appends while the follower polls: growth between two looks at the file must
+    // never be mistaken for a truncation (which re-reads the file from the start).
+    const path = logFile();
+    const ac = new AbortController();
+    const lines = readCriLog(path, { follow: true, signal: ac.signal, pollIntervalMs: 1 });
+    const total = 2000;
+    let written = 0;
+    const writer = setInterval(() => {
+      for (let k = 0; k < 20 && written < total; k++, written++) {
+        appendFileSync(path, entry(1, "stdout", "P", `${written}-`) + entry(1, "stdout", "F", "end"));
+      }
+      if (written === total) clearInterval(writer);
+    }, 0);
+    const seen: string[] = [];
+    for await (const line of lines) {
+      seen.push(line.content);
+      if (seen.length === total) break;
+    }
+    clearInterval(writer);
+    ac.abort();
+    expect(seen).toEqual(Array.from({ length: total }, (_, i) => `${i}-end`));
+  });
+
   it("stops following once the container is no longer running, after draining", async () => {
     const path = logFile(entry(1, "stdout", "F", "a"));
     let running = true;

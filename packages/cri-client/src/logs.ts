@@ -99,6 +99,14 @@ async function openSource(path: string): Promise<Source | undefined> {
   }
 }
 
+async function statPath(path: string): Promise<{ ino: number; size: number } | undefined> {
+  try {
+    return await stat(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Reads a CRI log file as lines, joining partial entries. With `follow`, keeps reading new data,
  * across rotation and truncation, until the signal aborts or `isRunning` returns false.
@@ -206,25 +214,25 @@ export async function* readCriLog(path: string, options: ReadCriLogOptions = {})
       wake = undefined;
       if (signal?.aborted) return;
       if (options.isRunning) running = await options.isRunning();
-      let current: Awaited<ReturnType<typeof stat>> | undefined;
-      try {
-        current = await stat(path);
-      } catch {
-        current = undefined;
-      }
       if (source) {
         yield* emit(await drain(source));
+        // Look at the path only after reading to the end: the file only grows while we read, so a
+        // size below our position now means it was truncated, not that it grew meanwhile.
+        const current = await statPath(path);
         if (current && current.ino !== source.ino) {
-          // Rotated: the old file is finished; continue with the new one from its start.
+          // Rotated: finish what reached the old file before the runtime reopened the path, then
+          // continue with the new file from its start.
+          yield* emit(await drain(source));
           await source.handle.close();
           source = undefined;
         } else if (current && current.size < source.position) {
-          // Truncated in place (copytruncate).
+          // Truncated in place (copytruncate): what was pending belonged to the old content.
           source.position = 0;
           carry = Buffer.alloc(0);
+          pending.clear();
         }
       }
-      if (!source && current) {
+      if (!source) {
         source = await openSource(path);
         carry = Buffer.alloc(0);
         if (source) yield* emit(await drain(source));
