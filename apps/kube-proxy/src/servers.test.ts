@@ -93,7 +93,7 @@ describe("metrics server", () => {
     expect(r.body).toContain('kubeproxy_sync_proxy_rules_duration_seconds_bucket{le="0.004"} 1');
     expect(r.body).toContain('kubeproxy_sync_proxy_rules_duration_seconds_bucket{le="0.002"} 0');
     expect(r.body).toContain("kubeproxy_sync_proxy_rules_duration_seconds_count 1");
-    expect(r.body).toContain("kubeproxy_sync_proxy_rules_last_timestamp_seconds 1767225600");
+    expect(r.body).toContain("kubeproxy_sync_proxy_rules_last_timestamp_seconds 1.7672256e+09");
     expect(r.body).toContain('kubeproxy_sync_proxy_rules_iptables_total{table="nat"} 12');
     expect(r.body).toContain("# TYPE kubeproxy_network_programming_duration_seconds histogram");
     expect(r.body).toContain("kubeproxy_sync_proxy_rules_endpoint_changes_total 0");

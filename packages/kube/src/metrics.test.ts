@@ -38,6 +38,32 @@ describe("createMetricsRegistry (Prometheus text format 0.0.4)", () => {
     expect(latency.count()).toBe(3);
   });
 
+  it("prints numbers as Go's writer does (expfmt's own histogram case, then the exponent edges)", () => {
+    const r = createMetricsRegistry();
+    const h = r.histogram("request_duration_microseconds", "The response latency.", [100, 120, 144, 172.8]);
+    // Upstream's expfmt test expects `request_duration_microseconds_sum 1.7560473e+06`.
+    h.observe(1756047.3 - 4 * 50);
+    for (let i = 0; i < 4; i++) h.observe(50);
+    const g = r.gauge("edge", "E.", true);
+    const values = [123456, 1e6, 31104000, 1712345678.91, 0.0001, 0.00001, 1.5e-7, 1e100, -2.5e9, Number.NaN];
+    for (const [i, v] of values.entries()) g.set(v, { i: String(i) });
+    const lines = r.render().split("\n");
+    expect(lines).toContain("request_duration_microseconds_sum 1.7560473e+06");
+    expect(lines).toContain('request_duration_microseconds_bucket{le="172.8"} 4');
+    expect(lines.filter((l) => l.startsWith("edge{")).map((l) => l.split(" ")[1])).toEqual([
+      "123456",
+      "1e+06",
+      "3.1104e+07",
+      "1.71234567891e+09",
+      "0.0001",
+      "1e-05",
+      "1.5e-07",
+      "1e+100",
+      "-2.5e+09",
+      "NaN",
+    ]);
+  });
+
   it("shows an unlabelled family at 0 and a labelled one without series until used", () => {
     const r = createMetricsRegistry();
     r.counter("a_total", "A.");

@@ -56,10 +56,22 @@ function renderLabels(labels: MetricLabels, extra?: [string, string]): string {
   return `{${pairs.map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",")}}`;
 }
 
+/**
+ * A sample value or `le` bound as Go's Prometheus writer prints it (expfmt writeFloat:
+ * strconv.FormatFloat(v, 'g', -1, 64)): the shortest round-tripping digits, in exponent form
+ * with a signed two-digit exponent when the exponent is below -4 or at least 6, so 1756047.3
+ * prints as 1.7560473e+06 and 0.00001 as 1e-05, byte for byte what a real kubelet serves.
+ */
 function num(v: number): string {
   if (v === Number.POSITIVE_INFINITY) return "+Inf";
   if (v === Number.NEGATIVE_INFINITY) return "-Inf";
-  return String(v);
+  if (Number.isNaN(v)) return "NaN";
+  if (v === 0) return Object.is(v, -0) ? "-0" : "0";
+  // toExponential() without digits gives the shortest round-tripping mantissa, like Go's -1.
+  const [mantissa, exp] = v.toExponential().split("e") as [string, string];
+  const e = Number(exp);
+  if (e >= -4 && e < 6) return String(v);
+  return `${mantissa}e${e < 0 ? "-" : "+"}${String(Math.abs(e)).padStart(2, "0")}`;
 }
 
 /** HELP text escapes backslash and line feed only (quotes stay). */
@@ -177,11 +189,11 @@ export function createMetricsRegistry(): MetricsRegistry {
             continue;
           }
           f.bucketBounds!.forEach((b, i) => {
-            out.push(`${f.name}_bucket${renderLabels(s.labels, ["le", num(b)])} ${s.buckets![i]}`);
+            out.push(`${f.name}_bucket${renderLabels(s.labels, ["le", num(b)])} ${num(s.buckets![i]!)}`);
           });
-          out.push(`${f.name}_bucket${renderLabels(s.labels, ["le", "+Inf"])} ${s.count}`);
+          out.push(`${f.name}_bucket${renderLabels(s.labels, ["le", "+Inf"])} ${num(s.count!)}`);
           out.push(`${f.name}_sum${renderLabels(s.labels)} ${num(s.sum!)}`);
-          out.push(`${f.name}_count${renderLabels(s.labels)} ${s.count}`);
+          out.push(`${f.name}_count${renderLabels(s.labels)} ${num(s.count!)}`);
         }
       }
       return `${out.join("\n")}\n`;

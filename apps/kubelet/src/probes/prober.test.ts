@@ -279,7 +279,8 @@ describe("prober", () => {
     await t.clock.step(1_000);
     const ids = 'container="app",pod="p",namespace="default"';
     const text = metrics.registry.render();
-    expect(text).toContain("process_start_time_seconds 1700000000\n");
+    // Go's writer prints it in exponent form, as a real kubelet does.
+    expect(text).toContain("process_start_time_seconds 1.7e+09\n");
     expect(text).toContain(
       `prober_probe_total{probe_type="Readiness",result="successful",${ids},pod_uid="uid-1"} 2\n`,
     );
