@@ -377,7 +377,7 @@ describe.runIf(realComponents)("kubelet server through the API server (kubectl, 
     const duration = family(families, "prober_probe_duration_seconds");
     expect(duration.type).toBe("HISTOGRAM");
     // (The parser drops a histogram's labels: read them from the text.)
-    const count = /^prober_probe_duration_seconds_count\{(.*)\} (\d+)$/m.exec(body);
+    const count = /^prober_probe_duration_seconds_count\{(.*)\} (\S+)$/m.exec(body);
     expect(count?.[1]).toBe('probe_type="Readiness",container="talker",pod="talker",namespace="default"');
     expect(Number(count?.[2])).toBeGreaterThanOrEqual(2);
     expect(Number(family(families, "process_start_time_seconds").metrics[0]?.value)).toBeGreaterThan(0);

@@ -19,7 +19,7 @@ describe("metrics", () => {
         lastError: undefined,
       },
     ]);
-    expect(text).toContain('kubenode_lease_last_renew_timestamp_seconds{node="node-a"} 1700000000.5\n');
+    expect(text).toContain('kubenode_lease_last_renew_timestamp_seconds{node="node-a"} 1.7000000005e+09\n');
     expect(text).not.toContain('kubenode_lease_last_renew_timestamp_seconds{node="node-b"}');
     expect(text).toContain('kubenode_lease_consecutive_failures{node="node-b"} 3\n');
     expect(text).toContain("# TYPE kubenode_lease_renewals_total counter\n");
