@@ -4,6 +4,7 @@
 // numbers from CRI ListContainerStats, as upstream's CRI stats provider does. The runtime is read
 // in the background every housekeeping interval (runtime-sample.ts), so a request does not wait for
 // containerd; the node's numbers are read per request.
+import { readFileSync } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { ContainerState, type CriClient } from "@kubenode/cri-client";
@@ -11,6 +12,7 @@ import { type CgroupMode, detectCgroupMode, readFsStats, readNodeMemory } from "
 import { type Clock, createMetricsRegistry } from "@kubenode/kube";
 import type { Pod } from "../api.js";
 import { criImageFsStats } from "../node/cri-stats.js";
+import { type CpuSample, createCpuRate } from "./cpu-rate.js";
 import { createRuntimeSampler } from "./runtime-sample.js";
 
 const POD_UID_LABEL = "io.kubernetes.pod.uid";
@@ -125,18 +127,24 @@ export function createStatsProvider(o: StatsProviderOptions) {
   const cgroupRoot = o.cgroupRoot ?? "/sys/fs/cgroup";
   let mode: CgroupMode | undefined;
   let bootMs: number | undefined;
-  // The latest root-cgroup CPU sample, for usageNanoCores (cAdvisor derives it the same way): taken
-  // by each request and by each housekeeping read, so even the first request has a rate.
-  let lastCpu: { ns: number; atMs: number } | undefined;
-  const sampleCpu = async () => {
+  // Root-cgroup CPU samples for the node's usageNanoCores (cAdvisor derives it the same way): taken
+  // now, by each housekeeping read and by each request, so even the first request has a rate.
+  const cpuRate = createCpuRate();
+  const sampleCpu = async (): Promise<CpuSample> => {
     mode ??= await detectCgroupMode(cgroupRoot);
-    const sample = { ns: await nodeCpuNs(mode), atMs: o.clock.now() };
-    if (!lastCpu || sample.atMs > lastCpu.atMs) lastCpu = sample;
-    return sample;
+    // Read synchronously (a pseudo-file, microseconds) so the timestamp is that of the read and not
+    // of whenever the event loop got back to us.
+    return { ns: nodeCpuNs(mode), atMs: o.clock.now() };
   };
+  const recordCpu = () =>
+    sampleCpu().then(
+      (s) => cpuRate.record(s),
+      () => {},
+    );
+  void recordCpu();
   const runtime = createRuntimeSampler({
     read: async () => {
-      await sampleCpu();
+      await recordCpu();
       const [{ stats }, { containers }] = await Promise.all([
         o.cri.listContainerStats({}),
         o.cri.listContainers({}),
@@ -147,10 +155,9 @@ export function createStatsProvider(o: StatsProviderOptions) {
     intervalMs: o.housekeepingIntervalMs,
   });
 
-  async function nodeCpuNs(m: CgroupMode): Promise<number> {
-    if (m === "v1")
-      return Number((await readFile(join(cgroupRoot, "cpuacct", "cpuacct.usage"), "utf8")).trim());
-    const text = await readFile(join(cgroupRoot, "cpu.stat"), "utf8");
+  function nodeCpuNs(m: CgroupMode): number {
+    if (m === "v1") return Number(readFileSync(join(cgroupRoot, "cpuacct", "cpuacct.usage"), "utf8").trim());
+    const text = readFileSync(join(cgroupRoot, "cpu.stat"), "utf8");
     const usec = /^usage_usec (\d+)$/m.exec(text)?.[1];
     if (usec === undefined) throw new Error(`usage_usec missing from ${join(cgroupRoot, "cpu.stat")}`);
     return Number(usec) * 1000;
@@ -182,13 +189,9 @@ export function createStatsProvider(o: StatsProviderOptions) {
       bootTimeMs(),
       runtime.get(),
     ]);
-    // After the runtime sample: on a first request its read took the previous CPU sample.
-    const before = lastCpu;
     const cpu = await sampleCpu();
-    let usageNanoCores: number | undefined;
-    // CPU nanoseconds per second of wall time: one busy core is 1e9 nanocores.
-    if (before && cpu.atMs > before.atMs)
-      usageNanoCores = Math.round(((cpu.ns - before.ns) / (cpu.atMs - before.atMs)) * 1e3);
+    const usageNanoCores = cpuRate.rate(cpu);
+    cpuRate.record(cpu);
 
     const listed = new Map(containers.map((c) => [c.id, c]));
     const apiPods = new Map(o.pods().map((p) => [p.metadata.uid, p]));
