@@ -58,6 +58,11 @@ function definitionName(className: string, referrerPackage: string): string {
   return `io.k8s.api.${pkg}.${version!.toLowerCase()}.${kind}`;
 }
 
+/** The OpenAPI definition name kube-apiserver uses for a served kind, e.g. io.k8s.api.core.v1.Pod. */
+export function kindDefinitionName(k: { group: string; version: string; kind: string }): string {
+  return `io.k8s.api.${packageOfGroup(k.group)}.${k.version}.${k.kind}`;
+}
+
 // "io.k8s.api.apps.v1.Deployment" -> apps; "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta" -> meta
 const packageOfDefinition = (name: string): string => name.split(".").at(-3)!;
 
@@ -83,7 +88,7 @@ export async function loadGraph(roots: readonly RootKind[]): Promise<ModelGraph>
   let frontier: string[] = [];
   for (const r of roots)
     if (!names.has(r.className)) {
-      names.set(r.className, `io.k8s.api.${packageOfGroup(r.group)}.${r.version}.${r.kind}`);
+      names.set(r.className, kindDefinitionName(r));
       frontier.push(r.className);
     }
   while (frontier.length) {

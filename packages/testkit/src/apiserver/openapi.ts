@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import type http from "node:http";
 import { groupVersionPaths } from "./discovery.js";
-import { packageOfGroup } from "./openapi-facts.js";
 import { encodeSwagger } from "./openapi-proto.js";
 import {
   buildDefinitions,
   classOfKind,
+  kindDefinitionName,
   loadGraph,
   type ModelGraph,
   type RootKind,
@@ -20,11 +20,6 @@ import type { Json } from "./types.js";
  * reach). The schemas are built from @kubernetes/client-node's models (openapi-schemas.ts) on the
  * first /openapi request and kept for the life of the process, so starting a server costs nothing.
  */
-
-/** The OpenAPI definition name kube-apiserver uses for a kind, e.g. io.k8s.api.core.v1.Pod. */
-export function definitionName(r: { group: string; version: string; kind: string }): string {
-  return `io.k8s.api.${packageOfGroup(r.group)}.${r.version}.${r.kind}`;
-}
 
 const gvPathOf = (r: ResourceDef): string => (r.group ? `apis/${r.group}/${r.version}` : `api/${r.version}`);
 const INFO = { title: "Kubernetes", version: "v1.32.0" };
@@ -157,7 +152,7 @@ function pathsFor(rs: ResourceDef[]): Json {
     const prefix = r.group ? `/apis/${r.group}/${r.version}` : `/api/${r.version}`;
     const ns = r.namespaced ? "/namespaces/{namespace}" : "";
     const gvk = { group: r.group, version: r.version, kind: r.kind };
-    const ref = { $ref: `#/components/schemas/${definitionName(r)}` };
+    const ref = { $ref: `#/components/schemas/${kindDefinitionName(r)}` };
     const op = (action: string, extra: Json[] = [], requestBody?: Json): Json => ({
       description: `${action} ${r.kind}`,
       operationId: `${action}${r.kind}`,
@@ -207,12 +202,13 @@ function pathsFor(rs: ResourceDef[]): Json {
  * as the JSON form, which kubectl reads for `explain -o plaintext-openapiv2`, for apply when it
  * cannot use v3, and for client-side validation against servers without field validation.
  */
-export const openApiV2Protobuf: () => Promise<Buffer> = lazily(async () =>
+const openApiV2Protobuf: () => Promise<Buffer> = lazily(async () =>
   encodeSwagger(JSON.parse(await openApiV2())),
 );
 
 /**
- * Answers GET /openapi/v2 (JSON) and /openapi/v3[/<group-version>], or returns false for other
+ * Answers GET /openapi/v2 (JSON, or protobuf when the client accepts it) and
+ * /openapi/v3[/<group-version>], or returns false for other
  * paths. Like kube-openapi's v3 handler, a group/version document carries its hash as an ETag
  * (If-None-Match gets 304); asked for by its current `?hash=` it is immutable, and asked for by a
  * stale hash it redirects (301) to the current one.
@@ -233,6 +229,15 @@ export async function serveOpenApi(
     res.end(body);
     return true;
   };
+  if (path === "/openapi/v2" && req.headers.accept?.includes("protobuf")) {
+    const pb = await openApiV2Protobuf();
+    res.writeHead(200, {
+      "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
+      "Content-Length": pb.length,
+    });
+    res.end(pb);
+    return true;
+  }
   if (path === "/openapi/v2") return json(await openApiV2());
   if (path === "/openapi/v3") return json(await openApiV3Index());
   if (!path.startsWith("/openapi/v3/")) return false;

@@ -37,7 +37,7 @@ import {
   proxyRequest,
   proxyUpgrade,
 } from "./kubelet-proxy.js";
-import { openApiV2Protobuf, serveOpenApi } from "./openapi.js";
+import { serveOpenApi } from "./openapi.js";
 import {
   checkRequestOptions,
   checkVerbAllowed,
@@ -471,15 +471,6 @@ export async function startApiServer(options: ApiServerOptions = {}): Promise<Ap
     rec.user = user.username;
     try {
       const segs = path.split("/").filter(Boolean).map(decodeURIComponent);
-      if (method === "GET" && path === "/openapi/v2" && req.headers.accept?.includes("protobuf")) {
-        const pb = await openApiV2Protobuf();
-        res.writeHead(200, {
-          "Content-Type": "application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
-          "Content-Length": pb.length,
-        });
-        res.end(pb);
-        return;
-      }
       if (method === "GET" && segs[0] === "openapi" && (await serveOpenApi(req, res, url))) return;
       if (method === "GET") {
         const doc = discovery(segs, req.headers.host ?? "");
